@@ -1,0 +1,41 @@
+#pragma once
+// The heart of stockd: applying one event to one SKU × location. Pure: no I/O, no clock, no
+// exceptions; deterministic for the same (state, entry, now).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/event.hpp"
+#include "engine/state.hpp"
+
+namespace stockd::engine {
+
+enum class outcome_kind : std::uint8_t {
+  applied,   // state changed (or the event was a no-op move that is still recorded)
+  rejected,  // inconsistent with the state; state unchanged; counted and reported
+  parked,    // waits for an earlier event (e.g. a cancel before its order); state holds it
+  stale,     // recorded, deliberately not applied (e.g. a count older than the last one)
+  skipped,   // seq <= state.last_seq: already applied before a restart (replay)
+};
+std::string_view to_string(outcome_kind kind) noexcept;
+
+struct outcome {
+  outcome_kind kind = outcome_kind::applied;
+  std::string reason;               // non-empty for rejected / parked / stale
+  std::int64_t oversold_units = 0;  // > 0 when this event sold what was not there
+  bool availability_changed = false;
+};
+
+/// The SKU × location keys an event touches (a transfer touches its destination too).
+std::vector<sku_location_key> touched_keys(const event& ev);
+
+/// Applies `entry` to `state` as seen from `state.key`. Either the whole event is applied and the
+/// invariants hold afterwards, or `state` is left exactly as it was (no half-applied event).
+/// Always advances `state.last_seq` to `entry.seq` unless the outcome is `skipped`.
+outcome apply(sku_location_state& state, const journal_entry& entry, timestamp now);
+
+/// The invariants of DESIGN §1: every bucket but `available` is >= 0. Returns a description of
+/// the first violation, or an empty string.
+std::string check_invariants(const sku_location_state& state);
+
+} // namespace stockd::engine

@@ -1,0 +1,110 @@
+#pragma once
+// stockd's LMDB database: the journal, the dedup index, the per-SKU ledger index, checkpoints and
+// their watermarks, all in one environment with LMDB's default durable flags.
+//
+// Threads: every write method is called from one thread only (the store::writer thread); a write
+// transaction never outlives one call. Read methods may be called from any thread (the env is
+// opened with MDB_NOTLS); each read opens and closes its own read transaction.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/event.hpp"
+#include "engine/ids.hpp"
+#include "engine/result.hpp"
+
+namespace stockd::store {
+
+enum class errc {
+  map_full,     // the map could not grow further (map_size_max reached)
+  disk_full,    // ENOSPC from the file system
+  io_error,     // EIO or any other failure to commit: nothing was acknowledged
+  corrupt,      // a stored record failed to decode
+  invalid,      // bad options (e.g. the data dir cannot be created)
+};
+std::string_view to_string(errc code) noexcept;
+
+struct error {
+  errc code = errc::io_error;
+  std::string message;  // includes the LMDB or errno text
+};
+
+template <class T>
+using result = stockd::result<T, error>;
+
+struct options {
+  std::filesystem::path dir;                         // created if missing
+  std::size_t map_size_bytes = std::size_t{1} << 30;  // initial map size
+  std::size_t map_size_max = std::size_t{1} << 40;    // the map grows up to this, then map_full
+  unsigned readers_max = 256;
+};
+
+struct append_status {
+  std::uint64_t seq = 0;    // the new seq, or the original seq of a duplicate
+  bool duplicate = false;
+};
+
+struct checkpoint_record {
+  engine::sku_location_key key;
+  std::string state_bytes;  // engine::encode(sku_location_state)
+};
+
+struct stats {
+  std::uint64_t journal_head = 0;     // highest seq appended
+  std::uint64_t journal_entries = 0;
+  std::uint64_t dedup_entries = 0;
+  std::uint64_t checkpoints = 0;
+  std::size_t map_size_bytes = 0;
+  std::size_t map_used_bytes = 0;
+};
+
+class database {
+public:
+  static result<std::unique_ptr<database>> open(const options& opts);
+  ~database();
+  database(const database&) = delete;
+  database& operator=(const database&) = delete;
+
+  // ---- writer thread only -------------------------------------------------------------------
+  /// Appends in one durable transaction: for each entry, a (source, id) seen before (in the
+  /// store or earlier in this batch) yields {original seq, duplicate = true} and is not stored;
+  /// others get the next seq (written into `entries[i].seq`), and are stored in the journal, the
+  /// dedup index and the SKU ledger index. On MDB_MAP_FULL the map grows and the batch is retried.
+  /// On error nothing of the batch is stored. `out` is resized to entries.size().
+  result<void> append(std::span<engine::journal_entry> entries, std::vector<append_status>& out);
+
+  /// Persists checkpoint states and, in the same transaction, the shard's watermark: every event
+  /// with seq <= watermark routed to that shard is reflected in stored checkpoints.
+  result<void> write_checkpoints(std::span<const checkpoint_record> records, std::uint32_t shard,
+                                 std::uint64_t watermark);
+
+  // ---- any thread ---------------------------------------------------------------------------
+  std::uint64_t journal_head() const;
+  /// The first seq recovery must replay: min over `shards` of their watermark, plus one
+  /// (1 when a shard has none yet).
+  std::uint64_t replay_from(std::uint32_t shards) const;
+  /// Calls `visit` for entries with seq in [from, ...] in order, up to `max_count`; stops early
+  /// when visit returns false. Returns the number visited.
+  result<std::size_t> read_journal(std::uint64_t from, std::size_t max_count,
+                                   const std::function<bool(const engine::journal_entry&)>& visit) const;
+  result<std::optional<std::string>> read_checkpoint(const engine::sku_location_key& key) const;
+  /// The SKU's ledger, newest first: entries touching `sku` with seq < before (0 = no bound).
+  result<std::vector<engine::journal_entry>> sku_ledger(const engine::sku_id& sku,
+                                                        std::uint64_t before,
+                                                        std::size_t limit) const;
+  /// Every location for which `sku` has a checkpoint.
+  result<std::vector<engine::location_id>> checkpointed_locations(const engine::sku_id& sku) const;
+  stats read_stats() const;
+
+private:
+  struct impl;
+  explicit database(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace stockd::store
