@@ -24,6 +24,11 @@ struct outcome {
   std::string reason;               // non-empty for rejected / parked / stale
   std::int64_t oversold_units = 0;  // > 0 when this event sold what was not there
   bool availability_changed = false;
+  /// An order line's arrival (order_created, reservation_committed) applies the events parked
+  /// for it: how many were applied, and how many turned out inconsistent and were dropped
+  /// (their reasons are appended to `reason`).
+  std::uint32_t unparked_applied = 0;
+  std::uint32_t unparked_rejected = 0;
 };
 
 /// The SKU × location keys an event touches (a transfer touches its destination too).
@@ -34,8 +39,15 @@ std::vector<sku_location_key> touched_keys(const event& ev);
 /// Always advances `state.last_seq` to `entry.seq` unless the outcome is `skipped`.
 outcome apply(sku_location_state& state, const journal_entry& entry, timestamp now);
 
+/// The reservations whose expires_at is at or before `now`, in creation order. The actor journals
+/// one `reservation_expired` event per id (DESIGN §2: expiry is itself an event, so replay, which
+/// never looks at a clock, gives the same state). apply() itself never reads `now` for this.
+std::vector<std::string> expired_reservations(const sku_location_state& state, timestamp now);
+
 /// The invariants of DESIGN §1: every bucket but `available` is >= 0. Returns a description of
-/// the first violation, or an empty string.
+/// the first violation, or an empty string. Also checks the engine's own bookkeeping: committed
+/// equals what the open order lines hold, reserved equals the reservations, available is below
+/// zero only by recorded oversold units, and every list is within state_limits.
 std::string check_invariants(const sku_location_state& state);
 
 } // namespace stockd::engine
