@@ -242,15 +242,12 @@ outcome apply_line_event(sku_location_state& s, const journal_entry& entry);
 void unpark(sku_location_state& s, std::string_view order_id, std::string_view line_id,
             outcome& o) {
   std::vector<journal_entry> ready;
-  auto keep = s.parked.begin();
-  for (auto it = s.parked.begin(); it != s.parked.end(); ++it) {
-    if (it->ev.order_id == order_id && it->ev.line_id == line_id) {
-      ready.push_back(std::move(*it));
-    } else {
-      *keep++ = std::move(*it);
-    }
+  std::vector<journal_entry> waiting;
+  for (auto& parked : s.parked) {
+    const bool match = parked.ev.order_id == order_id && parked.ev.line_id == line_id;
+    (match ? ready : waiting).push_back(std::move(parked));
   }
-  s.parked.erase(keep, s.parked.end());
+  s.parked = std::move(waiting);
   for (const auto& entry : ready) {
     outcome inner = apply_line_event(s, entry);
     if (inner.kind == outcome_kind::applied) {

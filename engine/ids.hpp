@@ -15,6 +15,7 @@ public:
   strong_id() = default;
   explicit strong_id(std::string value) : value_(std::move(value)) {}
   explicit strong_id(std::string_view value) : value_(value) {}
+  explicit strong_id(const char* value) : value_(value) {}
 
   const std::string& str() const noexcept { return value_; }
   bool empty() const noexcept { return value_.empty(); }
