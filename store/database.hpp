@@ -84,12 +84,18 @@ public:
                                  std::uint64_t watermark);
 
   // ---- any thread ---------------------------------------------------------------------------
+  /// Whether `entry` can be stored: its source and SKU contain no NUL byte (NUL separates the
+  /// parts of composite keys) and every key it produces fits LMDB's key size limit. append()
+  /// refuses a whole batch with errc::invalid otherwise; the writer checks each submission first
+  /// so one bad submission cannot fail the others in its group commit.
+  result<void> check(const engine::journal_entry& entry) const;
   std::uint64_t journal_head() const;
   /// The first seq recovery must replay: min over `shards` of their watermark, plus one
   /// (1 when a shard has none yet).
   std::uint64_t replay_from(std::uint32_t shards) const;
   /// Calls `visit` for entries with seq in [from, ...] in order, up to `max_count`; stops early
-  /// when visit returns false. Returns the number visited.
+  /// when visit returns false. Returns the number visited. `visit` runs inside a read
+  /// transaction that holds off map growth: keep it short and do not call back into the database.
   result<std::size_t> read_journal(std::uint64_t from, std::size_t max_count,
                                    const std::function<bool(const engine::journal_entry&)>& visit) const;
   result<std::optional<std::string>> read_checkpoint(const engine::sku_location_key& key) const;

@@ -1,0 +1,805 @@
+#include "store/database.hpp"
+
+#include <fcntl.h>
+#include <lmdb.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <shared_mutex>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "engine/codec.hpp"
+
+namespace stockd::store {
+
+std::string_view to_string(errc code) noexcept {
+  switch (code) {
+    case errc::map_full: return "map_full";
+    case errc::disk_full: return "disk_full";
+    case errc::io_error: return "io_error";
+    case errc::corrupt: return "corrupt";
+    case errc::invalid: return "invalid";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr unsigned named_dbs_max = 8;  // five tables today, slack so a new one needs no migration
+// Only another process can resize the map under us; a handful of retries covers it, more means
+// something is badly wrong and we give up rather than spin.
+constexpr int map_resized_retries_max = 8;
+// Not an LMDB code (those are in -30800..-30780) nor an errno: a stored record failed to decode.
+constexpr int rc_corrupt = -1;
+
+constexpr std::string_view head_key = "head";
+constexpr std::string_view lock_file_name = "stockd.lock";
+
+using be64 = std::array<char, 8>;
+
+be64 to_be64(std::uint64_t v) noexcept {
+  be64 out{};
+  for (std::size_t i = 0; i < 8; ++i) {
+    out[7 - i] = static_cast<char>(v & 0xffU);
+    v >>= 8;
+  }
+  return out;
+}
+
+std::uint64_t from_be64(const void* data) noexcept {
+  const auto* p = static_cast<const unsigned char*>(data);
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    v = (v << 8) | p[i];
+  }
+  return v;
+}
+
+MDB_val as_val(std::string_view s) noexcept {
+  // LMDB takes non-const pointers but never writes through a key or a put value.
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+
+MDB_val as_val(const be64& b) noexcept {
+  return MDB_val{b.size(), const_cast<char*>(b.data())};
+}
+
+std::string_view as_view(const MDB_val& v) noexcept {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+std::string composite_key(std::string_view first, std::string_view second) {
+  std::string key;
+  key.reserve(first.size() + 1 + second.size());
+  key.append(first);
+  key.push_back('\0');
+  key.append(second);
+  return key;
+}
+
+std::string dedup_key(const engine::event& ev) {
+  return composite_key(ev.source.str(), ev.id);
+}
+
+std::string ledger_key(const engine::sku_id& sku, std::uint64_t seq) {
+  const be64 b = to_be64(seq);
+  return composite_key(sku.str(), std::string_view(b.data(), b.size()));
+}
+
+std::string ledger_prefix(const engine::sku_id& sku) {
+  return composite_key(sku.str(), {});
+}
+
+std::string checkpoint_key(const engine::sku_location_key& key) {
+  return composite_key(key.sku.str(), key.location.str());
+}
+
+std::string watermark_key(std::uint32_t shard) {
+  return "wm/" + std::to_string(shard);
+}
+
+error make_error(errc code, std::string message) {
+  return error{code, std::move(message)};
+}
+
+error lmdb_error(int rc, std::string_view what) {
+  errc code = errc::io_error;
+  if (rc == MDB_MAP_FULL) {
+    code = errc::map_full;
+  } else if (rc == ENOSPC) {
+    code = errc::disk_full;
+  } else if (rc == rc_corrupt) {
+    return make_error(errc::corrupt, std::string(what) + ": a stored record failed to decode");
+  }
+  return make_error(code, std::string(what) + ": " + mdb_strerror(rc));
+}
+
+// Owns a transaction until commit; aborting on every other path keeps "nothing half-stored".
+class txn_guard {
+public:
+  txn_guard() = default;
+  txn_guard(const txn_guard&) = delete;
+  txn_guard& operator=(const txn_guard&) = delete;
+  ~txn_guard() { abort(); }
+
+  MDB_txn** out() noexcept { return &txn_; }
+  MDB_txn* get() const noexcept { return txn_; }
+  void abort() noexcept {
+    if (txn_ != nullptr) {
+      mdb_txn_abort(txn_);
+      txn_ = nullptr;
+    }
+  }
+  int commit() noexcept {
+    // mdb_txn_commit frees the handle whether it succeeds or not.
+    const int rc = mdb_txn_commit(txn_);
+    txn_ = nullptr;
+    return rc;
+  }
+
+private:
+  MDB_txn* txn_ = nullptr;
+};
+
+class cursor_guard {
+public:
+  cursor_guard() = default;
+  cursor_guard(const cursor_guard&) = delete;
+  cursor_guard& operator=(const cursor_guard&) = delete;
+  ~cursor_guard() {
+    if (cursor_ != nullptr) {
+      mdb_cursor_close(cursor_);
+    }
+  }
+  MDB_cursor** out() noexcept { return &cursor_; }
+  MDB_cursor* get() const noexcept { return cursor_; }
+
+private:
+  MDB_cursor* cursor_ = nullptr;
+};
+
+bool has_nul(std::string_view s) noexcept {
+  return s.find('\0') != std::string_view::npos;
+}
+
+} // namespace
+
+struct database::impl {
+  MDB_env* env = nullptr;
+  MDB_dbi journal = 0;
+  MDB_dbi dedup = 0;
+  MDB_dbi ledger = 0;
+  MDB_dbi checkpoints = 0;
+  MDB_dbi meta = 0;
+  options opts;
+  std::size_t key_bytes_max = 0;
+  int lock_fd = -1;
+  std::atomic<std::uint64_t> head{0};
+  // mdb_env_set_mapsize needs every transaction of this process closed: readers hold it shared
+  // for the life of their read transaction, map growth (writer thread) takes it exclusively.
+  mutable std::shared_mutex remap_mutex;
+  std::string value_scratch;  // writer thread only: reused encode buffer
+
+  impl() = default;
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
+  ~impl() {
+    if (env != nullptr) {
+      mdb_env_close(env);
+    }
+    if (lock_fd >= 0) {
+      ::close(lock_fd);  // releases the flock
+    }
+  }
+
+  result<void> check_key(std::string_view key, std::string_view what) const {
+    if (key.size() > key_bytes_max) {
+      return unexpected(make_error(errc::invalid, std::string(what) + " key is " +
+                                                      std::to_string(key.size()) +
+                                                      " bytes, LMDB allows at most " +
+                                                      std::to_string(key_bytes_max)));
+    }
+    return {};
+  }
+
+  result<void> check_checkpoint(const engine::sku_location_key& key) const {
+    if (has_nul(key.sku.str())) {
+      return unexpected(make_error(errc::invalid, "sku contains a NUL byte"));
+    }
+    return check_key(checkpoint_key(key), "checkpoint");
+  }
+
+  std::size_t map_size() const {
+    MDB_envinfo info{};
+    mdb_env_info(env, &info);
+    return info.me_mapsize;
+  }
+
+  // Doubles the map up to map_size_max. Writer thread only, with no write transaction open.
+  result<void> grow() {
+    const std::size_t current = map_size();
+    if (current >= opts.map_size_max) {
+      return unexpected(make_error(
+          errc::map_full, "the map is full at map_size_max (" + std::to_string(opts.map_size_max) +
+                              " bytes)"));
+    }
+    const std::size_t next =
+        current > opts.map_size_max / 2 ? opts.map_size_max : current * 2;
+    std::unique_lock lock(remap_mutex);
+    const int rc = mdb_env_set_mapsize(env, next);
+    if (rc != 0) {
+      return unexpected(lmdb_error(rc, "mdb_env_set_mapsize"));
+    }
+    return {};
+  }
+
+  // Runs `body` in one write transaction and commits it. On MDB_MAP_FULL (from a put or from the
+  // commit) the transaction is aborted, the map grows and the whole body runs again, so `body`
+  // must start from scratch each time. Growth doubles up to map_size_max, so this terminates.
+  template <class Body>
+  result<void> write(std::string_view what, Body&& body) {
+    int resized = 0;
+    for (;;) {
+      txn_guard txn;
+      int rc = mdb_txn_begin(env, nullptr, 0, txn.out());
+      if (rc == MDB_MAP_RESIZED && resized++ < map_resized_retries_max) {
+        // Another process grew the map: adopt its size (0 = take the size from the file).
+        std::unique_lock lock(remap_mutex);
+        rc = mdb_env_set_mapsize(env, 0);
+        if (rc != 0) {
+          return unexpected(lmdb_error(rc, "mdb_env_set_mapsize"));
+        }
+        continue;
+      }
+      if (rc != 0) {
+        return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+      }
+      rc = body(txn.get());
+      if (rc == 0) {
+        rc = txn.commit();
+      }
+      if (rc == MDB_MAP_FULL) {
+        txn.abort();
+        if (auto grown = grow(); !grown) {
+          return grown;
+        }
+        continue;
+      }
+      if (rc != 0) {
+        return unexpected(lmdb_error(rc, what));
+      }
+      return {};
+    }
+  }
+
+  int put_u64(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::uint64_t v) {
+    const be64 b = to_be64(v);
+    MDB_val k = as_val(key);
+    MDB_val d = as_val(b);
+    return mdb_put(txn, dbi, &k, &d, 0);
+  }
+
+  // 0 and `v` set, MDB_NOTFOUND, or another error (rc_corrupt for a malformed value).
+  int get_u64(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::uint64_t& v) const {
+    MDB_val k = as_val(key);
+    MDB_val d{};
+    const int rc = mdb_get(txn, dbi, &k, &d);
+    if (rc != 0) {
+      return rc;
+    }
+    if (d.mv_size != 8) {
+      return rc_corrupt;
+    }
+    v = from_be64(d.mv_data);
+    return 0;
+  }
+
+  int begin_read(txn_guard& txn) const {
+    return mdb_txn_begin(env, nullptr, MDB_RDONLY, txn.out());
+  }
+
+  // Reads and decodes the journal entry `seq` inside `txn`.
+  int get_entry(MDB_txn* txn, std::uint64_t seq, engine::journal_entry& out) const {
+    const be64 b = to_be64(seq);
+    MDB_val k = as_val(b);
+    MDB_val d{};
+    const int rc = mdb_get(txn, journal, &k, &d);
+    if (rc != 0) {
+      return rc;
+    }
+    auto decoded = engine::decode_journal_entry(as_view(d));
+    if (!decoded || decoded->seq != seq) {
+      return rc_corrupt;
+    }
+    out = std::move(*decoded);
+    return 0;
+  }
+
+  result<void> open_tables() {
+    return write("open tables", [this](MDB_txn* txn) {
+      const std::pair<const char*, MDB_dbi*> tables[] = {
+          {"journal", &journal}, {"dedup", &dedup},   {"ledger", &ledger},
+          {"checkpoints", &checkpoints}, {"meta", &meta},
+      };
+      for (const auto& [name, dbi] : tables) {
+        if (const int rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi); rc != 0) {
+          return rc;
+        }
+      }
+      return 0;
+    });
+  }
+
+  // The head lives in meta and, redundantly, as the journal's last key; both are written in the
+  // same transaction, so a disagreement means the file is damaged.
+  result<void> load_head() {
+    std::shared_lock lock(remap_mutex);
+    txn_guard txn;
+    if (const int rc = begin_read(txn); rc != 0) {
+      return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+    }
+    std::uint64_t stored = 0;
+    int rc = get_u64(txn.get(), meta, head_key, stored);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+      return unexpected(lmdb_error(rc, "read journal head"));
+    }
+    cursor_guard cursor;
+    if (rc = mdb_cursor_open(txn.get(), journal, cursor.out()); rc != 0) {
+      return unexpected(lmdb_error(rc, "mdb_cursor_open"));
+    }
+    MDB_val k{};
+    MDB_val d{};
+    std::uint64_t last = 0;
+    rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_LAST);
+    if (rc == 0) {
+      if (k.mv_size != 8) {
+        return unexpected(lmdb_error(rc_corrupt, "journal key"));
+      }
+      last = from_be64(k.mv_data);
+    } else if (rc != MDB_NOTFOUND) {
+      return unexpected(lmdb_error(rc, "read journal tail"));
+    }
+    if (last != stored) {
+      return unexpected(make_error(errc::corrupt, "journal head " + std::to_string(stored) +
+                                                      " disagrees with last entry " +
+                                                      std::to_string(last)));
+    }
+    head.store(stored);
+    return {};
+  }
+
+  // Refuses a second opener (another process, or this one twice: LMDB forbids opening one env
+  // twice in a process) so the in-memory head can never go stale behind our back.
+  result<void> lock_dir() {
+    const std::filesystem::path path = opts.dir / lock_file_name;
+    lock_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) {
+      return unexpected(
+          make_error(errc::invalid, "open " + path.string() + ": " + std::strerror(errno)));
+    }
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      return unexpected(make_error(errc::invalid, "the store in " + opts.dir.string() +
+                                                      " is already open: " +
+                                                      std::strerror(errno)));
+    }
+    return {};
+  }
+
+  result<void> open_env() {
+    int rc = mdb_env_create(&env);
+    if (rc != 0) {
+      env = nullptr;
+      return unexpected(lmdb_error(rc, "mdb_env_create"));
+    }
+    if (rc = mdb_env_set_maxdbs(env, named_dbs_max); rc != 0) {
+      return unexpected(lmdb_error(rc, "mdb_env_set_maxdbs"));
+    }
+    if (rc = mdb_env_set_mapsize(env, opts.map_size_bytes); rc != 0) {
+      return unexpected(lmdb_error(rc, "mdb_env_set_mapsize"));
+    }
+    if (rc = mdb_env_set_maxreaders(env, opts.readers_max); rc != 0) {
+      return unexpected(lmdb_error(rc, "mdb_env_set_maxreaders"));
+    }
+    // MDB_NOTLS: read transactions are not tied to a thread, so any thread may read and a reader
+    // slot is per transaction. Everything else stays at LMDB's durable defaults (toolchain.md).
+    if (rc = mdb_env_open(env, opts.dir.c_str(), MDB_NOTLS, 0644); rc != 0) {
+      return unexpected(lmdb_error(rc, "mdb_env_open " + opts.dir.string()));
+    }
+    int dead = 0;
+    if (rc = mdb_reader_check(env, &dead); rc != 0) {
+      return unexpected(lmdb_error(rc, "mdb_reader_check"));
+    }
+    const int key_max = mdb_env_get_maxkeysize(env);
+    assert(key_max > 0);
+    key_bytes_max = static_cast<std::size_t>(key_max);
+    return {};
+  }
+};
+
+result<std::unique_ptr<database>> database::open(const options& opts) {
+  if (opts.dir.empty()) {
+    return unexpected(make_error(errc::invalid, "options.dir is empty"));
+  }
+  if (opts.map_size_bytes == 0 || opts.map_size_max < opts.map_size_bytes) {
+    return unexpected(make_error(errc::invalid, "need 0 < map_size_bytes <= map_size_max"));
+  }
+  if (opts.readers_max == 0) {
+    return unexpected(make_error(errc::invalid, "readers_max is 0"));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(opts.dir, ec);
+  if (ec) {
+    return unexpected(
+        make_error(errc::invalid, "create " + opts.dir.string() + ": " + ec.message()));
+  }
+  auto state = std::make_unique<impl>();
+  state->opts = opts;
+  if (auto r = state->lock_dir(); !r) {
+    return unexpected(r.error());
+  }
+  if (auto r = state->open_env(); !r) {
+    return unexpected(r.error());
+  }
+  if (auto r = state->open_tables(); !r) {
+    return unexpected(r.error());
+  }
+  if (auto r = state->load_head(); !r) {
+    return unexpected(r.error());
+  }
+  return std::unique_ptr<database>(new database(std::move(state)));
+}
+
+database::database(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+database::~database() = default;
+
+result<void> database::check(const engine::journal_entry& entry) const {
+  if (has_nul(entry.ev.source.str())) {
+    return unexpected(make_error(errc::invalid, "source contains a NUL byte"));
+  }
+  if (has_nul(entry.ev.sku.str())) {
+    return unexpected(make_error(errc::invalid, "sku contains a NUL byte"));
+  }
+  if (auto r = impl_->check_key(dedup_key(entry.ev), "dedup (source, id)"); !r) {
+    return r;
+  }
+  return impl_->check_key(ledger_key(entry.ev.sku, entry.seq), "ledger (sku)");
+}
+
+result<void> database::append(std::span<engine::journal_entry> entries,
+                              std::vector<append_status>& out) {
+  out.assign(entries.size(), append_status{});
+  if (entries.empty()) {
+    return {};
+  }
+  for (const auto& entry : entries) {
+    if (auto r = check(entry); !r) {
+      return r;
+    }
+  }
+  // Seqs are written into the entries only once the commit is durable; until then they live in
+  // `out`, so a failed or retried batch leaves the caller's entries untouched.
+  impl& d = *impl_;
+  const std::uint64_t first = d.head.load() + 1;
+  std::uint64_t next = first;
+  auto body = [&](MDB_txn* txn) {
+    next = first;
+    std::string& value = d.value_scratch;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const engine::journal_entry& entry = entries[i];
+      // Dedup check and insert in one lookup: NOOVERWRITE hands back the stored value. Earlier
+      // entries of this batch are visible because they were put in this same transaction.
+      const std::string dk = dedup_key(entry.ev);
+      std::array<char, 16> dv{};
+      const be64 seq_bytes = to_be64(next);
+      const be64 received_bytes =
+          to_be64(static_cast<std::uint64_t>(entry.received_at.time_since_epoch().count()));
+      std::copy(seq_bytes.begin(), seq_bytes.end(), dv.begin());
+      std::copy(received_bytes.begin(), received_bytes.end(), dv.begin() + 8);
+      MDB_val k = as_val(dk);
+      MDB_val v{dv.size(), dv.data()};
+      int rc = mdb_put(txn, d.dedup, &k, &v, MDB_NOOVERWRITE);
+      if (rc == MDB_KEYEXIST) {
+        if (v.mv_size != dv.size()) {
+          return rc_corrupt;
+        }
+        out[i] = append_status{from_be64(v.mv_data), true};
+        continue;
+      }
+      if (rc != 0) {
+        return rc;
+      }
+      engine::journal_entry stored = entry;
+      stored.seq = next;
+      value.clear();
+      engine::encode(stored, value);
+      MDB_val jk = as_val(seq_bytes);
+      MDB_val jv = as_val(value);
+      // Seqs only grow, so every journal key lands at the end of the tree.
+      if (rc = mdb_put(txn, d.journal, &jk, &jv, MDB_APPEND); rc != 0) {
+        return rc;
+      }
+      const std::string lk = ledger_key(entry.ev.sku, next);
+      MDB_val lkv = as_val(lk);
+      MDB_val empty{0, nullptr};
+      if (rc = mdb_put(txn, d.ledger, &lkv, &empty, 0); rc != 0) {
+        return rc;
+      }
+      out[i] = append_status{next, false};
+      ++next;
+    }
+    if (next != first) {
+      return d.put_u64(txn, d.meta, head_key, next - 1);
+    }
+    return 0;
+  };
+  if (auto r = d.write("append", body); !r) {
+    out.assign(entries.size(), append_status{});
+    return r;
+  }
+  d.head.store(next - 1);
+  // Duplicates carry their original seq too: a consumer that skips seq <= last applied ignores
+  // them, and the statuses say which ones they are.
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    entries[i].seq = out[i].seq;
+  }
+  return {};
+}
+
+result<void> database::write_checkpoints(std::span<const checkpoint_record> records,
+                                         std::uint32_t shard, std::uint64_t watermark) {
+  impl& d = *impl_;
+  for (const auto& record : records) {
+    if (auto r = d.check_checkpoint(record.key); !r) {
+      return r;
+    }
+  }
+  const std::string wk = watermark_key(shard);
+  return d.write("write checkpoints", [&](MDB_txn* txn) {
+    for (const auto& record : records) {
+      const std::string key = checkpoint_key(record.key);
+      MDB_val k = as_val(key);
+      MDB_val v = as_val(record.state_bytes);
+      if (const int rc = mdb_put(txn, d.checkpoints, &k, &v, 0); rc != 0) {
+        return rc;
+      }
+    }
+    // A watermark only moves forward: a late, older batch must not make recovery skip less.
+    std::uint64_t current = 0;
+    const int rc = d.get_u64(txn, d.meta, wk, current);
+    if (rc == MDB_NOTFOUND || (rc == 0 && current < watermark)) {
+      return d.put_u64(txn, d.meta, wk, watermark);
+    }
+    return rc;
+  });
+}
+
+std::uint64_t database::journal_head() const {
+  return impl_->head.load();
+}
+
+std::uint64_t database::replay_from(std::uint32_t shards) const {
+  // Replaying from 1 is always correct (states skip what they already applied), so any doubt
+  // below answers 1 rather than risk skipping an event.
+  if (shards == 0) {
+    return 1;
+  }
+  const impl& d = *impl_;
+  std::shared_lock lock(d.remap_mutex);
+  txn_guard txn;
+  if (d.begin_read(txn) != 0) {
+    return 1;
+  }
+  std::uint64_t low = std::numeric_limits<std::uint64_t>::max();
+  for (std::uint32_t shard = 0; shard < shards; ++shard) {
+    std::uint64_t wm = 0;
+    const int rc = d.get_u64(txn.get(), d.meta, watermark_key(shard), wm);
+    if (rc == MDB_NOTFOUND) {
+      return 1;
+    }
+    if (rc != 0) {
+      return 1;
+    }
+    low = std::min(low, wm);
+  }
+  return low + 1;
+}
+
+result<std::size_t> database::read_journal(
+    std::uint64_t from, std::size_t max_count,
+    const std::function<bool(const engine::journal_entry&)>& visit) const {
+  const impl& d = *impl_;
+  std::shared_lock lock(d.remap_mutex);
+  txn_guard txn;
+  int rc = d.begin_read(txn);
+  if (rc != 0) {
+    return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+  }
+  cursor_guard cursor;
+  if (rc = mdb_cursor_open(txn.get(), d.journal, cursor.out()); rc != 0) {
+    return unexpected(lmdb_error(rc, "mdb_cursor_open"));
+  }
+  const be64 start = to_be64(std::max<std::uint64_t>(from, 1));
+  MDB_val k = as_val(start);
+  MDB_val v{};
+  std::size_t visited = 0;
+  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && visited < max_count) {
+    if (k.mv_size != 8) {
+      return unexpected(lmdb_error(rc_corrupt, "journal key"));
+    }
+    auto entry = engine::decode_journal_entry(as_view(v));
+    if (!entry || entry->seq != from_be64(k.mv_data)) {
+      return unexpected(lmdb_error(rc_corrupt, "journal entry " +
+                                                   std::to_string(from_be64(k.mv_data))));
+    }
+    ++visited;
+    if (!visit(*entry)) {
+      return visited;
+    }
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return unexpected(lmdb_error(rc, "read journal"));
+  }
+  return visited;
+}
+
+result<std::optional<std::string>> database::read_checkpoint(
+    const engine::sku_location_key& key) const {
+  const impl& d = *impl_;
+  if (auto r = d.check_checkpoint(key); !r) {
+    return unexpected(r.error());
+  }
+  const std::string ck = checkpoint_key(key);
+  std::shared_lock lock(d.remap_mutex);
+  txn_guard txn;
+  int rc = d.begin_read(txn);
+  if (rc != 0) {
+    return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+  }
+  MDB_val k = as_val(ck);
+  MDB_val v{};
+  rc = mdb_get(txn.get(), d.checkpoints, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    return std::optional<std::string>{};
+  }
+  if (rc != 0) {
+    return unexpected(lmdb_error(rc, "read checkpoint"));
+  }
+  // Copy out: the bytes point into the map, valid only while the read transaction lives.
+  return std::optional<std::string>{std::string(as_view(v))};
+}
+
+result<std::vector<engine::journal_entry>> database::sku_ledger(const engine::sku_id& sku,
+                                                                std::uint64_t before,
+                                                                std::size_t limit) const {
+  const impl& d = *impl_;
+  if (has_nul(sku.str())) {
+    return unexpected(make_error(errc::invalid, "sku contains a NUL byte"));
+  }
+  const std::string prefix = ledger_prefix(sku);
+  const std::string bound =
+      ledger_key(sku, before == 0 ? std::numeric_limits<std::uint64_t>::max() : before);
+  if (auto r = d.check_key(bound, "ledger (sku)"); !r) {
+    return unexpected(r.error());
+  }
+  std::vector<engine::journal_entry> entries;
+  std::shared_lock lock(d.remap_mutex);
+  txn_guard txn;
+  int rc = d.begin_read(txn);
+  if (rc != 0) {
+    return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+  }
+  cursor_guard cursor;
+  if (rc = mdb_cursor_open(txn.get(), d.ledger, cursor.out()); rc != 0) {
+    return unexpected(lmdb_error(rc, "mdb_cursor_open"));
+  }
+  // Position on the first key >= sku\0before, then step back: that is the newest entry below the
+  // bound. Past the end of the table there is no such key, so start from the very last one.
+  MDB_val k = as_val(bound);
+  MDB_val v{};
+  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  if (rc == 0) {
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_PREV);
+  } else if (rc == MDB_NOTFOUND) {
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
+  }
+  while (rc == 0 && entries.size() < limit) {
+    const std::string_view key = as_view(k);
+    // SKUs hold no NUL, so "sku\0" is a prefix of this SKU's keys only.
+    if (key.size() != prefix.size() + 8 || !key.starts_with(prefix)) {
+      break;
+    }
+    const std::uint64_t seq = from_be64(key.data() + prefix.size());
+    engine::journal_entry entry;
+    if (const int got = d.get_entry(txn.get(), seq, entry); got != 0) {
+      return unexpected(lmdb_error(got == MDB_NOTFOUND ? rc_corrupt : got,
+                                   "ledger entry " + std::to_string(seq)));
+    }
+    entries.push_back(std::move(entry));
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_PREV);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return unexpected(lmdb_error(rc, "read ledger"));
+  }
+  return entries;
+}
+
+result<std::vector<engine::location_id>> database::checkpointed_locations(
+    const engine::sku_id& sku) const {
+  const impl& d = *impl_;
+  if (has_nul(sku.str())) {
+    return unexpected(make_error(errc::invalid, "sku contains a NUL byte"));
+  }
+  const std::string prefix = ledger_prefix(sku);
+  if (auto r = d.check_key(prefix, "checkpoint"); !r) {
+    return unexpected(r.error());
+  }
+  std::vector<engine::location_id> locations;
+  std::shared_lock lock(d.remap_mutex);
+  txn_guard txn;
+  int rc = d.begin_read(txn);
+  if (rc != 0) {
+    return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+  }
+  cursor_guard cursor;
+  if (rc = mdb_cursor_open(txn.get(), d.checkpoints, cursor.out()); rc != 0) {
+    return unexpected(lmdb_error(rc, "mdb_cursor_open"));
+  }
+  MDB_val k = as_val(prefix);
+  MDB_val v{};
+  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  while (rc == 0) {
+    const std::string_view key = as_view(k);
+    if (!key.starts_with(prefix)) {
+      break;
+    }
+    locations.emplace_back(key.substr(prefix.size()));
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return unexpected(lmdb_error(rc, "read checkpoints"));
+  }
+  return locations;
+}
+
+stats database::read_stats() const {
+  const impl& d = *impl_;
+  stats s;
+  s.journal_head = d.head.load();
+  std::shared_lock lock(d.remap_mutex);
+  MDB_envinfo info{};
+  MDB_stat env_stat{};
+  if (mdb_env_info(d.env, &info) == 0 && mdb_env_stat(d.env, &env_stat) == 0) {
+    s.map_size_bytes = info.me_mapsize;
+    s.map_used_bytes = (info.me_last_pgno + 1) * std::size_t{env_stat.ms_psize};
+  }
+  txn_guard txn;
+  if (d.begin_read(txn) != 0) {
+    return s;
+  }
+  MDB_stat table{};
+  if (mdb_stat(txn.get(), d.journal, &table) == 0) {
+    s.journal_entries = table.ms_entries;
+  }
+  if (mdb_stat(txn.get(), d.dedup, &table) == 0) {
+    s.dedup_entries = table.ms_entries;
+  }
+  if (mdb_stat(txn.get(), d.checkpoints, &table) == 0) {
+    s.checkpoints = table.ms_entries;
+  }
+  return s;
+}
+
+} // namespace stockd::store
