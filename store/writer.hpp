@@ -2,11 +2,13 @@
 // The single journal writer: one OS thread that owns every LMDB write transaction and turns
 // concurrent submissions into group commits. Submitting never blocks on I/O; completions run on
 // the writer thread, in journal order, after the commit is durable (fsynced).
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -16,8 +18,10 @@
 namespace stockd::store {
 
 struct writer_options {
-  std::size_t batch_events_max = 16384;  // events in one commit at most
+  std::size_t batch_events_max = 16384;  // events in one commit at most (one larger submission
+                                         // is still committed, alone)
   std::size_t queue_events_max = 262144; // submissions past this are refused (overloaded)
+  std::size_t queue_checkpoint_jobs_max = 1024;  // checkpoint submissions past this are refused
 };
 
 /// Called on the writer thread after the commit: `statuses[i]` belongs to `entries[i]`, whose
@@ -27,6 +31,15 @@ using append_completion =
                        const std::vector<append_status>& statuses, const error* failure)>;
 using checkpoint_completion = std::function<void(const error* failure)>;
 
+/// Thread rules: submit*, on_commit, queued_events, commits and stop may be called from any
+/// thread. Completions and the hook run on the writer thread: they must not throw, must not block
+/// for long (every later commit waits for them) and must not call stop().
+///
+/// Failure: map_full, disk_full and invalid fail only the submissions concerned (an invalid
+/// submission is rejected on its own; when a group commit hits map_full its submissions are
+/// retried one by one so a small one can still fit). io_error and corrupt are fatal: the writer
+/// stays failed, submissions already queued complete with that failure, and every later submit
+/// returns false until the process restarts.
 class writer {
 public:
   writer(database& db, writer_options opts);
@@ -45,23 +58,35 @@ public:
   void on_commit(std::function<void(std::uint64_t head)> hook);
 
   std::size_t queued_events() const;
+  /// Successful journal commits so far (each may carry many submissions).
   std::uint64_t commits() const;
+  /// Refuses new submissions, finishes every queued job, then joins. Idempotent; call it from
+  /// one owner thread, never from a completion.
   void stop();
 
 private:
+  struct append_job;
+  struct checkpoint_job;
   void run();
-  // (implementation detail members)
-  struct job;
+  void commit_appends(std::vector<std::unique_ptr<append_job>>& jobs);
+  void commit_checkpoint(checkpoint_job& job);
+  void mark_failed(const error& failure);
+
   database& db_;
   writer_options opts_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<job*> queue_;
+  // Guarded by mutex_.
+  std::deque<std::unique_ptr<append_job>> appends_;
+  std::deque<std::unique_ptr<checkpoint_job>> checkpoints_;
   std::size_t queued_events_ = 0;
   bool stopping_ = false;
   bool failed_ = false;
-  std::uint64_t commits_ = 0;
+  error failure_;  // the fatal failure, once failed_
   std::function<void(std::uint64_t)> on_commit_;
+  // Writer thread only.
+  bool checkpoint_turn_ = false;
+  std::atomic<std::uint64_t> commits_{0};
   std::thread thread_;
 };
 
