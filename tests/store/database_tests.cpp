@@ -1,0 +1,397 @@
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "engine/codec.hpp"
+#include "store/database.hpp"
+#include "tests/store/store_fixture.hpp"
+
+using namespace stockd;
+using store::testing::make_entry;
+using store::testing::open_db;
+using store::testing::temp_dir;
+
+namespace {
+
+std::vector<engine::journal_entry> read_all(const store::database& db) {
+  std::vector<engine::journal_entry> all;
+  auto visited = db.read_journal(1, SIZE_MAX, [&](const engine::journal_entry& entry) {
+    all.push_back(entry);
+    return true;
+  });
+  REQUIRE(visited);
+  REQUIRE(*visited == all.size());
+  return all;
+}
+
+std::vector<engine::journal_entry> numbered(std::string_view prefix, std::size_t count,
+                                            std::string sku = "SKU-1") {
+  std::vector<engine::journal_entry> entries;
+  for (std::size_t i = 0; i < count; ++i) {
+    entries.push_back(make_entry("pos", std::string(prefix) + std::to_string(i), sku));
+  }
+  return entries;
+}
+
+std::vector<std::uint64_t> seqs_of(const std::vector<engine::journal_entry>& entries) {
+  std::vector<std::uint64_t> seqs;
+  for (const auto& entry : entries) {
+    seqs.push_back(entry.seq);
+  }
+  return seqs;
+}
+
+} // namespace
+
+TEST_CASE("append assigns dense sequence numbers starting at one", "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  CHECK(db->journal_head() == 0);
+
+  auto first = numbered("a", 3);
+  std::vector<store::append_status> out;
+  REQUIRE(db->append(first, out));
+  REQUIRE(out.size() == 3);
+  CHECK(seqs_of(first) == std::vector<std::uint64_t>{1, 2, 3});
+  CHECK(out[2].seq == 3);
+  CHECK_FALSE(out[2].duplicate);
+
+  auto second = numbered("b", 2);
+  REQUIRE(db->append(second, out));
+  CHECK(seqs_of(second) == std::vector<std::uint64_t>{4, 5});
+  CHECK(db->journal_head() == 5);
+
+  const auto stored = read_all(*db);
+  REQUIRE(stored.size() == 5);
+  CHECK(stored[0] == first[0]);
+  CHECK(stored[4] == second[1]);
+}
+
+TEST_CASE("a duplicate source and id across batches returns the original seq and is not stored",
+          "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  std::vector<store::append_status> out;
+  auto first = numbered("e", 3);
+  REQUIRE(db->append(first, out));
+
+  std::vector<engine::journal_entry> again{make_entry("pos", "new-1", "SKU-1"),
+                                           make_entry("pos", "e1", "SKU-9"),
+                                           make_entry("web", "e1", "SKU-1")};
+  REQUIRE(db->append(again, out));
+  CHECK(out[0].seq == 4);
+  CHECK_FALSE(out[0].duplicate);
+  CHECK(out[1].seq == 2);
+  CHECK(out[1].duplicate);
+  // The same id from another source is a different event.
+  CHECK(out[2].seq == 5);
+  CHECK_FALSE(out[2].duplicate);
+  CHECK(db->journal_head() == 5);
+  const auto s = db->read_stats();
+  CHECK(s.journal_entries == 5);
+  CHECK(s.dedup_entries == 5);
+}
+
+TEST_CASE("a duplicate within one batch is stored once", "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  std::vector<engine::journal_entry> batch{make_entry("pos", "x", "SKU-1"),
+                                           make_entry("pos", "y", "SKU-1"),
+                                           make_entry("pos", "x", "SKU-2")};
+  std::vector<store::append_status> out;
+  REQUIRE(db->append(batch, out));
+  CHECK(out[0].seq == 1);
+  CHECK(out[1].seq == 2);
+  CHECK(out[2].seq == 1);
+  CHECK(out[2].duplicate);
+  CHECK(db->journal_head() == 2);
+  CHECK(read_all(*db).size() == 2);
+  auto ledger = db->sku_ledger(store::testing::sku("SKU-2"), 0, 10);
+  REQUIRE(ledger);
+  CHECK(ledger->empty());
+}
+
+TEST_CASE("reopening keeps the head, the entries and the dedup index", "[store]") {
+  temp_dir dir;
+  std::vector<engine::journal_entry> written = numbered("r", 4);
+  {
+    auto db = open_db(dir.path());
+    std::vector<store::append_status> out;
+    REQUIRE(db->append(written, out));
+  }
+  auto db = open_db(dir.path());
+  CHECK(db->journal_head() == 4);
+  CHECK(read_all(*db) == written);
+
+  std::vector<engine::journal_entry> again{make_entry("pos", "r2", "SKU-1"),
+                                           make_entry("pos", "fresh", "SKU-1")};
+  std::vector<store::append_status> out;
+  REQUIRE(db->append(again, out));
+  CHECK(out[0].duplicate);
+  CHECK(out[0].seq == 3);
+  CHECK(out[1].seq == 5);
+}
+
+TEST_CASE("a second open of the same directory is refused while the first is open", "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  store::options opts;
+  opts.dir = dir.path();
+  auto second = store::database::open(opts);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == store::errc::invalid);
+}
+
+TEST_CASE("read_journal starts at a seq, honours max_count and stops when visit says so",
+          "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  auto entries = numbered("j", 10);
+  std::vector<store::append_status> out;
+  REQUIRE(db->append(entries, out));
+
+  std::vector<std::uint64_t> seen;
+  auto visited = db->read_journal(4, 3, [&](const engine::journal_entry& e) {
+    seen.push_back(e.seq);
+    return true;
+  });
+  REQUIRE(visited);
+  CHECK(*visited == 3);
+  CHECK(seen == std::vector<std::uint64_t>{4, 5, 6});
+
+  seen.clear();
+  visited = db->read_journal(8, 100, [&](const engine::journal_entry& e) {
+    seen.push_back(e.seq);
+    return e.seq < 9;
+  });
+  REQUIRE(visited);
+  CHECK(*visited == 2);
+  CHECK(seen == std::vector<std::uint64_t>{8, 9});
+
+  visited = db->read_journal(11, 100, [](const engine::journal_entry&) { return true; });
+  REQUIRE(visited);
+  CHECK(*visited == 0);
+}
+
+TEST_CASE("sku_ledger lists a SKU's entries newest first and pages with before", "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  // Interleave three SKUs, including one whose name is a prefix of another.
+  std::vector<engine::journal_entry> entries;
+  for (int i = 0; i < 12; ++i) {
+    const char* sku = i % 3 == 0 ? "A" : (i % 3 == 1 ? "AB" : "B");
+    entries.push_back(make_entry("pos", "l" + std::to_string(i), sku));
+  }
+  std::vector<store::append_status> out;
+  REQUIRE(db->append(entries, out));
+  // "A" has seqs 1, 4, 7, 10; "AB" 2, 5, 8, 11; "B" 3, 6, 9, 12.
+
+  auto page = db->sku_ledger(store::testing::sku("A"), 0, 3);
+  REQUIRE(page);
+  CHECK(seqs_of(*page) == std::vector<std::uint64_t>{10, 7, 4});
+  CHECK((*page)[0] == entries[9]);
+
+  page = db->sku_ledger(store::testing::sku("A"), 4, 3);
+  REQUIRE(page);
+  CHECK(seqs_of(*page) == std::vector<std::uint64_t>{1});
+
+  page = db->sku_ledger(store::testing::sku("AB"), 9, 10);
+  REQUIRE(page);
+  CHECK(seqs_of(*page) == std::vector<std::uint64_t>{8, 5, 2});
+
+  // The last SKU in key order exercises the "past the end of the table" start.
+  page = db->sku_ledger(store::testing::sku("B"), 0, 10);
+  REQUIRE(page);
+  CHECK(seqs_of(*page) == std::vector<std::uint64_t>{12, 9, 6, 3});
+
+  page = db->sku_ledger(store::testing::sku("C"), 0, 10);
+  REQUIRE(page);
+  CHECK(page->empty());
+  page = db->sku_ledger(store::testing::sku("A"), 1, 10);
+  REQUIRE(page);
+  CHECK(page->empty());
+}
+
+TEST_CASE("checkpoints are written, read back, listed per SKU and survive reopening",
+          "[store]") {
+  temp_dir dir;
+  const engine::sku_location_key a{store::testing::sku("SKU-1"), store::testing::location("wh1")};
+  const engine::sku_location_key b{store::testing::sku("SKU-1"), store::testing::location("wh2")};
+  const engine::sku_location_key other{store::testing::sku("SKU-10"), store::testing::location("wh1")};
+  {
+    auto db = open_db(dir.path());
+    auto missing = db->read_checkpoint(a);
+    REQUIRE(missing);
+    CHECK_FALSE(missing->has_value());
+
+    std::vector<store::checkpoint_record> records{{a, "state-a"}, {b, "state-b"}, {other, "o"}};
+    REQUIRE(db->write_checkpoints(records, 0, 7));
+    std::vector<store::checkpoint_record> update{{a, "state-a2"}};
+    REQUIRE(db->write_checkpoints(update, 0, 9));
+  }
+  auto db = open_db(dir.path());
+  auto got = db->read_checkpoint(a);
+  REQUIRE(got);
+  REQUIRE(got->has_value());
+  CHECK(**got == "state-a2");
+  got = db->read_checkpoint(b);
+  REQUIRE(got);
+  CHECK(got->value_or("") == "state-b");
+
+  auto locations = db->checkpointed_locations(store::testing::sku("SKU-1"));
+  REQUIRE(locations);
+  CHECK(*locations ==
+        std::vector<engine::location_id>{store::testing::location("wh1"), store::testing::location("wh2")});
+  CHECK(db->read_stats().checkpoints == 3);
+  CHECK(db->replay_from(1) == 10);
+}
+
+TEST_CASE("replay_from is the lowest shard watermark plus one and a watermark never decreases",
+          "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  CHECK(db->replay_from(2) == 1);
+  REQUIRE(db->write_checkpoints({}, 0, 50));
+  // Shard 1 has no watermark yet: everything must be replayed.
+  CHECK(db->replay_from(2) == 1);
+  CHECK(db->replay_from(1) == 51);
+  REQUIRE(db->write_checkpoints({}, 1, 20));
+  CHECK(db->replay_from(2) == 21);
+  // A late, older checkpoint batch must not move shard 1 back.
+  REQUIRE(db->write_checkpoints({}, 1, 10));
+  CHECK(db->replay_from(2) == 21);
+  REQUIRE(db->write_checkpoints({}, 1, 80));
+  CHECK(db->replay_from(2) == 51);
+  CHECK(db->replay_from(3) == 1);
+}
+
+TEST_CASE("a map that fills up grows and keeps everything", "[store]") {
+  temp_dir dir;
+  constexpr std::size_t initial = 64 * 1024;
+  std::vector<engine::journal_entry> all;
+  {
+    auto db = open_db(dir.path(), initial, std::size_t{1} << 30);
+    std::vector<store::append_status> out;
+    for (int batch = 0; batch < 20; ++batch) {
+      auto entries = numbered("g" + std::to_string(batch) + "-", 200,
+                              "SKU-" + std::to_string(batch % 7));
+      REQUIRE(db->append(entries, out));
+      all.insert(all.end(), entries.begin(), entries.end());
+    }
+    const auto s = db->read_stats();
+    CHECK(s.map_size_bytes > initial);
+    CHECK(s.map_used_bytes <= s.map_size_bytes);
+    CHECK(s.journal_head == 4000);
+  }
+  auto db = open_db(dir.path(), initial, std::size_t{1} << 30);
+  CHECK(db->journal_head() == 4000);
+  CHECK(read_all(*db) == all);
+  CHECK(db->read_stats().dedup_entries == 4000);
+}
+
+// Decision: map_full is not sticky. The failed batch leaves no trace (no seq, no dedup entry, no
+// head change); reads and duplicate answers keep working; more room comes from reopening with a
+// larger map_size_max.
+TEST_CASE("reaching map_size_max fails the batch with map_full and stores none of it",
+          "[store]") {
+  temp_dir dir;
+  constexpr std::size_t initial = 64 * 1024;
+  constexpr std::size_t max = 256 * 1024;
+  std::vector<engine::journal_entry> stored;
+  std::vector<engine::journal_entry> refused;
+  {
+    auto db = open_db(dir.path(), initial, max);
+    std::vector<store::append_status> out;
+    for (int batch = 0; batch < 1000 && refused.empty(); ++batch) {
+      auto entries = numbered("f" + std::to_string(batch) + "-", 100);
+      auto r = db->append(entries, out);
+      if (r) {
+        stored.insert(stored.end(), entries.begin(), entries.end());
+        continue;
+      }
+      CHECK(r.error().code == store::errc::map_full);
+      CHECK(seqs_of(entries) == std::vector<std::uint64_t>(100, 0));
+      refused = entries;
+    }
+    REQUIRE_FALSE(refused.empty());
+    REQUIRE_FALSE(stored.empty());
+    const auto s = db->read_stats();
+    CHECK(s.map_size_bytes == max);
+    CHECK(s.journal_head == stored.size());
+    CHECK(s.journal_entries == stored.size());
+    CHECK(s.dedup_entries == stored.size());
+
+    // Duplicates of stored events are still answered.
+    std::vector<engine::journal_entry> dup{stored.front()};
+    dup[0].seq = 0;
+    REQUIRE(db->append(dup, out));
+    CHECK(out[0].duplicate);
+    CHECK(out[0].seq == 1);
+  }
+  auto db = open_db(dir.path(), initial, std::size_t{1} << 30);
+  CHECK(read_all(*db) == stored);
+  std::vector<store::append_status> out;
+  REQUIRE(db->append(refused, out));
+  CHECK_FALSE(out[0].duplicate);
+  CHECK(out[0].seq == stored.size() + 1);
+  CHECK(db->journal_head() == stored.size() + refused.size());
+}
+
+TEST_CASE("an over-long key or a NUL in a source is refused as invalid and stores nothing",
+          "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  std::vector<store::append_status> out;
+
+  std::vector<engine::journal_entry> long_id{make_entry("pos", "ok", "SKU-1"),
+                                             make_entry("pos", std::string(600, 'i'), "SKU-1")};
+  auto r = db->append(long_id, out);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == store::errc::invalid);
+
+  std::vector<engine::journal_entry> long_sku{make_entry("pos", "s", std::string(520, 's'))};
+  r = db->append(long_sku, out);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == store::errc::invalid);
+
+  std::vector<engine::journal_entry> nul_source{make_entry(std::string("p\0s", 3), "n", "SKU-1")};
+  r = db->append(nul_source, out);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == store::errc::invalid);
+
+  CHECK(db->journal_head() == 0);
+  CHECK(db->read_stats().journal_entries == 0);
+  CHECK(db->read_stats().dedup_entries == 0);
+
+  const engine::sku_location_key long_key{store::testing::sku("SKU-1"),
+                                          engine::location_id{std::string(600, 'l')}};
+  std::vector<store::checkpoint_record> records{{long_key, "x"}};
+  auto w = db->write_checkpoints(records, 0, 5);
+  REQUIRE_FALSE(w);
+  CHECK(w.error().code == store::errc::invalid);
+  CHECK(db->replay_from(1) == 1);
+  CHECK_FALSE(db->read_checkpoint(long_key));
+
+  // The store is still usable afterwards.
+  std::vector<engine::journal_entry> fine{make_entry("pos", "ok", "SKU-1")};
+  REQUIRE(db->append(fine, out));
+  CHECK(out[0].seq == 1);
+}
+
+TEST_CASE("read_stats counts entries and reports the map", "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  auto entries = numbered("s", 25);
+  std::vector<store::append_status> out;
+  REQUIRE(db->append(entries, out));
+  const auto s = db->read_stats();
+  CHECK(s.journal_head == 25);
+  CHECK(s.journal_entries == 25);
+  CHECK(s.dedup_entries == 25);
+  CHECK(s.checkpoints == 0);
+  CHECK(s.map_size_bytes == (std::size_t{1} << 24));
+  CHECK(s.map_used_bytes > 0);
+  CHECK(s.map_used_bytes < s.map_size_bytes);
+}
