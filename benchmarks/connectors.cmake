@@ -1,0 +1,3 @@
+stockd_add_benchmark(bench_decode
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/bench_decode.cpp
+  LIBS stockd_connectors)
