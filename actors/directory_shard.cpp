@@ -1,0 +1,252 @@
+#include "actors/directory_shard.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/sku_location.hpp"
+#include "engine/apply.hpp"
+#include "engine/codec.hpp"
+
+namespace stockd::actors {
+namespace {
+
+using self_pointer = directory_shard_actor::stateful_pointer<directory_shard_state>;
+using slot = directory_shard_state::slot;
+
+slot& slot_for(self_pointer self, const engine::sku_location_key& key) {
+  auto& st = self->state;
+  auto it = st.slots.find(key);
+  if (it == st.slots.end()) {
+    auto actor = self->spawn(sku_location, key, st.ctx);
+    it = st.slots.emplace(key, slot{std::move(actor), false}).first;
+  }
+  return it->second;
+}
+
+void mark_dirty(directory_shard_state& st, const engine::sku_location_key& key, slot& s) {
+  if (!s.dirty) {
+    s.dirty = true;
+    st.dirty.emplace_back(&key, &s);
+  }
+}
+
+void start_round(self_pointer self);
+
+void finish_round(self_pointer self, std::shared_ptr<std::vector<store::checkpoint_record>> records,
+                  std::uint64_t watermark, bool all_answered) {
+  auto& st = self->state;
+  // Without every dirty actor's snapshot the watermark must not move: recovery would skip
+  // events whose effect is not in any checkpoint.
+  std::uint64_t wm = all_answered ? watermark : st.watermark_persisted;
+  directory_shard_actor handle = self;
+  store::checkpoint_completion done = [handle, wm, all_answered](const store::error* failure) {
+    caf::anon_send(handle, ckpt_done_atom::value, wm, all_answered && failure == nullptr);
+  };
+  auto n = records->size();
+  if (!st.ctx->persist(std::move(*records), st.index, wm, std::move(done))) {
+    self->send(self, ckpt_done_atom::value, wm, false);
+    return;
+  }
+  st.ctx->counters->checkpoint_records.fetch_add(n, std::memory_order_relaxed);
+}
+
+void start_round(self_pointer self) {
+  auto& st = self->state;
+  if (st.round_running) {
+    return;
+  }
+  std::uint64_t watermark = st.head_seen;
+  if (st.dirty.empty() && watermark <= st.watermark_persisted) {
+    for (auto& waiter : st.flush_waiters) {
+      waiter.deliver(st.watermark_persisted);
+    }
+    st.flush_waiters.clear();
+    return;
+  }
+  st.round_running = true;
+  st.ctx->counters->checkpoint_rounds.fetch_add(1, std::memory_order_relaxed);
+  st.round_keys = std::move(st.dirty);
+  st.dirty.clear();
+  for (auto& [key, s] : st.round_keys) {
+    s->dirty = false;
+  }
+  auto records = std::make_shared<std::vector<store::checkpoint_record>>();
+  records->reserve(st.round_keys.size());
+  if (st.round_keys.empty()) {
+    finish_round(self, records, watermark, true);
+    return;
+  }
+  struct progress {
+    std::size_t remaining;
+    bool all_answered = true;
+  };
+  auto prog = std::make_shared<progress>(progress{st.round_keys.size()});
+  for (auto& [key, s] : st.round_keys) {
+    const engine::sku_location_key* k = key;
+    // The snapshot request is queued behind every delivery this shard already forwarded, so the
+    // state it returns includes every event up to `watermark` for this key.
+    self->request(s->actor, st.ctx->opts.request_timeout, snapshot_atom::value)
+        .then(
+            [self, records, prog, k, watermark](std::string& bytes) {
+              records->push_back(store::checkpoint_record{*k, std::move(bytes)});
+              if (--prog->remaining == 0) {
+                finish_round(self, records, watermark, prog->all_answered);
+              }
+            },
+            [self, records, prog, watermark](caf::error&) {
+              prog->all_answered = false;
+              if (--prog->remaining == 0) {
+                finish_round(self, records, watermark, false);
+              }
+            });
+  }
+}
+
+void on_round_done(self_pointer self, std::uint64_t watermark, bool ok) {
+  auto& st = self->state;
+  st.round_running = false;
+  if (ok) {
+    st.watermark_persisted = std::max(st.watermark_persisted, watermark);
+    (*st.ctx->watermarks)[st.index].store(st.watermark_persisted, std::memory_order_relaxed);
+  } else {
+    // Nothing of this round is known to be durable: its keys are dirty again.
+    st.ctx->counters->checkpoint_failures.fetch_add(1, std::memory_order_relaxed);
+    for (auto& [key, s] : st.round_keys) {
+      mark_dirty(st, *key, *s);
+    }
+  }
+  st.round_keys.clear();
+  if (!st.flush_waiters.empty()) {
+    if (!ok) {
+      for (auto& waiter : st.flush_waiters) {
+        waiter.deliver(caf::make_error(caf::sec::request_timeout));
+      }
+      st.flush_waiters.clear();
+      return;
+    }
+    start_round(self);  // delivers the waiters when nothing is left to persist
+  } else if (st.dirty.size() >= st.ctx->opts.checkpoint_dirty_max) {
+    start_round(self);
+  }
+}
+
+void on_get(self_pointer self, const engine::sku_id& sku, sku_view_callback& reply) {
+  auto& st = self->state;
+  struct pending {
+    sku_view view;
+    std::size_t remaining = 0;
+    sku_view_callback reply;
+  };
+  auto p = std::make_shared<pending>();
+  p->reply = std::move(reply);
+  std::vector<sku_location_actor> live;
+  for (const auto& info : st.catalog->locations()) {
+    engine::sku_location_key key{sku, info.id};
+    auto it = st.slots.find(key);
+    if (it != st.slots.end()) {
+      live.push_back(it->second.actor);
+      continue;
+    }
+    // Not live: its checkpoint is current, because recovery replays every event past it.
+    auto bytes = st.ctx->db != nullptr ? st.ctx->db->read_checkpoint(key)
+                                       : store::result<std::optional<std::string>>(std::nullopt);
+    if (!bytes) {
+      p->view.complete = false;
+    } else if (bytes->has_value()) {
+      if (auto state = engine::decode_state(**bytes)) {
+        p->view.locations.push_back(std::move(*state));
+      } else {
+        p->view.complete = false;
+      }
+    }
+  }
+  if (live.empty()) {
+    p->reply(std::move(p->view));
+    return;
+  }
+  p->remaining = live.size();
+  for (auto& actor : live) {
+    auto one_done = [p] {
+      if (--p->remaining == 0) {
+        std::sort(p->view.locations.begin(), p->view.locations.end(),
+                  [](const auto& a, const auto& b) { return a.key < b.key; });
+        p->reply(std::move(p->view));
+      }
+    };
+    self->request(actor, st.ctx->opts.request_timeout, get_atom::value)
+        .then(
+            [p, one_done](engine::sku_location_state& state) {
+              p->view.locations.push_back(std::move(state));
+              one_done();
+            },
+            [p, one_done](caf::error&) {
+              p->view.complete = false;
+              one_done();
+            });
+  }
+}
+
+} // namespace
+
+std::uint32_t shard_of(const engine::sku_id& sku, std::uint32_t shards) noexcept {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : sku.str()) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return static_cast<std::uint32_t>(h % shards);
+}
+
+directory_shard_actor::behavior_type
+directory_shard(directory_shard_actor::stateful_pointer<directory_shard_state> self,
+                std::uint32_t index, const context* ctx, const engine::catalog* catalog) {
+  auto& st = self->state;
+  st.index = index;
+  st.ctx = ctx;
+  st.catalog = catalog;
+  st.watermark_persisted = (*ctx->watermarks)[index].load(std::memory_order_relaxed);
+  st.head_seen = st.watermark_persisted;
+  self->delayed_send(self, ctx->opts.checkpoint_interval, tick_atom::value);
+  return {
+      [self](deliver_atom, entry_batch& batch) {
+        auto& s = self->state;
+        for (auto& entry : batch) {
+          auto keys = engine::touched_keys(entry.ev);
+          for (std::size_t i = 0; i < keys.size(); ++i) {
+            slot& target = slot_for(self, keys[i]);
+            auto it = s.slots.find(keys[i]);
+            mark_dirty(s, it->first, target);
+            if (i + 1 == keys.size()) {
+              self->send(target.actor, apply_atom::value, std::move(entry));
+            } else {
+              self->send(target.actor, apply_atom::value, entry);
+            }
+          }
+        }
+        if (s.dirty.size() >= s.ctx->opts.checkpoint_dirty_max) {
+          start_round(self);
+        }
+      },
+      [self](head_atom, std::uint64_t head) {
+        self->state.head_seen = std::max(self->state.head_seen, head);
+      },
+      [self](get_atom, engine::sku_id& sku, sku_view_callback& reply) { on_get(self, sku, reply); },
+      [self](tick_atom) {
+        start_round(self);
+        self->delayed_send(self, self->state.ctx->opts.checkpoint_interval, tick_atom::value);
+      },
+      [self](ckpt_done_atom, std::uint64_t watermark, bool ok) {
+        on_round_done(self, watermark, ok);
+      },
+      [self](flush_atom) -> caf::typed_response_promise<std::uint64_t> {
+        auto promise = self->make_response_promise<std::uint64_t>();
+        self->state.flush_waiters.push_back(promise);
+        if (!self->state.round_running) {
+          start_round(self);
+        }
+        return promise;
+      },
+  };
+}
+
+} // namespace stockd::actors

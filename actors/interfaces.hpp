@@ -1,0 +1,69 @@
+#pragma once
+// Every actor of stockd, as a typed interface: the contract between them. Open this first.
+//
+//   store::writer thread ──deliver(batch)──▶ directory_shard (one per SKU hash range)
+//                                              │ spawns on first use, forwards in journal order
+//                                              ▼
+//                                         sku_location (one per SKU × location)
+//
+// The shard is also its SKU range's checkpointer: it knows which of its actors are dirty and
+// the journal head it has seen, so it can persist a watermark that recovery replays from.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "engine/event.hpp"
+#include "engine/ids.hpp"
+#include "engine/state.hpp"
+
+namespace stockd::actors {
+
+using apply_atom = caf::atom_constant<caf::atom("apply")>;
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using head_atom = caf::atom_constant<caf::atom("head")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using ckpt_done_atom = caf::atom_constant<caf::atom("ckpt_done")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+/// The answer to a SKU query: the state at every location that has one.
+struct sku_view {
+  std::vector<engine::sku_location_state> locations;
+  bool complete = true;  // false when a location actor did not answer in time
+};
+using sku_view_callback = std::function<void(sku_view)>;
+using entry_batch = std::vector<engine::journal_entry>;
+
+/// One SKU at one location: applies events in journal order through engine::apply.
+using sku_location_actor = caf::typed_actor<
+    caf::reacts_to<apply_atom, engine::journal_entry>,
+    caf::replies_to<get_atom>::with<engine::sku_location_state>,
+    caf::replies_to<snapshot_atom>::with<std::string>>;  // engine::encode(state)
+
+/// The directory for one range of SKUs, and that range's checkpointer.
+using directory_shard_actor = caf::typed_actor<
+    caf::reacts_to<deliver_atom, entry_batch>,              // in journal order
+    caf::reacts_to<head_atom, std::uint64_t>,               // journal head after a commit
+    caf::reacts_to<get_atom, engine::sku_id, sku_view_callback>,
+    caf::reacts_to<tick_atom>,                              // checkpoint timer
+    caf::reacts_to<ckpt_done_atom, std::uint64_t, bool>,    // round persisted (watermark, ok)
+    caf::replies_to<flush_atom>::with<std::uint64_t>>;      // checkpoint now; replies watermark
+
+} // namespace stockd::actors
+
+// Local messages only: stockd never serializes actor messages (scale-out goes through a durable
+// log, DESIGN §8), so these types need no inspect() and are declared safe to pass in-process.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::journal_entry)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::entry_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_location_state)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_id)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::sku_view_callback)

@@ -1,0 +1,38 @@
+#pragma once
+// Counters every part of the engine bumps; read by /v1/status and /metrics. Relaxed atomics:
+// they are reports, not synchronization.
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+namespace stockd::actors {
+
+struct metrics {
+  using counter = std::atomic<std::uint64_t>;
+  // ingest (HTTP)
+  counter http_requests{0};
+  counter http_responses_4xx{0};
+  counter http_responses_5xx{0};
+  counter http_overloaded{0};
+  counter events_accepted{0};
+  counter events_duplicate{0};
+  counter events_rejected{0};  // rejected at ingest: never journaled
+  // engine (sku_location actors): every journaled event ends in exactly one of these
+  counter apply_applied{0};
+  counter apply_rejected{0};   // inconsistent with the state: journaled, not applied
+  counter apply_parked{0};
+  counter apply_stale{0};
+  counter apply_skipped{0};    // already applied before a restart
+  counter oversold_units{0};
+  counter live_actors{0};
+  std::atomic<std::int64_t> in_flight{0};  // deliveries sent to actors and not yet applied
+  // checkpoints
+  counter checkpoint_rounds{0};
+  counter checkpoint_records{0};
+  counter checkpoint_failures{0};
+  // recovery
+  counter recovery_replayed{0};
+  std::atomic<bool> ready{false};
+};
+
+} // namespace stockd::actors

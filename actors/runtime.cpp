@@ -1,0 +1,154 @@
+#include "actors/runtime.hpp"
+
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/directory_shard.hpp"
+#include "engine/apply.hpp"
+
+namespace stockd::actors {
+
+void configure_scheduler(caf::actor_system_config& cfg, std::size_t threads) {
+  cfg.set("scheduler.max-threads", threads);
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+  cfg.set("logger.file-verbosity", caf::atom("quiet"));
+  cfg.set("logger.console", caf::atom("none"));
+}
+
+runtime::runtime(const options& opts, const engine::catalog& catalog, store::database* db,
+                 checkpoint_sink persist, metrics& counters)
+    : cfg_(std::make_unique<caf::actor_system_config>()), catalog_(catalog) {
+  threads_ = opts.threads != 0 ? opts.threads
+                               : std::max(1u, std::thread::hardware_concurrency());
+  std::uint32_t shards = opts.shards != 0 ? opts.shards : static_cast<std::uint32_t>(4 * threads_);
+  configure_scheduler(*cfg_, threads_);
+  watermarks_ = std::vector<std::atomic<std::uint64_t>>(shards);
+  std::uint64_t start = db != nullptr ? db->replay_from(shards) - 1 : 0;
+  for (auto& wm : watermarks_) {
+    // Each shard starts from the common watermark: everything at or below it is checkpointed.
+    wm.store(start, std::memory_order_relaxed);
+  }
+  ctx_.opts = opts;
+  ctx_.db = db;
+  ctx_.persist = std::move(persist);
+  ctx_.counters = &counters;
+  ctx_.watermarks = &watermarks_;
+  system_ = std::make_unique<caf::actor_system>(*cfg_);
+  pending_.resize(shards);
+  for (std::uint32_t i = 0; i < shards; ++i) {
+    shards_.push_back(system_->spawn(directory_shard, i, &ctx_, &catalog_));
+  }
+}
+
+runtime::~runtime() {
+  for (auto& shard : shards_) {
+    caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+  }
+  shards_.clear();
+  system_.reset();  // joins the scheduler after every actor is done
+}
+
+void runtime::dispatch(std::vector<engine::journal_entry>&& entries) {
+  const auto n = static_cast<std::uint32_t>(shards_.size());
+  std::int64_t deliveries = 0;
+  for (auto& entry : entries) {
+    deliveries += entry.ev.type == engine::event_type::transfer_shipped &&
+                          !(entry.ev.to_location == entry.ev.location)
+                      ? 2
+                      : 1;
+    pending_[shard_of(entry.ev.sku, n)].push_back(std::move(entry));
+  }
+  // Counted before sending, so in_flight never dips below what the actors still have to do.
+  ctx_.counters->in_flight.fetch_add(deliveries, std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (!pending_[i].empty()) {
+      caf::anon_send(shards_[i], deliver_atom::value, std::move(pending_[i]));
+      pending_[i] = entry_batch{};
+    }
+  }
+}
+
+void runtime::publish_head(std::uint64_t head) {
+  for (auto& shard : shards_) {
+    caf::anon_send(shard, head_atom::value, head);
+  }
+}
+
+std::optional<std::uint64_t> runtime::recover(std::chrono::milliseconds timeout) {
+  if (ctx_.db == nullptr) {
+    ctx_.counters->ready.store(true);
+    return 0;
+  }
+  const std::uint64_t head = ctx_.db->journal_head();
+  std::uint64_t next = watermark_min() + 1;
+  std::uint64_t replayed = 0;
+  constexpr std::size_t chunk = 8192;
+  while (next <= head) {
+    // Bounded: wait for the actors before reading more, so replay never floods the mailboxes.
+    while (ctx_.counters->in_flight.load(std::memory_order_relaxed) >
+           static_cast<std::int64_t>(ctx_.opts.in_flight_max / 2)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::vector<engine::journal_entry> batch;
+    auto read = ctx_.db->read_journal(next, chunk, [&](const engine::journal_entry& e) {
+      batch.push_back(e);
+      return true;
+    });
+    if (!read) {
+      return std::nullopt;
+    }
+    if (batch.empty()) {
+      break;
+    }
+    next = batch.back().seq + 1;
+    replayed += batch.size();
+    dispatch(std::move(batch));
+  }
+  publish_head(head);
+  ctx_.counters->recovery_replayed.store(replayed, std::memory_order_relaxed);
+  if (!wait_idle(timeout)) {
+    return std::nullopt;
+  }
+  ctx_.counters->ready.store(true);
+  return replayed;
+}
+
+void runtime::query_sku(const engine::sku_id& sku, sku_view_callback reply) {
+  auto& shard = shards_[shard_of(sku, static_cast<std::uint32_t>(shards_.size()))];
+  caf::anon_send(shard, get_atom::value, sku, std::move(reply));
+}
+
+bool runtime::flush(std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{*system_, true};
+  bool ok = true;
+  for (auto& shard : shards_) {
+    self->request(shard, timeout, flush_atom::value)
+        .receive([](std::uint64_t) {}, [&ok](caf::error&) { ok = false; });
+  }
+  return ok;
+}
+
+bool runtime::wait_idle(std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (ctx_.counters->in_flight.load(std::memory_order_relaxed) > 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+std::uint64_t runtime::watermark_min() const {
+  std::uint64_t low = UINT64_MAX;
+  for (const auto& wm : watermarks_) {
+    low = std::min(low, wm.load(std::memory_order_relaxed));
+  }
+  return low == UINT64_MAX ? 0 : low;
+}
+
+} // namespace stockd::actors

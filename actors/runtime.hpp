@@ -1,0 +1,66 @@
+#pragma once
+// The wiring of the actor engine: the CAF actor system sized to the cores, the directory shards,
+// recovery, and the entry points the journal writer and the HTTP layer call.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "actors/context.hpp"
+#include "actors/interfaces.hpp"
+#include "engine/catalog.hpp"
+
+namespace caf {
+class actor_system;
+class actor_system_config;
+}  // namespace caf
+
+namespace stockd::actors {
+
+class runtime {
+public:
+  /// `catalog` and `db` must outlive the runtime. `persist` receives checkpoint batches.
+  runtime(const options& opts, const engine::catalog& catalog, store::database* db,
+          checkpoint_sink persist, metrics& counters);
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Routes journaled entries (in journal order) to their shards. Called from one thread at a
+  /// time: the writer thread, or the recovery loop before the writer starts.
+  void dispatch(std::vector<engine::journal_entry>&& entries);
+  /// Tells every shard the journal head after a commit (checkpoint watermarks follow it).
+  void publish_head(std::uint64_t head);
+  /// Replays the journal from the checkpoint watermark. Blocks until every replayed event is
+  /// applied or `timeout` passes; returns the number replayed, or nullopt on a store error.
+  std::optional<std::uint64_t> recover(std::chrono::milliseconds timeout);
+  /// Answers asynchronously on a shard's thread: the callback must only post elsewhere.
+  void query_sku(const engine::sku_id& sku, sku_view_callback reply);
+  /// Checkpoints every shard now and waits (shutdown, tests). False on timeout or failure.
+  bool flush(std::chrono::milliseconds timeout);
+  /// Blocks until no delivery is in flight or `timeout` passes.
+  bool wait_idle(std::chrono::milliseconds timeout) const;
+
+  std::uint32_t shards() const noexcept { return static_cast<std::uint32_t>(shards_.size()); }
+  std::uint64_t watermark_min() const;
+  std::size_t scheduler_threads() const noexcept { return threads_; }
+  const context& ctx() const noexcept { return ctx_; }
+
+private:
+  std::unique_ptr<caf::actor_system_config> cfg_;
+  std::unique_ptr<caf::actor_system> system_;
+  std::vector<std::atomic<std::uint64_t>> watermarks_;
+  context ctx_;
+  const engine::catalog& catalog_;
+  std::vector<directory_shard_actor> shards_;
+  std::vector<entry_batch> pending_;  // per shard, reused by dispatch
+  std::size_t threads_ = 0;
+};
+
+/// Sizes CAF's scheduler explicitly (toolchain.md: the default over-subscribes 2-core machines
+/// with work stealing): `threads` workers, the `sharing` policy, no log file.
+void configure_scheduler(caf::actor_system_config& cfg, std::size_t threads);
+
+} // namespace stockd::actors

@@ -1,0 +1,208 @@
+// stockd: the server. Config → LMDB → journal writer → actor engine → recovery → HTTP.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <openssl/rand.h>
+#include <pthread.h>
+
+#include "actors/runtime.hpp"
+#include "config/config.hpp"
+#include "server/api.hpp"
+#include "server/auth.hpp"
+#include "server/http_server.hpp"
+#include "store/database.hpp"
+#include "store/writer.hpp"
+
+namespace {
+
+constexpr const char* usage =
+    "usage: stockd [--config FILE] [--data DIR] [--listen HOST:PORT]\n"
+    "  --config FILE       TOML settings (default: the embedded default, one location 'main')\n"
+    "  --data DIR          LMDB data directory (overrides server.data_dir; default ./data)\n"
+    "  --listen HOST:PORT  HTTP address (overrides server.listen; default 127.0.0.1:8080)\n"
+    "environment: STOCKD_TOKEN sets a bearer token with every scope (ingest, read, admin)\n";
+
+struct command_line {
+  std::string config;
+  std::string data;
+  std::string listen;
+};
+
+std::optional<command_line> parse_args(int argc, char** argv) {
+  command_line cl;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "stockd: %s needs a value\n%s", arg.c_str(), usage);
+        return false;
+      }
+      out = argv[++i];
+      return true;
+    };
+    if (arg == "--config") {
+      if (!value(cl.config)) return std::nullopt;
+    } else if (arg == "--data") {
+      if (!value(cl.data)) return std::nullopt;
+    } else if (arg == "--listen") {
+      if (!value(cl.listen)) return std::nullopt;
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(usage, stdout);
+      std::exit(0);
+    } else {
+      std::fprintf(stderr, "stockd: unknown argument '%s'\n%s", arg.c_str(), usage);
+      return std::nullopt;
+    }
+  }
+  return cl;
+}
+
+std::string random_token() {
+  unsigned char bytes[24];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    std::fprintf(stderr, "stockd: fatal: no randomness for a development token\n");
+    std::exit(1);
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "dev-";
+  for (unsigned char b : bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  // Signals are taken by sigwait on the main thread: block them before any thread starts so
+  // every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto cl = parse_args(argc, argv);
+  if (!cl) {
+    return 2;
+  }
+  auto loaded = cl->config.empty()
+                    ? stockd::result<stockd::config::settings, stockd::config::config_error>(
+                          stockd::config::embedded_default())
+                    : stockd::config::load_file(cl->config);
+  if (!loaded) {
+    std::fprintf(stderr, "stockd: config %s: %s\n", cl->config.c_str(),
+                 loaded.error().to_string().c_str());
+    return 2;
+  }
+  stockd::config::settings settings = std::move(*loaded);
+  if (!cl->data.empty()) {
+    settings.store.dir = cl->data;
+  }
+  if (!cl->listen.empty()) {
+    auto hp = stockd::config::parse_listen(cl->listen);
+    if (!hp) {
+      std::fprintf(stderr, "stockd: --listen must be HOST:PORT, got '%s'\n", cl->listen.c_str());
+      return 2;
+    }
+    settings.server.listen_host = hp->first;
+    settings.server.listen_port = hp->second;
+  }
+  const auto all_scopes = static_cast<std::uint8_t>(
+      static_cast<unsigned>(stockd::server::scope::ingest) |
+      static_cast<unsigned>(stockd::server::scope::read) |
+      static_cast<unsigned>(stockd::server::scope::admin));
+  std::string printed_token;
+  if (const char* env = std::getenv("STOCKD_TOKEN"); env != nullptr && *env != '\0') {
+    settings.server.tokens.push_back({"STOCKD_TOKEN", stockd::server::sha256_hex(env), all_scopes});
+  } else if (settings.server.tokens.empty()) {
+    printed_token = random_token();
+    settings.server.tokens.push_back(
+        {"development", stockd::server::sha256_hex(printed_token), all_scopes});
+  }
+
+  auto db = stockd::store::database::open(settings.store);
+  if (!db) {
+    std::fprintf(stderr, "stockd: cannot open the data directory %s: %s\n",
+                 settings.store.dir.c_str(), db.error().message.c_str());
+    return 1;
+  }
+  stockd::actors::metrics counters;
+  stockd::store::writer writer(**db, settings.writer);
+  stockd::actors::runtime engine(
+      settings.actors, settings.catalog, db->get(),
+      [&writer](std::vector<stockd::store::checkpoint_record> records, std::uint32_t shard,
+                std::uint64_t watermark, stockd::store::checkpoint_completion done) {
+        return writer.submit_checkpoints(std::move(records), shard, watermark, std::move(done));
+      },
+      counters);
+  writer.on_commit([&engine](std::uint64_t head) { engine.publish_head(head); });
+
+  stockd::server::api_dependencies deps;
+  deps.opts = &settings.server;
+  deps.catalog = &settings.catalog;
+  deps.limits = &settings.decode;
+  deps.db = db->get();
+  deps.writer = &writer;
+  deps.engine = &engine;
+  deps.counters = &counters;
+  deps.in_flight_max = settings.actors.in_flight_max;
+  stockd::server::api handler(deps);
+  stockd::server::http_server http(settings.server, handler);
+  if (auto err = http.start()) {
+    std::fprintf(stderr, "stockd: %s\n", err->c_str());
+    return 1;
+  }
+  std::printf("stockd %s: config: %s; data: %s; listening on http://%s:%u\n", "0.1.0",
+              settings.source.c_str(), settings.store.dir.c_str(),
+              settings.server.listen_host.c_str(), static_cast<unsigned>(http.port()));
+  std::printf("stockd: %zu location(s), %u shard(s), %zu scheduler thread(s); recovering...\n",
+              settings.catalog.locations().size(), engine.shards(), engine.scheduler_threads());
+  std::fflush(stdout);
+
+  auto replayed = engine.recover(std::chrono::hours(1));
+  if (!replayed) {
+    std::fprintf(stderr, "stockd: recovery failed (journal unreadable or replay timed out)\n");
+    http.stop();
+    return 1;
+  }
+  std::printf("stockd: ready: journal head %llu, %llu event(s) replayed\n",
+              static_cast<unsigned long long>((*db)->journal_head()),
+              static_cast<unsigned long long>(*replayed));
+  if (!printed_token.empty()) {
+    std::printf("stockd: development token (all scopes; set STOCKD_TOKEN or [[tokens]] to "
+                "choose your own):\n  %s\n",
+                printed_token.c_str());
+    std::printf("try: curl -s -H 'Authorization: Bearer %s' http://%s:%u/v1/status\n",
+                printed_token.c_str(), settings.server.listen_host.c_str(),
+                static_cast<unsigned>(http.port()));
+  }
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  std::printf("stockd: signal %d: shutting down\n", signal_number);
+  std::fflush(stdout);
+  // Order: stop taking requests; finish every queued commit (answers may be lost with their
+  // connections, but the events are durable and a retry gets `duplicate`); let the actors apply
+  // them; checkpoint so the next start replays little.
+  http.stop();
+  for (int i = 0; i < 30'000 && writer.queued_events() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  engine.wait_idle(std::chrono::seconds(30));
+  bool flushed = engine.flush(std::chrono::seconds(30));
+  writer.stop();
+  if (!flushed) {
+    std::fprintf(stderr, "stockd: final checkpoint incomplete; the next start replays more\n");
+  }
+  std::printf("stockd: stopped at journal head %llu\n",
+              static_cast<unsigned long long>((*db)->journal_head()));
+  return 0;
+}

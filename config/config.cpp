@@ -1,0 +1,417 @@
+#include "config/config.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace stockd::config {
+namespace {
+
+using fail = stockd::unexpected<config_error>;
+
+// Rejects keys the reader does not know, so "listne = ..." is an error and not a silent default.
+std::optional<config_error> check_keys(const toml::table& table, const std::string& prefix,
+                                       std::initializer_list<std::string_view> known) {
+  for (const auto& [key, value] : table) {
+    bool found = false;
+    for (auto k : known) {
+      found = found || k == key.str();
+    }
+    if (!found) {
+      return config_error{prefix + std::string(key.str()), "unknown key"};
+    }
+  }
+  return std::nullopt;
+}
+
+// Reads an optional integer in [low, high]; absent leaves `out` unchanged.
+template <class T>
+std::optional<config_error> read_int(const toml::table& table, std::string_view key,
+                                     const std::string& prefix, std::int64_t low,
+                                     std::int64_t high, T& out) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) {
+    return std::nullopt;
+  }
+  auto value = node->value_exact<std::int64_t>();
+  if (!value) {
+    return config_error{prefix + std::string(key), "must be an integer"};
+  }
+  if (*value < low || *value > high) {
+    return config_error{prefix + std::string(key), "must be between " + std::to_string(low) +
+                                                       " and " + std::to_string(high)};
+  }
+  out = static_cast<T>(*value);
+  return std::nullopt;
+}
+
+std::optional<config_error> read_string(const toml::table& table, std::string_view key,
+                                        const std::string& prefix, std::string& out) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) {
+    return std::nullopt;
+  }
+  auto value = node->value_exact<std::string>();
+  if (!value) {
+    return config_error{prefix + std::string(key), "must be a string"};
+  }
+  out = *value;
+  return std::nullopt;
+}
+
+template <class Duration>
+std::optional<config_error> read_ms(const toml::table& table, std::string_view key,
+                                    const std::string& prefix, std::int64_t low, std::int64_t high,
+                                    Duration& out) {
+  std::int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(out).count();
+  if (auto e = read_int(table, key, prefix, low, high, ms)) {
+    return e;
+  }
+  out = std::chrono::duration_cast<Duration>(std::chrono::milliseconds(ms));
+  return std::nullopt;
+}
+
+bool is_hex_sha256(std::string_view s) {
+  if (s.size() != 64) {
+    return false;
+  }
+  for (char c : s) {
+    bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    if (!hex) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool is_identifier(std::string_view s) {
+  if (s.empty() || s.size() > 64) {
+    return false;
+  }
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<config_error> read_server(const toml::table& t, settings& s) {
+  const std::string p = "server.";
+  if (auto e = check_keys(t, p,
+                          {"listen", "data_dir", "io_threads", "header_bytes_max",
+                           "body_bytes_max", "read_timeout_ms", "write_timeout_ms",
+                           "idle_timeout_ms", "connections_max", "retry_after_s",
+                           "ledger_page_max", "token"})) {
+    return e;
+  }
+  std::string listen;
+  if (auto e = read_string(t, "listen", p, listen)) {
+    return e;
+  }
+  if (!listen.empty()) {
+    auto hp = parse_listen(listen);
+    if (!hp) {
+      return config_error{p + "listen", "must be HOST:PORT, e.g. \"127.0.0.1:8080\""};
+    }
+    s.server.listen_host = hp->first;
+    s.server.listen_port = hp->second;
+  }
+  std::string dir;
+  if (auto e = read_string(t, "data_dir", p, dir)) {
+    return e;
+  }
+  if (!dir.empty()) {
+    s.store.dir = dir;
+  }
+  if (t.get("token") != nullptr) {
+    return config_error{p + "token",
+                        "plain tokens are not kept in the file: use [[tokens]] with sha256, or "
+                        "the STOCKD_TOKEN environment variable"};
+  }
+  std::int64_t retry_after = s.server.retry_after.count();
+  std::optional<config_error> e;
+  (e = read_int(t, "io_threads", p, 1, 64, s.server.io_threads)) ||
+      (e = read_int(t, "header_bytes_max", p, 1024, 1 << 20, s.server.header_bytes_max)) ||
+      (e = read_int(t, "body_bytes_max", p, 1024, std::int64_t{1} << 30,
+                    s.server.body_bytes_max)) ||
+      (e = read_ms(t, "read_timeout_ms", p, 100, 3'600'000, s.server.read_timeout)) ||
+      (e = read_ms(t, "write_timeout_ms", p, 100, 3'600'000, s.server.write_timeout)) ||
+      (e = read_ms(t, "idle_timeout_ms", p, 100, 3'600'000, s.server.idle_timeout)) ||
+      (e = read_int(t, "connections_max", p, 1, 1'000'000, s.server.connections_max)) ||
+      (e = read_int(t, "retry_after_s", p, 1, 3600, retry_after)) ||
+      (e = read_int(t, "ledger_page_max", p, 1, 100'000, s.server.ledger_page_max));
+  s.server.retry_after = std::chrono::seconds(retry_after);
+  return e;
+}
+
+std::optional<config_error> read_engine(const toml::table& t, settings& s) {
+  const std::string p = "engine.";
+  if (auto e = check_keys(t, p,
+                          {"threads", "shards", "checkpoint_interval_ms", "checkpoint_dirty_max",
+                           "request_timeout_ms", "in_flight_max", "commit_batch_events_max",
+                           "writer_queue_events_max"})) {
+    return e;
+  }
+  std::optional<config_error> e;
+  (e = read_int(t, "threads", p, 0, 256, s.actors.threads)) ||
+      (e = read_int(t, "shards", p, 0, 4096, s.actors.shards)) ||
+      (e = read_ms(t, "checkpoint_interval_ms", p, 10, 3'600'000, s.actors.checkpoint_interval)) ||
+      (e = read_int(t, "checkpoint_dirty_max", p, 1, 100'000'000, s.actors.checkpoint_dirty_max)) ||
+      (e = read_ms(t, "request_timeout_ms", p, 10, 3'600'000, s.actors.request_timeout)) ||
+      (e = read_int(t, "in_flight_max", p, 1, 1'000'000'000, s.actors.in_flight_max)) ||
+      (e = read_int(t, "commit_batch_events_max", p, 1, 1'000'000, s.writer.batch_events_max)) ||
+      (e = read_int(t, "writer_queue_events_max", p, 1, 100'000'000, s.writer.queue_events_max));
+  return e;
+}
+
+std::optional<config_error> read_store(const toml::table& t, settings& s) {
+  const std::string p = "store.";
+  if (auto e = check_keys(t, p, {"map_size_mb", "map_size_max_mb"})) {
+    return e;
+  }
+  std::int64_t size_mb = static_cast<std::int64_t>(s.store.map_size_bytes >> 20);
+  std::int64_t max_mb = static_cast<std::int64_t>(s.store.map_size_max >> 20);
+  std::optional<config_error> e;
+  (e = read_int(t, "map_size_mb", p, 1, std::int64_t{1} << 24, size_mb)) ||
+      (e = read_int(t, "map_size_max_mb", p, 1, std::int64_t{1} << 24, max_mb));
+  if (e) {
+    return e;
+  }
+  if (max_mb < size_mb) {
+    return config_error{p + "map_size_max_mb", "must be at least map_size_mb"};
+  }
+  s.store.map_size_bytes = static_cast<std::size_t>(size_mb) << 20;
+  s.store.map_size_max = static_cast<std::size_t>(max_mb) << 20;
+  return std::nullopt;
+}
+
+std::optional<config_error> read_limits(const toml::table& t, settings& s) {
+  const std::string p = "limits.";
+  if (auto e = check_keys(t, p, {"events_per_request_max", "string_bytes_max", "qty_max"})) {
+    return e;
+  }
+  std::optional<config_error> e;
+  (e = read_int(t, "events_per_request_max", p, 1, 1'000'000, s.decode.events_max)) ||
+      (e = read_int(t, "string_bytes_max", p, 8, 400, s.decode.string_bytes_max)) ||
+      (e = read_int(t, "qty_max", p, 1, 2'000'000'000, s.decode.qty_max));
+  return e;
+}
+
+std::optional<config_error> read_tokens(const toml::array& tokens, settings& s) {
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const std::string p = "tokens[" + std::to_string(i) + "].";
+    const toml::table* t = tokens[i].as_table();
+    if (t == nullptr) {
+      return config_error{"tokens[" + std::to_string(i) + "]", "must be a table"};
+    }
+    if (auto e = check_keys(*t, p, {"name", "sha256", "scopes"})) {
+      return e;
+    }
+    server::token_entry entry;
+    if (auto e = read_string(*t, "name", p, entry.name)) {
+      return e;
+    }
+    if (!is_identifier(entry.name)) {
+      return config_error{p + "name", "is required: letters, digits, '-', '_', '.'"};
+    }
+    if (!names.insert(entry.name).second) {
+      return config_error{p + "name", "duplicate token name '" + entry.name + "'"};
+    }
+    if (auto e = read_string(*t, "sha256", p, entry.sha256_hex)) {
+      return e;
+    }
+    if (!is_hex_sha256(entry.sha256_hex)) {
+      return config_error{p + "sha256",
+                          "must be the 64 lower-case hex digits of the token's SHA-256 "
+                          "(printf %s TOKEN | sha256sum)"};
+    }
+    const toml::array* scopes = t->get_as<toml::array>("scopes");
+    if (scopes == nullptr || scopes->empty()) {
+      return config_error{p + "scopes", "is required: a list of \"ingest\", \"read\", \"admin\""};
+    }
+    for (const auto& node : *scopes) {
+      auto name = node.value_exact<std::string>();
+      if (name == "ingest") {
+        entry.scopes |= static_cast<std::uint8_t>(server::scope::ingest);
+      } else if (name == "read") {
+        entry.scopes |= static_cast<std::uint8_t>(server::scope::read);
+      } else if (name == "admin") {
+        entry.scopes |= static_cast<std::uint8_t>(server::scope::admin);
+      } else {
+        return config_error{p + "scopes", "unknown scope (use \"ingest\", \"read\", \"admin\")"};
+      }
+    }
+    s.server.tokens.push_back(std::move(entry));
+  }
+  return std::nullopt;
+}
+
+std::optional<config_error> read_locations(const toml::array& locations, settings& s) {
+  std::vector<engine::location_info> infos;
+  std::set<std::string> ids;
+  std::set<std::pair<std::string, std::string>> aliases;
+  for (std::size_t i = 0; i < locations.size(); ++i) {
+    const std::string p = "locations[" + std::to_string(i) + "].";
+    const toml::table* t = locations[i].as_table();
+    if (t == nullptr) {
+      return config_error{"locations[" + std::to_string(i) + "]", "must be a table"};
+    }
+    if (auto e = check_keys(*t, p, {"id", "aliases", "name"})) {
+      return e;
+    }
+    std::string id;
+    if (auto e = read_string(*t, "id", p, id)) {
+      return e;
+    }
+    if (!is_identifier(id)) {
+      return config_error{p + "id", "is required: letters, digits, '-', '_', '.'"};
+    }
+    if (!ids.insert(id).second) {
+      return config_error{p + "id", "duplicate location id '" + id + "'"};
+    }
+    engine::location_info info{engine::location_id(id), {}};
+    if (const toml::node* node = t->get("aliases")) {
+      const toml::table* by_source = node->as_table();
+      if (by_source == nullptr) {
+        return config_error{p + "aliases",
+                            "must be a table of source = [names], e.g. {\"wms-east\" = [\"E1\"]}"};
+      }
+      for (const auto& [source, names] : *by_source) {
+        const toml::array* list = names.as_array();
+        const std::string key = p + "aliases." + std::string(source.str());
+        if (list == nullptr) {
+          return config_error{key, "must be a list of names"};
+        }
+        for (const auto& name_node : *list) {
+          auto name = name_node.value_exact<std::string>();
+          if (!name || name->empty()) {
+            return config_error{key, "names must be non-empty strings"};
+          }
+          if (!aliases.insert({std::string(source.str()), *name}).second) {
+            return config_error{key, "alias '" + *name + "' is used twice for this source"};
+          }
+          info.aliases.emplace_back(engine::source_id(std::string(source.str())), *name);
+        }
+      }
+    }
+    infos.push_back(std::move(info));
+  }
+  if (infos.empty()) {
+    return config_error{"locations", "at least one location is required"};
+  }
+  s.catalog = engine::catalog(std::move(infos));
+  return std::nullopt;
+}
+
+} // namespace
+
+std::string config_error::to_string() const {
+  return key.empty() ? message : key + ": " + message;
+}
+
+std::optional<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text) {
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find("]:");
+    if (close == std::string_view::npos) {
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return std::nullopt;
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (host.empty() || ec != std::errc{} || ptr != port.data() + port.size() || value > 65535) {
+    return std::nullopt;
+  }
+  return std::pair{std::string(host), static_cast<std::uint16_t>(value)};
+}
+
+settings embedded_default() {
+  settings s;
+  s.store.dir = "./data";
+  s.catalog = engine::catalog({engine::location_info{engine::location_id("main"), {}}});
+  s.source = "embedded default";
+  return s;
+}
+
+stockd::result<settings, config_error> parse(std::string_view toml_text, std::string source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, std::string_view(source_name));
+  } catch (const toml::parse_error& err) {
+    std::ostringstream where;
+    where << "line " << err.source().begin.line << ", column " << err.source().begin.column;
+    return fail{config_error{where.str(), std::string(err.description())}};
+  }
+  settings s = embedded_default();
+  s.source = std::move(source_name);
+  if (auto e = check_keys(root, "", {"server", "engine", "store", "limits", "tokens",
+                                     "locations", "channels", "skus", "mappings"})) {
+    return fail{*e};
+  }
+  auto section = [&](std::string_view name, auto reader) -> std::optional<config_error> {
+    const toml::node* node = root.get(name);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    const toml::table* t = node->as_table();
+    if (t == nullptr) {
+      return config_error{std::string(name), "must be a table ([" + std::string(name) + "])"};
+    }
+    return reader(*t, s);
+  };
+  auto array = [&](std::string_view name, auto reader) -> std::optional<config_error> {
+    const toml::node* node = root.get(name);
+    if (node == nullptr) {
+      return std::nullopt;
+    }
+    const toml::array* a = node->as_array();
+    if (a == nullptr) {
+      return config_error{std::string(name),
+                          "must be an array of tables ([[" + std::string(name) + "]])"};
+    }
+    return reader(*a, s);
+  };
+  std::optional<config_error> e;
+  (e = section("server", read_server)) || (e = section("engine", read_engine)) ||
+      (e = section("store", read_store)) || (e = section("limits", read_limits)) ||
+      (e = array("tokens", read_tokens)) || (e = array("locations", read_locations));
+  if (e) {
+    return fail{*e};
+  }
+  for (std::string_view later : {"channels", "skus", "mappings"}) {
+    if (root.get(later) != nullptr) {
+      return fail{config_error{std::string(later),
+                               "is not supported by this version of stockd yet"}};
+    }
+  }
+  return s;
+}
+
+stockd::result<settings, config_error> load_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return fail{config_error{"", "cannot read config file '" + path.string() + "'"}};
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path.string());
+}
+
+} // namespace stockd::config

@@ -1,0 +1,44 @@
+#pragma once
+// The only code that reads the settings file (STYLE.md). Builds the option structs of the other
+// layers from one TOML file, or from the embedded default when there is none (DESIGN §7).
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "actors/options.hpp"
+#include "connectors/event_decoder.hpp"
+#include "engine/catalog.hpp"
+#include "engine/result.hpp"
+#include "server/options.hpp"
+#include "store/database.hpp"
+#include "store/writer.hpp"
+
+namespace stockd::config {
+
+struct settings {
+  server::options server;
+  actors::options actors;
+  store::options store;
+  store::writer_options writer;
+  connectors::decode_limits decode;
+  engine::catalog catalog;
+  std::string source;  // "embedded default" or the file's path, for the start-up banner
+};
+
+struct config_error {
+  std::string key;      // e.g. "server.listen" or "locations[2].id"
+  std::string message;  // what is wrong with it
+  std::string to_string() const;
+};
+
+/// Parses TOML text. Unknown keys are errors (a typo must not silently fall back to a default).
+stockd::result<settings, config_error> parse(std::string_view toml_text, std::string source_name);
+/// Reads and parses a file; a missing or unreadable file is an error naming the path.
+stockd::result<settings, config_error> load_file(const std::filesystem::path& path);
+/// The embedded default: one location `main`, data in ./data, 127.0.0.1:8080.
+settings embedded_default();
+
+/// "HOST:PORT" (IPv6 as "[::1]:8080"); nullopt when malformed.
+std::optional<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text);
+
+} // namespace stockd::config

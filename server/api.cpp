@@ -1,0 +1,570 @@
+#include "server/api.hpp"
+
+#include <charconv>
+
+#include <boost/beast/version.hpp>
+
+#include "engine/time.hpp"
+#include "server/json_writer.hpp"
+
+namespace stockd::server {
+namespace {
+
+response make_response(http::status status, unsigned version, bool keep_alive, std::string body,
+                       std::string_view content_type = "application/json") {
+  response res{status, version};
+  res.set(http::field::server, "stockd");
+  res.set(http::field::content_type, boost::beast::string_view(content_type.data(), content_type.size()));
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// Percent-decodes one path segment; nullopt on a malformed escape.
+std::optional<std::string> percent_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) {
+      return std::nullopt;
+    }
+    int hi = hex_value(in[i + 1]);
+    int lo = hex_value(in[i + 2]);
+    if (hi < 0 || lo < 0) {
+      return std::nullopt;
+    }
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+/// The value of `name` in a query string, raw; nullopt when absent.
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto part = query.substr(0, amp);
+    auto eq = part.find('=');
+    if (part.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
+  std::uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || ptr != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+void write_event_fields(json_writer& w, const engine::journal_entry& entry) {
+  const engine::event& ev = entry.ev;
+  w.field("seq", entry.seq);
+  w.field("received_at", engine::format_rfc3339(entry.received_at));
+  w.field("source", ev.source.str());
+  w.field("id", ev.id);
+  w.field("type", engine::to_string(ev.type));
+  w.field("sku", ev.sku.str());
+  w.field("location", ev.location.str());
+  w.field("occurred_at", engine::format_rfc3339(ev.occurred_at));
+  using t = engine::event_type;
+  switch (ev.type) {
+    case t::adjusted: w.field("delta", ev.delta); break;
+    case t::counted:
+      w.field("counted", ev.counted);
+      w.field("as_of", engine::format_rfc3339(ev.as_of));
+      break;
+    default: w.field("qty", ev.qty); break;
+  }
+  auto opt = [&w](std::string_view k, const std::string& v) {
+    if (!v.empty()) {
+      w.field(k, v);
+    }
+  };
+  opt("order_id", ev.order_id);
+  opt("line_id", ev.line_id);
+  opt("channel", ev.channel.str());
+  opt("po_id", ev.po_id);
+  opt("transfer_id", ev.transfer_id);
+  opt("to_location", ev.to_location.str());
+  opt("reason", ev.reason);
+  opt("reservation_id", ev.reservation_id);
+  if (ev.type == t::return_received) {
+    w.field("disposition", engine::to_string(ev.return_disposition));
+  }
+  if (ev.type == t::status_changed) {
+    w.field("from", engine::to_string(ev.from));
+    w.field("to", engine::to_string(ev.to));
+  }
+  if (ev.expires_at) {
+    w.field("expires_at", engine::format_rfc3339(*ev.expires_at));
+  }
+}
+
+void write_location(json_writer& w, const engine::sku_location_state& s) {
+  w.key(s.key.location.str()).begin_object();
+  w.field("available", s.qty.available);
+  w.field("committed", s.qty.committed);
+  w.field("reserved", s.qty.reserved);
+  w.field("safety_stock", s.qty.safety_stock);
+  w.field("damaged", s.qty.damaged);
+  w.field("quality_control", s.qty.quality_control);
+  w.field("incoming", s.qty.incoming);
+  w.field("on_hand", s.qty.on_hand());
+  w.field("oversold", s.oversold_units);
+  w.key("last_event");
+  if (s.last_event) {
+    w.begin_object();
+    w.field("source", s.last_event->source.str());
+    w.field("id", s.last_event->id);
+    w.field("occurred_at", engine::format_rfc3339(s.last_event->occurred_at));
+    w.field("seq", s.last_event->seq);
+    w.end_object();
+  } else {
+    w.null();
+  }
+  w.field("applied_seq", s.last_seq);
+  w.end_object();
+}
+
+} // namespace
+
+api::api(api_dependencies deps) : deps_(deps), auth_(deps.opts->tokens) {}
+
+response api::error(http::status status, unsigned version, bool keep_alive,
+                    std::string_view message, std::string_view field) {
+  json_writer w;
+  w.begin_object().field("error", message);
+  if (!field.empty()) {
+    w.field("field", field);
+  }
+  w.end_object();
+  return make_response(status, version, keep_alive, w.take());
+}
+
+bool api::authorize(const request& req, scope needed, responder& respond) {
+  auto header = req[http::field::authorization];
+  switch (auth_.check(std::string_view(header.data(), header.size()), needed)) {
+    case auth_result::ok: return true;
+    case auth_result::missing: {
+      auto res = error(http::status::unauthorized, req.version(), req.keep_alive(),
+                       "missing bearer token", "Authorization");
+      res.set(http::field::www_authenticate, "Bearer");
+      respond(std::move(res));
+      return false;
+    }
+    case auth_result::invalid: {
+      auto res = error(http::status::unauthorized, req.version(), req.keep_alive(),
+                       "invalid bearer token", "Authorization");
+      res.set(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
+      respond(std::move(res));
+      return false;
+    }
+    case auth_result::forbidden:
+      respond(error(http::status::forbidden, req.version(), req.keep_alive(),
+                    "token lacks the required scope", "Authorization"));
+      return false;
+  }
+  return false;
+}
+
+void api::handle(request&& req, responder respond) {
+  deps_.counters->http_requests.fetch_add(1, std::memory_order_relaxed);
+  std::string_view target(req.target().data(), req.target().size());
+  std::string_view path = target.substr(0, target.find('?'));
+  const auto method = req.method();
+  const unsigned version = req.version();
+  const bool keep_alive = req.keep_alive();
+
+  if (path == "/healthz") {
+    respond(make_response(http::status::ok, version, keep_alive, "{\"status\":\"ok\"}"));
+    return;
+  }
+  if (path == "/readyz") {
+    bool ready = deps_.counters->ready.load();
+    respond(make_response(ready ? http::status::ok : http::status::service_unavailable, version,
+                          keep_alive,
+                          ready ? "{\"status\":\"ready\"}" : "{\"status\":\"recovering\"}"));
+    return;
+  }
+  if (path == "/v1/events") {
+    if (method != http::verb::post) {
+      respond(error(http::status::method_not_allowed, version, keep_alive, "use POST"));
+      return;
+    }
+    if (authorize(req, scope::ingest, respond)) {
+      post_events(std::move(req), std::move(respond));
+    }
+    return;
+  }
+  if (method != http::verb::get) {
+    respond(error(http::status::not_found, version, keep_alive, "no such endpoint"));
+    return;
+  }
+  if (path == "/") {
+    respond(make_response(http::status::ok, version, keep_alive,
+                          "stockd: see /v1/status, /metrics, /v1/skus/{sku}\n", "text/plain"));
+    return;
+  }
+  if (!authorize(req, scope::read, respond)) {
+    return;
+  }
+  if (path == "/v1/status") {
+    respond(get_status(req));
+    return;
+  }
+  if (path == "/metrics") {
+    respond(get_metrics(req));
+    return;
+  }
+  constexpr std::string_view skus = "/v1/skus/";
+  if (path.substr(0, skus.size()) == skus) {
+    std::string_view rest = path.substr(skus.size());
+    constexpr std::string_view events_suffix = "/events";
+    bool events = rest.size() > events_suffix.size() &&
+                  rest.substr(rest.size() - events_suffix.size()) == events_suffix;
+    if (events) {
+      rest.remove_suffix(events_suffix.size());
+    }
+    auto sku = percent_decode(rest);
+    if (!sku || sku->empty() || sku->find('/') != std::string::npos ||
+        sku->size() > deps_.limits->string_bytes_max) {
+      respond(error(http::status::bad_request, version, keep_alive, "malformed SKU in the path",
+                    "sku"));
+      return;
+    }
+    if (events) {
+      get_sku_events(req, std::move(*sku), std::move(respond));
+    } else {
+      get_sku(req, std::move(*sku), std::move(respond));
+    }
+    return;
+  }
+  respond(error(http::status::not_found, version, keep_alive, "no such endpoint"));
+}
+
+void api::post_events(request&& req, responder respond) {
+  const unsigned version = req.version();
+  const bool keep_alive = req.keep_alive();
+  auto& counters = *deps_.counters;
+  if (!counters.ready.load(std::memory_order_relaxed)) {
+    auto res = error(http::status::service_unavailable, version, keep_alive,
+                     "recovering: not ready to accept events");
+    res.set(http::field::retry_after, std::to_string(deps_.opts->retry_after.count()));
+    respond(std::move(res));
+    return;
+  }
+  auto decoded = connectors::decode_events(req.body(), *deps_.catalog, *deps_.limits);
+  if (!decoded) {
+    auto status = decoded.error().http_status == 413 ? http::status::payload_too_large
+                                                     : http::status::bad_request;
+    respond(error(status, version, keep_alive, decoded.error().message, "body"));
+    return;
+  }
+  auto results = std::make_shared<std::vector<connectors::decoded_event>>(std::move(*decoded));
+  const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now());
+  std::vector<engine::journal_entry> entries;
+  entries.reserve(results->size());
+  std::uint64_t rejected = 0;
+  for (auto& r : *results) {
+    if (r.ev) {
+      entries.push_back(engine::journal_entry{0, now, std::move(*r.ev)});
+    } else {
+      ++rejected;
+    }
+  }
+  counters.events_rejected.fetch_add(rejected, std::memory_order_relaxed);
+
+  // Writes the per-event answer: statuses[i] belongs to the i-th valid event, in body order.
+  auto answer = [results, version, keep_alive](const std::vector<store::append_status>& statuses)
+      -> response {
+    json_writer w;
+    w.out().reserve(results->size() * 56 + 16);
+    w.begin_object().key("results").begin_array();
+    std::size_t next_valid = 0;
+    for (std::size_t i = 0; i < results->size(); ++i) {
+      const auto& r = (*results)[i];
+      w.begin_object().field("id", r.id);
+      if (r.error.field.empty() && r.error.reason.empty()) {
+        const auto& st = statuses[next_valid];
+        ++next_valid;
+        w.field("status", st.duplicate ? "duplicate" : "accepted").field("seq", st.seq);
+      } else {
+        w.field("index", static_cast<std::uint64_t>(i));
+        w.field("status", "rejected").field("field", r.error.field).field("error", r.error.reason);
+      }
+      w.end_object();
+    }
+    w.end_array().end_object();
+    return make_response(http::status::ok, version, keep_alive, w.take());
+  };
+
+  if (entries.empty()) {
+    respond(answer({}));
+    return;
+  }
+  // Bounded work: past the limit the client is told to come back, nothing is journaled.
+  const auto in_flight = static_cast<std::size_t>(std::max<std::int64_t>(
+                             0, counters.in_flight.load(std::memory_order_relaxed))) +
+                         deps_.writer->queued_events();
+  auto overloaded = [&] {
+    counters.http_overloaded.fetch_add(1, std::memory_order_relaxed);
+    auto res = error(http::status::service_unavailable, version, keep_alive,
+                     "overloaded: retry later");
+    res.set(http::field::retry_after, std::to_string(deps_.opts->retry_after.count()));
+    respond(std::move(res));
+  };
+  if (in_flight + entries.size() > deps_.in_flight_max) {
+    overloaded();
+    return;
+  }
+  actors::runtime* engine = deps_.engine;
+  actors::metrics* m = deps_.counters;
+  auto done = [respond, answer, engine, m, version, keep_alive](
+                  std::vector<engine::journal_entry>& journaled,
+                  const std::vector<store::append_status>& statuses,
+                  const store::error* failure) {
+    if (failure != nullptr) {
+      // Nothing of this batch is durable: say so, the sender retries with the same ids.
+      auto status = failure->code == store::errc::map_full || failure->code == store::errc::disk_full
+                        ? http::status::insufficient_storage
+                        : http::status::internal_server_error;
+      respond(api::error(status, version, keep_alive,
+                         std::string("journal: ") + std::string(store::to_string(failure->code)) +
+                             ": " + failure->message));
+      return;
+    }
+    std::vector<engine::journal_entry> fresh;
+    fresh.reserve(journaled.size());
+    std::uint64_t duplicates = 0;
+    for (std::size_t i = 0; i < journaled.size(); ++i) {
+      if (statuses[i].duplicate) {
+        ++duplicates;
+      } else {
+        fresh.push_back(std::move(journaled[i]));
+      }
+    }
+    m->events_duplicate.fetch_add(duplicates, std::memory_order_relaxed);
+    m->events_accepted.fetch_add(fresh.size(), std::memory_order_relaxed);
+    response res = answer(statuses);
+    engine->dispatch(std::move(fresh));
+    respond(std::move(res));
+  };
+  if (!deps_.writer->submit(std::move(entries), std::move(done))) {
+    overloaded();
+  }
+}
+
+void api::get_sku(const request& req, std::string sku, responder respond) {
+  const unsigned version = req.version();
+  const bool keep_alive = req.keep_alive();
+  deps_.engine->query_sku(engine::sku_id(sku), [respond, sku, version,
+                                                keep_alive](actors::sku_view view) {
+    if (view.locations.empty()) {
+      respond(api::error(view.complete ? http::status::not_found
+                                       : http::status::service_unavailable,
+                         version, keep_alive,
+                         view.complete ? "unknown SKU" : "SKU state unavailable, retry",
+                         "sku"));
+      return;
+    }
+    json_writer w;
+    w.begin_object().field("sku", sku).key("locations").begin_object();
+    for (const auto& s : view.locations) {
+      write_location(w, s);
+    }
+    w.end_object();
+    w.key("channels").begin_object().end_object();
+    w.field("complete", view.complete);
+    w.end_object();
+    respond(make_response(http::status::ok, version, keep_alive, w.take()));
+  });
+}
+
+void api::get_sku_events(const request& req, std::string sku, responder respond) {
+  std::string_view target(req.target().data(), req.target().size());
+  auto q = target.find('?');
+  std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  std::uint64_t limit = 100;
+  std::uint64_t before = 0;
+  if (auto v = query_param(query, "limit")) {
+    auto n = parse_u64(*v);
+    if (!n || *n == 0 || *n > deps_.opts->ledger_page_max) {
+      respond(error(http::status::bad_request, req.version(), req.keep_alive(),
+                    "must be an integer from 1 to " + std::to_string(deps_.opts->ledger_page_max),
+                    "limit"));
+      return;
+    }
+    limit = *n;
+  }
+  if (auto v = query_param(query, "before")) {
+    auto n = parse_u64(*v);
+    if (!n) {
+      respond(error(http::status::bad_request, req.version(), req.keep_alive(),
+                    "must be a journal seq", "before"));
+      return;
+    }
+    before = *n;
+  }
+  auto ledger = deps_.db->sku_ledger(engine::sku_id(sku), before, static_cast<std::size_t>(limit));
+  if (!ledger) {
+    respond(error(http::status::internal_server_error, req.version(), req.keep_alive(),
+                  ledger.error().message));
+    return;
+  }
+  json_writer w;
+  w.begin_object().field("sku", sku).key("events").begin_array();
+  for (const auto& entry : *ledger) {
+    w.begin_object();
+    write_event_fields(w, entry);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("next_before");
+  if (ledger->size() == limit && !ledger->empty()) {
+    w.value(ledger->back().seq);
+  } else {
+    w.null();
+  }
+  w.end_object();
+  respond(make_response(http::status::ok, req.version(), req.keep_alive(), w.take()));
+}
+
+response api::get_status(const request& req) {
+  const auto& m = *deps_.counters;
+  auto load = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  const auto stats = deps_.db->read_stats();
+  const std::uint64_t watermark = deps_.engine->watermark_min();
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now() - started_)
+                          .count();
+  json_writer w;
+  w.begin_object();
+  w.field("status", m.ready.load() ? "ready" : "recovering");
+  w.field("uptime_s", static_cast<std::int64_t>(uptime));
+  w.key("events").begin_object();
+  w.field("accepted", load(m.events_accepted));
+  w.field("duplicate", load(m.events_duplicate));
+  w.field("rejected", load(m.events_rejected));
+  w.end_object();
+  w.key("engine").begin_object();
+  w.field("applied", load(m.apply_applied));
+  w.field("rejected", load(m.apply_rejected));
+  w.field("parked", load(m.apply_parked));
+  w.field("stale", load(m.apply_stale));
+  w.field("skipped", load(m.apply_skipped));
+  w.field("oversold_units", load(m.oversold_units));
+  w.field("live_actors", load(m.live_actors));
+  w.field("in_flight", m.in_flight.load(std::memory_order_relaxed));
+  w.field("in_flight_max", static_cast<std::uint64_t>(deps_.in_flight_max));
+  w.field("shards", static_cast<std::uint64_t>(deps_.engine->shards()));
+  w.field("scheduler_threads", static_cast<std::uint64_t>(deps_.engine->scheduler_threads()));
+  w.end_object();
+  w.key("journal").begin_object();
+  w.field("head", stats.journal_head);
+  w.field("writer_queue", static_cast<std::uint64_t>(deps_.writer->queued_events()));
+  w.field("commits", deps_.writer->commits());
+  w.field("map_size_bytes", static_cast<std::uint64_t>(stats.map_size_bytes));
+  w.field("map_used_bytes", static_cast<std::uint64_t>(stats.map_used_bytes));
+  w.end_object();
+  w.key("checkpoint").begin_object();
+  w.field("watermark", watermark);
+  w.field("lag_events", stats.journal_head > watermark ? stats.journal_head - watermark : 0);
+  w.field("rounds", load(m.checkpoint_rounds));
+  w.field("records", load(m.checkpoint_records));
+  w.field("failures", load(m.checkpoint_failures));
+  w.end_object();
+  w.key("recovery").begin_object();
+  w.field("replayed", load(m.recovery_replayed));
+  w.end_object();
+  w.key("http").begin_object();
+  w.field("requests", load(m.http_requests));
+  w.field("responses_4xx", load(m.http_responses_4xx));
+  w.field("responses_5xx", load(m.http_responses_5xx));
+  w.field("overloaded", load(m.http_overloaded));
+  w.end_object();
+  w.end_object();
+  return make_response(http::status::ok, req.version(), req.keep_alive(), w.take());
+}
+
+response api::get_metrics(const request& req) {
+  const auto& m = *deps_.counters;
+  const auto stats = deps_.db->read_stats();
+  std::string out;
+  out.reserve(4096);
+  auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
+                       std::string_view labels, double value) {
+    out += "# HELP stockd_";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE stockd_";
+    out += name;
+    out += ' ';
+    out += type;
+    out += "\nstockd_";
+    out += name;
+    out += labels;
+    out += ' ';
+    char buf[32];
+    int n = std::snprintf(buf, sizeof buf, "%.17g", value);
+    out.append(buf, static_cast<std::size_t>(n));
+    out += '\n';
+  };
+  auto c = [](const std::atomic<std::uint64_t>& v) {
+    return static_cast<double>(v.load(std::memory_order_relaxed));
+  };
+  metric("events_accepted_total", "counter", "Events journaled.", "", c(m.events_accepted));
+  metric("events_duplicate_total", "counter", "Events answered duplicate.", "", c(m.events_duplicate));
+  metric("events_rejected_total", "counter", "Events rejected at ingest.", "", c(m.events_rejected));
+  metric("apply_total", "counter", "Events applied by the engine, by outcome.",
+         "{outcome=\"applied\"}", c(m.apply_applied));
+  out += "stockd_apply_total{outcome=\"rejected\"} " + std::to_string(m.apply_rejected.load()) + "\n";
+  out += "stockd_apply_total{outcome=\"parked\"} " + std::to_string(m.apply_parked.load()) + "\n";
+  out += "stockd_apply_total{outcome=\"stale\"} " + std::to_string(m.apply_stale.load()) + "\n";
+  out += "stockd_apply_total{outcome=\"skipped\"} " + std::to_string(m.apply_skipped.load()) + "\n";
+  metric("oversold_units_total", "counter", "Units sold beyond available stock.", "",
+         c(m.oversold_units));
+  metric("live_actors", "gauge", "Live sku_location actors.", "", c(m.live_actors));
+  metric("in_flight_events", "gauge", "Deliveries not yet applied.", "",
+         static_cast<double>(m.in_flight.load()));
+  metric("journal_head", "gauge", "Highest journal seq.", "",
+         static_cast<double>(stats.journal_head));
+  metric("checkpoint_watermark", "gauge", "Lowest checkpointed seq across shards.", "",
+         static_cast<double>(deps_.engine->watermark_min()));
+  metric("writer_commits_total", "counter", "Durable journal commits.", "",
+         static_cast<double>(deps_.writer->commits()));
+  metric("lmdb_map_used_bytes", "gauge", "Bytes used in the LMDB map.", "",
+         static_cast<double>(stats.map_used_bytes));
+  metric("lmdb_map_size_bytes", "gauge", "Size of the LMDB map.", "",
+         static_cast<double>(stats.map_size_bytes));
+  metric("http_requests_total", "counter", "HTTP requests.", "", c(m.http_requests));
+  metric("http_overloaded_total", "counter", "Requests refused as overloaded.", "",
+         c(m.http_overloaded));
+  metric("ready", "gauge", "1 after recovery.", "", m.ready.load() ? 1.0 : 0.0);
+  return make_response(http::status::ok, req.version(), req.keep_alive(), std::move(out),
+                       "text/plain; version=0.0.4");
+}
+
+} // namespace stockd::server

@@ -1,0 +1,60 @@
+#pragma once
+// stockd's HTTP API v1 (DESIGN §5): routing, auth, and the handlers. Transport-agnostic: it gets
+// a parsed request and a `respond` callback that may be called from any thread, once.
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "actors/metrics.hpp"
+#include "actors/runtime.hpp"
+#include "connectors/event_decoder.hpp"
+#include "engine/catalog.hpp"
+#include "server/auth.hpp"
+#include "server/options.hpp"
+#include "store/database.hpp"
+#include "store/writer.hpp"
+
+namespace stockd::server {
+
+namespace http = boost::beast::http;
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+using responder = std::function<void(response&&)>;
+
+struct api_dependencies {
+  const options* opts = nullptr;
+  const engine::catalog* catalog = nullptr;
+  const connectors::decode_limits* limits = nullptr;
+  store::database* db = nullptr;
+  store::writer* writer = nullptr;
+  actors::runtime* engine = nullptr;
+  actors::metrics* counters = nullptr;
+  std::size_t in_flight_max = 0;
+};
+
+class api {
+public:
+  explicit api(api_dependencies deps);
+  void handle(request&& req, responder respond);
+
+  /// A response with a JSON body `{"error": message}` (and the field, when one is named).
+  static response error(http::status status, unsigned version, bool keep_alive,
+                        std::string_view message, std::string_view field = {});
+
+private:
+  void post_events(request&& req, responder respond);
+  void get_sku(const request& req, std::string sku, responder respond);
+  void get_sku_events(const request& req, std::string sku, responder respond);
+  response get_status(const request& req);
+  response get_metrics(const request& req);
+  bool authorize(const request& req, scope needed, responder& respond);
+
+  api_dependencies deps_;
+  authenticator auth_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+} // namespace stockd::server

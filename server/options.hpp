@@ -1,0 +1,34 @@
+#pragma once
+// Options of the HTTP layer (built by config/, consumed by server/).
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace stockd::server {
+
+enum class scope : std::uint8_t { ingest = 1, read = 2, admin = 4 };
+
+struct token_entry {
+  std::string name;           // for logs and audit; never the secret
+  std::string sha256_hex;     // hex SHA-256 of the bearer token: the secret itself is not kept
+  std::uint8_t scopes = 0;    // bit set of `scope`
+};
+
+struct options {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  unsigned io_threads = 1;
+  std::size_t header_bytes_max = 16 * 1024;
+  std::size_t body_bytes_max = 32 * 1024 * 1024;
+  std::chrono::milliseconds read_timeout{30'000};   // a whole request, header and body
+  std::chrono::milliseconds write_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive between requests
+  std::size_t connections_max = 4096;
+  std::chrono::seconds retry_after{1};              // sent with 503 overloaded
+  std::size_t ledger_page_max = 1000;
+  std::vector<token_entry> tokens;
+};
+
+} // namespace stockd::server
