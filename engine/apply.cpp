@@ -152,11 +152,12 @@ void close_line_if_done(sku_location_state& s, std::size_t index) {
   if (line.open() > 0) {
     return;
   }
-  s.closed_lines.push_back({line_hash(line.order_id, line.line_id), line.returnable()});
-  s.open_lines.erase(s.open_lines.begin() + static_cast<std::ptrdiff_t>(index));
-  if (s.closed_lines.size() > limits::closed_lines_max) {
+  // Make room first, so the vector's capacity never grows past the limit.
+  if (s.closed_lines.size() >= limits::closed_lines_max) {
     s.closed_lines.erase(s.closed_lines.begin());
   }
+  s.closed_lines.push_back({line_hash(line.order_id, line.line_id), line.returnable()});
+  s.open_lines.erase(s.open_lines.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
 // ---- bucket moves -------------------------------------------------------------------------
@@ -213,12 +214,29 @@ void commit(sku_location_state& s, const buckets& next, const event& ev, std::in
   if (on_hand_delta == 0 || ev.type == event_type::counted) {
     return;
   }
-  s.physical_history.push_back({ev.occurred_at, on_hand_delta});
-  if (s.physical_history.size() > limits::physical_history_max) {
-    const timestamp forgotten = s.physical_history.front().occurred_at;
+  // Forget what no plausible count can still need: changes a day older than this one, then the
+  // oldest past the size limit. The floor remembers how far back the history is exact.
+  const auto window = std::chrono::duration_cast<std::chrono::milliseconds>(
+      limits::physical_history_window);
+  // Checked: occurred_at comes from outside and may sit near the type's minimum.
+  const timestamp cutoff = ev.occurred_at < timestamp::min() + window
+                               ? timestamp::min()
+                               : ev.occurred_at - window;
+  const auto forget = [&s](timestamp forgotten) {
     s.history_floor = s.history_floor ? std::max(*s.history_floor, forgotten) : forgotten;
+  };
+  std::erase_if(s.physical_history, [&](const physical_change& change) {
+    if (change.occurred_at < cutoff) {
+      forget(change.occurred_at);
+      return true;
+    }
+    return false;
+  });
+  if (s.physical_history.size() >= limits::physical_history_max) {
+    forget(s.physical_history.front().occurred_at);
     s.physical_history.erase(s.physical_history.begin());
   }
+  s.physical_history.push_back({ev.occurred_at, on_hand_delta});
 }
 
 // Settles and commits in one step for handlers with nothing else to change; returns the outcome.
@@ -355,9 +373,10 @@ outcome counted(sku_location_state& s, const event& ev) {
   }
   if (s.history_floor && ev.as_of < *s.history_floor) {
     return rejected("limit: count as of " + format_rfc3339(ev.as_of) +
-                    " predates the physical history kept (" +
-                    std::to_string(limits::physical_history_max) + " changes, back to " +
-                    format_rfc3339(*s.history_floor) + ")");
+                    " predates the physical history kept (at most " +
+                    std::to_string(limits::physical_history_max) + " changes and " +
+                    std::to_string(limits::physical_history_window.count()) +
+                    " hours; exact back to " + format_rfc3339(*s.history_floor) + ")");
   }
   // What was counted, plus what has physically changed since as_of and is already applied.
   std::int64_t target = ev.counted;

@@ -1,5 +1,6 @@
 #pragma once
 // The state of one SKU at one location (DESIGN §1). Owned by exactly one sku_location actor.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -87,7 +88,10 @@ struct state_limits {
   static constexpr std::size_t closed_lines_max = 16;
   static constexpr std::size_t reservations_max = 1024;
   static constexpr std::size_t parked_max = 64;
-  static constexpr std::size_t physical_history_max = 64;
+  // A count is dated within hours of being taken; 32 changes or a day of history covers that and
+  // keeps a busy state's history at 512 bytes (see docs/semantics.md, "Memory").
+  static constexpr std::size_t physical_history_max = 32;
+  static constexpr std::chrono::hours physical_history_window{24};
   static constexpr std::int64_t qty_max = 1'000'000'000'000;      // one event's |quantity|
   static constexpr std::int64_t bucket_abs_max = 1'000'000'000'000'000;  // keeps int64 safe
 };
@@ -106,8 +110,9 @@ struct sku_location_state {
   std::vector<journal_entry> parked;       // waiting for their order line, in arrival order
   std::optional<timestamp> last_count_as_of;  // as_of of the last applied count
   std::vector<physical_change> physical_history;  // on_hand changes since the last count
-  /// When physical_history overflowed, the newest occurred_at it forgot: a count dated before
-  /// this cannot be made exact and is rejected.
+  /// When physical_history dropped changes (past physical_history_max, or older than
+  /// physical_history_window before the newest change), the newest occurred_at it forgot: a
+  /// count dated before this cannot be made exact and is rejected.
   std::optional<timestamp> history_floor;
 
   friend bool operator==(const sku_location_state&, const sku_location_state&) = default;

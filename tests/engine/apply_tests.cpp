@@ -443,6 +443,17 @@ TEST_CASE("a count dated before the physical history kept is rejected", "[engine
   CHECK_FALSE(h.state.history_floor.has_value());
 }
 
+TEST_CASE("count history older than a day before the newest change is forgotten", "[engine]") {
+  harness h;
+  h.ok(occurred(receive(5), "2026-11-26T10:00:00Z"));
+  h.ok(occurred(receive(5), "2026-11-27T11:00:00Z"));
+  CHECK(h.state.physical_history.size() == 1);
+  REQUIRE(h.state.history_floor == at("2026-11-26T10:00:00Z"));
+  CHECK(h.apply(count(0, at("2026-11-26T09:00:00Z"))).kind == outcome_kind::rejected);
+  h.ok(count(4, at("2026-11-27T10:00:00Z")));
+  CHECK(h.q().on_hand() == 9);
+}
+
 // ---- reservations -------------------------------------------------------------------------------
 
 TEST_CASE("reservation_created holds available stock and release gives it back", "[engine]") {

@@ -97,7 +97,7 @@ TEST_CASE("random event streams give the same outcomes and states as the referen
   std::printf("engine property test seed: %u\n", property_seed);
   stream_generator generate(property_seed);
   constexpr int streams = 3000;
-  constexpr std::size_t length = 60;  // below physical_history_max: the model has no bound
+  constexpr std::size_t length = 100;
   std::size_t kinds_seen[5] = {};
   for (int stream = 0; stream < streams; ++stream) {
     const auto entries = generate.make(length);

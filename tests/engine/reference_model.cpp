@@ -73,6 +73,10 @@ outcome_kind run(model& m, const event& ev, std::vector<leg> legs, bool may_over
   }
   const std::int64_t delta = on_hand_of(q) - on_hand_of(m.q);
   if (delta != 0 && ev.type != event_type::counted) {
+    if (m.since_count.size() == state_limits::physical_history_max) {
+      m.floor = std::max(m.floor.value_or(m.since_count.front().first), m.since_count.front().first);
+      m.since_count.erase(m.since_count.begin());
+    }
     m.since_count.emplace_back(ev.occurred_at, delta);
   }
   m.q = q;
@@ -202,6 +206,9 @@ outcome_kind origin_step(model& m, const journal_entry& entry) {
     if (m.last_count && ev.as_of < *m.last_count) {
       return outcome_kind::stale;
     }
+    if (m.floor && ev.as_of < *m.floor) {
+      return outcome_kind::rejected;
+    }
     std::int64_t target = ev.counted;
     for (const auto& [when, delta] : m.since_count) {
       target += when > ev.as_of ? delta : 0;
@@ -212,6 +219,7 @@ outcome_kind origin_step(model& m, const journal_entry& entry) {
     if (kind == outcome_kind::applied) {
       m.last_count = ev.as_of;
       std::erase_if(m.since_count, [&](const auto& c) { return c.first <= ev.as_of; });
+      m.floor.reset();
     }
     return kind;
   }

@@ -1,8 +1,8 @@
 #pragma once
 // A deliberately simple second implementation of DESIGN §2, for the property test: a fold over
-// the event list with std::map bookkeeping and moves written as explicit legs. It knows no
-// limits (no eviction of closed lines, unbounded count history), so the generator keeps streams
-// inside the engine's limits; within them both must agree on every outcome and the final state.
+// the event list with std::map bookkeeping and moves written as explicit legs. It knows only the
+// parked and count-history size limits (no closed-line eviction, no history time window), so the
+// generator keeps streams inside the others; there both must agree on every outcome and state.
 #include <array>
 #include <cstdint>
 #include <map>
@@ -33,7 +33,8 @@ struct model {
   std::map<std::string, std::int64_t> holds;
   std::vector<journal_entry> parked;
   std::optional<timestamp> last_count;
-  std::vector<std::pair<timestamp, std::int64_t>> since_count;  // on_hand changes, all of them
+  std::vector<std::pair<timestamp, std::int64_t>> since_count;  // on_hand changes since a count
+  std::optional<timestamp> floor;  // newest change forgotten past physical_history_max
 };
 
 /// Folds one entry into the model and answers the outcome kind apply() should give.
