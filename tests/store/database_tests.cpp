@@ -11,6 +11,8 @@
 using namespace stockd;
 using store::testing::make_entry;
 using store::testing::open_db;
+using store::testing::location;
+using store::testing::sku;
 using store::testing::temp_dir;
 
 namespace {
@@ -45,7 +47,7 @@ std::vector<std::uint64_t> seqs_of(const std::vector<engine::journal_entry>& ent
 
 } // namespace
 
-TEST_CASE("append assigns dense sequence numbers starting at one", "[store]") {
+TEST_CASE("store::database append assigns dense sequence numbers starting at one", "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   CHECK(db->journal_head() == 0);
@@ -69,8 +71,9 @@ TEST_CASE("append assigns dense sequence numbers starting at one", "[store]") {
   CHECK(stored[4] == second[1]);
 }
 
-TEST_CASE("a duplicate source and id across batches returns the original seq and is not stored",
-          "[store]") {
+TEST_CASE(
+    "store::database answers a duplicate from an earlier batch with its original seq",
+    "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   std::vector<store::append_status> out;
@@ -94,7 +97,7 @@ TEST_CASE("a duplicate source and id across batches returns the original seq and
   CHECK(s.dedup_entries == 5);
 }
 
-TEST_CASE("a duplicate within one batch is stored once", "[store]") {
+TEST_CASE("store::database stores a duplicate within one batch once", "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   std::vector<engine::journal_entry> batch{make_entry("pos", "x", "SKU-1"),
@@ -108,12 +111,13 @@ TEST_CASE("a duplicate within one batch is stored once", "[store]") {
   CHECK(out[2].duplicate);
   CHECK(db->journal_head() == 2);
   CHECK(read_all(*db).size() == 2);
-  auto ledger = db->sku_ledger(store::testing::sku("SKU-2"), 0, 10);
+  auto ledger = db->sku_ledger(sku("SKU-2"), 0, 10);
   REQUIRE(ledger);
   CHECK(ledger->empty());
 }
 
-TEST_CASE("reopening keeps the head, the entries and the dedup index", "[store]") {
+TEST_CASE("store::database keeps the head, the entries and the dedup index across a reopen",
+          "[store]") {
   temp_dir dir;
   std::vector<engine::journal_entry> written = numbered("r", 4);
   {
@@ -134,7 +138,7 @@ TEST_CASE("reopening keeps the head, the entries and the dedup index", "[store]"
   CHECK(out[1].seq == 5);
 }
 
-TEST_CASE("a second open of the same directory is refused while the first is open", "[store]") {
+TEST_CASE("store::database refuses a second open of a directory that is already open", "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   store::options opts;
@@ -144,8 +148,9 @@ TEST_CASE("a second open of the same directory is refused while the first is ope
   CHECK(second.error().code == store::errc::invalid);
 }
 
-TEST_CASE("read_journal starts at a seq, honours max_count and stops when visit says so",
-          "[store]") {
+TEST_CASE(
+    "store::database read_journal starts at a seq, honours max_count and stops when visit says so",
+    "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   auto entries = numbered("j", 10);
@@ -175,7 +180,8 @@ TEST_CASE("read_journal starts at a seq, honours max_count and stops when visit 
   CHECK(*visited == 0);
 }
 
-TEST_CASE("sku_ledger lists a SKU's entries newest first and pages with before", "[store]") {
+TEST_CASE("store::database sku_ledger lists a SKU's entries newest first and pages with before",
+          "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   // Interleave three SKUs, including one whose name is a prefix of another.
@@ -188,38 +194,39 @@ TEST_CASE("sku_ledger lists a SKU's entries newest first and pages with before",
   REQUIRE(db->append(entries, out));
   // "A" has seqs 1, 4, 7, 10; "AB" 2, 5, 8, 11; "B" 3, 6, 9, 12.
 
-  auto page = db->sku_ledger(store::testing::sku("A"), 0, 3);
+  auto page = db->sku_ledger(sku("A"), 0, 3);
   REQUIRE(page);
   CHECK(seqs_of(*page) == std::vector<std::uint64_t>{10, 7, 4});
   CHECK((*page)[0] == entries[9]);
 
-  page = db->sku_ledger(store::testing::sku("A"), 4, 3);
+  page = db->sku_ledger(sku("A"), 4, 3);
   REQUIRE(page);
   CHECK(seqs_of(*page) == std::vector<std::uint64_t>{1});
 
-  page = db->sku_ledger(store::testing::sku("AB"), 9, 10);
+  page = db->sku_ledger(sku("AB"), 9, 10);
   REQUIRE(page);
   CHECK(seqs_of(*page) == std::vector<std::uint64_t>{8, 5, 2});
 
   // The last SKU in key order exercises the "past the end of the table" start.
-  page = db->sku_ledger(store::testing::sku("B"), 0, 10);
+  page = db->sku_ledger(sku("B"), 0, 10);
   REQUIRE(page);
   CHECK(seqs_of(*page) == std::vector<std::uint64_t>{12, 9, 6, 3});
 
-  page = db->sku_ledger(store::testing::sku("C"), 0, 10);
+  page = db->sku_ledger(sku("C"), 0, 10);
   REQUIRE(page);
   CHECK(page->empty());
-  page = db->sku_ledger(store::testing::sku("A"), 1, 10);
+  page = db->sku_ledger(sku("A"), 1, 10);
   REQUIRE(page);
   CHECK(page->empty());
 }
 
-TEST_CASE("checkpoints are written, read back, listed per SKU and survive reopening",
-          "[store]") {
+TEST_CASE(
+    "store::database checkpoints are written, read back, listed per SKU and survive reopening",
+    "[store]") {
   temp_dir dir;
-  const engine::sku_location_key a{store::testing::sku("SKU-1"), store::testing::location("wh1")};
-  const engine::sku_location_key b{store::testing::sku("SKU-1"), store::testing::location("wh2")};
-  const engine::sku_location_key other{store::testing::sku("SKU-10"), store::testing::location("wh1")};
+  const engine::sku_location_key a{sku("SKU-1"), location("wh1")};
+  const engine::sku_location_key b{sku("SKU-1"), location("wh2")};
+  const engine::sku_location_key other{sku("SKU-10"), location("wh1")};
   {
     auto db = open_db(dir.path());
     auto missing = db->read_checkpoint(a);
@@ -240,16 +247,17 @@ TEST_CASE("checkpoints are written, read back, listed per SKU and survive reopen
   REQUIRE(got);
   CHECK(got->value_or("") == "state-b");
 
-  auto locations = db->checkpointed_locations(store::testing::sku("SKU-1"));
+  auto locations = db->checkpointed_locations(sku("SKU-1"));
   REQUIRE(locations);
   CHECK(*locations ==
-        std::vector<engine::location_id>{store::testing::location("wh1"), store::testing::location("wh2")});
+        std::vector<engine::location_id>{location("wh1"), location("wh2")});
   CHECK(db->read_stats().checkpoints == 3);
   CHECK(db->replay_from(1) == 10);
 }
 
-TEST_CASE("replay_from is the lowest shard watermark plus one and a watermark never decreases",
-          "[store]") {
+TEST_CASE(
+    "store::database replay_from is the lowest shard watermark plus one; watermarks never drop",
+    "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   CHECK(db->replay_from(2) == 1);
@@ -267,7 +275,7 @@ TEST_CASE("replay_from is the lowest shard watermark plus one and a watermark ne
   CHECK(db->replay_from(3) == 1);
 }
 
-TEST_CASE("a map that fills up grows and keeps everything", "[store]") {
+TEST_CASE("store::database grows a full map and keeps everything", "[store]") {
   temp_dir dir;
   constexpr std::size_t initial = 64 * 1024;
   std::vector<engine::journal_entry> all;
@@ -294,7 +302,7 @@ TEST_CASE("a map that fills up grows and keeps everything", "[store]") {
 // Decision: map_full is not sticky. The failed batch leaves no trace (no seq, no dedup entry, no
 // head change); reads and duplicate answers keep working; more room comes from reopening with a
 // larger map_size_max.
-TEST_CASE("reaching map_size_max fails the batch with map_full and stores none of it",
+TEST_CASE("store::database fails a batch with map_full at map_size_max and stores none of it",
           "[store]") {
   temp_dir dir;
   constexpr std::size_t initial = 64 * 1024;
@@ -339,8 +347,9 @@ TEST_CASE("reaching map_size_max fails the batch with map_full and stores none o
   CHECK(db->journal_head() == stored.size() + refused.size());
 }
 
-TEST_CASE("an over-long key or a NUL in a source is refused as invalid and stores nothing",
-          "[store]") {
+TEST_CASE(
+    "store::database refuses an over-long key or a NUL in a source as invalid and stores nothing",
+    "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   std::vector<store::append_status> out;
@@ -365,7 +374,7 @@ TEST_CASE("an over-long key or a NUL in a source is refused as invalid and store
   CHECK(db->read_stats().journal_entries == 0);
   CHECK(db->read_stats().dedup_entries == 0);
 
-  const engine::sku_location_key long_key{store::testing::sku("SKU-1"),
+  const engine::sku_location_key long_key{sku("SKU-1"),
                                           engine::location_id{std::string(600, 'l')}};
   std::vector<store::checkpoint_record> records{{long_key, "x"}};
   auto w = db->write_checkpoints(records, 0, 5);
@@ -380,7 +389,7 @@ TEST_CASE("an over-long key or a NUL in a source is refused as invalid and store
   CHECK(out[0].seq == 1);
 }
 
-TEST_CASE("read_stats counts entries and reports the map", "[store]") {
+TEST_CASE("store::database read_stats counts entries and reports the map", "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   auto entries = numbered("s", 25);

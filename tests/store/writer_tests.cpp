@@ -14,6 +14,8 @@
 using namespace stockd;
 using store::testing::make_entry;
 using store::testing::open_db;
+using store::testing::location;
+using store::testing::sku;
 using store::testing::temp_dir;
 
 namespace {
@@ -84,7 +86,7 @@ struct completion_log {
 
 } // namespace
 
-TEST_CASE("the writer group-commits concurrent submissions and completes them in seq order",
+TEST_CASE("store::writer group-commits concurrent submissions and completes them in seq order",
           "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
@@ -143,7 +145,7 @@ TEST_CASE("the writer group-commits concurrent submissions and completes them in
   CHECK(heads.back() == total);
 }
 
-TEST_CASE("submissions queued behind a busy writer go into one commit", "[store]") {
+TEST_CASE("store::writer puts submissions queued behind a busy commit into one commit", "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   writer_gate gate;
@@ -165,7 +167,7 @@ TEST_CASE("submissions queued behind a busy writer go into one commit", "[store]
   CHECK(log.mismatches == 0);
 }
 
-TEST_CASE("the writer refuses a submission that would overflow the queue", "[store]") {
+TEST_CASE("store::writer refuses a submission that would overflow the queue", "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   writer_gate gate;
@@ -187,7 +189,8 @@ TEST_CASE("the writer refuses a submission that would overflow the queue", "[sto
   CHECK(db->journal_head() == 11);
 }
 
-TEST_CASE("stop finishes every queued submission and then refuses new ones", "[store]") {
+TEST_CASE("store::writer stop finishes every queued submission and then refuses new ones",
+          "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   writer_gate gate;
@@ -209,8 +212,9 @@ TEST_CASE("stop finishes every queued submission and then refuses new ones", "[s
   CHECK_FALSE(writer.submit_checkpoints({}, 0, 1, [](const store::error*) {}));
 }
 
-TEST_CASE("a queued checkpoint goes before later appends so appends cannot starve it",
-          "[store]") {
+TEST_CASE(
+    "store::writer commits a queued checkpoint before later appends so appends cannot starve it",
+    "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   writer_gate gate;
@@ -226,7 +230,7 @@ TEST_CASE("a queued checkpoint goes before later appends so appends cannot starv
     };
   };
   REQUIRE(writer.submit(events("a", 2), record("append-1")));
-  const engine::sku_location_key key{store::testing::sku("SKU-1"), store::testing::location("wh1")};
+  const engine::sku_location_key key{sku("SKU-1"), location("wh1")};
   std::vector<store::checkpoint_record> records{{key, "state"}};
   REQUIRE(writer.submit_checkpoints(records, 0, 1, [&](const store::error* failure) {
     order.push_back(failure == nullptr ? "checkpoint" : "checkpoint failed");
@@ -241,7 +245,8 @@ TEST_CASE("a queued checkpoint goes before later appends so appends cannot starv
   CHECK(db->replay_from(1) == 2);
 }
 
-TEST_CASE("an invalid submission fails alone and its group still commits", "[store]") {
+TEST_CASE("store::writer fails an invalid submission alone and still commits the rest of its group",
+          "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   writer_gate gate;
@@ -262,8 +267,7 @@ TEST_CASE("an invalid submission fails alone and its group still commits", "[sto
   CHECK(log.mismatches == 0);
 }
 
-TEST_CASE("a duplicate submitted through the writer completes with its original seq",
-          "[store]") {
+TEST_CASE("store::writer completes a duplicate with its original seq", "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
   completion_log log;
@@ -280,7 +284,7 @@ TEST_CASE("a duplicate submitted through the writer completes with its original 
   CHECK(db->journal_head() == 2);
 }
 
-TEST_CASE("the writer's on_commit hook sees the head after each commit's completions",
+TEST_CASE("store::writer calls on_commit with the head after each commit's completions",
           "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
