@@ -1,6 +1,7 @@
 // apply(): each event type's moves, each rejection, parking, dated counts, reservations.
 #include <catch2/catch.hpp>
 
+#include "engine/allocation.hpp"
 #include "event_builders.hpp"
 
 using namespace stockd::engine;
@@ -702,4 +703,40 @@ TEST_CASE("outcome kinds have stable names", "[engine]") {
   CHECK(to_string(outcome_kind::parked) == "parked");
   CHECK(to_string(outcome_kind::stale) == "stale");
   CHECK(to_string(outcome_kind::skipped) == "skipped");
+}
+
+TEST_CASE("choose_location takes the first location in priority order that covers the line",
+          "[engine]") {
+  sku_location_state east;
+  east.qty.available = 1;
+  sku_location_state west;
+  west.qty.available = 5;
+  const std::vector<const sku_location_state*> priority{&east, &west};
+  CHECK(choose_location(priority, 1) == std::optional<std::size_t>{0});
+  CHECK(choose_location(priority, 3) == std::optional<std::size_t>{1});
+  // Nobody can cover it: the preferred location takes the oversell.
+  CHECK(choose_location(priority, 9) == std::optional<std::size_t>{0});
+  CHECK_FALSE(choose_location({}, 1).has_value());
+}
+
+TEST_CASE("hostile values are rejected or applied without breaking an invariant", "[engine]") {
+  harness h;
+  h.ok(receive(10));
+  event huge_delta = adjust(0);
+  huge_delta.delta = INT64_MIN;
+  CHECK(h.apply(huge_delta).kind == outcome_kind::rejected);
+  CHECK(h.apply(receive(INT64_MAX)).kind == outcome_kind::rejected);
+  event early = receive(1);
+  early.occurred_at = timestamp{std::chrono::milliseconds{INT64_MIN}};
+  h.ok(early);
+  event late = receive(1);
+  late.occurred_at = timestamp{std::chrono::milliseconds{INT64_MAX}};
+  h.ok(late);
+  CHECK(h.state.history_floor.has_value());
+  h.ok(count(3, timestamp{std::chrono::milliseconds{INT64_MAX}}));
+  CHECK(h.q().on_hand() == 3);
+  CHECK(h.apply(count(3, timestamp{std::chrono::milliseconds{INT64_MIN}})).kind ==
+        outcome_kind::stale);
+  event bad_enum = status(bucket::available, static_cast<bucket>(200), 1);
+  CHECK(h.apply(bad_enum).kind == outcome_kind::rejected);
 }
