@@ -487,8 +487,13 @@ result<void> database::append(std::span<engine::journal_entry> entries,
       return r;
     }
   }
-  // Seqs are written into the entries only once the commit is durable; until then they live in
-  // `out`, so a failed or retried batch leaves the caller's entries untouched.
+  // The seq is set on each entry before encoding it (the encoding carries it); the callers'
+  // values are kept so a failed batch can hand its entries back untouched.
+  std::vector<std::uint64_t> seqs_before;
+  seqs_before.reserve(entries.size());
+  for (const auto& entry : entries) {
+    seqs_before.push_back(entry.seq);
+  }
   impl& d = *impl_;
   const std::uint64_t first = d.head.load() + 1;
   std::uint64_t next = first;
@@ -496,7 +501,7 @@ result<void> database::append(std::span<engine::journal_entry> entries,
     next = first;
     std::string& value = d.value_scratch;
     for (std::size_t i = 0; i < entries.size(); ++i) {
-      const engine::journal_entry& entry = entries[i];
+      engine::journal_entry& entry = entries[i];
       // Dedup check and insert in one lookup: NOOVERWRITE hands back the stored value. Earlier
       // entries of this batch are visible because they were put in this same transaction.
       const std::string dk = dedup_key(entry.ev);
@@ -519,10 +524,9 @@ result<void> database::append(std::span<engine::journal_entry> entries,
       if (rc != 0) {
         return rc;
       }
-      engine::journal_entry stored = entry;
-      stored.seq = next;
+      entry.seq = next;
       value.clear();
-      engine::encode(stored, value);
+      engine::encode(entry, value);
       MDB_val jk = as_val(seq_bytes);
       MDB_val jv = as_val(value);
       // Seqs only grow, so every journal key lands at the end of the tree.
@@ -545,6 +549,9 @@ result<void> database::append(std::span<engine::journal_entry> entries,
   };
   if (auto r = d.write("append", body); !r) {
     out.assign(entries.size(), append_status{});
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      entries[i].seq = seqs_before[i];
+    }
     return r;
   }
   d.head.store(next - 1);
