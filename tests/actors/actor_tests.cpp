@@ -1,0 +1,352 @@
+// The actor engine on CAF's deterministic test coordinator, with a real LMDB in a temporary
+// directory: nothing runs until the test says `run()`, so every interleaving here is chosen.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <optional>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+
+#include "actors/directory_shard.hpp"
+#include "actors/runtime.hpp"
+#include "engine/codec.hpp"
+#include "engine/time.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace engine = stockd::engine;
+namespace actors = stockd::actors;
+namespace store = stockd::store;
+
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "stockd-actors-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+engine::timestamp at(int minute) {
+  return *engine::parse_rfc3339("2026-11-27T10:00:00Z") + std::chrono::minutes(minute);
+}
+
+engine::journal_entry entry(std::uint64_t seq, engine::event_type type, std::string sku,
+                            std::int64_t qty, std::string location = "main") {
+  engine::journal_entry e;
+  e.seq = seq;
+  e.received_at = at(static_cast<int>(seq));
+  e.ev.source = engine::source_id("test");
+  e.ev.id = "e" + std::to_string(seq);
+  e.ev.type = type;
+  e.ev.sku = engine::sku_id(std::move(sku));
+  e.ev.location = engine::location_id(std::move(location));
+  e.ev.occurred_at = at(static_cast<int>(seq));
+  if (type == engine::event_type::adjusted) {
+    e.ev.delta = qty;
+  } else {
+    e.ev.qty = qty;
+  }
+  if (type == engine::event_type::order_created) {
+    e.ev.order_id = "o" + std::to_string(seq);
+    e.ev.line_id = "1";
+    e.ev.channel = engine::channel_id("shop");
+  }
+  return e;
+}
+
+/// One directory shard on the test coordinator; `restart()` drops the actor system and builds a
+/// new one over the same LMDB, as a process restart would.
+class shard_under_test {
+public:
+  explicit shard_under_test(const std::filesystem::path& dir)
+      : catalog_({engine::location_info{engine::location_id("main"), {}},
+                  engine::location_info{engine::location_id("east"), {}}}),
+        watermarks_(1) {
+    store::options opts;
+    opts.dir = dir;
+    opts.map_size_bytes = 16u << 20;
+    auto opened = store::database::open(opts);
+    REQUIRE(opened.has_value());
+    db_ = std::move(*opened);
+    start();
+  }
+  ~shard_under_test() { stop(); }
+
+  void start() {
+    watermarks_[0].store(db_->replay_from(1) - 1);
+    ctx_.opts.checkpoint_interval = 1h;  // ticks are sent by hand
+    ctx_.opts.request_timeout = 1s;
+    ctx_.db = db_.get();
+    ctx_.counters = &counters_;
+    ctx_.watermarks = &watermarks_;
+    ctx_.persist = [this](std::vector<store::checkpoint_record> records, std::uint32_t index,
+                          std::uint64_t watermark, store::checkpoint_completion done) {
+      ++persist_calls;
+      if (fail_next_persist) {
+        fail_next_persist = false;
+        store::error failure{store::errc::io_error, "injected"};
+        done(&failure);
+        return true;
+      }
+      auto written = db_->write_checkpoints(records, index, watermark);
+      done(written ? nullptr : &written.error());
+      return true;
+    };
+    cfg_ = std::make_unique<caf::actor_system_config>();
+    cfg_->set("scheduler.policy", caf::atom("testing"));
+    cfg_->set("logger.file-verbosity", caf::atom("quiet"));
+    system_ = std::make_unique<caf::actor_system>(*cfg_);
+    sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(system_->scheduler());
+    shard = system_->spawn(actors::directory_shard, 0u, &ctx_, &catalog_);
+    run();
+  }
+
+  void stop() {
+    if (system_ == nullptr) {
+      return;
+    }
+    caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+    run();
+    shard = nullptr;
+    system_.reset();
+    cfg_.reset();
+  }
+
+  void restart() {
+    stop();
+    counters_.live_actors.store(0);
+    start();
+  }
+
+  void run() { sched_->run(); }
+
+  void deliver(std::vector<engine::journal_entry> batch) {
+    caf::anon_send(shard, actors::deliver_atom::value, std::move(batch));
+    run();
+  }
+
+  void checkpoint(std::uint64_t head) {
+    caf::anon_send(shard, actors::head_atom::value, head);
+    caf::anon_send(shard, actors::tick_atom::value);
+    run();
+  }
+
+  actors::sku_view query(const std::string& sku) {
+    std::optional<actors::sku_view> answer;
+    caf::anon_send(shard, actors::get_atom::value, engine::sku_id(sku),
+                   actors::sku_view_callback([&answer](actors::sku_view v) { answer = std::move(v); }));
+    run();
+    REQUIRE(answer.has_value());
+    return std::move(*answer);
+  }
+
+  const engine::sku_location_state* find(const actors::sku_view& view, const std::string& location) {
+    for (const auto& s : view.locations) {
+      if (s.key.location.str() == location) {
+        return &s;
+      }
+    }
+    return nullptr;
+  }
+
+  store::database& db() { return *db_; }
+  actors::metrics& counters() { return counters_; }
+
+  actors::directory_shard_actor shard;
+  int persist_calls = 0;
+  bool fail_next_persist = false;
+
+private:
+  engine::catalog catalog_;
+  std::unique_ptr<store::database> db_;
+  actors::metrics counters_;
+  std::vector<std::atomic<std::uint64_t>> watermarks_;
+  actors::context ctx_;
+  std::unique_ptr<caf::actor_system_config> cfg_;
+  std::unique_ptr<caf::actor_system> system_;
+  caf::scheduler::test_coordinator* sched_ = nullptr;
+};
+
+using t = engine::event_type;
+
+} // namespace
+
+TEST_CASE("a shard spawns one sku_location actor per key and applies in journal order",
+          "[actors]") {
+  temp_dir dir;
+  shard_under_test s(dir.path);
+  s.deliver({entry(1, t::received, "A", 10), entry(2, t::order_created, "A", 3),
+             entry(3, t::adjusted, "A", -2), entry(4, t::received, "B", 5)});
+  CHECK(s.counters().live_actors.load() == 2);
+  CHECK(s.counters().apply_applied.load() == 4);
+  auto view = s.query("A");
+  REQUIRE(view.locations.size() == 1);
+  CHECK(view.complete);
+  const auto& a = view.locations[0];
+  CHECK(a.qty.available == 5);
+  CHECK(a.qty.committed == 3);
+  CHECK(a.qty.on_hand() == 8);
+  CHECK(a.last_seq == 3);
+  REQUIRE(a.last_event.has_value());
+  CHECK(a.last_event->id == "e3");
+}
+
+TEST_CASE("a transfer reaches both its origin and its destination", "[actors]") {
+  temp_dir dir;
+  shard_under_test s(dir.path);
+  auto ship = entry(2, t::transfer_shipped, "A", 4);
+  ship.ev.transfer_id = "t1";
+  ship.ev.to_location = engine::location_id("east");
+  s.deliver({entry(1, t::received, "A", 10), ship});
+  auto view = s.query("A");
+  REQUIRE(view.locations.size() == 2);
+  const auto* main = s.find(view, "main");
+  const auto* east = s.find(view, "east");
+  REQUIRE(main != nullptr);
+  REQUIRE(east != nullptr);
+  CHECK(main->qty.available == 6);
+  CHECK(east->qty.incoming == 4);
+  CHECK(east->qty.on_hand() == 0);
+}
+
+TEST_CASE("an unknown SKU answers with no locations", "[actors]") {
+  temp_dir dir;
+  shard_under_test s(dir.path);
+  auto view = s.query("NOPE");
+  CHECK(view.locations.empty());
+  CHECK(view.complete);
+  CHECK(s.counters().live_actors.load() == 0);  // reads never spawn actors
+}
+
+TEST_CASE("a checkpoint round persists dirty states and the shard's watermark", "[actors]") {
+  temp_dir dir;
+  shard_under_test s(dir.path);
+  s.deliver({entry(1, t::received, "A", 10), entry(2, t::received, "B", 7)});
+  s.checkpoint(2);
+  auto bytes = s.db().read_checkpoint({engine::sku_id("A"), engine::location_id("main")});
+  REQUIRE(bytes.has_value());
+  REQUIRE(bytes->has_value());
+  auto state = engine::decode_state(**bytes);
+  REQUIRE(state.has_value());
+  CHECK(state->qty.available == 10);
+  CHECK(state->last_seq == 1);
+  CHECK(s.db().replay_from(1) == 3);
+  CHECK(s.counters().checkpoint_records.load() == 2);
+}
+
+TEST_CASE("a clean actor is not checkpointed again", "[actors]") {
+  temp_dir dir;
+  shard_under_test s(dir.path);
+  s.deliver({entry(1, t::received, "A", 10)});
+  s.checkpoint(1);
+  auto records = s.counters().checkpoint_records.load();
+  s.deliver({entry(2, t::received, "B", 1)});
+  s.checkpoint(2);
+  CHECK(s.counters().checkpoint_records.load() == records + 1);  // only B
+}
+
+TEST_CASE("after a restart the state comes from the checkpoint and replayed events are skipped",
+          "[actors]") {
+  temp_dir dir;
+  shard_under_test s(dir.path);
+  s.deliver({entry(1, t::received, "A", 10), entry(2, t::order_created, "A", 4)});
+  // Head 1 was published, so the watermark is 1, but the snapshot already includes seq 2.
+  s.checkpoint(1);
+  CHECK(s.db().replay_from(1) == 2);
+  s.restart();
+  CHECK(s.counters().live_actors.load() == 0);
+  // Not live: answered from the checkpoint.
+  auto cold = s.query("A");
+  REQUIRE(cold.locations.size() == 1);
+  CHECK(cold.locations[0].qty.committed == 4);
+  // Recovery replays from the watermark: seq 2 is already inside the checkpoint.
+  auto skipped_before = s.counters().apply_skipped.load();
+  s.deliver({entry(2, t::order_created, "A", 4), entry(3, t::received, "A", 1)});
+  CHECK(s.counters().apply_skipped.load() == skipped_before + 1);
+  auto warm = s.query("A");
+  REQUIRE(warm.locations.size() == 1);
+  CHECK(warm.locations[0].qty.available == 7);
+  CHECK(warm.locations[0].qty.committed == 4);
+  CHECK(warm.locations[0].last_seq == 3);
+}
+
+TEST_CASE("a failed checkpoint write keeps the keys dirty and the watermark where it was",
+          "[actors]") {
+  temp_dir dir;
+  shard_under_test s(dir.path);
+  s.deliver({entry(1, t::received, "A", 10)});
+  s.fail_next_persist = true;
+  s.checkpoint(1);
+  CHECK(s.counters().checkpoint_failures.load() == 1);
+  CHECK(s.db().replay_from(1) == 1);
+  auto none = s.db().read_checkpoint({engine::sku_id("A"), engine::location_id("main")});
+  REQUIRE(none.has_value());
+  CHECK_FALSE(none->has_value());
+  // The next round retries the same key: nothing was lost by the failure.
+  s.checkpoint(1);
+  CHECK(s.db().replay_from(1) == 2);
+  auto bytes = s.db().read_checkpoint({engine::sku_id("A"), engine::location_id("main")});
+  REQUIRE(bytes.has_value());
+  CHECK(bytes->has_value());
+}
+
+TEST_CASE("a rejected event leaves the actor's state unchanged and is counted", "[actors]") {
+  temp_dir dir;
+  shard_under_test s(dir.path);
+  s.deliver({entry(1, t::received, "A", 2), entry(2, t::adjusted, "A", -5)});
+  CHECK(s.counters().apply_rejected.load() == 1);
+  auto view = s.query("A");
+  REQUIRE(view.locations.size() == 1);
+  CHECK(view.locations[0].qty.available == 2);
+}
+
+TEST_CASE("the runtime recovers from the journal on the real scheduler", "[actors]") {
+  temp_dir dir;
+  store::options opts;
+  opts.dir = dir.path;
+  opts.map_size_bytes = 16u << 20;
+  auto db = store::database::open(opts);
+  REQUIRE(db.has_value());
+  std::vector<engine::journal_entry> journal;
+  for (std::uint64_t i = 1; i <= 100; ++i) {
+    journal.push_back(entry(i, t::received, "SKU-" + std::to_string(i % 7), 1));
+    journal.back().seq = 0;
+  }
+  std::vector<store::append_status> statuses;
+  REQUIRE((*db)->append(journal, statuses).has_value());
+  engine::catalog catalog({engine::location_info{engine::location_id("main"), {}}});
+  actors::metrics counters;
+  actors::options ropts;
+  ropts.threads = 2;
+  ropts.shards = 4;
+  actors::runtime rt(ropts, catalog, db->get(),
+                     [&](std::vector<store::checkpoint_record> records, std::uint32_t shard,
+                         std::uint64_t watermark, store::checkpoint_completion done) {
+                       auto w = (*db)->write_checkpoints(records, shard, watermark);
+                       done(w ? nullptr : &w.error());
+                       return true;
+                     },
+                     counters);
+  auto replayed = rt.recover(10s);
+  REQUIRE(replayed.has_value());
+  CHECK(*replayed == 100);
+  CHECK(counters.ready.load());
+  CHECK(counters.apply_applied.load() == 100);
+  std::promise<actors::sku_view> answer;
+  rt.query_sku(engine::sku_id("SKU-3"), [&answer](actors::sku_view v) { answer.set_value(std::move(v)); });
+  auto fut = answer.get_future();
+  REQUIRE(fut.wait_for(10s) == std::future_status::ready);
+  auto view = fut.get();
+  REQUIRE(view.locations.size() == 1);
+  CHECK(view.locations[0].qty.available == 14);  // i % 7 == 3 for 14 of 1..100
+  REQUIRE(rt.flush(10s));
+  CHECK((*db)->replay_from(4) == 101);
+}

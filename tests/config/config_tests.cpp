@@ -1,0 +1,142 @@
+#include <catch2/catch.hpp>
+
+#include "config/config.hpp"
+
+using stockd::config::parse;
+
+namespace {
+
+std::string error_of(std::string_view toml) {
+  auto r = parse(toml, "test.toml");
+  REQUIRE_FALSE(r.has_value());
+  return r.error().to_string();
+}
+
+} // namespace
+
+TEST_CASE("the embedded default has one location main, ./data and 127.0.0.1:8080", "[config]") {
+  auto s = stockd::config::embedded_default();
+  REQUIRE(s.catalog.locations().size() == 1);
+  CHECK(s.catalog.locations()[0].id.str() == "main");
+  CHECK(s.store.dir == "./data");
+  CHECK(s.server.listen_host == "127.0.0.1");
+  CHECK(s.server.listen_port == 8080);
+}
+
+TEST_CASE("a full config file sets every part it names", "[config]") {
+  auto r = parse(R"(
+[server]
+listen = "0.0.0.0:9090"
+data_dir = "/var/lib/stockd"
+body_bytes_max = 4096
+read_timeout_ms = 2500
+
+[engine]
+threads = 2
+shards = 16
+checkpoint_interval_ms = 250
+
+[store]
+map_size_mb = 64
+map_size_max_mb = 1024
+
+[limits]
+events_per_request_max = 500
+
+[[tokens]]
+name = "wms"
+sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+scopes = ["ingest"]
+
+[[locations]]
+id = "DC-EAST"
+aliases = { "wms-east" = ["E1", "EAST"], "erp" = ["0001"] }
+
+[[locations]]
+id = "STORE-1"
+)",
+                 "full.toml");
+  REQUIRE(r.has_value());
+  const auto& s = *r;
+  CHECK(s.server.listen_host == "0.0.0.0");
+  CHECK(s.server.listen_port == 9090);
+  CHECK(s.store.dir == "/var/lib/stockd");
+  CHECK(s.server.body_bytes_max == 4096);
+  CHECK(s.server.read_timeout == std::chrono::milliseconds(2500));
+  CHECK(s.actors.threads == 2);
+  CHECK(s.actors.shards == 16);
+  CHECK(s.actors.checkpoint_interval == std::chrono::milliseconds(250));
+  CHECK(s.store.map_size_bytes == 64u << 20);
+  CHECK(s.decode.events_max == 500);
+  REQUIRE(s.server.tokens.size() == 1);
+  CHECK(s.server.tokens[0].scopes == static_cast<std::uint8_t>(stockd::server::scope::ingest));
+  REQUIRE(s.catalog.locations().size() == 2);
+  using stockd::engine::source_id;
+  auto east = s.catalog.resolve_location(source_id("wms-east"), "E1");
+  REQUIRE(east.has_value());
+  CHECK(east->str() == "DC-EAST");
+  CHECK(s.catalog.resolve_location(source_id("erp"), "0001")->str() == "DC-EAST");
+  CHECK(s.catalog.resolve_location(source_id("erp"), "STORE-1")->str() == "STORE-1");
+  CHECK_FALSE(s.catalog.resolve_location(source_id("erp"), "E1").has_value());
+}
+
+TEST_CASE("an unknown key is an error that names the key", "[config]") {
+  CHECK(error_of("[server]\nlistne = \"127.0.0.1:1\"\n") == "server.listne: unknown key");
+  CHECK(error_of("[sever]\n") == "sever: unknown key");
+  CHECK(error_of("[[locations]]\nid = \"a\"\ncolour = 1\n") == "locations[0].colour: unknown key");
+}
+
+TEST_CASE("ill-typed and out-of-range values are errors that name the key", "[config]") {
+  CHECK(error_of("[server]\nio_threads = \"two\"\n") == "server.io_threads: must be an integer");
+  CHECK(error_of("[server]\nio_threads = 0\n") == "server.io_threads: must be between 1 and 64");
+  CHECK(error_of("[server]\nlisten = \"nowhere\"\n").find("server.listen: must be HOST:PORT") == 0);
+  CHECK(error_of("[store]\nmap_size_mb = 64\nmap_size_max_mb = 32\n") ==
+        "store.map_size_max_mb: must be at least map_size_mb");
+  CHECK(error_of("server = 3\n") == "server: must be a table ([server])");
+}
+
+TEST_CASE("locations must be present, well named and unique", "[config]") {
+  CHECK(error_of("locations = []\n") == "locations: at least one location is required");
+  CHECK(error_of("[[locations]]\nid = \"a b\"\n").find("locations[0].id: is required") == 0);
+  CHECK(error_of("[[locations]]\nid = \"a\"\n[[locations]]\nid = \"a\"\n") ==
+        "locations[1].id: duplicate location id 'a'");
+  CHECK(error_of("[[locations]]\nid = \"a\"\naliases = { s = [\"x\"] }\n[[locations]]\nid = "
+                 "\"b\"\naliases = { s = [\"x\"] }\n") ==
+        "locations[1].aliases.s: alias 'x' is used twice for this source");
+}
+
+TEST_CASE("tokens are kept as SHA-256 digests with known scopes only", "[config]") {
+  CHECK(error_of("[server]\ntoken = \"secret\"\n").find("server.token: plain tokens") == 0);
+  CHECK(error_of("[[tokens]]\nname = \"a\"\nsha256 = \"abc\"\nscopes = [\"read\"]\n")
+            .find("tokens[0].sha256: must be the 64") == 0);
+  CHECK(error_of("[[tokens]]\nname = \"a\"\nsha256 = "
+                 "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"\nscopes = "
+                 "[\"root\"]\n")
+            .find("tokens[0].scopes: unknown scope") == 0);
+}
+
+TEST_CASE("a TOML syntax error names the line", "[config]") {
+  CHECK(error_of("[server\n").find("line 1") == 0);
+}
+
+TEST_CASE("sections of later versions are refused rather than ignored", "[config]") {
+  CHECK(error_of("[[channels]]\nid = \"shop\"\n") ==
+        "channels: is not supported by this version of stockd yet");
+}
+
+TEST_CASE("listen addresses parse with IPv4, names and bracketed IPv6", "[config]") {
+  using stockd::config::parse_listen;
+  CHECK(parse_listen("127.0.0.1:8080")->second == 8080);
+  CHECK(parse_listen("[::1]:9000")->first == "::1");
+  CHECK(parse_listen("localhost:1")->first == "localhost");
+  CHECK_FALSE(parse_listen("127.0.0.1").has_value());
+  CHECK_FALSE(parse_listen("127.0.0.1:99999").has_value());
+  CHECK_FALSE(parse_listen(":80").has_value());
+  CHECK_FALSE(parse_listen("h:8x").has_value());
+}
+
+TEST_CASE("a missing config file is an error naming its path", "[config]") {
+  auto r = stockd::config::load_file("/nonexistent/stockd.toml");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.find("/nonexistent/stockd.toml") != std::string::npos);
+}
