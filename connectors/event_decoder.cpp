@@ -870,19 +870,18 @@ private:
     if (auto error = scan_object(object, depth, limits_.depth_max, fields)) {
       return error;
     }
-    decoded_event decoded;
+    // Built in place: an event is a few hundred bytes of strings, not worth moving.
+    decoded_event& decoded = events_.emplace_back();
     const slot& id = fields[static_cast<std::size_t>(key::id)];
     if (id.kind == slot_kind::string) {
       decoded.id.assign(id.text);
     }
-    // Built in place: an event is a few hundred bytes of strings, not worth moving twice.
     engine::event& ev = decoded.ev.emplace();
     event_builder builder(fields, catalog_, limits_);
     if (auto p = builder.build(ev)) {
       decoded.ev.reset();
       decoded.error = std::move(*p);
     }
-    events_.push_back(std::move(decoded));
     return simdjson::SUCCESS;
   }
 
