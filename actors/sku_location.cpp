@@ -58,7 +58,7 @@ sku_location(sku_location_actor::stateful_pointer<sku_location_holder> self,
              engine::sku_location_key key, const context* ctx) {
   self->state.state = load(key, *ctx);
   ctx->counters->live_actors.fetch_add(1, std::memory_order_relaxed);
-  self->attach_functor([ctx] { ctx->counters->live_actors.fetch_sub(1, std::memory_order_relaxed); });
+  self->state.ctx = ctx;
   return {
       [self, ctx](apply_atom, const engine::journal_entry& entry) {
         // The engine's clock is the journal's: replay gives the same state (DESIGN §2).

@@ -8,6 +8,16 @@ namespace stockd::actors {
 
 struct sku_location_holder {
   engine::sku_location_state state;
+  const context* ctx = nullptr;
+  sku_location_holder() = default;
+  sku_location_holder(const sku_location_holder&) = delete;
+  sku_location_holder& operator=(const sku_location_holder&) = delete;
+  // Counted here rather than with attach_functor: an attachable costs a heap node per actor.
+  ~sku_location_holder() {
+    if (ctx != nullptr) {
+      ctx->counters->live_actors.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
   static inline const char* name = "sku_location";
 };
 
