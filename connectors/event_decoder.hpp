@@ -38,7 +38,16 @@ struct body_error {
   std::string message;     // names the byte offset or line where it can
 };
 
-/// `body` may be reallocated to add simdjson's padding. The catalog resolves locations.
+/// `body` may be reallocated to add simdjson's padding; its content is unchanged. The catalog
+/// resolves locations. Decisions a caller may rely on:
+///  - a known field given twice rejects the event with reason "duplicate key" (parsers disagree
+///    on first- vs last-wins); unknown fields, repeated or not, are ignored;
+///  - nesting depth counts the root as 1 (array events are at 2, NDJSON events at 1); deeper
+///    than `depth_max` anywhere is a 400;
+///  - an `order_created` may leave out `location` when it names its `channel` (DESIGN §2): the
+///    decoded event then has an empty location for the engine to assign;
+///  - an optional field sent as null counts as absent; a required one sent as null is a type
+///    error ("must be a string" / "must be an integer").
 stockd::result<std::vector<decoded_event>, body_error>
 decode_events(std::string& body, const engine::catalog& catalog, const decode_limits& limits);
 
