@@ -151,6 +151,14 @@ void write_location(json_writer& w, const engine::sku_location_state& s) {
 
 api::api(api_dependencies deps) : deps_(deps), auth_(deps.opts->tokens) {}
 
+void api::note_response(unsigned status) {
+  if (status >= 500) {
+    deps_.counters->http_responses_5xx.fetch_add(1, std::memory_order_relaxed);
+  } else if (status >= 400) {
+    deps_.counters->http_responses_4xx.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 response api::error(http::status status, unsigned version, bool keep_alive,
                     std::string_view message, std::string_view field) {
   json_writer w;
@@ -246,9 +254,10 @@ void api::handle(request&& req, responder respond) {
     if (events) {
       rest.remove_suffix(events_suffix.size());
     }
-    auto sku = percent_decode(rest);
-    if (!sku || sku->empty() || sku->find('/') != std::string::npos ||
-        sku->size() > deps_.limits->string_bytes_max) {
+    // A raw '/' is another path level; an encoded one (%2F) is part of the SKU, since ingest
+    // accepts SKUs such as "SHIRT/RED/M" and they must be readable too.
+    auto sku = rest.find('/') == std::string_view::npos ? percent_decode(rest) : std::nullopt;
+    if (!sku || sku->empty() || sku->size() > deps_.limits->string_bytes_max) {
       respond(error(http::status::bad_request, version, keep_alive, "malformed SKU in the path",
                     "sku"));
       return;

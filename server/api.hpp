@@ -40,6 +40,10 @@ public:
   explicit api(api_dependencies deps);
   void handle(request&& req, responder respond);
 
+  /// Counts a response about to be written, by status class, for /v1/status (http.responses_*).
+  /// Called by the transport for every response, including the ones it makes itself (413).
+  void note_response(unsigned status);
+
   /// A response with a JSON body `{"error": message}` (and the field, when one is named).
   static response error(http::status status, unsigned version, bool keep_alive,
                         std::string_view message, std::string_view field = {});

@@ -82,6 +82,7 @@ private:
   }
 
   void write(response&& res) {
+    handler_.note_response(res.result_int());
     res_ = std::make_shared<response>(std::move(res));
     stream_.expires_after(opts_.write_timeout);
     http::async_write(stream_, *res_,
