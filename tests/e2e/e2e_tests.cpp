@@ -293,6 +293,9 @@ TEST_CASE("a body over server.body_bytes_max answers 413 and journals nothing", 
 
   CHECK(journal_head(server) == 10);
   CHECK(read_location(server, "SKU-BIG").available == 10);
+  // Both refusals count, including the one the transport made before the API saw a request.
+  json_doc status = server.get_json("/v1/status");
+  CHECK(status["http"]["responses_4xx"].get_uint64().value() == 2);
 }
 
 TEST_CASE("requests without a token or with a wrong token answer 401 and change nothing",
@@ -327,6 +330,31 @@ TEST_CASE("requests without a token or with a wrong token answer 401 and change 
 
   CHECK(journal_head(server) == 0);
   CHECK(server.get("/v1/skus/SKU-AUTH").status == 404);
+
+  // Refusals are visible to operators: five 401s and the 404 above.
+  json_doc status = server.get_json("/v1/status");
+  CHECK(status["http"]["responses_4xx"].get_uint64().value() == 6);
+  CHECK(status["http"]["responses_5xx"].get_uint64().value() == 0);
+}
+
+TEST_CASE("a SKU with a slash in its name is readable by its percent-encoded name", "[e2e]") {
+  server_process server;
+  server.start();
+  auto results = post_events(server, json_array({received_json("s1", "SHIRT/RED/M", 4),
+                                                 received_json("s2", "SHIRT", 1)}));
+  REQUIRE(results.size() == 2);
+  REQUIRE(results[0].status == "accepted");
+
+  json_doc doc = server.get_json("/v1/skus/SHIRT%2FRED%2FM");
+  CHECK(doc["sku"].get_string().value() == "SHIRT/RED/M");
+  CHECK(doc["locations"]["main"]["available"].get_int64().value() == 4);
+  auto ledger = read_full_ledger(server, "SHIRT%2FRED%2FM");
+  REQUIRE(ledger.size() == 1);
+  CHECK(ledger[0].id == "s1");
+
+  // A raw slash is another path level, never a different SKU's answer.
+  CHECK(server.get("/v1/skus/SHIRT/RED/M").status == 400);
+  CHECK(server.get("/v1/skus/SHIRT/RED%2FM/events").status == 400);
 }
 
 TEST_CASE("healthz and readyz are open and metrics are Prometheus text with the counters",
