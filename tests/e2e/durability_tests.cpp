@@ -39,6 +39,8 @@ struct soak_plan {
   std::int64_t qty_max = 9;
   milliseconds kill_after_min{40};
   milliseconds kill_after_max{450};
+  // Share of the cycles that stop stockd with SIGTERM (the orderly path) instead of kill -9.
+  double sigterm_share = 0.0;
   // A request that gets no answer in this time counts as failed and is retried.
   milliseconds request_timeout{5'000};
   // After the last restart, every client must get its pending batch acknowledged within this.
@@ -273,7 +275,7 @@ void verify_exactly_once(const server_process& server, const soak_plan& plan,
 void run_crash_soak(const soak_plan& plan) {
   const std::uint64_t seed = choose_seed();
   std::cout << "durability: seed " << seed << " (STOCKD_E2E_SEED=" << seed
-            << " replays the plan), " << plan.cycles << " kill -9 cycles" << std::endl;
+            << " replays the plan), " << plan.cycles << " stop/restart cycles" << std::endl;
   INFO("durability seed " << seed << " (rerun with STOCKD_E2E_SEED=" << seed << ")");
   std::mt19937_64 rng(seed);
   const auto started = std::chrono::steady_clock::now();
@@ -313,14 +315,29 @@ void run_crash_soak(const soak_plan& plan) {
 
   std::uniform_int_distribution<std::int64_t> kill_after(plan.kill_after_min.count(),
                                                          plan.kill_after_max.count());
+  std::bernoulli_distribution orderly(plan.sigterm_share);
+  int sigterm_cycles = 0;
   for (int cycle = 0; cycle < plan.cycles; ++cycle) {
     std::this_thread::sleep_for(milliseconds(kill_after(rng)));
-    server.kill(SIGKILL);
-    auto status = server.wait_exit(milliseconds(10'000));
-    REQUIRE(status.has_value());
-    REQUIRE(WIFSIGNALED(*status));
+    if (orderly(rng)) {
+      // Requests in flight lose their answers here too; their events are durable and the
+      // clients' retries must come back duplicate.
+      ++sigterm_cycles;
+      int status = server.stop();
+      INFO("cycle " << cycle << ": SIGTERM");
+      REQUIRE(WIFEXITED(status));
+      REQUIRE(WEXITSTATUS(status) == 0);
+    } else {
+      server.kill(SIGKILL);
+      auto status = server.wait_exit(milliseconds(10'000));
+      INFO("cycle " << cycle << ": kill -9");
+      REQUIRE(status.has_value());
+      REQUIRE(WIFSIGNALED(*status));
+    }
     server.start();
   }
+  std::cout << "durability: " << plan.cycles - sigterm_cycles << " kill -9 and " << sigterm_cycles
+            << " SIGTERM stops" << std::endl;
 
   // Stop making new batches; each client retries its last one until it is acknowledged.
   stop_new = true;
@@ -383,6 +400,14 @@ TEST_CASE("acknowledged events survive kill -9 under load exactly once", "[durab
   run_crash_soak(plan);
 }
 
+TEST_CASE("acknowledged events survive a mix of SIGTERM and kill -9 under load exactly once",
+          "[durability]") {
+  soak_plan plan;
+  plan.cycles = 8;
+  plan.sigterm_share = 0.5;
+  run_crash_soak(plan);
+}
+
 // The long soak, hidden from the default run: build/tests/e2e/e2e_tests "[slow]"
 TEST_CASE("acknowledged events survive 50 kill -9 cycles under load exactly once",
           "[.slow]") {
@@ -390,6 +415,7 @@ TEST_CASE("acknowledged events survive 50 kill -9 cycles under load exactly once
   plan.cycles = 50;
   plan.client_threads = 4;
   plan.skus = 6;
+  plan.sigterm_share = 0.2;
   run_crash_soak(plan);
 }
 
