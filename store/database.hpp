@@ -78,6 +78,17 @@ public:
   /// On error nothing of the batch is stored. `out` is resized to entries.size().
   result<void> append(std::span<engine::journal_entry> entries, std::vector<append_status>& out);
 
+  /// One shard's checkpoint batch, for `commit`.
+  struct checkpoint_batch {
+    std::span<const checkpoint_record> records;
+    std::uint32_t shard = 0;
+    std::uint64_t watermark = 0;
+  };
+  /// `append` and any number of checkpoint batches in ONE durable transaction: one commit (two
+  /// fsyncs) instead of one per job. Either everything is stored or nothing is.
+  result<void> commit(std::span<engine::journal_entry> entries, std::vector<append_status>& out,
+                      std::span<const checkpoint_batch> checkpoints);
+
   /// Persists checkpoint states and, in the same transaction, the shard's watermark: every event
   /// with seq <= watermark routed to that shard is reflected in stored checkpoints.
   result<void> write_checkpoints(std::span<const checkpoint_record> records, std::uint32_t shard,

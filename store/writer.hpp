@@ -10,6 +10,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -58,6 +60,15 @@ public:
   void on_commit(std::function<void(std::uint64_t head)> hook);
 
   std::size_t queued_events() const;
+  /// Where the writer thread's time goes; for status and benchmarks.
+  struct timing {
+    std::uint64_t journal_commits = 0;
+    std::uint64_t journal_events = 0;
+    std::uint64_t journal_commit_ns = 0;   // inside database::append (incl. fsync)
+    std::uint64_t completion_ns = 0;       // in the submitters' completions
+    std::uint64_t checkpoint_commits = 0;  // commits that carried checkpoint batches
+  };
+  timing read_timing() const;
   /// Successful journal commits so far (each may carry many submissions).
   std::uint64_t commits() const;
   /// Refuses new submissions, finishes every queued job, then joins. Idempotent; call it from
@@ -68,8 +79,12 @@ private:
   struct append_job;
   struct checkpoint_job;
   void run();
-  void commit_appends(std::vector<std::unique_ptr<append_job>>& jobs);
-  void commit_checkpoint(checkpoint_job& job);
+  void commit_group(std::vector<std::unique_ptr<append_job>>& jobs,
+                    std::vector<std::unique_ptr<checkpoint_job>>& checkpoints);
+  /// Commits the jobs and the checkpoints together; returns the failure that applies to the
+  /// checkpoints (nullopt when they are stored).
+  std::optional<error> commit_appends(std::vector<std::unique_ptr<append_job>>& jobs,
+                                      std::span<const database::checkpoint_batch> checkpoints);
   void mark_failed(const error& failure);
 
   database& db_;
@@ -85,8 +100,11 @@ private:
   error failure_;  // the fatal failure, once failed_
   std::function<void(std::uint64_t)> on_commit_;
   // Writer thread only.
-  bool checkpoint_turn_ = false;
   std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> journal_events_{0};
+  std::atomic<std::uint64_t> journal_commit_ns_{0};
+  std::atomic<std::uint64_t> completion_ns_{0};
+  std::atomic<std::uint64_t> checkpoint_commits_{0};
   std::thread thread_;
 };
 
