@@ -493,7 +493,18 @@ response api::get_status(const request& req) {
   w.key("journal").begin_object();
   w.field("head", stats.journal_head);
   w.field("writer_queue", static_cast<std::uint64_t>(deps_.writer->queued_events()));
-  w.field("commits", deps_.writer->commits());
+  const auto timing = deps_.writer->read_timing();
+  auto ms = [](std::uint64_t ns, std::uint64_t n) {
+    return n == 0 ? 0.0 : static_cast<double>(ns) / 1e6 / static_cast<double>(n);
+  };
+  w.field("commits", timing.journal_commits);
+  w.field("events_per_commit", timing.journal_commits == 0
+                                   ? 0.0
+                                   : static_cast<double>(timing.journal_events) /
+                                         static_cast<double>(timing.journal_commits));
+  w.field("commit_ms_mean", ms(timing.journal_commit_ns, timing.journal_commits));
+  w.field("completion_ms_mean", ms(timing.completion_ns, timing.journal_commits));
+  w.field("commits_with_checkpoints", timing.checkpoint_commits);
   w.field("map_size_bytes", static_cast<std::uint64_t>(stats.map_size_bytes));
   w.field("map_used_bytes", static_cast<std::uint64_t>(stats.map_used_bytes));
   w.end_object();

@@ -1,5 +1,7 @@
 #include "server/http_server.hpp"
 
+#include <pthread.h>
+
 #include <utility>  // before asio (toolchain.md: awaitable.hpp and std::exchange under C++20)
 
 #include <boost/asio/dispatch.hpp>
@@ -147,7 +149,10 @@ std::optional<std::string> http_server::start() {
   port_ = acceptor_.local_endpoint().port();
   do_accept();
   for (unsigned i = 0; i < opts_.io_threads; ++i) {
-    threads_.emplace_back([this] { ioc_.run(); });
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "stockd-http");
+      ioc_.run();
+    });
   }
   return std::nullopt;
 }
