@@ -6,7 +6,7 @@
 namespace stockd::actors {
 
 struct options {
-  unsigned threads = 0;   // CAF scheduler threads; 0 = hardware cores
+  unsigned threads = 0;   // CAF scheduler threads; 0 = cores - 1 (at least 1)
   unsigned shards = 0;    // directory shards; 0 = 4 × threads
   std::chrono::milliseconds checkpoint_interval{1000};
   std::size_t checkpoint_dirty_max = 50'000;  // a shard checkpoints early past this many dirty
