@@ -19,14 +19,22 @@ void configure_scheduler(caf::actor_system_config& cfg, std::size_t threads) {
   cfg.set("logger.console", caf::atom("none"));
 }
 
-runtime::runtime(const options& opts, const engine::catalog& catalog, store::database* db,
-                 checkpoint_sink persist, metrics& counters)
-    : cfg_(std::make_unique<caf::actor_system_config>()), catalog_(catalog) {
+runtime::layout runtime::resolve(const options& opts) {
   // Default: one core is left to the journal writer and the HTTP thread, which are busy on every
   // event too (on 2 cores, 1 and 2 workers measured within noise of each other: ~140k events/s).
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  threads_ = opts.threads != 0 ? opts.threads : std::max(1u, cores - 1);
-  std::uint32_t shards = opts.shards != 0 ? opts.shards : static_cast<std::uint32_t>(4 * threads_);
+  layout l;
+  l.threads = opts.threads != 0 ? opts.threads : std::max(1u, cores - 1);
+  l.shards = opts.shards != 0 ? opts.shards : static_cast<std::uint32_t>(4 * l.threads);
+  return l;
+}
+
+runtime::runtime(const options& opts, const engine::catalog& catalog, store::database* db,
+                 checkpoint_sink persist, metrics& counters)
+    : cfg_(std::make_unique<caf::actor_system_config>()), catalog_(catalog) {
+  const layout l = resolve(opts);
+  threads_ = l.threads;
+  const std::uint32_t shards = l.shards;
   configure_scheduler(*cfg_, threads_);
   watermarks_ = std::vector<std::atomic<std::uint64_t>>(shards);
   std::uint64_t start = db != nullptr ? db->replay_from(shards) - 1 : 0;

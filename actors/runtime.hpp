@@ -28,6 +28,13 @@ public:
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
 
+  /// The scheduler threads and directory shards `opts` resolve to on this machine.
+  struct layout {
+    std::size_t threads = 1;
+    std::uint32_t shards = 1;
+  };
+  static layout resolve(const options& opts);
+
   /// Routes journaled entries (in journal order) to their shards. Called from one thread at a
   /// time: the writer thread, or the recovery loop before the writer starts.
   void dispatch(std::vector<engine::journal_entry>&& entries);

@@ -133,6 +133,13 @@ int main(int argc, char** argv) {
                  settings.store.dir.c_str(), db.error().message.c_str());
     return 1;
   }
+  // The watermarks must fit this run's shard layout before anything reads them (a changed
+  // thread or shard count would otherwise make recovery skip events of the old layout).
+  const auto layout = stockd::actors::runtime::resolve(settings.actors);
+  if (auto prepared = (*db)->prepare_recovery(layout.shards); !prepared) {
+    std::fprintf(stderr, "stockd: cannot prepare recovery: %s\n", prepared.error().message.c_str());
+    return 1;
+  }
   stockd::actors::metrics counters;
   stockd::store::writer writer(**db, settings.writer);
   stockd::actors::runtime engine(

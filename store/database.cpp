@@ -11,7 +11,9 @@
 #include <cassert>
 #include <cerrno>
 #include <cstring>
+#include <charconv>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <string_view>
@@ -666,6 +668,81 @@ std::uint64_t database::replay_from(std::uint32_t shards) const {
     low = std::min(low, wm);
   }
   return low + 1;
+}
+
+result<std::uint64_t> database::prepare_recovery(std::uint32_t shards) {
+  if (shards == 0) {
+    return unexpected(make_error(errc::invalid, "shard count must be at least 1"));
+  }
+  impl& d = *impl_;
+  constexpr std::string_view shards_key = "shards";
+  constexpr std::string_view prefix = "wm/";
+  std::uint64_t replay = 1;
+  auto written = d.write("prepare recovery", [&](MDB_txn* txn) {
+    std::uint64_t old_shards = 0;
+    int rc = d.get_u64(txn, d.meta, shards_key, old_shards);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+      return rc;
+    }
+    // Collect every stored watermark, whatever layout wrote it.
+    std::map<std::uint32_t, std::uint64_t> marks;
+    {
+      cursor_guard cursor;
+      if (rc = mdb_cursor_open(txn, d.meta, cursor.out()); rc != 0) {
+        return rc;
+      }
+      MDB_val k = as_val(prefix);
+      MDB_val v{};
+      rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+      while (rc == 0 && as_view(k).starts_with(prefix)) {
+        const std::string_view digits = as_view(k).substr(prefix.size());
+        std::uint32_t shard = 0;
+        auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), shard);
+        if (ec != std::errc{} || ptr != digits.data() + digits.size() || v.mv_size != 8) {
+          return rc_corrupt;
+        }
+        marks[shard] = from_be64(v.mv_data);
+        rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+      }
+      if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+      }
+    }
+    // The old layout: the recorded count, or (data written before it was recorded) at least
+    // every shard index seen. A shard of that layout with no watermark never checkpointed.
+    if (old_shards == 0) {
+      old_shards = std::max<std::uint64_t>(shards, marks.empty() ? 0 : marks.rbegin()->first + 1);
+    }
+    std::uint64_t low = std::numeric_limits<std::uint64_t>::max();
+    for (std::uint32_t shard = 0; shard < old_shards; ++shard) {
+      auto it = marks.find(shard);
+      low = std::min(low, it == marks.end() ? 0 : it->second);
+    }
+    if (low == std::numeric_limits<std::uint64_t>::max()) {
+      low = 0;
+    }
+    replay = low + 1;
+    if (old_shards == shards && marks.size() <= shards) {
+      return d.put_u64(txn, d.meta, shards_key, shards);
+    }
+    for (const auto& [shard, mark] : marks) {
+      const std::string key = watermark_key(shard);
+      MDB_val k = as_val(key);
+      if (rc = mdb_del(txn, d.meta, &k, nullptr); rc != 0) {
+        return rc;
+      }
+    }
+    for (std::uint32_t shard = 0; shard < shards; ++shard) {
+      if (rc = d.put_u64(txn, d.meta, watermark_key(shard), low); rc != 0) {
+        return rc;
+      }
+    }
+    return d.put_u64(txn, d.meta, shards_key, shards);
+  });
+  if (!written) {
+    return unexpected(written.error());
+  }
+  return replay;
 }
 
 result<std::size_t> database::read_journal(

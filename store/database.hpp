@@ -101,6 +101,11 @@ public:
   /// so one bad submission cannot fail the others in its group commit.
   result<void> check(const engine::journal_entry& entry) const;
   std::uint64_t journal_head() const;
+  /// Before recovery, with no writer running: makes the stored watermarks fit `shards` shards.
+  /// If the shard count changed since the last run, the old per-shard watermarks say nothing
+  /// about the new shards, so every shard is reset to the old minimum (all events up to it are
+  /// in checkpoints whatever the layout). Records the count. Returns the first seq to replay.
+  result<std::uint64_t> prepare_recovery(std::uint32_t shards);
   /// The first seq recovery must replay: min over `shards` of their watermark, plus one
   /// (1 when a shard has none yet).
   std::uint64_t replay_from(std::uint32_t shards) const;

@@ -404,3 +404,34 @@ TEST_CASE("store::database read_stats counts entries and reports the map", "[sto
   CHECK(s.map_used_bytes > 0);
   CHECK(s.map_used_bytes < s.map_size_bytes);
 }
+
+TEST_CASE("store::database prepare_recovery keeps every event replayable when the shard count "
+          "changes",
+          "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  // A run with 4 shards checkpointed them to different points.
+  REQUIRE(db->prepare_recovery(4).value() == 1);
+  REQUIRE(db->write_checkpoints({}, 0, 40));
+  REQUIRE(db->write_checkpoints({}, 1, 10));
+  REQUIRE(db->write_checkpoints({}, 2, 30));
+  REQUIRE(db->write_checkpoints({}, 3, 20));
+  CHECK(db->replay_from(4) == 11);
+  // The same layout again changes nothing.
+  CHECK(db->prepare_recovery(4).value() == 11);
+  CHECK(db->replay_from(4) == 11);
+  // Two shards now: shard 1 used to stand at 10, shard 0 at 40; keys move between shards, so
+  // both must replay from the old minimum.
+  CHECK(db->prepare_recovery(2).value() == 11);
+  CHECK(db->replay_from(2) == 11);
+  // Back to 8: the four new shards have no history of their own either.
+  CHECK(db->prepare_recovery(8).value() == 11);
+  CHECK(db->replay_from(8) == 11);
+}
+
+TEST_CASE("store::database prepare_recovery on a new store replays from the start", "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  CHECK(db->prepare_recovery(3).value() == 1);
+  CHECK(db->replay_from(3) == 1);
+}
