@@ -372,6 +372,9 @@ struct database::impl {
         return rc;
       }
     }
+    if (watermark == 0) {
+      return 0;  // a part of a round: the round's last part writes the watermark
+    }
     // A watermark only moves forward: a late, older batch must not make recovery skip less.
     const std::string wk = watermark_key(shard);
     std::uint64_t current = 0;

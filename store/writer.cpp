@@ -19,6 +19,7 @@ struct writer::append_job {
 
 struct writer::checkpoint_job {
   std::vector<checkpoint_record> records;
+  std::size_t offset = 0;  // records before it are committed (writer thread only)
   std::uint32_t shard = 0;
   std::uint64_t watermark = 0;
   checkpoint_completion done;
@@ -142,14 +143,18 @@ void writer::mark_failed(const error& failure) {
 
 void writer::run() {
   std::vector<std::unique_ptr<append_job>> batch;
-  std::vector<std::unique_ptr<checkpoint_job>> checkpoints;
+  std::vector<checkpoint_part> parts;
+  std::vector<std::unique_ptr<checkpoint_job>> finished;
   for (;;) {
     batch.clear();
-    checkpoints.clear();
+    parts.clear();
+    finished.clear();
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !appends_.empty() || !checkpoints_.empty(); });
-      if (appends_.empty() && checkpoints_.empty()) {
+      wake_.wait(lock, [this] {
+        return stopping_ || !appends_.empty() || !checkpoints_.empty() || partial_ != nullptr;
+      });
+      if (appends_.empty() && checkpoints_.empty() && partial_ == nullptr) {
         return;  // stopping, and everything queued is done
       }
       // Everything queued, up to the batch limits, goes into one commit: that is the group
@@ -167,33 +172,52 @@ void writer::run() {
         appends_.pop_front();
       }
       queued_events_ -= events;
-      std::size_t records = 0;
-      while (!checkpoints_.empty()) {
-        const std::size_t next = checkpoints_.front()->records.size();
-        if (!checkpoints.empty() && records + next > opts_.batch_events_max) {
-          break;
-        }
-        records += next;
-        checkpoints.push_back(std::move(checkpoints_.front()));
+      std::size_t budget = std::max<std::size_t>(1, opts_.checkpoint_records_per_commit_max);
+      auto take = [&](checkpoint_job& job) {
+        const std::size_t n = std::min(budget, job.records.size() - job.offset);
+        parts.push_back({&job, job.offset, job.offset + n, job.offset + n == job.records.size()});
+        job.offset += n;
+        budget -= n;
+        return job.offset == job.records.size();
+      };
+      if (partial_ != nullptr && take(*partial_)) {
+        finished.push_back(std::move(partial_));
+      }
+      while (partial_ == nullptr && budget > 0 && !checkpoints_.empty()) {
+        auto job = std::move(checkpoints_.front());
         checkpoints_.pop_front();
+        if (take(*job)) {
+          finished.push_back(std::move(job));
+        } else {
+          partial_ = std::move(job);
+        }
       }
     }
-    commit_group(batch, checkpoints);
+    commit_group(batch, parts, finished);
   }
 }
 
 void writer::commit_group(std::vector<std::unique_ptr<append_job>>& jobs,
-                          std::vector<std::unique_ptr<checkpoint_job>>& checkpoints) {
+                          const std::vector<checkpoint_part>& parts,
+                          std::vector<std::unique_ptr<checkpoint_job>>& finished) {
   std::vector<database::checkpoint_batch> batches;
-  batches.reserve(checkpoints.size());
-  for (const auto& job : checkpoints) {
-    batches.push_back({job->records, job->shard, job->watermark});
+  batches.reserve(parts.size());
+  for (const auto& part : parts) {
+    // Watermark 0 writes none: only a round's last part may move the shard's watermark.
+    batches.push_back({std::span<const checkpoint_record>(part.job->records)
+                           .subspan(part.begin, part.end - part.begin),
+                       part.job->shard, part.last ? part.job->watermark : 0});
   }
   std::optional<error> failure = commit_appends(jobs, batches);
-  if (!checkpoints.empty()) {
+  if (!parts.empty()) {
     checkpoint_commits_.fetch_add(1, std::memory_order_relaxed);
   }
-  for (auto& job : checkpoints) {
+  if (failure && partial_ != nullptr) {
+    // A round that failed part-way is failed whole: its shard marks its keys dirty again.
+    std::lock_guard lock(mutex_);
+    finished.push_back(std::move(partial_));
+  }
+  for (auto& job : finished) {
     job->done(failure ? &*failure : nullptr);
   }
 }

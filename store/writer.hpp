@@ -24,6 +24,10 @@ struct writer_options {
                                          // is still committed, alone)
   std::size_t queue_events_max = 262144; // submissions past this are refused (overloaded)
   std::size_t queue_checkpoint_jobs_max = 1024;  // checkpoint submissions past this are refused
+  // Checkpoint states written in one commit at most: each is a random-key write (a page of its
+  // own), so an unbounded round would stall the events committed with it. A larger round is
+  // spread over several commits; its watermark is written with its last part only.
+  std::size_t checkpoint_records_per_commit_max = 1024;
 };
 
 /// Called on the writer thread after the commit: `statuses[i]` belongs to `entries[i]`, whose
@@ -79,8 +83,15 @@ private:
   struct append_job;
   struct checkpoint_job;
   void run();
+  struct checkpoint_part {
+    checkpoint_job* job = nullptr;
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    bool last = false;  // the job's last part: carries its watermark, completes it
+  };
   void commit_group(std::vector<std::unique_ptr<append_job>>& jobs,
-                    std::vector<std::unique_ptr<checkpoint_job>>& checkpoints);
+                    const std::vector<checkpoint_part>& parts,
+                    std::vector<std::unique_ptr<checkpoint_job>>& finished);
   /// Commits the jobs and the checkpoints together; returns the failure that applies to the
   /// checkpoints (nullopt when they are stored).
   std::optional<error> commit_appends(std::vector<std::unique_ptr<append_job>>& jobs,
@@ -99,6 +110,7 @@ private:
   bool failed_ = false;
   error failure_;  // the fatal failure, once failed_
   std::function<void(std::uint64_t)> on_commit_;
+  std::unique_ptr<checkpoint_job> partial_;  // a round spread over commits, begun not finished
   // Writer thread only.
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> journal_events_{0};

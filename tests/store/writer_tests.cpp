@@ -299,3 +299,33 @@ TEST_CASE("store::writer calls on_commit with the head after each commit's compl
   writer.stop();
   CHECK(order == std::vector<std::string>{"done", "head 3"});
 }
+
+TEST_CASE("store::writer spreads a large checkpoint round over commits and moves the watermark "
+          "with its last part",
+          "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  store::writer_options opts;
+  opts.checkpoint_records_per_commit_max = 2;
+  store::writer writer(*db, opts);
+  std::vector<store::checkpoint_record> records;
+  for (int i = 0; i < 5; ++i) {
+    records.push_back({{sku("SKU-" + std::to_string(i)), location("wh1")}, "state"});
+  }
+  int completions = 0;
+  const store::error* seen = nullptr;
+  REQUIRE(writer.submit_checkpoints(records, 0, 7, [&](const store::error* failure) {
+    ++completions;
+    seen = failure;
+  }));
+  writer.stop();
+  CHECK(completions == 1);
+  CHECK(seen == nullptr);
+  CHECK(writer.read_timing().checkpoint_commits == 3);  // 2 + 2 + 1 records
+  for (int i = 0; i < 5; ++i) {
+    auto stored = db->read_checkpoint({sku("SKU-" + std::to_string(i)), location("wh1")});
+    REQUIRE(stored);
+    CHECK(stored->value_or("") == "state");
+  }
+  CHECK(db->replay_from(1) == 8);
+}
