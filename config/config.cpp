@@ -12,6 +12,11 @@ namespace {
 
 using fail = stockd::unexpected<config_error>;
 
+// Bounds on [[skus]] numbers: a million is plenty, and with qty_max <= 2e9 the product of a
+// quantity, a unit factor and a component quantity is checked before it can overflow int64.
+constexpr std::int64_t unit_factor_max = 1'000'000;
+constexpr std::int64_t component_qty_max = 1'000'000;
+
 // Rejects keys the reader does not know, so "listne = ..." is an error and not a silent default.
 std::optional<config_error> check_keys(const toml::table& table, const std::string& prefix,
                                        std::initializer_list<std::string_view> known) {
@@ -310,6 +315,263 @@ std::optional<config_error> read_locations(const toml::array& locations, setting
   return std::nullopt;
 }
 
+// What [[skus]] and [[mappings]] add to the catalog. Assembled with the locations at the end,
+// because mapped location names become aliases of the locations read before them.
+struct catalog_parts {
+  std::vector<engine::location_info> locations;
+  std::vector<engine::sku_info> skus;
+  std::vector<engine::sku_mapping> mappings;
+};
+
+// SKU ids are free text at ingest ("SHIRT/RED/M"), so the file takes what ingest takes: a
+// non-empty string within the string limit, without control characters (the store keys on it).
+std::optional<config_error> check_sku_id(const std::string& key, const std::string& id,
+                                         std::size_t bytes_max) {
+  if (id.empty()) {
+    return config_error{key, "must be a non-empty SKU id"};
+  }
+  if (id.size() > bytes_max) {
+    return config_error{key, "longer than " + std::to_string(bytes_max) +
+                                 " bytes (limits.string_bytes_max)"};
+  }
+  for (char c : id) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      return config_error{key, "must not contain control characters"};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<config_error> read_sku_string(const toml::table& t, std::string_view key,
+                                            const std::string& prefix, std::size_t bytes_max,
+                                            std::string& out) {
+  if (auto e = read_string(t, key, prefix, out)) {
+    return e;
+  }
+  return check_sku_id(prefix + std::string(key), out, bytes_max);
+}
+
+std::optional<config_error> read_units(const toml::node& node, const std::string& key,
+                                       engine::sku_info& info) {
+  const toml::table* units = node.as_table();
+  if (units == nullptr) {
+    return config_error{key, "must be a table of unit = factor, e.g. { pack6 = 6, case = 24 }"};
+  }
+  for (const auto& [name, value] : *units) {
+    const std::string unit_key = key + "." + std::string(name.str());
+    if (!is_identifier(name.str())) {
+      return config_error{unit_key, "unit names are letters, digits, '-', '_', '.'"};
+    }
+    auto factor = value.value_exact<std::int64_t>();
+    if (!factor || *factor < 1 || *factor > unit_factor_max) {
+      return config_error{unit_key, "must be an integer factor from 1 to " +
+                                        std::to_string(unit_factor_max) + " (base units per " +
+                                        std::string(name.str()) + ")"};
+    }
+    info.units.emplace_back(std::string(name.str()), *factor);
+  }
+  return std::nullopt;
+}
+
+std::optional<config_error> read_components(const toml::node& node, const std::string& key,
+                                            std::size_t bytes_max, engine::sku_info& info) {
+  const toml::array* list = node.as_array();
+  if (list == nullptr || list->empty()) {
+    return config_error{key, "must be a non-empty list, e.g. [{ sku = \"A\", qty = 2 }]"};
+  }
+  for (std::size_t j = 0; j < list->size(); ++j) {
+    const std::string p = key + "[" + std::to_string(j) + "].";
+    const toml::table* t = (*list)[j].as_table();
+    if (t == nullptr) {
+      return config_error{key + "[" + std::to_string(j) + "]",
+                          "must be a table { sku = \"...\", qty = N }"};
+    }
+    if (auto e = check_keys(*t, p, {"sku", "qty"})) {
+      return e;
+    }
+    std::string sku;
+    if (auto e = read_sku_string(*t, "sku", p, bytes_max, sku)) {
+      return e;
+    }
+    if (sku == info.id.str()) {
+      return config_error{p + "sku", "a kit cannot contain itself"};
+    }
+    for (const auto& earlier : info.components) {
+      if (earlier.sku.str() == sku) {
+        return config_error{p + "sku", "component '" + sku + "' is listed twice"};
+      }
+    }
+    if (t->get("qty") == nullptr) {
+      return config_error{p + "qty", "is required: units of the component per kit"};
+    }
+    std::int64_t qty = 0;
+    if (auto e = read_int(*t, "qty", p, 1, component_qty_max, qty)) {
+      return e;
+    }
+    info.components.push_back(engine::kit_component{engine::sku_id(std::move(sku)), qty});
+  }
+  return std::nullopt;
+}
+
+std::optional<config_error> read_skus(const toml::array& skus, const settings& s,
+                                      catalog_parts& parts) {
+  const std::size_t bytes_max = s.decode.string_bytes_max;
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < skus.size(); ++i) {
+    const std::string p = "skus[" + std::to_string(i) + "].";
+    const toml::table* t = skus[i].as_table();
+    if (t == nullptr) {
+      return config_error{"skus[" + std::to_string(i) + "]", "must be a table"};
+    }
+    if (auto e = check_keys(*t, p, {"id", "units", "components"})) {
+      return e;
+    }
+    std::string id;
+    if (auto e = read_sku_string(*t, "id", p, bytes_max, id)) {
+      return e;
+    }
+    if (!ids.insert(id).second) {
+      return config_error{p + "id", "duplicate SKU id '" + id + "'"};
+    }
+    engine::sku_info info{engine::sku_id(std::move(id)), {}, {}};
+    if (const toml::node* units = t->get("units")) {
+      if (auto e = read_units(*units, p + "units", info)) {
+        return e;
+      }
+    }
+    if (const toml::node* components = t->get("components")) {
+      if (auto e = read_components(*components, p + "components", bytes_max, info)) {
+        return e;
+      }
+    }
+    parts.skus.push_back(std::move(info));
+  }
+  // One level of kits only: a kit's components are expanded once at ingest, never again.
+  std::set<std::string> kits;
+  for (const auto& info : parts.skus) {
+    if (!info.components.empty()) {
+      kits.insert(info.id.str());
+    }
+  }
+  for (std::size_t i = 0; i < parts.skus.size(); ++i) {
+    const auto& components = parts.skus[i].components;
+    for (std::size_t j = 0; j < components.size(); ++j) {
+      if (kits.count(components[j].sku.str()) != 0) {
+        return config_error{"skus[" + std::to_string(i) + "].components[" + std::to_string(j) +
+                                "].sku",
+                            "'" + components[j].sku.str() +
+                                "' is a kit: kits of kits are not supported"};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<config_error> read_mapping_skus(const toml::node& node, const std::string& key,
+                                              std::size_t bytes_max, engine::sku_mapping& out) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    return config_error{key, "must be a table of external id = SKU, e.g. { \"ERP-1001\" = "
+                             "\"TSHIRT-RED-M\" }"};
+  }
+  for (const auto& [external, value] : *table) {
+    const std::string entry_key = key + "." + std::string(external.str());
+    if (external.str().empty() || external.str().size() > bytes_max) {
+      return config_error{entry_key, "external ids must be 1 to " + std::to_string(bytes_max) +
+                                         " bytes"};
+    }
+    auto sku = value.value_exact<std::string>();
+    if (!sku) {
+      return config_error{entry_key, "must be a string (the canonical SKU)"};
+    }
+    if (auto e = check_sku_id(entry_key, *sku, bytes_max)) {
+      return e;
+    }
+    out.skus.emplace_back(std::string(external.str()), engine::sku_id(std::move(*sku)));
+  }
+  return std::nullopt;
+}
+
+// A mapped location name is an alias of that source, exactly as a [[locations]] alias is.
+std::optional<config_error> read_mapping_locations(const toml::node& node, const std::string& key,
+                                                   const engine::source_id& source,
+                                                   catalog_parts& parts) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    return config_error{key, "must be a table of external name = location, e.g. { \"E1\" = "
+                             "\"DC-EAST\" }"};
+  }
+  for (const auto& [external, value] : *table) {
+    const std::string entry_key = key + "." + std::string(external.str());
+    if (external.str().empty()) {
+      return config_error{entry_key, "external names must be non-empty"};
+    }
+    auto target = value.value_exact<std::string>();
+    if (!target) {
+      return config_error{entry_key, "must be a string (a configured location id)"};
+    }
+    engine::location_info* found = nullptr;
+    for (auto& info : parts.locations) {
+      for (const auto& [alias_source, name] : info.aliases) {
+        if (alias_source == source && name == external.str()) {
+          return config_error{entry_key, "alias '" + std::string(external.str()) +
+                                             "' is used twice for this source"};
+        }
+      }
+      if (info.id.str() == *target) {
+        found = &info;
+      }
+    }
+    if (found == nullptr) {
+      return config_error{entry_key, "unknown location '" + *target + "'"};
+    }
+    found->aliases.emplace_back(source, std::string(external.str()));
+  }
+  return std::nullopt;
+}
+
+std::optional<config_error> read_mappings(const toml::array& mappings, const settings& s,
+                                          catalog_parts& parts) {
+  const std::size_t bytes_max = s.decode.string_bytes_max;
+  std::set<std::string> sources;
+  for (std::size_t i = 0; i < mappings.size(); ++i) {
+    const std::string p = "mappings[" + std::to_string(i) + "].";
+    const toml::table* t = mappings[i].as_table();
+    if (t == nullptr) {
+      return config_error{"mappings[" + std::to_string(i) + "]", "must be a table"};
+    }
+    if (auto e = check_keys(*t, p, {"source", "skus", "locations"})) {
+      return e;
+    }
+    std::string source;
+    if (auto e = read_string(*t, "source", p, source)) {
+      return e;
+    }
+    if (source.empty() || source.size() > bytes_max) {
+      return config_error{p + "source", "is required: the source name its events carry"};
+    }
+    if (!sources.insert(source).second) {
+      return config_error{p + "source", "source '" + source + "' is mapped twice"};
+    }
+    engine::sku_mapping mapping{engine::source_id(source), {}};
+    if (const toml::node* skus = t->get("skus")) {
+      if (auto e = read_mapping_skus(*skus, p + "skus", bytes_max, mapping)) {
+        return e;
+      }
+      // A `skus` table, even an empty one, makes this source speak only its own ids.
+      parts.mappings.push_back(std::move(mapping));
+    }
+    if (const toml::node* names = t->get("locations")) {
+      if (auto e = read_mapping_locations(*names, p + "locations", engine::source_id(source),
+                                          parts)) {
+        return e;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 std::string config_error::to_string() const {
@@ -395,12 +657,20 @@ stockd::result<settings, config_error> parse(std::string_view toml_text, std::st
   if (e) {
     return fail{*e};
   }
-  for (std::string_view later : {"channels", "skus", "mappings"}) {
-    if (root.get(later) != nullptr) {
-      return fail{config_error{std::string(later),
-                               "is not supported by this version of stockd yet"}};
-    }
+  if (root.get("channels") != nullptr) {
+    return fail{config_error{"channels", "is not supported by this version of stockd yet"}};
   }
+  catalog_parts parts{s.catalog.locations(), {}, {}};
+  auto skus = [&parts](const toml::array& a, settings& in) { return read_skus(a, in, parts); };
+  auto mappings = [&parts](const toml::array& a, settings& in) {
+    return read_mappings(a, in, parts);
+  };
+  (e = array("skus", skus)) || (e = array("mappings", mappings));
+  if (e) {
+    return fail{*e};
+  }
+  s.catalog = engine::catalog(std::move(parts.locations), std::move(parts.skus),
+                              std::move(parts.mappings));
   return s;
 }
 

@@ -124,6 +124,105 @@ TEST_CASE("sections of later versions are refused rather than ignored", "[config
         "channels: is not supported by this version of stockd yet");
 }
 
+TEST_CASE("skus carry units and kit components and mappings carry SKU and location names",
+          "[config]") {
+  auto r = parse(R"(
+[[locations]]
+id = "DC-EAST"
+aliases = { "wms-east" = ["E1"] }
+
+[[skus]]
+id = "TSHIRT-RED-M"
+units = { pack6 = 6, case = 24 }
+
+[[skus]]
+id = "GIFT-BOX"
+components = [{ sku = "TSHIRT-RED-M", qty = 2 }, { sku = "MUG", qty = 1 }]
+
+[[mappings]]
+source = "erp"
+skus = { "ERP-1001" = "TSHIRT-RED-M", "ERP-2000" = "GIFT-BOX" }
+locations = { "0001" = "DC-EAST" }
+
+[[mappings]]
+source = "wms-east"
+locations = { "EAST" = "DC-EAST" }
+)",
+                 "skus.toml");
+  INFO((r.has_value() ? std::string() : r.error().to_string()));
+  REQUIRE(r.has_value());
+  const auto& c = r->catalog;
+  using stockd::engine::kit_component;
+  using stockd::engine::sku_id;
+  using stockd::engine::source_id;
+  CHECK(c.unit_factor(sku_id("TSHIRT-RED-M"), "case") == 24);
+  CHECK(c.unit_factor(sku_id("TSHIRT-RED-M"), "each") == 1);
+  REQUIRE(c.kit_components(sku_id("GIFT-BOX")).size() == 2);
+  CHECK(c.kit_components(sku_id("GIFT-BOX"))[0] == kit_component{sku_id("TSHIRT-RED-M"), 2});
+  CHECK(c.kit_components(sku_id("GIFT-BOX"))[1] == kit_component{sku_id("MUG"), 1});
+  CHECK(c.resolve_sku(source_id("erp"), "ERP-1001") == sku_id("TSHIRT-RED-M"));
+  CHECK(c.resolve_sku(source_id("erp"), "TSHIRT-RED-M") == std::nullopt);
+  // A mapping with only locations leaves the source's SKUs as they are.
+  CHECK(c.resolve_sku(source_id("wms-east"), "TSHIRT-RED-M") == sku_id("TSHIRT-RED-M"));
+  CHECK(c.resolve_location(source_id("erp"), "0001")->str() == "DC-EAST");
+  CHECK(c.resolve_location(source_id("wms-east"), "EAST")->str() == "DC-EAST");
+  CHECK(c.resolve_location(source_id("wms-east"), "E1")->str() == "DC-EAST");
+}
+
+TEST_CASE("sku units must be named and have a factor of at least one", "[config]") {
+  CHECK(error_of("[[skus]]\nid = \"A\"\nunits = { case = 0 }\n")
+            .find("skus[0].units.case: must be an integer factor from 1 to") == 0);
+  CHECK(error_of("[[skus]]\nid = \"A\"\nunits = { case = 2.5 }\n")
+            .find("skus[0].units.case: must be an integer factor") == 0);
+  CHECK(error_of("[[skus]]\nid = \"A\"\nunits = { \"a case\" = 2 }\n")
+            .find("skus[0].units.a case: unit names are") == 0);
+  CHECK(error_of("[[skus]]\nid = \"A\"\nunits = 6\n").find("skus[0].units: must be a table") == 0);
+  CHECK(error_of("[[skus]]\nid = \"A\"\ncolour = 1\n") == "skus[0].colour: unknown key");
+  CHECK(error_of("[[skus]]\nunits = { case = 2 }\n") == "skus[0].id: must be a non-empty SKU id");
+  CHECK(error_of("[[skus]]\nid = \"A\"\n[[skus]]\nid = \"A\"\n") ==
+        "skus[1].id: duplicate SKU id 'A'");
+}
+
+TEST_CASE("kits name valid components once each, never themselves and never another kit",
+          "[config]") {
+  CHECK(error_of("[[skus]]\nid = \"K\"\ncomponents = [{ sku = \"K\", qty = 1 }]\n") ==
+        "skus[0].components[0].sku: a kit cannot contain itself");
+  CHECK(error_of("[[skus]]\nid = \"K\"\ncomponents = [{ sku = \"A\", qty = 1 }, { sku = \"A\", "
+                 "qty = 2 }]\n") == "skus[0].components[1].sku: component 'A' is listed twice");
+  CHECK(error_of("[[skus]]\nid = \"K\"\ncomponents = [{ sku = \"A\" }]\n")
+            .find("skus[0].components[0].qty: is required") == 0);
+  CHECK(error_of("[[skus]]\nid = \"K\"\ncomponents = [{ sku = \"A\", qty = 0 }]\n") ==
+        "skus[0].components[0].qty: must be between 1 and 1000000");
+  CHECK(error_of("[[skus]]\nid = \"K\"\ncomponents = [{ sku = \"\", qty = 1 }]\n") ==
+        "skus[0].components[0].sku: must be a non-empty SKU id");
+  CHECK(error_of("[[skus]]\nid = \"K\"\ncomponents = []\n")
+            .find("skus[0].components: must be a non-empty list") == 0);
+  CHECK(error_of("[[skus]]\nid = \"K\"\ncomponents = [{ sku = \"A\", qty = 1, size = 2 }]\n") ==
+        "skus[0].components[0].size: unknown key");
+  // K2 contains K1, which is itself a kit: refused wherever the two are declared.
+  CHECK(error_of("[[skus]]\nid = \"K2\"\ncomponents = [{ sku = \"K1\", qty = 1 }]\n"
+                 "[[skus]]\nid = \"K1\"\ncomponents = [{ sku = \"A\", qty = 1 }]\n") ==
+        "skus[0].components[0].sku: 'K1' is a kit: kits of kits are not supported");
+}
+
+TEST_CASE("mappings name their source once, valid SKUs and configured locations", "[config]") {
+  CHECK(error_of("[[mappings]]\nskus = { X = \"A\" }\n")
+            .find("mappings[0].source: is required") == 0);
+  CHECK(error_of("[[mappings]]\nsource = \"erp\"\n[[mappings]]\nsource = \"erp\"\n") ==
+        "mappings[1].source: source 'erp' is mapped twice");
+  CHECK(error_of("[[mappings]]\nsource = \"erp\"\nskus = { X = 3 }\n") ==
+        "mappings[0].skus.X: must be a string (the canonical SKU)");
+  CHECK(error_of("[[mappings]]\nsource = \"erp\"\nskus = { X = \"\" }\n") ==
+        "mappings[0].skus.X: must be a non-empty SKU id");
+  CHECK(error_of("[[mappings]]\nsource = \"erp\"\nlocations = { X = \"nowhere\" }\n") ==
+        "mappings[0].locations.X: unknown location 'nowhere'");
+  CHECK(error_of("[[locations]]\nid = \"a\"\naliases = { erp = [\"X\"] }\n[[mappings]]\nsource = "
+                 "\"erp\"\nlocations = { X = \"a\" }\n") ==
+        "mappings[0].locations.X: alias 'X' is used twice for this source");
+  CHECK(error_of("[[mappings]]\nsource = \"erp\"\nitems = {}\n") ==
+        "mappings[0].items: unknown key");
+}
+
 TEST_CASE("listen addresses parse with IPv4, names and bracketed IPv6", "[config]") {
   using stockd::config::parse_listen;
   CHECK(parse_listen("127.0.0.1:8080")->second == 8080);
