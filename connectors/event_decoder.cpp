@@ -26,9 +26,12 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "engine/kits.hpp"
 
 namespace stockd::connectors {
 namespace {
@@ -62,14 +65,15 @@ enum class key : std::uint8_t {
   expires_at,
   from,
   to,
+  unit,
 };
-constexpr std::size_t key_count = 22;
+constexpr std::size_t key_count = 23;
 
 constexpr std::array<std::string_view, key_count> key_names{
     "id",          "source",  "type",           "sku",        "location", "occurred_at",
     "qty",         "delta",   "counted",        "as_of",      "order_id", "line_id",
     "channel",     "disposition", "po_id",      "transfer_id", "to_location", "reason",
-    "reservation_id", "expires_at", "from",     "to",
+    "reservation_id", "expires_at", "from",     "to",          "unit",
 };
 
 constexpr std::string_view name_of(key k) noexcept {
@@ -367,12 +371,17 @@ std::string quoted(std::string_view text) {
   return out;
 }
 
+// Without this, a std::string argument would pick std::quoted (found by ADL, an exact match).
+std::string quoted(const std::string& text) { return quoted(std::string_view(text)); }
+
 class event_builder {
 public:
   event_builder(const slots& fields, const engine::catalog& catalog, const decode_limits& limits)
       : fields_(fields), catalog_(catalog), limits_(limits) {}
 
-  problem build(engine::event& ev) const {
+  // `components` receives a kit event's expansion; `miss` says when the catalog rejected it.
+  problem build(engine::event& ev, std::vector<engine::event>& components,
+                catalog_miss& miss) const {
     std::string text;
     if (auto p = required_string(key::id, ev.id)) {
       return p;
@@ -384,10 +393,9 @@ public:
     if (auto p = event_type(ev.type)) {
       return p;
     }
-    if (auto p = required_string(key::sku, text)) {
+    if (auto p = sku(ev.source, ev.sku, miss)) {
       return p;
     }
-    ev.sku = engine::sku_id(std::move(text));
     const bool location_optional = ev.type == engine::event_type::order_created;
     if (auto p = location(key::location, ev.source, location_optional, ev.location)) {
       return p;
@@ -395,7 +403,22 @@ public:
     if (auto p = time(key::occurred_at, ev.occurred_at)) {
       return p;
     }
-    return type_fields(ev);
+    if (auto p = type_fields(ev)) {
+      return p;
+    }
+    const auto kit = catalog_.kit_components(ev.sku);
+    if (!kit.empty() && !engine::kit_accepts(ev.type)) {
+      return fail(key::sku, "kits have no stock of their own: " + quoted(ev.sku.str()) +
+                                " is a kit; send " + std::string(engine::to_string(ev.type)) +
+                                " for its components");
+    }
+    if (auto p = unit(ev, miss)) {
+      return p;
+    }
+    if (kit.empty()) {
+      return std::nullopt;
+    }
+    return expand_kit(ev, kit, components);
   }
 
 private:
@@ -455,6 +478,90 @@ private:
     if (present) {
       out.assign(view);
     }
+    return std::nullopt;
+  }
+
+  problem sku(const engine::source_id& source, engine::sku_id& out, catalog_miss& miss) const {
+    std::string_view view;
+    if (auto p = required_view(key::sku, view)) {
+      return p;
+    }
+    auto resolved = catalog_.resolve_sku(source, view);
+    if (!resolved) {
+      miss = catalog_miss{miss_kind::unmapped_sku, source.str(), std::string(view), {}};
+      return fail(key::sku,
+                  "unmapped sku " + quoted(view) + " for source " + quoted(source.str()));
+    }
+    out = std::move(*resolved);
+    return std::nullopt;
+  }
+
+  // The field that carries this type's quantity.
+  static std::pair<key, std::int64_t*> quantity_field(engine::event& ev) noexcept {
+    switch (ev.type) {
+      case engine::event_type::adjusted:
+        return {key::delta, &ev.delta};
+      case engine::event_type::counted:
+        return {key::counted, &ev.counted};
+      default:
+        return {key::qty, &ev.qty};
+    }
+  }
+
+  // Converts the quantity from `unit` into base units. The product is held to qty_max like the
+  // quantity itself: a count of cases must not carry in what a plain qty could not.
+  problem unit(engine::event& ev, catalog_miss& miss) const {
+    std::string_view view;
+    bool present = false;
+    if (auto p = present_string(key::unit, view, present)) {
+      return p;
+    }
+    if (!present) {
+      return std::nullopt;
+    }
+    const auto factor = catalog_.unit_factor(ev.sku, view);
+    if (!factor) {
+      miss = catalog_miss{miss_kind::unknown_unit, ev.source.str(), ev.sku.str(),
+                          std::string(view)};
+      return fail(key::unit,
+                  "unknown unit " + quoted(view) + " for sku " + quoted(ev.sku.str()));
+    }
+    auto [k, quantity] = quantity_field(ev);
+    std::int64_t base = 0;
+    if (__builtin_mul_overflow(*quantity, *factor, &base) || base > limits_.qty_max ||
+        base < -limits_.qty_max) {
+      return fail(k, "must be at most " + std::to_string(limits_.qty_max) + " in base units (" +
+                         std::to_string(*quantity) + " " + std::string(view) + " of " +
+                         std::to_string(*factor) + ")");
+    }
+    *quantity = base;
+    return std::nullopt;
+  }
+
+  // The expansion must pass the limits a sender's own event would: each quantity within
+  // qty_max, each suffixed id and line id within string_bytes_max (the journal keys on them).
+  problem expand_kit(const engine::event& ev, std::span<const engine::kit_component> kit,
+                     std::vector<engine::event>& components) const {
+    for (const auto& component : kit) {
+      const std::string& name = component.sku.str();
+      const std::size_t suffix = 1 + name.size();
+      if (ev.qty > limits_.qty_max / component.qty) {
+        return fail(key::qty, "must be at most " + std::to_string(limits_.qty_max) +
+                                  " in base units for kit component " + quoted(name) + " (" +
+                                  std::to_string(ev.qty) + " kits of " +
+                                  std::to_string(component.qty) + ")");
+      }
+      const std::string too_long = "too long to name the kit component " + quoted(name) +
+                                   " within " + std::to_string(limits_.string_bytes_max) +
+                                   " bytes";
+      if (ev.id.size() + suffix > limits_.string_bytes_max) {
+        return fail(key::id, too_long);
+      }
+      if (ev.line_id.size() + suffix > limits_.string_bytes_max) {
+        return fail(key::line_id, too_long);
+      }
+    }
+    components = engine::expand_kit_event(ev, kit);
     return std::nullopt;
   }
 
@@ -878,8 +985,9 @@ private:
     }
     engine::event& ev = decoded.ev.emplace();
     event_builder builder(fields, catalog_, limits_);
-    if (auto p = builder.build(ev)) {
+    if (auto p = builder.build(ev, decoded.components, decoded.miss)) {
       decoded.ev.reset();
+      decoded.components.clear();
       decoded.error = std::move(*p);
     }
     return simdjson::SUCCESS;

@@ -1,9 +1,11 @@
 #pragma once
 // Inbound adapter for POST /v1/events: a JSON array or NDJSON of event envelopes (DESIGN §2),
-// parsed with simdjson On-Demand, validated per event, normalized (location aliases) into
-// engine::event. A syntax error anywhere fails the whole body (nothing is half-accepted); a
-// schema error fails only that event, with the field and the reason.
+// parsed with simdjson On-Demand, validated per event, normalized (location aliases, SKU
+// mapping, units of measure, kit expansion) into engine::event. A syntax error anywhere fails
+// the whole body (nothing is half-accepted); a schema error fails only that event, with the
+// field and the reason.
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,10 +22,25 @@ struct field_error {
   friend bool operator==(const field_error&, const field_error&) = default;
 };
 
+/// A rejection caused by the catalog rather than by the sender's JSON: an id the source's
+/// mapping table does not know, or a unit the SKU is not traded in. Kept apart so the status
+/// page can list them for ops to fix the configuration.
+enum class miss_kind : std::uint8_t { none, unmapped_sku, unknown_unit };
+struct catalog_miss {
+  miss_kind kind = miss_kind::none;
+  std::string source;
+  std::string sku;   // as sent for unmapped_sku; the canonical SKU for unknown_unit
+  std::string unit;  // unknown_unit only
+};
+
 struct decoded_event {
   std::string id;                    // as sent (may be empty when missing), echoed in the answer
-  std::optional<engine::event> ev;   // set when valid
+  std::optional<engine::event> ev;   // set when valid; normalized (mapped SKU, base units)
+  /// Set when `ev` is for a kit: the events to journal instead of it, one per component
+  /// (engine::expand_kit_event). Empty otherwise.
+  std::vector<engine::event> components;
   field_error error;                 // set when !ev
+  catalog_miss miss;                 // set when !ev because of the catalog
 };
 
 struct decode_limits {
@@ -47,7 +64,17 @@ struct body_error {
 ///  - an `order_created` may leave out `location` when it names its `channel` (DESIGN §2): the
 ///    decoded event then has an empty location for the engine to assign;
 ///  - an optional field sent as null counts as absent; a required one sent as null is a type
-///    error ("must be a string" / "must be an integer").
+///    error ("must be a string" / "must be an integer");
+///  - `sku` is what the source calls the item: a source with a mapping table must use an id of
+///    that table (else field "sku", "unmapped sku 'X' for source 'S'"); the SKUs of a source
+///    without a table pass through unchanged;
+///  - an optional `unit` multiplies qty, delta or counted by the SKU's factor for it (every SKU
+///    knows "each" = 1); an unknown unit rejects the event (field "unit"); the product, like
+///    any quantity, must stay within qty_max;
+///  - an order-line event (order_created, order_cancelled, payment_failed, order_fulfilled,
+///    return_received) for a kit keeps the kit event in `ev` and lists one event per component
+///    in `components` (ids "<id>#<component>", line ids "<line_id>/<component>", qty × component
+///    qty); any other type on a kit is rejected (field "sku"): kits have no stock of their own.
 stockd::result<std::vector<decoded_event>, body_error>
 decode_events(std::string& body, const engine::catalog& catalog, const decode_limits& limits);
 

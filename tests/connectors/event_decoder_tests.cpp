@@ -605,3 +605,239 @@ TEST_CASE("connectors::decode_events pads the body without changing its content"
   CHECK(body == original);
   CHECK(body.capacity() >= body.size() + simdjson::SIMDJSON_PADDING);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Normalization through the catalog: SKU mapping, units of measure, kit expansion.
+
+namespace {
+
+// The ERP maps its item numbers; the POS has no table and sends canonical SKUs. GIFT-BOX is a
+// kit of 2 shirts and 1 mug, sold in twin packs.
+engine::catalog kit_catalog() {
+  using engine::sku_id;
+  return engine::catalog(
+      {engine::location_info{loc("DC-EAST"), {}}},
+      {
+          {sku_id("TSHIRT-RED-M"), {{"pack6", 6}, {"case", 24}}, {}},
+          {sku_id("GIFT-BOX"), {{"twin", 2}}, {{sku_id("TSHIRT-RED-M"), 2}, {sku_id("MUG"), 1}}},
+      },
+      {{src("erp"), {{"ERP-1001", sku_id("TSHIRT-RED-M")}, {"ERP-2000", sku_id("GIFT-BOX")}}}});
+}
+
+std::vector<decoded_event> decode_with_kits(std::string body, const decode_limits& limits = {}) {
+  const auto catalog = kit_catalog();
+  auto result = decode_events(body, catalog, limits);
+  REQUIRE(result.has_value());
+  return std::move(result).value();
+}
+
+// One event of `type` from `source` for `sku` with `extra` fields.
+std::string kit_event_json(const std::string& source, const std::string& type,
+                           const std::string& sku, const std::string& extra,
+                           const std::string& id = "e1") {
+  return R"({"id":")" + id + R"(","source":")" + source + R"(","type":")" + type +
+         R"(","sku":")" + sku + R"(","location":"DC-EAST","occurred_at":"2026-11-27T10:15:00Z")" +
+         (extra.empty() ? "" : "," + extra) + "}";
+}
+
+decoded_event decode_one_with_kits(const std::string& json, const decode_limits& limits = {}) {
+  auto events = decode_with_kits("[" + json + "]", limits);
+  REQUIRE(events.size() == 1);
+  return std::move(events[0]);
+}
+
+constexpr const char* order_fields = R"("order_id":"O1","line_id":"1","channel":"shop")";
+
+} // namespace
+
+TEST_CASE("connectors::decode_events maps a source's external id to the canonical SKU",
+          "[connectors]") {
+  const auto mapped = decode_one_with_kits(kit_event_json("erp", "received", "ERP-1001",
+                                                          R"("qty":5)"));
+  REQUIRE(mapped.ev.has_value());
+  CHECK(mapped.ev->sku == engine::sku_id("TSHIRT-RED-M"));
+  CHECK(mapped.miss.kind == stockd::connectors::miss_kind::none);
+  // A source without a table sends canonical SKUs, configured or not.
+  const auto passed = decode_one_with_kits(kit_event_json("pos", "received", "ANY-SKU",
+                                                          R"("qty":5)"));
+  REQUIRE(passed.ev.has_value());
+  CHECK(passed.ev->sku == engine::sku_id("ANY-SKU"));
+}
+
+TEST_CASE("connectors::decode_events rejects an id the source's table does not know",
+          "[connectors]") {
+  for (const char* sku : {"ERP-9999", "TSHIRT-RED-M"}) {
+    INFO(sku);
+    const auto d = decode_one_with_kits(kit_event_json("erp", "received", sku, R"("qty":5)"));
+    REQUIRE_FALSE(d.ev.has_value());
+    CHECK(d.error ==
+          field_error{"sku", "unmapped sku '" + std::string(sku) + "' for source 'erp'"});
+    CHECK(d.miss.kind == stockd::connectors::miss_kind::unmapped_sku);
+    CHECK(d.miss.source == "erp");
+    CHECK(d.miss.sku == sku);
+  }
+}
+
+TEST_CASE("connectors::decode_events converts qty, delta and counted from a unit to base units",
+          "[connectors]") {
+  const auto received = decode_one_with_kits(
+      kit_event_json("pos", "received", "TSHIRT-RED-M", R"("qty":2,"unit":"case")"));
+  REQUIRE(received.ev.has_value());
+  CHECK(received.ev->qty == 48);
+  const auto adjusted = decode_one_with_kits(
+      kit_event_json("pos", "adjusted", "TSHIRT-RED-M", R"("delta":-3,"unit":"pack6")"));
+  REQUIRE(adjusted.ev.has_value());
+  CHECK(adjusted.ev->delta == -18);
+  const auto counted = decode_one_with_kits(kit_event_json(
+      "pos", "counted", "TSHIRT-RED-M",
+      R"("counted":4,"as_of":"2026-11-27T10:00:00Z","unit":"case")"));
+  REQUIRE(counted.ev.has_value());
+  CHECK(counted.ev->counted == 96);
+  // "each" is every SKU's base unit, configured or not; the unit follows the mapped SKU.
+  const auto each = decode_one_with_kits(
+      kit_event_json("pos", "received", "NOT-CONFIGURED", R"("qty":7,"unit":"each")"));
+  REQUIRE(each.ev.has_value());
+  CHECK(each.ev->qty == 7);
+  const auto mapped = decode_one_with_kits(
+      kit_event_json("erp", "received", "ERP-1001", R"("qty":1,"unit":"pack6")"));
+  REQUIRE(mapped.ev.has_value());
+  CHECK(mapped.ev->qty == 6);
+}
+
+TEST_CASE("connectors::decode_events rejects a unit the SKU is not traded in", "[connectors]") {
+  const auto d = decode_one_with_kits(
+      kit_event_json("erp", "received", "ERP-1001", R"("qty":1,"unit":"pallet")"));
+  REQUIRE_FALSE(d.ev.has_value());
+  CHECK(d.error == field_error{"unit", "unknown unit 'pallet' for sku 'TSHIRT-RED-M'"});
+  CHECK(d.miss.kind == stockd::connectors::miss_kind::unknown_unit);
+  CHECK(d.miss.source == "erp");
+  CHECK(d.miss.sku == "TSHIRT-RED-M");
+  CHECK(d.miss.unit == "pallet");
+  const auto unconfigured = decode_one_with_kits(
+      kit_event_json("pos", "received", "MUG", R"("qty":1,"unit":"case")"));
+  CHECK(unconfigured.error == field_error{"unit", "unknown unit 'case' for sku 'MUG'"});
+  const auto typed = decode_one_with_kits(
+      kit_event_json("pos", "received", "MUG", R"("qty":1,"unit":6)"));
+  CHECK(typed.error == field_error{"unit", "must be a string"});
+  CHECK(typed.miss.kind == stockd::connectors::miss_kind::none);
+}
+
+TEST_CASE("connectors::decode_events holds a converted quantity to qty_max", "[connectors]") {
+  decode_limits limits;
+  limits.qty_max = 100;
+  const auto d = decode_one_with_kits(
+      kit_event_json("pos", "received", "TSHIRT-RED-M", R"("qty":5,"unit":"case")"), limits);
+  REQUIRE_FALSE(d.ev.has_value());
+  CHECK(d.error == field_error{"qty", "must be at most 100 in base units (5 case of 24)"});
+  const auto fits = decode_one_with_kits(
+      kit_event_json("pos", "received", "TSHIRT-RED-M", R"("qty":4,"unit":"case")"), limits);
+  CHECK(fits.ev.has_value());
+}
+
+TEST_CASE("connectors::decode_events expands a kit order into one order per component",
+          "[connectors]") {
+  // 3 twin packs of the gift box through the ERP's id: 6 boxes = 12 shirts and 6 mugs.
+  const auto d = decode_one_with_kits(kit_event_json(
+      "erp", "order_created", "ERP-2000", std::string(order_fields) + R"(,"qty":3,"unit":"twin")",
+      "o-7"));
+  REQUIRE(d.ev.has_value());
+  CHECK(d.ev->sku == engine::sku_id("GIFT-BOX"));
+  CHECK(d.ev->qty == 6);
+  REQUIRE(d.components.size() == 2);
+  CHECK(d.components[0].id == "o-7#TSHIRT-RED-M");
+  CHECK(d.components[0].sku == engine::sku_id("TSHIRT-RED-M"));
+  CHECK(d.components[0].qty == 12);
+  CHECK(d.components[0].line_id == "1/TSHIRT-RED-M");
+  CHECK(d.components[1].id == "o-7#MUG");
+  CHECK(d.components[1].sku == engine::sku_id("MUG"));
+  CHECK(d.components[1].qty == 6);
+  CHECK(d.components[1].line_id == "1/MUG");
+  for (const auto& c : d.components) {
+    CHECK(c.order_id == "O1");
+    CHECK(c.location == loc("DC-EAST"));
+    CHECK(c.source == src("erp"));
+    CHECK(c.type == engine::event_type::order_created);
+  }
+  CHECK(d.id == "o-7");
+}
+
+TEST_CASE("connectors::decode_events expands every order-line event of a kit the same way",
+          "[connectors]") {
+  const std::string line = R"("order_id":"O1","line_id":"1","qty":1)";
+  for (const char* type : {"order_cancelled", "payment_failed", "order_fulfilled"}) {
+    INFO(type);
+    const auto d = decode_one_with_kits(kit_event_json("pos", type, "GIFT-BOX", line));
+    REQUIRE(d.ev.has_value());
+    REQUIRE(d.components.size() == 2);
+    CHECK(d.components[0].line_id == "1/TSHIRT-RED-M");
+    CHECK(d.components[0].qty == 2);
+    CHECK(d.components[1].qty == 1);
+  }
+  const auto ret = decode_one_with_kits(
+      kit_event_json("pos", "return_received", "GIFT-BOX", line + R"(,"disposition":"damaged")"));
+  REQUIRE(ret.components.size() == 2);
+  CHECK(ret.components[1].return_disposition == engine::disposition::damaged);
+  // A plain SKU's event has no components.
+  const auto plain = decode_one_with_kits(kit_event_json("pos", "order_created", "MUG",
+                                                         std::string(order_fields) + ",\"qty\":1"));
+  REQUIRE(plain.ev.has_value());
+  CHECK(plain.components.empty());
+}
+
+TEST_CASE("connectors::decode_events rejects stock events on a kit", "[connectors]") {
+  struct stock_case {
+    const char* type;
+    std::string extra;
+  };
+  const std::vector<stock_case> cases{
+      {"received", R"("qty":1)"},
+      {"counted", R"("counted":1,"as_of":"2026-11-27T10:00:00Z")"},
+      {"adjusted", R"("delta":1)"},
+      {"reservation_created", R"("qty":1,"reservation_id":"R1")"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.type);
+    const auto d = decode_one_with_kits(kit_event_json("pos", c.type, "GIFT-BOX", c.extra));
+    REQUIRE_FALSE(d.ev.has_value());
+    CHECK(d.error.field == "sku");
+    CHECK(d.error.reason.find("kits have no stock of their own: 'GIFT-BOX' is a kit") == 0);
+    CHECK(d.components.empty());
+  }
+}
+
+TEST_CASE("connectors::decode_events holds a kit's expansion to the body's limits",
+          "[connectors]") {
+  decode_limits limits;
+  limits.qty_max = 10;
+  const auto big = decode_one_with_kits(
+      kit_event_json("pos", "order_created", "GIFT-BOX", std::string(order_fields) + ",\"qty\":6"),
+      limits);
+  REQUIRE_FALSE(big.ev.has_value());
+  CHECK(big.error == field_error{"qty", "must be at most 10 in base units for kit component "
+                                        "'TSHIRT-RED-M' (6 kits of 2)"});
+  CHECK(big.components.empty());
+  decode_limits short_strings;
+  short_strings.string_bytes_max = 24;  // the timestamp takes 20
+  const auto long_id = decode_one_with_kits(
+      kit_event_json("pos", "order_created", "GIFT-BOX", std::string(order_fields) + ",\"qty\":1",
+                     "order-000001"),
+      short_strings);
+  REQUIRE_FALSE(long_id.ev.has_value());
+  CHECK(long_id.error ==
+        field_error{"id", "too long to name the kit component 'TSHIRT-RED-M' within 24 bytes"});
+}
+
+TEST_CASE("connectors::decode_events keeps one answer per sent event around a kit",
+          "[connectors]") {
+  const auto events = decode_with_kits(
+      "[" + kit_event_json("pos", "received", "MUG", R"("qty":4)", "a") + "," +
+      kit_event_json("pos", "order_created", "GIFT-BOX", std::string(order_fields) + ",\"qty\":1",
+                     "b") +
+      "," + kit_event_json("erp", "received", "NOPE", R"("qty":1)", "c") + "]");
+  REQUIRE(events.size() == 3);
+  CHECK(events[0].ev.has_value());
+  CHECK(events[0].components.empty());
+  CHECK(events[1].components.size() == 2);
+  CHECK_FALSE(events[2].ev.has_value());
+  CHECK(events[2].id == "c");
+}
