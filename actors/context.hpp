@@ -6,6 +6,7 @@
 
 #include "actors/metrics.hpp"
 #include "actors/options.hpp"
+#include "engine/event.hpp"
 #include "store/database.hpp"
 #include "store/writer.hpp"
 
@@ -17,10 +18,20 @@ using checkpoint_sink = std::function<bool(std::vector<store::checkpoint_record>
                                            std::uint32_t shard, std::uint64_t watermark,
                                            store::checkpoint_completion done)>;
 
+/// Journals one event the engine originates (reservations, expiries). Returns false when the
+/// journal refuses it (overloaded, stopped, not ready); otherwise, once the commit is done, a
+/// fresh entry is dispatched like any ingested one and THEN a `journaled_atom` with the result
+/// goes to the shard that owns the entry's SKU, so the actor has applied the entry before it
+/// hears the result.
+using journal_submit = std::function<bool(engine::journal_entry entry)>;
+
 struct context {
   options opts;
   store::database* db = nullptr;
   checkpoint_sink persist;
+  journal_submit submit;  // empty: reservations are refused (e.g. a read-only tool)
+  /// The engine's clock for reservation expiry and received_at of engine events; a fake in tests.
+  std::function<engine::timestamp()> clock;
   metrics* counters = nullptr;
   std::vector<std::atomic<std::uint64_t>>* watermarks = nullptr;  // per shard, for status
 };

@@ -186,6 +186,85 @@ void on_get(self_pointer self, const engine::sku_id& sku, sku_view_callback& rep
   }
 }
 
+/// One reservation request walking the candidate locations in config order (DESIGN §5: without
+/// a location, the first location that can cover the quantity; with channel priorities configured
+/// later, the channel's order replaces the config order).
+struct reserve_attempt {
+  reserve_request req;
+  reservation_callback reply;
+  std::vector<engine::location_id> candidates;
+  std::size_t next = 0;
+  std::int64_t best_available = 0;  // the most any tried location could have given
+};
+
+void try_next_location(self_pointer self, std::shared_ptr<reserve_attempt> attempt) {
+  auto& st = self->state;
+  engine::sku_location_key key{attempt->req.sku, attempt->candidates[attempt->next]};
+  ++attempt->next;
+  reserve_request req = attempt->req;
+  req.location = key.location;
+  slot& target = slot_for(self, key);
+  self->request(target.actor, st.ctx->opts.request_timeout, reserve_atom::value, std::move(req))
+      .then(
+          [self, attempt](reservation_reply& reply) {
+            if (reply.status == reservation_status::insufficient) {
+              attempt->best_available = std::max(attempt->best_available, reply.available);
+              if (attempt->next < attempt->candidates.size()) {
+                try_next_location(self, attempt);
+                return;
+              }
+              reply.available = attempt->best_available;
+            }
+            attempt->reply(std::move(reply));
+          },
+          [attempt](caf::error&) {
+            reservation_reply reply;
+            reply.status = reservation_status::failed;
+            reply.detail = "timed out; retry with the same key";
+            attempt->reply(std::move(reply));
+          });
+}
+
+void on_reserve(self_pointer self, reserve_request& req, reservation_callback& reply) {
+  auto attempt = std::make_shared<reserve_attempt>();
+  if (req.location) {
+    attempt->candidates.push_back(*req.location);
+  } else {
+    for (const auto& info : self->state.catalog->locations()) {
+      attempt->candidates.push_back(info.id);
+    }
+  }
+  attempt->req = std::move(req);
+  attempt->reply = std::move(reply);
+  if (attempt->candidates.empty()) {
+    reservation_reply none;
+    none.status = reservation_status::insufficient;
+    attempt->reply(std::move(none));
+    return;
+  }
+  try_next_location(self, std::move(attempt));
+}
+
+void on_end(self_pointer self, end_request& req, reservation_callback& reply) {
+  auto& st = self->state;
+  if (!st.catalog->has_location(req.key.location)) {
+    reservation_reply unknown;
+    unknown.status = reservation_status::not_found;
+    unknown.detail = "unknown reservation";
+    reply(std::move(unknown));
+    return;
+  }
+  slot& target = slot_for(self, req.key);
+  self->request(target.actor, st.ctx->opts.request_timeout, end_atom::value, std::move(req))
+      .then([reply](reservation_reply& answer) { reply(std::move(answer)); },
+            [reply](caf::error&) {
+              reservation_reply failed;
+              failed.status = reservation_status::failed;
+              failed.detail = "timed out; retry";
+              reply(std::move(failed));
+            });
+}
+
 } // namespace
 
 std::uint32_t shard_of(const engine::sku_id& sku, std::uint32_t shards) noexcept {
@@ -245,6 +324,18 @@ directory_shard(directory_shard_actor::stateful_pointer<directory_shard_state> s
           start_round(self);
         }
         return promise;
+      },
+      [self](reserve_atom, reserve_request& req, reservation_callback& reply) {
+        on_reserve(self, req, reply);
+      },
+      [self](end_atom, end_request& req, reservation_callback& reply) { on_end(self, req, reply); },
+      [self](journaled_atom, journal_result& result) {
+        // Sent after the entry's own delivery (when fresh) from the same thread, so the actor
+        // receives it after it applied the entry.
+        auto it = self->state.slots.find(result.key);
+        if (it != self->state.slots.end()) {
+          self->send(it->second.actor, journaled_atom::value, std::move(result));
+        }
       },
   };
 }

@@ -23,6 +23,7 @@
 #include "engine/event.hpp"
 #include "engine/ids.hpp"
 #include "engine/state.hpp"
+#include "actors/reservations.hpp"
 
 namespace stockd::actors {
 
@@ -34,6 +35,10 @@ using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using ckpt_done_atom = caf::atom_constant<caf::atom("ckpt_done")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
+using end_atom = caf::atom_constant<caf::atom("resv_end")>;
+using journaled_atom = caf::atom_constant<caf::atom("journaled")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
 
 /// The answer to a SKU query: the state at every location that has one.
 struct sku_view {
@@ -47,7 +52,13 @@ using entry_batch = std::vector<engine::journal_entry>;
 using sku_location_actor = caf::typed_actor<
     caf::reacts_to<apply_atom, engine::journal_entry>,
     caf::replies_to<get_atom>::with<engine::sku_location_state>,
-    caf::replies_to<snapshot_atom>::with<std::string>>;  // engine::encode(state)
+    caf::replies_to<snapshot_atom>::with<std::string>,   // engine::encode(state)
+    // Reserve-if-available and end a reservation (actors/reservations.hpp); answered after the
+    // journal commit and the apply.
+    caf::replies_to<reserve_atom, reserve_request>::with<reservation_reply>,
+    caf::replies_to<end_atom, end_request>::with<reservation_reply>,
+    caf::reacts_to<journaled_atom, journal_result>,  // an event this actor submitted, committed
+    caf::reacts_to<expire_atom>>;                    // expiry timer: journal what has expired
 
 /// The directory for one range of SKUs, and that range's checkpointer.
 using directory_shard_actor = caf::typed_actor<
@@ -56,7 +67,12 @@ using directory_shard_actor = caf::typed_actor<
     caf::reacts_to<get_atom, engine::sku_id, sku_view_callback>,
     caf::reacts_to<tick_atom>,                              // checkpoint timer
     caf::reacts_to<ckpt_done_atom, std::uint64_t, bool>,    // round persisted (watermark, ok)
-    caf::replies_to<flush_atom>::with<std::uint64_t>>;      // checkpoint now; replies watermark
+    caf::replies_to<flush_atom>::with<std::uint64_t>,       // checkpoint now; replies watermark
+    // Reservations: to the key's actor, or, without a location, to each location in config order
+    // until one can cover the quantity.
+    caf::reacts_to<reserve_atom, reserve_request, reservation_callback>,
+    caf::reacts_to<end_atom, end_request, reservation_callback>,
+    caf::reacts_to<journaled_atom, journal_result>>;        // forwarded to the key's actor
 
 } // namespace stockd::actors
 

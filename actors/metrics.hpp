@@ -17,6 +17,7 @@ struct metrics {
   counter events_accepted{0};
   counter events_duplicate{0};
   counter events_rejected{0};  // rejected at ingest: never journaled
+  std::atomic<std::int64_t> reservations_in_flight{0};  // reservation requests awaiting an answer
   // engine (sku_location actors): every journaled event ends in exactly one of these
   counter apply_applied{0};
   counter apply_rejected{0};   // inconsistent with the state: journaled, not applied

@@ -30,8 +30,10 @@ runtime::layout runtime::resolve(const options& opts) {
 }
 
 runtime::runtime(const options& opts, const engine::catalog& catalog, store::database* db,
-                 checkpoint_sink persist, metrics& counters)
-    : cfg_(std::make_unique<caf::actor_system_config>()), catalog_(catalog) {
+                 checkpoint_sink persist, metrics& counters, journal_sink journal)
+    : cfg_(std::make_unique<caf::actor_system_config>()),
+      catalog_(catalog),
+      journal_(std::move(journal)) {
   const layout l = resolve(opts);
   threads_ = l.threads;
   const std::uint32_t shards = l.shards;
@@ -47,6 +49,13 @@ runtime::runtime(const options& opts, const engine::catalog& catalog, store::dat
   ctx_.persist = std::move(persist);
   ctx_.counters = &counters;
   ctx_.watermarks = &watermarks_;
+  ctx_.clock = [] {
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now());
+  };
+  if (journal_) {
+    ctx_.submit = [this](engine::journal_entry entry) { return submit(std::move(entry)); };
+  }
   system_ = std::make_unique<caf::actor_system>(*cfg_);
   pending_.resize(shards);
   for (std::uint32_t i = 0; i < shards; ++i) {
@@ -80,6 +89,49 @@ void runtime::dispatch(std::vector<engine::journal_entry>&& entries) {
       pending_[i] = entry_batch{};
     }
   }
+}
+
+bool runtime::submit(engine::journal_entry entry) {
+  // Before recovery finishes, dispatch() belongs to the recovery loop: refusing here keeps it
+  // to one thread.
+  if (!ctx_.counters->ready.load(std::memory_order_acquire)) {
+    return false;
+  }
+  engine::sku_location_key key{entry.ev.sku, entry.ev.location};
+  std::string event_id = entry.ev.id;
+  std::vector<engine::journal_entry> batch;
+  batch.push_back(std::move(entry));
+  auto done = [this, key = std::move(key), event_id = std::move(event_id)](
+                  std::vector<engine::journal_entry>& entries,
+                  const std::vector<store::append_status>& statuses, const store::error* failure) {
+    journal_result result{key, event_id, 0, false, std::nullopt};
+    if (failure != nullptr) {
+      result.failure = std::string(store::to_string(failure->code)) + ": " + failure->message;
+    } else {
+      result.seq = statuses[0].seq;
+      result.duplicate = statuses[0].duplicate;
+      if (result.duplicate) {
+        ctx_.counters->events_duplicate.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        ctx_.counters->events_accepted.fetch_add(1, std::memory_order_relaxed);
+        dispatch(std::move(entries));
+      }
+    }
+    // Same thread, same shard, after the delivery: the actor applies the entry first.
+    auto& shard = shards_[shard_of(key.sku, static_cast<std::uint32_t>(shards_.size()))];
+    caf::anon_send(shard, journaled_atom::value, std::move(result));
+  };
+  return journal_(std::move(batch), std::move(done));
+}
+
+void runtime::reserve(reserve_request req, reservation_callback reply) {
+  auto& shard = shards_[shard_of(req.sku, static_cast<std::uint32_t>(shards_.size()))];
+  caf::anon_send(shard, reserve_atom::value, std::move(req), std::move(reply));
+}
+
+void runtime::end_reservation(end_request req, reservation_callback reply) {
+  auto& shard = shards_[shard_of(req.key.sku, static_cast<std::uint32_t>(shards_.size()))];
+  caf::anon_send(shard, end_atom::value, std::move(req), std::move(reply));
 }
 
 void runtime::publish_head(std::uint64_t head) {

@@ -19,11 +19,17 @@ class actor_system_config;
 
 namespace stockd::actors {
 
+/// Appends events to the journal: the production one is store::writer::submit.
+using journal_sink =
+    std::function<bool(std::vector<engine::journal_entry> entries, store::append_completion done)>;
+
 class runtime {
 public:
   /// `catalog` and `db` must outlive the runtime. `persist` receives checkpoint batches.
+  /// `journal` lets the engine journal its own events (reservations, expiries); without it
+  /// reservations are refused. Its completions must run on the thread that calls dispatch().
   runtime(const options& opts, const engine::catalog& catalog, store::database* db,
-          checkpoint_sink persist, metrics& counters);
+          checkpoint_sink persist, metrics& counters, journal_sink journal = {});
   ~runtime();
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
@@ -45,6 +51,11 @@ public:
   std::optional<std::uint64_t> recover(std::chrono::milliseconds timeout);
   /// Answers asynchronously on a shard's thread: the callback must only post elsewhere.
   void query_sku(const engine::sku_id& sku, sku_view_callback reply);
+  /// Reserve-if-available (actors/reservations.hpp). `reply` runs once, on an actor's thread,
+  /// after the journal commit, or with `failed` after the request timeout: it must only post.
+  void reserve(reserve_request req, reservation_callback reply);
+  /// Release or commit a reservation; `reply` as for reserve().
+  void end_reservation(end_request req, reservation_callback reply);
   /// Checkpoints every shard now and waits (shutdown, tests). False on timeout or failure.
   bool flush(std::chrono::milliseconds timeout);
   /// Blocks until no delivery is in flight or `timeout` passes.
@@ -56,6 +67,9 @@ public:
   const context& ctx() const noexcept { return ctx_; }
 
 private:
+  /// ctx_.submit: journals one engine event, then dispatches it and tells its shard.
+  bool submit(engine::journal_entry entry);
+
   std::unique_ptr<caf::actor_system_config> cfg_;
   std::unique_ptr<caf::actor_system> system_;
   std::vector<std::atomic<std::uint64_t>> watermarks_;
@@ -63,6 +77,7 @@ private:
   const engine::catalog& catalog_;
   std::vector<directory_shard_actor> shards_;
   std::vector<entry_batch> pending_;  // per shard, reused by dispatch
+  journal_sink journal_;
   std::size_t threads_ = 0;
 };
 

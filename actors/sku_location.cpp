@@ -1,5 +1,6 @@
 #include "actors/sku_location.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -51,6 +52,408 @@ void count(metrics& m, const engine::outcome& out) {
   }
 }
 
+using self_pointer = sku_location_actor::stateful_pointer<sku_location_holder>;
+using pending_op = sku_location_holder::pending_op;
+using limits = reservation_limits;
+using engine::event_type;
+
+const engine::reservation* find_reservation(const engine::sku_location_state& s,
+                                            std::string_view id) {
+  for (const auto& r : s.reservations) {
+    if (r.id == id) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+reservation_reply make_reply(reservation_status status, const engine::sku_location_key& key,
+                             std::string id, std::int64_t qty,
+                             std::optional<engine::timestamp> expires_at) {
+  reservation_reply r;
+  r.status = status;
+  r.id = std::move(id);
+  r.sku = key.sku;
+  r.location = key.location;
+  r.qty = qty;
+  r.expires_at = expires_at;
+  return r;
+}
+
+reservation_reply error_reply(reservation_status status, std::string detail) {
+  reservation_reply r;
+  r.status = status;
+  r.detail = std::move(detail);
+  return r;
+}
+
+/// What stock a new hold may take: the engine's available minus holds still in flight.
+std::int64_t free_to_reserve(const sku_location_holder& h) { return h.state.qty.available - h.held; }
+
+engine::journal_entry engine_event(const sku_location_holder& h, event_type type,
+                                   std::string event_id, std::string reservation_id) {
+  engine::journal_entry e;
+  e.received_at = h.ctx->clock();
+  e.ev.source = engine::source_id(engine_source);
+  e.ev.id = std::move(event_id);
+  e.ev.type = type;
+  e.ev.sku = h.state.key.sku;
+  e.ev.location = h.state.key.location;
+  e.ev.occurred_at = e.received_at;
+  e.ev.reservation_id = std::move(reservation_id);
+  return e;
+}
+
+/// How a reservation that is no longer held ended, read from the SKU's durable ledger (so the
+/// answer survives restarts): the creation, and the first end event after it — only one end can
+/// apply to a hold, and it is the first one journaled while the hold was there. Bounded by
+/// ledger_lookup_max entries of the SKU's history; older reservations read as unknown.
+reservation_reply lookup_ended(const sku_location_holder& h, const std::string& id, end_kind kind,
+                               const std::string& order_id) {
+  const auto& key = h.state.key;
+  if (h.ctx->db == nullptr) {
+    return error_reply(reservation_status::not_found, "unknown reservation");
+  }
+  auto ledger = h.ctx->db->sku_ledger(key.sku, 0, limits::ledger_lookup_max);
+  if (!ledger) {
+    return error_reply(reservation_status::failed, "ledger: " + ledger.error().message);
+  }
+  const engine::journal_entry* created = nullptr;
+  const engine::journal_entry* ended = nullptr;
+  for (const auto& e : *ledger) {  // newest first: the last match is the oldest
+    if (e.ev.location != key.location || e.ev.reservation_id != id) {
+      continue;
+    }
+    if (e.ev.type == event_type::reservation_created) {
+      created = &e;
+    } else if (e.ev.type == event_type::reservation_released ||
+               e.ev.type == event_type::reservation_expired ||
+               e.ev.type == event_type::reservation_committed) {
+      ended = &e;
+    }
+  }
+  if (created == nullptr || ended == nullptr || ended->seq < created->seq) {
+    return error_reply(reservation_status::not_found, "unknown reservation");
+  }
+  reservation_reply r = make_reply(reservation_status::ended, key, id, created->ev.qty,
+                                   created->ev.expires_at);
+  const event_type how = ended->ev.type;
+  r.order_id = how == event_type::reservation_committed ? ended->ev.order_id : std::string{};
+  if (kind == end_kind::release && how == event_type::reservation_released) {
+    r.status = reservation_status::released;  // a retried DELETE
+  } else if (kind == end_kind::commit && how == event_type::reservation_committed &&
+             ended->ev.order_id == order_id) {
+    r.status = reservation_status::committed;  // a retried commit
+  } else {
+    r.detail = how == event_type::reservation_released  ? "released"
+               : how == event_type::reservation_expired ? "expired"
+                                                        : "committed";
+  }
+  return r;
+}
+
+/// Answers every waiter of a finished op.
+void answer(pending_op& op, const reservation_reply& reply) {
+  for (auto& waiter : op.waiters) {
+    waiter.deliver(reply);
+  }
+  op.waiters.clear();
+}
+
+void schedule_expiry(self_pointer self);
+
+void retry_expiry_later(self_pointer self) {
+  auto& h = self->state;
+  constexpr std::chrono::seconds retry{1};
+  const auto at = h.ctx->clock() + retry;
+  if (!h.expiry_timer_at || at < *h.expiry_timer_at) {
+    h.expiry_timer_at = at;
+    self->delayed_send(self, retry, expire_atom::value);
+  }
+}
+
+/// Keeps one timer for the earliest expiry not yet being journaled. Earlier timers are cheap to
+/// leave running: a timer that finds nothing expired does nothing but re-arm.
+void schedule_expiry(self_pointer self) {
+  auto& h = self->state;
+  std::optional<engine::timestamp> earliest;
+  for (const auto& r : h.state.reservations) {
+    if (r.expires_at && (!earliest || *r.expires_at < *earliest) &&
+        !h.pending.contains("expire:" + r.id)) {
+      earliest = r.expires_at;
+    }
+  }
+  if (!earliest || (h.expiry_timer_at && *h.expiry_timer_at <= *earliest)) {
+    return;
+  }
+  h.expiry_timer_at = earliest;
+  // Capped so a clock step (NTP) is noticed within the hour rather than at a stale deadline.
+  const auto delay = std::clamp<std::chrono::milliseconds>(*earliest - h.ctx->clock(),
+                                                           std::chrono::milliseconds{0},
+                                                           std::chrono::hours{1});
+  self->delayed_send(self, delay, expire_atom::value);
+}
+
+/// Journals reservation_expired for what has expired by the engine's clock, a bounded batch per
+/// tick. The event id "expire:<id>" makes a re-submit after a restart a journal duplicate.
+void on_expire(self_pointer self) {
+  auto& h = self->state;
+  h.expiry_timer_at.reset();
+  const context& ctx = *h.ctx;
+  if (!ctx.submit || !ctx.counters->ready.load(std::memory_order_relaxed)) {
+    retry_expiry_later(self);  // recovering: the journal is not ours to write yet
+    return;
+  }
+  const auto ids = engine::expired_reservations(h.state, ctx.clock());
+  std::size_t submitted = 0;
+  for (const auto& id : ids) {
+    std::string event_id = "expire:" + id;
+    if (h.pending.contains(event_id)) {
+      continue;
+    }
+    if (submitted == limits::expire_batch_max ||
+        h.pending.size() >= limits::pending_per_actor_max) {
+      break;
+    }
+    const engine::reservation* r = find_reservation(h.state, id);
+    auto entry = engine_event(h, event_type::reservation_expired, event_id, id);
+    entry.ev.qty = r != nullptr ? r->qty : 0;
+    if (!ctx.submit(std::move(entry))) {
+      retry_expiry_later(self);
+      return;
+    }
+    pending_op op;
+    op.type = event_type::reservation_expired;
+    op.reservation_id = id;
+    h.pending.emplace(std::move(event_id), std::move(op));
+    ++submitted;
+  }
+  schedule_expiry(self);
+}
+
+caf::typed_response_promise<reservation_reply> on_reserve(self_pointer self,
+                                                          const reserve_request& req) {
+  auto promise = self->make_response_promise<reservation_reply>();
+  auto& h = self->state;
+  const context& ctx = *h.ctx;
+  const auto& key = h.state.key;
+  std::string id = make_reservation_id(key, req.key_digest);
+  if (id.empty()) {
+    promise.deliver(error_reply(reservation_status::failed, "reservation id too long"));
+    return promise;
+  }
+  if (const auto* r = find_reservation(h.state, id)) {
+    auto reply = make_reply(reservation_status::created, key, id, r->qty, r->expires_at);
+    reply.replayed = true;
+    promise.deliver(std::move(reply));
+    return promise;
+  }
+  std::string event_id = "reservation:" + req.key;
+  if (auto it = h.pending.find(event_id); it != h.pending.end()) {
+    if (it->second.waiters.size() >= limits::waiters_per_key_max) {
+      promise.deliver(error_reply(reservation_status::overloaded, "too many retries in flight"));
+    } else {
+      it->second.waiters.push_back(promise);
+    }
+    return promise;
+  }
+  if (!ctx.submit || !ctx.counters->ready.load(std::memory_order_relaxed) ||
+      h.pending.size() >= limits::pending_per_actor_max) {
+    promise.deliver(error_reply(reservation_status::overloaded, "reservations in flight"));
+    return promise;
+  }
+  std::size_t holds = 0;
+  for (const auto& [_, op] : h.pending) {
+    holds += op.hold > 0 ? 1 : 0;
+  }
+  if (h.state.reservations.size() + holds >= engine::state_limits::reservations_max) {
+    promise.deliver(error_reply(reservation_status::limit,
+                                "at most " +
+                                    std::to_string(engine::state_limits::reservations_max) +
+                                    " reservations per SKU and location"));
+    return promise;
+  }
+  if (const std::int64_t free = free_to_reserve(h); free < req.qty) {
+    auto reply = error_reply(reservation_status::insufficient, "insufficient");
+    reply.available = std::max<std::int64_t>(0, free);
+    promise.deliver(std::move(reply));
+    return promise;
+  }
+  auto entry = engine_event(h, event_type::reservation_created, event_id, id);
+  entry.ev.qty = req.qty;
+  if (req.expires_in) {
+    entry.ev.expires_at = entry.received_at + *req.expires_in;
+  }
+  pending_op op;
+  op.type = event_type::reservation_created;
+  op.reservation_id = id;
+  op.qty = req.qty;
+  op.hold = req.qty;
+  op.expires_at = entry.ev.expires_at;
+  if (!ctx.submit(std::move(entry))) {
+    promise.deliver(error_reply(reservation_status::overloaded, "journal queue full"));
+    return promise;
+  }
+  op.waiters.push_back(promise);
+  h.held += op.hold;
+  h.pending.emplace(std::move(event_id), std::move(op));
+  return promise;
+}
+
+caf::typed_response_promise<reservation_reply> on_end(self_pointer self, const end_request& req) {
+  auto promise = self->make_response_promise<reservation_reply>();
+  auto& h = self->state;
+  const context& ctx = *h.ctx;
+  const bool commit = req.kind == end_kind::commit;
+  std::string event_id = (commit ? "commit:" : "release:") + req.id;
+  if (auto it = h.pending.find(event_id); it != h.pending.end()) {
+    if (commit && it->second.order_id != req.order_id) {
+      auto reply = error_reply(reservation_status::ended, "being committed to another order");
+      promise.deliver(std::move(reply));
+    } else if (it->second.waiters.size() >= limits::waiters_per_key_max) {
+      promise.deliver(error_reply(reservation_status::overloaded, "too many retries in flight"));
+    } else {
+      it->second.waiters.push_back(promise);
+    }
+    return promise;
+  }
+  const engine::reservation* r = find_reservation(h.state, req.id);
+  if (r == nullptr) {
+    promise.deliver(lookup_ended(h, req.id, req.kind, req.order_id));
+    return promise;
+  }
+  if (!ctx.submit || !ctx.counters->ready.load(std::memory_order_relaxed) ||
+      h.pending.size() >= limits::pending_per_actor_max) {
+    promise.deliver(error_reply(reservation_status::overloaded, "reservations in flight"));
+    return promise;
+  }
+  const auto type = commit ? event_type::reservation_committed : event_type::reservation_released;
+  auto entry = engine_event(h, type, event_id, req.id);
+  entry.ev.qty = r->qty;
+  entry.ev.order_id = req.order_id;
+  entry.ev.line_id = req.line_id;
+  pending_op op;
+  op.type = type;
+  op.reservation_id = req.id;
+  op.qty = r->qty;
+  op.expires_at = r->expires_at;
+  op.order_id = req.order_id;
+  if (!ctx.submit(std::move(entry))) {
+    promise.deliver(error_reply(reservation_status::overloaded, "journal queue full"));
+    return promise;
+  }
+  op.waiters.push_back(promise);
+  h.pending.emplace(std::move(event_id), std::move(op));
+  return promise;
+}
+
+/// A journaled entry of ours was applied: remember the outcome for the answer, and drop the
+/// hold, which the engine's `reserved` bucket (or nothing, when rejected) now stands for.
+void note_applied(sku_location_holder& h, const engine::journal_entry& entry,
+                  const engine::outcome& out) {
+  auto it = h.pending.find(entry.ev.id);
+  if (it == h.pending.end()) {
+    return;
+  }
+  auto& op = it->second;
+  op.outcome = out.kind;
+  op.reason = out.reason;
+  h.held -= op.hold;
+  op.hold = 0;
+}
+
+/// The answer to a reservation_created the journal already had under this key: the original
+/// reservation, wherever it was placed, read back from the journal at its seq.
+reservation_reply replay_original(const sku_location_holder& h, std::uint64_t seq,
+                                  const pending_op& op) {
+  if (h.ctx->db == nullptr) {
+    return error_reply(reservation_status::failed, "no journal to read the original from");
+  }
+  std::optional<engine::journal_entry> original;
+  auto read = h.ctx->db->read_journal(seq, 1, [&original](const engine::journal_entry& e) {
+    original = e;
+    return false;
+  });
+  if (!read || !original || original->seq != seq) {
+    return error_reply(reservation_status::failed, "journal: original reservation unreadable");
+  }
+  const engine::event& ev = original->ev;
+  if (ev.type != event_type::reservation_created || ev.sku != h.state.key.sku ||
+      ev.qty != op.qty) {
+    return error_reply(reservation_status::key_conflict,
+                       "key already used for a different reservation");
+  }
+  auto reply = make_reply(reservation_status::created, {ev.sku, ev.location}, ev.reservation_id,
+                          ev.qty, ev.expires_at);
+  reply.replayed = true;
+  return reply;
+}
+
+reservation_reply fresh_answer(const sku_location_holder& h, const pending_op& op) {
+  const auto& key = h.state.key;
+  if (!op.outcome) {
+    return error_reply(reservation_status::failed, "journaled but not applied");
+  }
+  if (*op.outcome == engine::outcome_kind::applied) {
+    auto reply = make_reply(reservation_status::created, key, op.reservation_id, op.qty,
+                            op.expires_at);
+    if (op.type == event_type::reservation_released) {
+      reply.status = reservation_status::released;
+    } else if (op.type == event_type::reservation_committed) {
+      reply.status = reservation_status::committed;
+      reply.order_id = op.order_id;
+    }
+    return reply;
+  }
+  if (op.type == event_type::reservation_created) {
+    // Only an event the engine applied in between (an order taking the stock) gets here: the
+    // engine refused to reserve what was not there.
+    if (op.reason.starts_with("limit")) {
+      return error_reply(reservation_status::limit, op.reason);
+    }
+    auto reply = error_reply(reservation_status::insufficient, "insufficient");
+    reply.available = std::max<std::int64_t>(0, free_to_reserve(h));
+    return reply;
+  }
+  // Another end (a concurrent release, commit or expiry) was journaled first.
+  return lookup_ended(h, op.reservation_id,
+                      op.type == event_type::reservation_committed ? end_kind::commit
+                                                                   : end_kind::release,
+                      op.order_id);
+}
+
+void on_journaled(self_pointer self, const journal_result& result) {
+  auto& h = self->state;
+  auto it = h.pending.find(result.event_id);
+  if (it == h.pending.end()) {
+    return;
+  }
+  pending_op op = std::move(it->second);
+  h.pending.erase(it);
+  h.held -= op.hold;  // a duplicate or a failed commit never applies: its hold goes now
+  op.hold = 0;
+  if (op.type == event_type::reservation_expired) {
+    if (result.failure) {
+      retry_expiry_later(self);
+    }
+    return;
+  }
+  reservation_reply reply;
+  if (result.failure) {
+    reply = error_reply(reservation_status::failed, "journal: " + *result.failure);
+  } else if (result.duplicate) {
+    reply = op.type == event_type::reservation_created
+                ? replay_original(h, result.seq, op)
+                : lookup_ended(h, op.reservation_id,
+                               op.type == event_type::reservation_committed ? end_kind::commit
+                                                                            : end_kind::release,
+                               op.order_id);
+  } else {
+    reply = fresh_answer(h, op);
+  }
+  answer(op, reply);
+}
+
 } // namespace
 
 sku_location_actor::behavior_type
@@ -59,12 +462,22 @@ sku_location(sku_location_actor::stateful_pointer<sku_location_holder> self,
   self->state.state = load(key, *ctx);
   ctx->counters->live_actors.fetch_add(1, std::memory_order_relaxed);
   self->state.ctx = ctx;
+  if (ctx->clock) {
+    schedule_expiry(self);  // holds loaded from a checkpoint still have to expire
+  }
   return {
       [self, ctx](apply_atom, const engine::journal_entry& entry) {
         // The engine's clock is the journal's: replay gives the same state (DESIGN §2).
         engine::outcome out = engine::apply(self->state.state, entry, entry.received_at);
         count(*ctx->counters, out);
         ctx->counters->in_flight.fetch_sub(1, std::memory_order_relaxed);
+        if (entry.ev.source.str() == engine_source) {
+          note_applied(self->state, entry, out);
+        }
+        if (entry.ev.type == event_type::reservation_created && entry.ev.expires_at &&
+            out.kind == engine::outcome_kind::applied && ctx->clock) {
+          schedule_expiry(self);
+        }
       },
       [self](get_atom) { return self->state.state; },
       [self](snapshot_atom) {
@@ -72,6 +485,10 @@ sku_location(sku_location_actor::stateful_pointer<sku_location_holder> self,
         engine::encode(self->state.state, bytes);
         return bytes;
       },
+      [self](reserve_atom, const reserve_request& req) { return on_reserve(self, req); },
+      [self](end_atom, const end_request& req) { return on_end(self, req); },
+      [self](journaled_atom, const journal_result& result) { on_journaled(self, result); },
+      [self](expire_atom) { on_expire(self); },
   };
 }
 

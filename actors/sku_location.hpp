@@ -1,14 +1,38 @@
 #pragma once
 // sku_location: the one owner of one SKU × location state (DESIGN §4).
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/typed_response_promise.hpp>
+
 #include "actors/context.hpp"
 #include "actors/interfaces.hpp"
+#include "engine/apply.hpp"
 #include "engine/state.hpp"
 
 namespace stockd::actors {
 
 struct sku_location_holder {
+  /// An event this actor journaled and has not yet heard back about (actors/reservations.hpp).
+  struct pending_op {
+    engine::event_type type = engine::event_type::reservation_created;
+    std::string reservation_id;
+    std::int64_t qty = 0;
+    std::int64_t hold = 0;  // created: units held against availability until the entry applies
+    std::optional<engine::timestamp> expires_at;
+    std::string order_id;
+    std::optional<engine::outcome_kind> outcome;  // set when the journaled entry is applied
+    std::string reason;
+    std::vector<caf::typed_response_promise<reservation_reply>> waiters;
+  };
+
   engine::sku_location_state state;
   const context* ctx = nullptr;
+  std::unordered_map<std::string, pending_op> pending;  // by event id; pending_per_actor_max
+  std::int64_t held = 0;                                // sum of `hold` over pending
+  std::optional<engine::timestamp> expiry_timer_at;     // the earliest expiry timer in flight
   sku_location_holder() = default;
   sku_location_holder(const sku_location_holder&) = delete;
   sku_location_holder& operator=(const sku_location_holder&) = delete;

@@ -1,0 +1,114 @@
+#pragma once
+// Reservations through the actor engine (DESIGN §5 POST/DELETE /v1/reservations): the messages
+// between the HTTP layer, the directory shard and the sku_location actor, and the reservation id.
+//
+// Why the sku_location actor decides: it is the one owner of its SKU × location state, so
+// "reserve if available" is a check and a hold in one message, with nothing in between (atomic per
+// SKU × location without a lock). The hold stays "pending" until the reservation_created event it
+// journals comes back through normal dispatch and is applied; only then is it part of the engine's
+// `reserved` bucket. Pending holds count against availability, so two requests for the last unit
+// cannot both pass the check. The HTTP answer is sent after the commit (durable) and after the
+// apply (a GET right after the 201 sees the reservation).
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+
+#include "engine/ids.hpp"
+#include "engine/time.hpp"
+
+namespace stockd::actors {
+
+/// The source of every event the engine originates itself (reservations, expiries). Its event
+/// ids ("reservation:<key>", "release:<id>", "commit:<id>", "expire:<id>") are deduplicated by the
+/// journal like any source's, which makes retries and re-submits after a restart harmless.
+inline constexpr std::string_view engine_source = "stockd";
+
+/// Named limits (STYLE: a limit on everything).
+struct reservation_limits {
+  static constexpr std::size_t key_bytes_max = 128;
+  static constexpr std::int64_t expires_in_s_max = 30LL * 24 * 3600;  // 30 days
+  static constexpr std::size_t id_bytes_max = 320;  // keeps "expire:<id>" within LMDB's key limit
+  static constexpr std::size_t pending_per_actor_max = 256;  // holds and ends awaiting commit
+  static constexpr std::size_t waiters_per_key_max = 16;     // same-key requests while pending
+  static constexpr std::size_t expire_batch_max = 64;        // expiries journaled per tick
+  /// How far back the SKU's ledger is searched to tell how an ended reservation ended.
+  static constexpr std::size_t ledger_lookup_max = 2000;
+};
+
+/// POST /v1/reservations, validated by the HTTP layer.
+struct reserve_request {
+  std::string key;         // the client's idempotency key
+  std::string key_digest;  // hex digest of the key (32 chars): the id's last part
+  engine::sku_id sku;
+  std::optional<engine::location_id> location;  // none: the first location that can cover qty
+  std::int64_t qty = 0;
+  std::optional<std::chrono::seconds> expires_in;
+};
+
+enum class end_kind : std::uint8_t { release, commit };
+
+/// DELETE /v1/reservations/{id} and POST /v1/reservations/{id}/commit.
+struct end_request {
+  std::string id;
+  engine::sku_location_key key;  // parsed from the id
+  end_kind kind = end_kind::release;
+  std::string order_id;  // commit only
+  std::string line_id;   // commit only, optional
+};
+
+enum class reservation_status : std::uint8_t {
+  created,       // 201: a new hold, or the same key again (replayed = true)
+  released,      // 200
+  committed,     // 200
+  insufficient,  // 409 with `available`
+  ended,         // 409: already released / expired / committed otherwise (`detail` says which)
+  key_conflict,  // 422: the key was used for a different reservation
+  not_found,     // 404
+  limit,         // 409: too many reservations at this SKU × location
+  overloaded,    // 503
+  failed,        // 500 / 503: journal failure or timeout (`detail`)
+};
+
+struct reservation_reply {
+  reservation_status status = reservation_status::failed;
+  bool replayed = false;
+  std::string id;
+  engine::sku_id sku;
+  engine::location_id location;
+  std::int64_t qty = 0;
+  std::optional<engine::timestamp> expires_at;
+  std::string order_id;         // committed
+  std::int64_t available = 0;   // insufficient
+  std::string detail;
+};
+using reservation_callback = std::function<void(reservation_reply)>;
+
+/// What the journal said about an event the engine submitted; sent to the shard that owns the
+/// SKU after the entry, when fresh, was dispatched (so the actor applies it first).
+struct journal_result {
+  engine::sku_location_key key;
+  std::string event_id;
+  std::uint64_t seq = 0;
+  bool duplicate = false;
+  std::optional<std::string> failure;
+};
+
+/// "r.<sku>.<location>.<key digest>", each part escaped so the id is URL-safe and the SKU and
+/// location can be read back: bytes outside [A-Za-z0-9_-] become "~XX" (hex). Deterministic, so
+/// the same key at the same SKU × location always names the same reservation. Empty when the id
+/// would exceed id_bytes_max.
+std::string make_reservation_id(const engine::sku_location_key& key, std::string_view key_digest);
+/// The SKU × location an id names; nullopt when it is not one of ours.
+std::optional<engine::sku_location_key> parse_reservation_id(std::string_view id);
+
+} // namespace stockd::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::reserve_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::end_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::reservation_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::reservation_callback)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::journal_result)
