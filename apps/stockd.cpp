@@ -148,7 +148,11 @@ int main(int argc, char** argv) {
                 std::uint64_t watermark, stockd::store::checkpoint_completion done) {
         return writer.submit_checkpoints(std::move(records), shard, watermark, std::move(done));
       },
-      counters);
+      counters,
+      [&writer](std::vector<stockd::engine::journal_entry> entries,
+                stockd::store::append_completion done) {
+        return writer.submit(std::move(entries), std::move(done));
+      });
   writer.on_commit([&engine](std::uint64_t head) { engine.publish_head(head); });
 
   stockd::server::api_dependencies deps;

@@ -6,6 +6,7 @@
 
 #include "engine/time.hpp"
 #include "server/json_writer.hpp"
+#include "server/reservations.hpp"
 
 namespace stockd::server {
 namespace {
@@ -222,6 +223,12 @@ void api::handle(request&& req, responder respond) {
     }
     if (authorize(req, scope::ingest, respond)) {
       post_events(std::move(req), std::move(respond));
+    }
+    return;
+  }
+  if (path == "/v1/reservations" || path.starts_with("/v1/reservations/")) {
+    if (authorize(req, scope::ingest, respond)) {
+      handle_reservations(deps_, path, std::move(req), std::move(respond));
     }
     return;
   }
