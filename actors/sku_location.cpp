@@ -243,6 +243,11 @@ caf::typed_response_promise<reservation_reply> on_reserve(self_pointer self,
     return promise;
   }
   if (const auto* r = find_reservation(h.state, id)) {
+    if (r->qty != req.qty) {
+      promise.deliver(error_reply(reservation_status::key_conflict,
+                                  "key already used for a different reservation"));
+      return promise;
+    }
     auto reply = make_reply(reservation_status::created, key, id, r->qty, r->expires_at);
     reply.replayed = true;
     promise.deliver(std::move(reply));

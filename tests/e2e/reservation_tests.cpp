@@ -1,0 +1,304 @@
+// End-to-end: reservations against the real stockd binary (DESIGN §5 POST/DELETE
+// /v1/reservations, §2 "Reservations expire on the engine's clock").
+#include <atomic>
+#include <csignal>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "tests/e2e/event_json.hpp"
+#include "tests/e2e/server_process.hpp"
+
+namespace stockd::e2e {
+namespace {
+
+void receive(const server_process& server, std::string_view id, std::string_view sku,
+             std::int64_t qty, std::string_view location = "main") {
+  auto res = server.post("/v1/events", json_array({event_json("received", id, sku,
+                                                              "\"qty\":" + std::to_string(qty),
+                                                              location)}));
+  INFO(res.body);
+  REQUIRE(res.status == 200);
+  REQUIRE(parse_results(res.body)[0].status == "accepted");
+}
+
+std::string reserve_body(std::string_view key, std::string_view sku, std::int64_t qty,
+                         std::string_view extra = "") {
+  std::string body = "{\"key\":\"" + std::string(key) + "\",\"sku\":\"" + std::string(sku) +
+                     "\",\"qty\":" + std::to_string(qty);
+  if (!extra.empty()) {
+    body += ',';
+    body += extra;
+  }
+  return body + "}";
+}
+
+struct reservation {
+  unsigned status = 0;
+  std::string id;
+  std::string location;
+  std::int64_t qty = 0;
+  std::string state;
+  bool has_expiry = false;
+  std::int64_t available = -1;  // 409 insufficient only
+  std::string body;
+};
+
+reservation read_reservation(const http_response& res) {
+  reservation r;
+  r.status = res.status;
+  r.body = res.body;
+  if (res.status == 0 || res.body.empty() || res.body[0] != '{') {
+    return r;
+  }
+  json_doc doc(res.body);
+  if (auto id = doc.root()["id"]; !id.error()) {
+    r.id = std::string(id.get_string().value());
+    r.location = std::string(doc["location"].get_string().value());
+    r.qty = doc["qty"].get_int64().value();
+    r.state = std::string(doc["state"].get_string().value());
+    r.has_expiry = !doc["expires_at"].is_null();
+  }
+  if (auto available = doc.root()["available"]; !available.error()) {
+    r.available = available.get_int64().value();
+  }
+  return r;
+}
+
+reservation reserve(const server_process& server, std::string_view key, std::string_view sku,
+                    std::int64_t qty, std::string_view extra = "") {
+  return read_reservation(server.post("/v1/reservations", reserve_body(key, sku, qty, extra)));
+}
+
+reservation release(const server_process& server, const std::string& id) {
+  http_request req;
+  req.method = "DELETE";
+  req.target = "/v1/reservations/" + id;
+  return read_reservation(server.request(req));
+}
+
+reservation commit(const server_process& server, const std::string& id,
+                   std::string_view order_id) {
+  return read_reservation(server.post("/v1/reservations/" + id + "/commit",
+                                      "{\"order_id\":\"" + std::string(order_id) + "\"}"));
+}
+
+} // namespace
+
+TEST_CASE("a reservation moves available to reserved and answers 409 with what is left",
+          "[e2e][reservations]") {
+  server_process server;
+  server.start();
+  receive(server, "r1", "MUG", 5);
+
+  auto first = reserve(server, "cart-1", "MUG", 3, "\"expires_in_s\":900");
+  INFO(first.body);
+  REQUIRE(first.status == 201);
+  CHECK(first.location == "main");
+  CHECK(first.qty == 3);
+  CHECK(first.state == "active");
+  CHECK(first.has_expiry);
+  location_view v = read_location(server, "MUG");
+  CHECK(v.available == 2);
+  CHECK(v.reserved == 3);
+  CHECK(v.on_hand == 5);
+
+  auto too_many = reserve(server, "cart-2", "MUG", 3);
+  INFO(too_many.body);
+  CHECK(too_many.status == 409);
+  CHECK(too_many.available == 2);
+  CHECK(read_location(server, "MUG").reserved == 3);  // a refusal holds nothing
+
+  SECTION("the same key answers the same reservation and reserves nothing more") {
+    auto again = reserve(server, "cart-1", "MUG", 3, "\"expires_in_s\":900");
+    CHECK(again.status == 201);
+    CHECK(again.id == first.id);
+    CHECK(read_location(server, "MUG").reserved == 3);
+  }
+  SECTION("the same key for a different reservation is refused") {
+    CHECK(reserve(server, "cart-1", "MUG", 1).status == 422);
+  }
+  SECTION("bad input names the field") {
+    auto res = server.post("/v1/reservations", reserve_body("k", "MUG", 0));
+    CHECK(res.status == 400);
+    CHECK(res.body.find("\"field\":\"qty\"") != std::string::npos);
+    res = server.post("/v1/reservations", reserve_body("k", "MUG", 1, "\"location\":\"nowhere\""));
+    CHECK(res.status == 400);
+    CHECK(res.body.find("\"field\":\"location\"") != std::string::npos);
+    res = server.post("/v1/reservations", reserve_body("k", "MUG", 1, "\"expires_in_s\":99999999"));
+    CHECK(res.status == 400);
+    CHECK(res.body.find("\"field\":\"expires_in_s\"") != std::string::npos);
+  }
+  SECTION("writes need a token with the ingest scope") {
+    http_request req;
+    req.method = "POST";
+    req.target = "/v1/reservations";
+    req.body = reserve_body("k", "MUG", 1);
+    req.token = std::nullopt;
+    http_client client("127.0.0.1", server.port());
+    CHECK(client.send(req).status == 401);
+  }
+}
+
+TEST_CASE("release returns the hold and commit turns it into a committed order line",
+          "[e2e][reservations]") {
+  server_process server;
+  server.start();
+  receive(server, "r1", "LAMP", 10);
+  auto a = reserve(server, "a", "LAMP", 2);
+  auto b = reserve(server, "b", "LAMP", 3);
+  REQUIRE(a.status == 201);
+  REQUIRE(b.status == 201);
+  CHECK(read_location(server, "LAMP").reserved == 5);
+
+  auto released = release(server, a.id);
+  INFO(released.body);
+  CHECK(released.status == 200);
+  CHECK(released.state == "released");
+  CHECK(released.qty == 2);
+  auto committed = commit(server, b.id, "order-7");
+  INFO(committed.body);
+  CHECK(committed.status == 200);
+  CHECK(committed.state == "committed");
+
+  location_view v = read_location(server, "LAMP");
+  CHECK(v.available == 7);
+  CHECK(v.reserved == 0);
+  CHECK(v.committed == 3);
+  CHECK(v.on_hand == 10);
+
+  CHECK(release(server, a.id).status == 200);           // a retried DELETE
+  CHECK(commit(server, b.id, "order-7").status == 200); // a retried commit
+  CHECK(commit(server, a.id, "order-8").status == 409); // released: cannot be committed
+  CHECK(release(server, b.id).status == 409);           // committed: cannot be released
+  CHECK(release(server, "r.LAMP.main.00000000000000000000000000000000").status == 404);
+  CHECK(release(server, "not-an-id").status == 404);
+  v = read_location(server, "LAMP");
+  CHECK(v.available == 7);
+  CHECK(v.committed == 3);
+}
+
+TEST_CASE("without a location the first configured location that can cover the quantity is used",
+          "[e2e][reservations]") {
+  server_options opts;
+  opts.config_toml = "[[locations]]\nid = \"DC-EAST\"\n\n[[locations]]\nid = \"DC-WEST\"\n";
+  server_process server(opts);
+  server.start();
+  receive(server, "e1", "TENT", 2, "DC-EAST");
+  receive(server, "w1", "TENT", 5, "DC-WEST");
+
+  auto east = reserve(server, "k1", "TENT", 2, "\"channel\":\"pos\"");
+  CHECK(east.status == 201);
+  CHECK(east.location == "DC-EAST");
+  auto west = reserve(server, "k2", "TENT", 1);
+  CHECK(west.status == 201);
+  CHECK(west.location == "DC-WEST");  // DC-EAST has nothing left
+  auto none = reserve(server, "k3", "TENT", 5);
+  CHECK(none.status == 409);
+  CHECK(none.available == 4);  // the most one location could give
+  auto named = reserve(server, "k4", "TENT", 4, "\"location\":\"DC-WEST\"");
+  CHECK(named.status == 201);
+  CHECK(named.location == "DC-WEST");
+  CHECK(read_location(server, "TENT", "DC-WEST").available == 0);
+}
+
+TEST_CASE("concurrent reservations never reserve more than is available",
+          "[e2e][reservations]") {
+  server_process server;
+  server.start();
+  constexpr std::int64_t stock = 7;
+  receive(server, "r1", "LAST", stock);
+
+  constexpr int threads = 4;
+  constexpr int per_thread = 6;
+  std::atomic<int> created{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      http_client client("127.0.0.1", server.port());
+      for (int i = 0; i < per_thread; ++i) {
+        http_request req;
+        req.method = "POST";
+        req.target = "/v1/reservations";
+        req.body = reserve_body("t" + std::to_string(t) + "-" + std::to_string(i), "LAST", 1);
+        req.token = server.token();
+        auto res = client.send(req);
+        (res.status == 201 ? created : res.status == 409 ? refused : other).fetch_add(1);
+      }
+    });
+  }
+  for (auto& w : workers) {
+    w.join();
+  }
+  CHECK(other.load() == 0);
+  CHECK(created.load() == stock);
+  CHECK(refused.load() == threads * per_thread - stock);
+  location_view v = read_location(server, "LAST");
+  CHECK(v.reserved == stock);
+  CHECK(v.available == 0);
+}
+
+TEST_CASE("an expired reservation returns to available through a journaled event",
+          "[e2e][reservations]") {
+  server_process server;
+  server.start();
+  receive(server, "r1", "CAP", 4);
+  auto r = reserve(server, "short", "CAP", 3, "\"expires_in_s\":1");
+  REQUIRE(r.status == 201);
+  CHECK(read_location(server, "CAP").reserved == 3);
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  location_view v = read_location(server, "CAP");
+  while (v.reserved != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    v = read_location(server, "CAP");
+  }
+  CHECK(v.reserved == 0);
+  CHECK(v.available == 4);
+  auto ledger = read_full_ledger(server, "CAP");
+  REQUIRE(!ledger.empty());
+  CHECK(ledger[0].type == "reservation_expired");
+  CHECK(ledger[0].id == "expire:" + r.id);
+  CHECK(commit(server, r.id, "late").status == 409);
+
+  // Replay from the journal alone gives the same state.
+  server.restart();
+  v = read_location(server, "CAP");
+  CHECK(v.reserved == 0);
+  CHECK(v.available == 4);
+}
+
+TEST_CASE("reservations and their keys survive kill -9", "[e2e][reservations]") {
+  server_process server;
+  server.start();
+  receive(server, "r1", "BOOT", 6);
+  auto held = reserve(server, "cart-9", "BOOT", 4, "\"expires_in_s\":3600");
+  REQUIRE(held.status == 201);
+  auto gone = reserve(server, "cart-10", "BOOT", 1);
+  REQUIRE(gone.status == 201);
+  REQUIRE(release(server, gone.id).status == 200);
+
+  server.kill(SIGKILL);
+  REQUIRE(server.wait_exit(std::chrono::seconds(10)).has_value());
+  server.start();
+
+  location_view v = read_location(server, "BOOT");
+  CHECK(v.reserved == 4);
+  CHECK(v.available == 2);
+  auto again = reserve(server, "cart-9", "BOOT", 4, "\"expires_in_s\":3600");
+  CHECK(again.status == 201);
+  CHECK(again.id == held.id);
+  CHECK(read_location(server, "BOOT").reserved == 4);
+  CHECK(release(server, gone.id).status == 200);  // the release is remembered too
+  auto committed = commit(server, held.id, "order-1");
+  CHECK(committed.status == 200);
+  v = read_location(server, "BOOT");
+  CHECK(v.committed == 4);
+  CHECK(v.reserved == 0);
+}
+
+} // namespace stockd::e2e
