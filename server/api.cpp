@@ -1,9 +1,12 @@
 #include "server/api.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <mutex>
 
 #include <boost/beast/version.hpp>
 
+#include "engine/kits.hpp"
 #include "engine/time.hpp"
 #include "server/json_writer.hpp"
 #include "server/reservations.hpp"
@@ -146,6 +149,53 @@ void write_location(json_writer& w, const engine::sku_location_state& s) {
   }
   w.field("applied_seq", s.last_seq);
   w.end_object();
+}
+
+// GET /v1/skus/{kit}: the kit's own "locations" stay empty (it has no stock); "kit" holds each
+// component's pooled availability and the kits they make, over all locations and per location.
+std::string kit_json(const std::string& sku, const std::vector<engine::kit_component>& components,
+                     const std::vector<actors::sku_view>& views,
+                     const std::vector<engine::location_id>& locations) {
+  bool complete = true;
+  std::vector<engine::component_stock> pooled;
+  for (std::size_t i = 0; i < components.size(); ++i) {
+    complete = complete && views[i].complete;
+    pooled.push_back({components[i].qty, engine::pooled_available(views[i].locations)});
+  }
+  json_writer w;
+  w.begin_object().field("sku", sku);
+  w.key("locations").begin_object().end_object();
+  w.key("channels").begin_object().end_object();
+  w.key("kit").begin_object();
+  w.key("components").begin_array();
+  for (std::size_t i = 0; i < components.size(); ++i) {
+    w.begin_object();
+    w.field("sku", components[i].sku.str());
+    w.field("qty", components[i].qty);
+    w.field("available", pooled[i].available);
+    w.end_object();
+  }
+  w.end_array();
+  w.field("available", engine::kit_available(pooled));
+  w.key("locations").begin_object();
+  for (const auto& location : locations) {
+    std::vector<engine::component_stock> here;
+    for (std::size_t i = 0; i < components.size(); ++i) {
+      std::int64_t available = 0;
+      for (const auto& s : views[i].locations) {
+        if (s.key.location == location) {
+          available = s.qty.available;
+        }
+      }
+      here.push_back({components[i].qty, available});
+    }
+    w.field(location.str(), engine::kit_available(here));
+  }
+  w.end_object();
+  w.end_object();
+  w.field("complete", complete);
+  w.end_object();
+  return w.take();
 }
 
 } // namespace
@@ -297,6 +347,7 @@ void api::post_events(request&& req, responder respond) {
     respond(error(status, version, keep_alive, decoded.error().message, "body"));
     return;
   }
+  misses_.record(*decoded);
   auto results = std::make_shared<std::vector<connectors::decoded_event>>(std::move(*decoded));
   const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now());
@@ -304,15 +355,22 @@ void api::post_events(request&& req, responder respond) {
   entries.reserve(results->size());
   std::uint64_t rejected = 0;
   for (auto& r : *results) {
-    if (r.ev) {
+    if (!r.ev) {
+      ++rejected;
+    } else if (r.components.empty()) {
       entries.push_back(engine::journal_entry{0, now, std::move(*r.ev)});
     } else {
-      ++rejected;
+      // A kit line journals its components in place of itself, in this one submission: the
+      // whole body commits in one transaction, so a kit is never half-journaled.
+      for (auto& component : r.components) {
+        entries.push_back(engine::journal_entry{0, now, std::move(component)});
+      }
     }
   }
   counters.events_rejected.fetch_add(rejected, std::memory_order_relaxed);
 
-  // Writes the per-event answer: statuses[i] belongs to the i-th valid event, in body order.
+  // Writes the per-event answer, one per event sent: statuses follow the journaled events in
+  // body order, a kit line owning one status per component (see docs/semantics.md).
   auto answer = [results, version, keep_alive](const std::vector<store::append_status>& statuses)
       -> response {
     json_writer w;
@@ -323,9 +381,19 @@ void api::post_events(request&& req, responder respond) {
       const auto& r = (*results)[i];
       w.begin_object().field("id", r.id);
       if (r.error.field.empty() && r.error.reason.empty()) {
-        const auto& st = statuses[next_valid];
-        ++next_valid;
-        w.field("status", st.duplicate ? "duplicate" : "accepted").field("seq", st.seq);
+        // A kit line is a duplicate only when every component is one; its seq is the first
+        // component's, and "components" says how many journal entries it became.
+        const std::size_t owned = std::max<std::size_t>(1, r.components.size());
+        bool duplicate = true;
+        for (std::size_t k = 0; k < owned; ++k) {
+          duplicate = duplicate && statuses[next_valid + k].duplicate;
+        }
+        w.field("status", duplicate ? "duplicate" : "accepted")
+            .field("seq", statuses[next_valid].seq);
+        if (!r.components.empty()) {
+          w.field("components", static_cast<std::uint64_t>(owned));
+        }
+        next_valid += owned;
       } else {
         w.field("index", static_cast<std::uint64_t>(i));
         w.field("status", "rejected").field("field", r.error.field).field("error", r.error.reason);
@@ -393,6 +461,10 @@ void api::post_events(request&& req, responder respond) {
 }
 
 void api::get_sku(const request& req, std::string sku, responder respond) {
+  if (deps_.catalog->is_kit(engine::sku_id(sku))) {
+    get_kit(req, std::move(sku), std::move(respond));
+    return;
+  }
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
   deps_.engine->query_sku(engine::sku_id(sku), [respond, sku, version,
@@ -416,6 +488,42 @@ void api::get_sku(const request& req, std::string sku, responder respond) {
     w.end_object();
     respond(make_response(http::status::ok, version, keep_alive, w.take()));
   });
+}
+
+// A kit has no stock of its own: its answer is derived from its components' states, queried
+// concurrently; the last reply to arrive writes the answer (each query replies exactly once).
+void api::get_kit(const request& req, std::string sku, responder respond) {
+  struct pending {
+    std::mutex mutex;
+    std::vector<engine::kit_component> components;
+    std::vector<actors::sku_view> views;
+    std::size_t remaining = 0;
+  };
+  auto p = std::make_shared<pending>();
+  const auto components = deps_.catalog->kit_components(engine::sku_id(sku));
+  p->components.assign(components.begin(), components.end());
+  p->views.resize(p->components.size());
+  p->remaining = p->components.size();
+  std::vector<engine::location_id> locations;
+  for (const auto& info : deps_.catalog->locations()) {
+    locations.push_back(info.id);
+  }
+  const unsigned version = req.version();
+  const bool keep_alive = req.keep_alive();
+  for (std::size_t i = 0; i < p->components.size(); ++i) {
+    deps_.engine->query_sku(p->components[i].sku, [p, i, sku, locations, respond, version,
+                                                   keep_alive](actors::sku_view view) {
+      {
+        std::lock_guard lock(p->mutex);
+        p->views[i] = std::move(view);
+        if (--p->remaining != 0) {
+          return;
+        }
+      }
+      respond(make_response(http::status::ok, version, keep_alive,
+                            kit_json(sku, p->components, p->views, locations)));
+    });
+  }
 }
 
 void api::get_sku_events(const request& req, std::string sku, responder respond) {
@@ -484,6 +592,22 @@ response api::get_status(const request& req) {
   w.field("duplicate", load(m.events_duplicate));
   w.field("rejected", load(m.events_rejected));
   w.end_object();
+  auto misses = [&w](std::string_view name, const catalog_misses::report& r, bool units) {
+    w.key(name).begin_object();
+    w.field("count", r.count);
+    w.key("sample").begin_array();
+    for (const auto& s : r.newest_first) {
+      w.begin_object().field("source", s.source).field("sku", s.sku);
+      if (units) {
+        w.field("unit", s.unit);
+      }
+      w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+  };
+  misses("unmapped", misses_.unmapped(), false);
+  misses("unknown_units", misses_.unknown_units(), true);
   w.key("engine").begin_object();
   w.field("applied", load(m.apply_applied));
   w.field("rejected", load(m.apply_rejected));

@@ -13,6 +13,7 @@
 #include "connectors/event_decoder.hpp"
 #include "engine/catalog.hpp"
 #include "server/auth.hpp"
+#include "server/catalog_misses.hpp"
 #include "server/options.hpp"
 #include "store/database.hpp"
 #include "store/writer.hpp"
@@ -51,6 +52,7 @@ public:
 private:
   void post_events(request&& req, responder respond);
   void get_sku(const request& req, std::string sku, responder respond);
+  void get_kit(const request& req, std::string sku, responder respond);
   void get_sku_events(const request& req, std::string sku, responder respond);
   response get_status(const request& req);
   response get_metrics(const request& req);
@@ -58,6 +60,7 @@ private:
 
   api_dependencies deps_;
   authenticator auth_;
+  catalog_misses misses_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
