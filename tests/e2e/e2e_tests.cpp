@@ -408,6 +408,128 @@ TEST_CASE("a config file with an unknown key stops stockd with an error naming t
   CHECK(server.log().find("server.listne: unknown key") != std::string::npos);
 }
 
+TEST_CASE("a kit ordered in packs through an ERP's item number commits its components",
+          "[e2e]") {
+  server_options opts;
+  opts.config_toml = R"(
+[[skus]]
+id = "TSHIRT-RED-M"
+units = { pack6 = 6 }
+
+[[skus]]
+id = "GIFT-BOX"
+units = { pack2 = 2 }
+components = [{ sku = "TSHIRT-RED-M", qty = 2 }, { sku = "MUG", qty = 1 }]
+
+[[mappings]]
+source = "erp"
+skus = { "ERP-2000" = "GIFT-BOX", "ERP-1001" = "TSHIRT-RED-M" }
+)";
+  server_process server(opts);
+  server.start();
+
+  // 4 packs of 6 shirts and 10 mugs from the WMS, which has no mapping table.
+  auto stock = post_events(
+      server, json_array({event_json("received", "r1", "TSHIRT-RED-M", R"("qty":4,"unit":"pack6")"),
+                          received_json("r2", "MUG", 10)}));
+  REQUIRE(stock.size() == 2);
+  CHECK(stock[0].status == "accepted");
+  CHECK(stock[1].seq == 2);
+
+  // 3 twin packs of gift boxes = 6 kits = 12 shirts and 6 mugs, named by the ERP's id.
+  const std::string kit_order = json_array({event_json(
+      "order_created", "k1", "ERP-2000",
+      R"("qty":3,"unit":"pack2","order_id":"ORDER-1","line_id":"1","channel":"web")", "main",
+      "erp")});
+  auto res = server.post("/v1/events", kit_order);
+  REQUIRE(res.status == 200);
+  {
+    json_doc doc(res.body);
+    auto results = doc["results"].get_array().value();
+    REQUIRE(results.size() == 1);
+    simdjson::dom::element one = results.at(0).value();
+    CHECK(one["id"].get_string().value() == "k1");
+    CHECK(one["status"].get_string().value() == "accepted");
+    CHECK(one["seq"].get_uint64().value() == 3);  // the first component's seq
+    CHECK(one["components"].get_uint64().value() == 2);
+  }
+  CHECK(journal_head(server) == 4);
+
+  location_view shirts = read_location(server, "TSHIRT-RED-M");
+  CHECK(shirts.available == 12);
+  CHECK(shirts.committed == 12);
+  CHECK(shirts.on_hand == 24);
+  CHECK(shirts.last_event_id == "k1#TSHIRT-RED-M");
+  location_view mugs = read_location(server, "MUG");
+  CHECK(mugs.available == 4);
+  CHECK(mugs.committed == 6);
+  CHECK(mugs.last_event_id == "k1#MUG");
+
+  SECTION("the kit reads back as what its components can still make") {
+    json_doc kit = server.get_json("/v1/skus/GIFT-BOX");
+    CHECK(kit["sku"].get_string().value() == "GIFT-BOX");
+    // min(12 shirts / 2, 4 mugs / 1) = 4
+    CHECK(kit["kit"]["available"].get_int64().value() == 4);
+    CHECK(kit["kit"]["locations"]["main"].get_int64().value() == 4);
+    auto components = kit["kit"]["components"].get_array().value();
+    REQUIRE(components.size() == 2);
+    CHECK(components.at(0)["sku"].get_string().value() == "TSHIRT-RED-M");
+    CHECK(components.at(0)["qty"].get_int64().value() == 2);
+    CHECK(components.at(0)["available"].get_int64().value() == 12);
+    CHECK(components.at(1)["available"].get_int64().value() == 4);
+    CHECK(kit["complete"].get_bool().value());
+  }
+
+  SECTION("the same kit order again is one duplicate answer with the original seq") {
+    auto again = post_events(server, kit_order);
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].status == "duplicate");
+    CHECK(again[0].seq == 3);
+    CHECK(journal_head(server) == 4);
+    CHECK(read_location(server, "MUG").committed == 6);
+  }
+
+  SECTION("a cancel of the kit line releases each component's share") {
+    auto cancel = post_events(
+        server, json_array({event_json("order_cancelled", "c1", "ERP-2000",
+                                       R"("qty":1,"order_id":"ORDER-1","line_id":"1")", "main",
+                                       "erp")}));
+    REQUIRE(cancel.size() == 1);
+    CHECK(cancel[0].status == "accepted");
+    CHECK(read_location(server, "TSHIRT-RED-M").committed == 10);
+    CHECK(read_location(server, "MUG").available == 5);
+  }
+
+  SECTION("unmapped ids, unknown units and stock on a kit are rejected and listed in status") {
+    auto bad = post_events(
+        server, json_array({received_json("x1", "ERP-404", 1, "erp"),
+                            event_json("received", "x2", "MUG", R"("qty":1,"unit":"case")"),
+                            received_json("x3", "GIFT-BOX", 1)}));
+    REQUIRE(bad.size() == 3);
+    CHECK(bad[0].status == "rejected");
+    CHECK(bad[0].field == "sku");
+    CHECK(bad[0].error == "unmapped sku 'ERP-404' for source 'erp'");
+    CHECK(bad[1].field == "unit");
+    CHECK(bad[1].error == "unknown unit 'case' for sku 'MUG'");
+    CHECK(bad[2].field == "sku");
+    CHECK(bad[2].error.find("kits have no stock of their own") == 0);
+    CHECK(journal_head(server) == 4);
+
+    json_doc status = server.get_json("/v1/status");
+    CHECK(status["unmapped"]["count"].get_uint64().value() == 1);
+    auto unmapped = status["unmapped"]["sample"].get_array().value();
+    REQUIRE(unmapped.size() == 1);
+    CHECK(unmapped.at(0)["source"].get_string().value() == "erp");
+    CHECK(unmapped.at(0)["sku"].get_string().value() == "ERP-404");
+    CHECK(status["unknown_units"]["count"].get_uint64().value() == 1);
+    auto units = status["unknown_units"]["sample"].get_array().value();
+    REQUIRE(units.size() == 1);
+    CHECK(units.at(0)["source"].get_string().value() == test_source);
+    CHECK(units.at(0)["sku"].get_string().value() == "MUG");
+    CHECK(units.at(0)["unit"].get_string().value() == "case");
+  }
+}
+
 TEST_CASE("stockd keeps its state across SIGTERM and a restart", "[e2e]") {
   server_process server;
   server.start();
