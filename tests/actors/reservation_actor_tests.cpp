@@ -1,0 +1,322 @@
+// Reservations in the actor engine on CAF's deterministic test coordinator, with a real LMDB
+// journal in a temporary directory. The journal writer is played by the test: submissions queue
+// until `commit_journal()`, which appends them (with the real dedup), delivers the fresh ones and
+// then reports the result, in the order the production writer thread does.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <optional>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/send.hpp>
+
+#include "actors/directory_shard.hpp"
+#include "engine/time.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace engine = stockd::engine;
+namespace actors = stockd::actors;
+namespace store = stockd::store;
+using actors::reservation_status;
+
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "stockd-resv-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+class reservation_shard {
+public:
+  explicit reservation_shard(const std::filesystem::path& dir)
+      : catalog_({engine::location_info{engine::location_id("main"), {}},
+                  engine::location_info{engine::location_id("east"), {}}}),
+        watermarks_(1) {
+    store::options opts;
+    opts.dir = dir;
+    opts.map_size_bytes = 16u << 20;
+    auto opened = store::database::open(opts);
+    REQUIRE(opened.has_value());
+    db_ = std::move(*opened);
+    ctx_.opts.checkpoint_interval = 1h;
+    ctx_.opts.request_timeout = 10s;
+    ctx_.db = db_.get();
+    ctx_.counters = &counters_;
+    ctx_.watermarks = &watermarks_;
+    ctx_.persist = [](std::vector<store::checkpoint_record>, std::uint32_t, std::uint64_t,
+                      store::checkpoint_completion) { return false; };
+    ctx_.clock = [this] { return now; };
+    ctx_.submit = [this](engine::journal_entry entry) {
+      if (refuse_submissions) {
+        return false;
+      }
+      submitted.push_back(std::move(entry));
+      return true;
+    };
+    counters_.ready.store(true);
+    cfg_.set("scheduler.policy", caf::atom("testing"));
+    cfg_.set("logger.file-verbosity", caf::atom("quiet"));
+    system_ = std::make_unique<caf::actor_system>(cfg_);
+    sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(system_->scheduler());
+    shard = system_->spawn(actors::directory_shard, 0u, &ctx_, &catalog_);
+    run();
+  }
+  ~reservation_shard() {
+    caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+    run();
+    shard = nullptr;
+    system_.reset();
+  }
+
+  void run() { sched_->run(); }
+
+  /// Plays the journal writer: append (dedup included), deliver what is fresh, then report.
+  void commit_journal() {
+    while (!submitted.empty()) {
+      std::vector<engine::journal_entry> batch{std::move(submitted.front())};
+      submitted.pop_front();
+      std::vector<store::append_status> statuses;
+      REQUIRE(db_->append(batch, statuses).has_value());
+      actors::journal_result result{{batch[0].ev.sku, batch[0].ev.location}, batch[0].ev.id,
+                                    statuses[0].seq, statuses[0].duplicate, std::nullopt};
+      if (!statuses[0].duplicate) {
+        counters_.in_flight.fetch_add(1);
+        caf::anon_send(shard, actors::deliver_atom::value, std::move(batch));
+      }
+      caf::anon_send(shard, actors::journaled_atom::value, std::move(result));
+      run();
+    }
+  }
+
+  /// Journals an ordinary event (e.g. a receipt) the way ingest does.
+  void ingest(engine::journal_entry e) {
+    submitted.push_back(std::move(e));
+    commit_journal();
+  }
+
+  /// Sends a reservation request; the answer lands in the returned slot once it comes.
+  std::shared_ptr<std::optional<actors::reservation_reply>> reserve(std::string key,
+                                                                   std::int64_t qty,
+                                                                   std::optional<std::chrono::seconds> expires_in = {}) {
+    actors::reserve_request req;
+    req.key = key;
+    req.key_digest = "d" + key;
+    req.sku = engine::sku_id("A");
+    req.qty = qty;
+    req.expires_in = expires_in;
+    auto answer = std::make_shared<std::optional<actors::reservation_reply>>();
+    caf::anon_send(shard, actors::reserve_atom::value, std::move(req),
+                   actors::reservation_callback(
+                       [answer](actors::reservation_reply r) { *answer = std::move(r); }));
+    run();
+    return answer;
+  }
+
+  std::shared_ptr<std::optional<actors::reservation_reply>> end(const std::string& id,
+                                                               actors::end_kind kind) {
+    actors::end_request req;
+    req.id = id;
+    req.key = *actors::parse_reservation_id(id);
+    req.kind = kind;
+    req.order_id = kind == actors::end_kind::commit ? "order-1" : "";
+    auto answer = std::make_shared<std::optional<actors::reservation_reply>>();
+    caf::anon_send(shard, actors::end_atom::value, std::move(req),
+                   actors::reservation_callback(
+                       [answer](actors::reservation_reply r) { *answer = std::move(r); }));
+    run();
+    return answer;
+  }
+
+  engine::sku_location_state state(const std::string& location = "main") {
+    std::optional<actors::sku_view> view;
+    caf::anon_send(shard, actors::get_atom::value, engine::sku_id("A"),
+                   actors::sku_view_callback([&view](actors::sku_view v) { view = std::move(v); }));
+    run();
+    REQUIRE(view.has_value());
+    for (auto& s : view->locations) {
+      if (s.key.location.str() == location) {
+        return s;
+      }
+    }
+    FAIL("no state at " << location);
+    return {};
+  }
+
+  void fire_timers() {
+    sched_->trigger_timeouts();
+    run();
+  }
+
+  actors::directory_shard_actor shard;
+  std::deque<engine::journal_entry> submitted;
+  bool refuse_submissions = false;
+  engine::timestamp now = *engine::parse_rfc3339("2026-11-27T10:00:00Z");
+
+private:
+  engine::catalog catalog_;
+  std::unique_ptr<store::database> db_;
+  actors::metrics counters_;
+  std::vector<std::atomic<std::uint64_t>> watermarks_;
+  actors::context ctx_;
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> system_;
+  caf::scheduler::test_coordinator* sched_ = nullptr;
+};
+
+engine::journal_entry received(std::string id, std::int64_t qty, std::string location = "main") {
+  engine::journal_entry e;
+  e.received_at = *engine::parse_rfc3339("2026-11-27T09:00:00Z");
+  e.ev.source = engine::source_id("wms");
+  e.ev.id = std::move(id);
+  e.ev.type = engine::event_type::received;
+  e.ev.sku = engine::sku_id("A");
+  e.ev.location = engine::location_id(std::move(location));
+  e.ev.occurred_at = e.received_at;
+  e.ev.qty = qty;
+  return e;
+}
+
+} // namespace
+
+TEST_CASE("two reservations for the last unit: one is created, the other refused at once",
+          "[actors][reservations]") {
+  temp_dir dir;
+  reservation_shard s(dir.path);
+  s.ingest(received("r1", 1));
+  auto first = s.reserve("cart-1", 1);
+  auto second = s.reserve("cart-2", 1);
+  // The first holds the unit while its event is in the journal: the second cannot take it.
+  CHECK_FALSE(first->has_value());
+  REQUIRE(second->has_value());
+  CHECK((*second)->status == reservation_status::insufficient);
+  CHECK((*second)->available == 0);
+  CHECK(s.submitted.size() == 1);
+
+  s.commit_journal();
+  REQUIRE(first->has_value());  // answered only after the commit and the apply
+  CHECK((*first)->status == reservation_status::created);
+  CHECK((*first)->location.str() == "main");
+  auto st = s.state();
+  CHECK(st.qty.available == 0);
+  CHECK(st.qty.reserved == 1);
+  REQUIRE(st.reservations.size() == 1);
+  CHECK(st.reservations[0].id == (*first)->id);
+}
+
+TEST_CASE("the same key while the first request is in flight gets the same answer",
+          "[actors][reservations]") {
+  temp_dir dir;
+  reservation_shard s(dir.path);
+  s.ingest(received("r1", 5));
+  auto first = s.reserve("cart-1", 2);
+  auto again = s.reserve("cart-1", 2);
+  CHECK(s.submitted.size() == 1);  // one event for one key
+  s.commit_journal();
+  REQUIRE(first->has_value());
+  REQUIRE(again->has_value());
+  CHECK((*again)->id == (*first)->id);
+  CHECK(s.state().qty.reserved == 2);
+  // After it is applied, the key is answered from the state without journaling.
+  auto third = s.reserve("cart-1", 2);
+  REQUIRE(third->has_value());
+  CHECK((*third)->replayed);
+  CHECK(s.submitted.empty());
+}
+
+TEST_CASE("without a location the shard tries the locations in config order",
+          "[actors][reservations]") {
+  temp_dir dir;
+  reservation_shard s(dir.path);
+  s.ingest(received("r1", 1, "main"));
+  s.ingest(received("r2", 3, "east"));
+  auto r = s.reserve("cart-1", 2);
+  s.commit_journal();
+  REQUIRE(r->has_value());
+  CHECK((*r)->status == reservation_status::created);
+  CHECK((*r)->location.str() == "east");
+  auto none = s.reserve("cart-2", 2);
+  REQUIRE(none->has_value());
+  CHECK((*none)->status == reservation_status::insufficient);
+  CHECK((*none)->available == 1);  // the most any one location has
+}
+
+TEST_CASE("a refused journal submission leaves no hold behind", "[actors][reservations]") {
+  temp_dir dir;
+  reservation_shard s(dir.path);
+  s.ingest(received("r1", 1));
+  s.refuse_submissions = true;
+  auto refused = s.reserve("cart-1", 1);
+  REQUIRE(refused->has_value());
+  CHECK((*refused)->status == reservation_status::overloaded);
+  s.refuse_submissions = false;
+  auto ok = s.reserve("cart-2", 1);
+  s.commit_journal();
+  REQUIRE(ok->has_value());
+  CHECK((*ok)->status == reservation_status::created);
+}
+
+TEST_CASE("release and commit end a hold once; a second end is told how it ended",
+          "[actors][reservations]") {
+  temp_dir dir;
+  reservation_shard s(dir.path);
+  s.ingest(received("r1", 10));
+  auto a = s.reserve("a", 2);
+  auto b = s.reserve("b", 3);
+  s.commit_journal();
+  REQUIRE(a->has_value());
+  REQUIRE(b->has_value());
+  // A release and a commit of `a` race: the journal's order decides, the loser hears 409.
+  auto released = s.end((*a)->id, actors::end_kind::release);
+  auto committed = s.end((*a)->id, actors::end_kind::commit);
+  s.commit_journal();
+  REQUIRE(released->has_value());
+  REQUIRE(committed->has_value());
+  CHECK((*released)->status == reservation_status::released);
+  CHECK((*committed)->status == reservation_status::ended);
+  CHECK((*committed)->detail == "released");
+  auto b_committed = s.end((*b)->id, actors::end_kind::commit);
+  s.commit_journal();
+  REQUIRE(b_committed->has_value());
+  CHECK((*b_committed)->status == reservation_status::committed);
+  auto st = s.state();
+  CHECK(st.qty.available == 7);
+  CHECK(st.qty.committed == 3);
+  CHECK(st.qty.reserved == 0);
+}
+
+TEST_CASE("an expired hold is journaled as reservation_expired on the engine's clock",
+          "[actors][reservations]") {
+  temp_dir dir;
+  reservation_shard s(dir.path);
+  s.ingest(received("r1", 4));
+  auto r = s.reserve("cart-1", 3, std::chrono::seconds(60));
+  s.commit_journal();
+  REQUIRE(r->has_value());
+  REQUIRE((*r)->expires_at.has_value());
+
+  s.now += 59s;  // not yet: the timer finds nothing to expire
+  s.fire_timers();
+  CHECK(s.submitted.empty());
+  s.now += 1s;
+  s.fire_timers();
+  REQUIRE(s.submitted.size() == 1);
+  CHECK(s.submitted.front().ev.type == engine::event_type::reservation_expired);
+  CHECK(s.submitted.front().ev.id == "expire:" + (*r)->id);
+  CHECK(s.submitted.front().ev.source.str() == "stockd");
+  s.fire_timers();
+  CHECK(s.submitted.size() == 1);  // in flight: not submitted twice
+  s.commit_journal();
+  auto st = s.state();
+  CHECK(st.qty.available == 4);
+  CHECK(st.qty.reserved == 0);
+  CHECK(st.reservations.empty());
+}
