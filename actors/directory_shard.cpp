@@ -286,6 +286,15 @@ directory_shard(directory_shard_actor::stateful_pointer<directory_shard_state> s
   st.watermark_persisted = (*ctx->watermarks)[index].load(std::memory_order_relaxed);
   st.head_seen = st.watermark_persisted;
   self->delayed_send(self, ctx->opts.checkpoint_interval, tick_atom::value);
+  // The sku_location actors are not linked (a link costs a heap node per actor); they go down
+  // with their shard here instead, so one with an expiry timer pending cannot hold the actor
+  // system's shutdown until its timer fires.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& [key, s] : self->state.slots) {
+      self->send_exit(s.actor, msg.reason);
+    }
+    self->quit(msg.reason);
+  });
   return {
       [self](deliver_atom, entry_batch& batch) {
         auto& s = self->state;
@@ -329,6 +338,7 @@ directory_shard(directory_shard_actor::stateful_pointer<directory_shard_state> s
         on_reserve(self, req, reply);
       },
       [self](end_atom, end_request& req, reservation_callback& reply) { on_end(self, req, reply); },
+      [self](wake_atom, const engine::sku_location_key& key) { slot_for(self, key); },
       [self](journaled_atom, journal_result& result) {
         // Sent after the entry's own delivery (when fresh) from the same thread, so the actor
         // receives it after it applied the entry.

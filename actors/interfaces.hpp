@@ -39,6 +39,7 @@ using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
 using end_atom = caf::atom_constant<caf::atom("resv_end")>;
 using journaled_atom = caf::atom_constant<caf::atom("journaled")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
 /// The answer to a SKU query: the state at every location that has one.
 struct sku_view {
@@ -72,7 +73,8 @@ using directory_shard_actor = caf::typed_actor<
     // until one can cover the quantity.
     caf::reacts_to<reserve_atom, reserve_request, reservation_callback>,
     caf::reacts_to<end_atom, end_request, reservation_callback>,
-    caf::reacts_to<journaled_atom, journal_result>>;        // forwarded to the key's actor
+    caf::reacts_to<journaled_atom, journal_result>,         // forwarded to the key's actor
+    caf::reacts_to<wake_atom, engine::sku_location_key>>;   // spawn: it holds expiring holds
 
 } // namespace stockd::actors
 
@@ -82,4 +84,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::journal_entry)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::entry_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_location_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_id)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_location_key)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::sku_view_callback)

@@ -9,6 +9,7 @@
 
 #include "actors/directory_shard.hpp"
 #include "engine/apply.hpp"
+#include "engine/codec.hpp"
 
 namespace stockd::actors {
 
@@ -124,6 +125,37 @@ bool runtime::submit(engine::journal_entry entry) {
   return journal_(std::move(batch), std::move(done));
 }
 
+bool runtime::wake_expiring() {
+  // One pass over the checkpoints at start, a page per read transaction; the actors are not
+  // passivated, so after this every hold with an expiry has a live actor and a timer.
+  constexpr std::size_t page_max = 4096;
+  const auto n = static_cast<std::uint32_t>(shards_.size());
+  std::optional<engine::sku_location_key> after;
+  for (;;) {
+    auto page = ctx_.db->read_checkpoints(after, page_max);
+    if (!page) {
+      return false;
+    }
+    for (const auto& record : *page) {
+      auto state = engine::decode_state(record.state_bytes);
+      if (!state) {
+        continue;  // the actor refuses a corrupt checkpoint itself when it is used
+      }
+      bool expiring = false;
+      for (const auto& r : state->reservations) {
+        expiring = expiring || r.expires_at.has_value();
+      }
+      if (expiring) {
+        caf::anon_send(shards_[shard_of(record.key.sku, n)], wake_atom::value, record.key);
+      }
+    }
+    if (page->size() < page_max) {
+      return true;
+    }
+    after = page->back().key;
+  }
+}
+
 void runtime::reserve(reserve_request req, reservation_callback reply) {
   auto& shard = shards_[shard_of(req.sku, static_cast<std::uint32_t>(shards_.size()))];
   caf::anon_send(shard, reserve_atom::value, std::move(req), std::move(reply));
@@ -172,7 +204,7 @@ std::optional<std::uint64_t> runtime::recover(std::chrono::milliseconds timeout)
   }
   publish_head(head);
   ctx_.counters->recovery_replayed.store(replayed, std::memory_order_relaxed);
-  if (!wait_idle(timeout)) {
+  if (!wait_idle(timeout) || !wake_expiring()) {
     return std::nullopt;
   }
   ctx_.counters->ready.store(true);

@@ -69,6 +69,9 @@ public:
 private:
   /// ctx_.submit: journals one engine event, then dispatches it and tells its shard.
   bool submit(engine::journal_entry entry);
+  /// Spawns the actors whose checkpoint holds a reservation with an expiry, so their timers run
+  /// after a restart even if nothing else touches them. False on a store error.
+  bool wake_expiring();
 
   std::unique_ptr<caf::actor_system_config> cfg_;
   std::unique_ptr<caf::actor_system> system_;

@@ -878,6 +878,48 @@ result<std::vector<engine::journal_entry>> database::sku_ledger(const engine::sk
   return entries;
 }
 
+result<std::vector<checkpoint_record>> database::read_checkpoints(
+    const std::optional<engine::sku_location_key>& after, std::size_t max_count) const {
+  const impl& d = *impl_;
+  std::string start;
+  if (after) {
+    if (auto r = d.check_checkpoint(*after); !r) {
+      return unexpected(r.error());
+    }
+    start = checkpoint_key(*after);
+  }
+  std::vector<checkpoint_record> records;
+  std::shared_lock lock(d.remap_mutex);
+  txn_guard txn;
+  int rc = d.begin_read(txn);
+  if (rc != 0) {
+    return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+  }
+  cursor_guard cursor;
+  if (rc = mdb_cursor_open(txn.get(), d.checkpoints, cursor.out()); rc != 0) {
+    return unexpected(lmdb_error(rc, "mdb_cursor_open"));
+  }
+  MDB_val k = as_val(start);
+  MDB_val v{};
+  rc = start.empty() ? mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST)
+                     : mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && records.size() < max_count) {
+    const std::string_view key = as_view(k);
+    const auto nul = key.find('\0');
+    if (key != start && nul != std::string_view::npos) {
+      records.push_back(checkpoint_record{
+          engine::sku_location_key{engine::sku_id(key.substr(0, nul)),
+                                   engine::location_id(key.substr(nul + 1))},
+          std::string(as_view(v))});
+    }
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return unexpected(lmdb_error(rc, "read checkpoints"));
+  }
+  return records;
+}
+
 result<std::vector<engine::location_id>> database::checkpointed_locations(
     const engine::sku_id& sku) const {
   const impl& d = *impl_;

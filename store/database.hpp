@@ -119,6 +119,10 @@ public:
   result<std::vector<engine::journal_entry>> sku_ledger(const engine::sku_id& sku,
                                                         std::uint64_t before,
                                                         std::size_t limit) const;
+  /// Up to `max_count` checkpoints in key order, starting after `after` (from the first when
+  /// nullopt); copies, so the caller pages through a large table one short read at a time.
+  result<std::vector<checkpoint_record>> read_checkpoints(
+      const std::optional<engine::sku_location_key>& after, std::size_t max_count) const;
   /// Every location for which `sku` has a checkpoint.
   result<std::vector<engine::location_id>> checkpointed_locations(const engine::sku_id& sku) const;
   stats read_stats() const;

@@ -302,3 +302,29 @@ TEST_CASE("reservations and their keys survive kill -9", "[e2e][reservations]") 
 }
 
 } // namespace stockd::e2e
+
+namespace stockd::e2e {
+
+TEST_CASE("a hold restored from a checkpoint still expires after a restart",
+          "[e2e][reservations]") {
+  server_process server;
+  server.start();
+  receive(server, "r1", "SOCK", 5);
+  auto r = reserve(server, "brief", "SOCK", 2, "\"expires_in_s\":2");
+  REQUIRE(r.status == 201);
+  // A clean stop checkpoints everything: the next start replays nothing, so only the wake at
+  // recovery gives this SKU × location a live actor (a GET reads the checkpoint, spawns nothing).
+  server.restart();
+  CHECK(journal_head(server) == 2);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  location_view v = read_location(server, "SOCK");
+  while (v.reserved != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    v = read_location(server, "SOCK");
+  }
+  CHECK(v.reserved == 0);
+  CHECK(v.available == 5);
+  CHECK(journal_head(server) == 3);  // the reservation_expired
+}
+
+} // namespace stockd::e2e
