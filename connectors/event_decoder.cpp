@@ -389,6 +389,11 @@ public:
     if (auto p = required_string(key::source, text)) {
       return p;
     }
+    // The engine journals its own events (reservations, expiries) under this source; a client
+    // using it could collide with their ids and be deduplicated against them.
+    if (text == "stockd") {
+      return fail(key::source, "'stockd' is reserved for events stockd originates itself");
+    }
     ev.source = engine::source_id(std::move(text));
     if (auto p = event_type(ev.type)) {
       return p;

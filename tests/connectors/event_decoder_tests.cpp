@@ -841,3 +841,16 @@ TEST_CASE("connectors::decode_events keeps one answer per sent event around a ki
   CHECK_FALSE(events[2].ev.has_value());
   CHECK(events[2].id == "c");
 }
+
+TEST_CASE("connectors::decode_events rejects the source reserved for stockd's own events",
+          "[connectors]") {
+  std::string body =
+      R"([{"id":"reservation:cart-1","source":"stockd","type":"received","sku":"A",)"
+      R"("location":"main","qty":1,"occurred_at":"2026-11-27T10:00:00Z"}])";
+  stockd::engine::catalog catalog({stockd::engine::location_info{stockd::engine::location_id("main"), {}}});
+  auto decoded = stockd::connectors::decode_events(body, catalog, stockd::connectors::decode_limits{});
+  REQUIRE(decoded.has_value());
+  REQUIRE(decoded->size() == 1);
+  CHECK_FALSE((*decoded)[0].ev.has_value());
+  CHECK((*decoded)[0].error.field == "source");
+}
