@@ -26,8 +26,10 @@ struct writer_options {
   std::size_t queue_checkpoint_jobs_max = 1024;  // checkpoint submissions past this are refused
   // Checkpoint states written in one commit at most: each is a random-key write (a page of its
   // own), so an unbounded round would stall the events committed with it. A larger round is
-  // spread over several commits; its watermark is written with its last part only.
-  std::size_t checkpoint_records_per_commit_max = 1024;
+  // spread over several commits; its watermark is written with its last part only. Measured at
+  // 50k events/s: ack p99 66 ms with 1024, 45 ms with 256, 25 ms with 64 (= no checkpoints at
+  // all). The cost: under sustained load checkpoints advance by this many states per commit.
+  std::size_t checkpoint_records_per_commit_max = 64;
 };
 
 /// Called on the writer thread after the commit: `statuses[i]` belongs to `entries[i]`, whose

@@ -239,3 +239,13 @@ TEST_CASE("a missing config file is an error naming its path", "[config]") {
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().message.find("/nonexistent/stockd.toml") != std::string::npos);
 }
+
+TEST_CASE("the writer's commit limits come from the engine section", "[config]") {
+  auto r = parse("[engine]\ncommit_batch_events_max = 500\ncheckpoint_records_per_commit_max = 32\n",
+                 "w.toml");
+  REQUIRE(r.has_value());
+  CHECK(r->writer.batch_events_max == 500);
+  CHECK(r->writer.checkpoint_records_per_commit_max == 32);
+  CHECK(error_of("[engine]\ncheckpoint_records_per_commit_max = 0\n") ==
+        "engine.checkpoint_records_per_commit_max: must be between 1 and 1000000");
+}
