@@ -190,6 +190,14 @@ private:
   MDB_cursor* cursor_ = nullptr;
 };
 
+// A read transaction with one cursor, holding off map growth (shared lock) while it lives.
+struct read_cursor {
+  explicit read_cursor(std::shared_mutex& remap) : lock(remap) {}
+  std::shared_lock<std::shared_mutex> lock;
+  txn_guard txn;
+  cursor_guard cursor;
+};
+
 bool has_nul(std::string_view s) noexcept {
   return s.find('\0') != std::string_view::npos;
 }
@@ -328,6 +336,16 @@ struct database::impl {
 
   int begin_read(txn_guard& txn) const {
     return mdb_txn_begin(env, nullptr, MDB_RDONLY, txn.out());
+  }
+
+  result<void> open_cursor(read_cursor& reader, MDB_dbi dbi) const {
+    if (const int rc = begin_read(reader.txn); rc != 0) {
+      return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+    }
+    if (const int rc = mdb_cursor_open(reader.txn.get(), dbi, reader.cursor.out()); rc != 0) {
+      return unexpected(lmdb_error(rc, "mdb_cursor_open"));
+    }
+    return {};
   }
 
   // Reads and decodes the journal entry `seq` inside `txn`.
@@ -752,21 +770,17 @@ result<std::size_t> database::read_journal(
     std::uint64_t from, std::size_t max_count,
     const std::function<bool(const engine::journal_entry&)>& visit) const {
   const impl& d = *impl_;
-  std::shared_lock lock(d.remap_mutex);
-  txn_guard txn;
-  int rc = d.begin_read(txn);
-  if (rc != 0) {
-    return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+  read_cursor reader(d.remap_mutex);
+  if (auto opened = d.open_cursor(reader, d.journal); !opened) {
+    return unexpected(opened.error());
   }
-  cursor_guard cursor;
-  if (rc = mdb_cursor_open(txn.get(), d.journal, cursor.out()); rc != 0) {
-    return unexpected(lmdb_error(rc, "mdb_cursor_open"));
-  }
+  MDB_cursor* const cursor = reader.cursor.get();
+  int rc = 0;
   const be64 start = to_be64(std::max<std::uint64_t>(from, 1));
   MDB_val k = as_val(start);
   MDB_val v{};
   std::size_t visited = 0;
-  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
   while (rc == 0 && visited < max_count) {
     if (k.mv_size != 8) {
       return unexpected(lmdb_error(rc_corrupt, "journal key"));
@@ -780,7 +794,7 @@ result<std::size_t> database::read_journal(
     if (!visit(*entry)) {
       return visited;
     }
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
   }
   if (rc != 0 && rc != MDB_NOTFOUND) {
     return unexpected(lmdb_error(rc, "read journal"));
@@ -830,16 +844,13 @@ result<std::vector<engine::journal_entry>> database::sku_ledger(const engine::sk
   if (newest == 0 || limit == 0) {
     return entries;
   }
-  std::shared_lock lock(d.remap_mutex);
-  txn_guard txn;
-  int rc = d.begin_read(txn);
-  if (rc != 0) {
-    return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+  read_cursor reader(d.remap_mutex);
+  if (auto opened = d.open_cursor(reader, d.ledger); !opened) {
+    return unexpected(opened.error());
   }
-  cursor_guard cursor;
-  if (rc = mdb_cursor_open(txn.get(), d.ledger, cursor.out()); rc != 0) {
-    return unexpected(lmdb_error(rc, "mdb_cursor_open"));
-  }
+  MDB_txn* const txn = reader.txn.get();
+  MDB_cursor* const cursor = reader.cursor.get();
+  int rc = 0;
   for (std::int64_t bucket = ledger_bucket(newest); bucket >= 0 && entries.size() < limit;
        --bucket) {
     const std::string prefix = ledger_prefix(static_cast<std::uint32_t>(bucket), sku);
@@ -850,11 +861,11 @@ result<std::vector<engine::journal_entry>> database::sku_ledger(const engine::sk
     // the bound. Past the end of the table there is no such key, so start from the last one.
     MDB_val k = as_val(bound);
     MDB_val v{};
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
     if (rc == 0) {
-      rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_PREV);
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV);
     } else if (rc == MDB_NOTFOUND) {
-      rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
     }
     while (rc == 0 && entries.size() < limit) {
       const std::string_view key = as_view(k);
@@ -864,12 +875,12 @@ result<std::vector<engine::journal_entry>> database::sku_ledger(const engine::sk
       }
       const std::uint64_t seq = from_be64(key.data() + prefix.size());
       engine::journal_entry entry;
-      if (const int got = d.get_entry(txn.get(), seq, entry); got != 0) {
+      if (const int got = d.get_entry(txn, seq, entry); got != 0) {
         return unexpected(lmdb_error(got == MDB_NOTFOUND ? rc_corrupt : got,
                                      "ledger entry " + std::to_string(seq)));
       }
       entries.push_back(std::move(entry));
-      rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_PREV);
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV);
     }
     if (rc != 0 && rc != MDB_NOTFOUND) {
       return unexpected(lmdb_error(rc, "read ledger"));
@@ -889,20 +900,16 @@ result<std::vector<checkpoint_record>> database::read_checkpoints(
     start = checkpoint_key(*after);
   }
   std::vector<checkpoint_record> records;
-  std::shared_lock lock(d.remap_mutex);
-  txn_guard txn;
-  int rc = d.begin_read(txn);
-  if (rc != 0) {
-    return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+  read_cursor reader(d.remap_mutex);
+  if (auto opened = d.open_cursor(reader, d.checkpoints); !opened) {
+    return unexpected(opened.error());
   }
-  cursor_guard cursor;
-  if (rc = mdb_cursor_open(txn.get(), d.checkpoints, cursor.out()); rc != 0) {
-    return unexpected(lmdb_error(rc, "mdb_cursor_open"));
-  }
+  MDB_cursor* const cursor = reader.cursor.get();
+  int rc = 0;
   MDB_val k = as_val(start);
   MDB_val v{};
-  rc = start.empty() ? mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST)
-                     : mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  rc = start.empty() ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+                     : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
   while (rc == 0 && records.size() < max_count) {
     const std::string_view key = as_view(k);
     const auto nul = key.find('\0');
@@ -912,7 +919,7 @@ result<std::vector<checkpoint_record>> database::read_checkpoints(
                                    engine::location_id(key.substr(nul + 1))},
           std::string(as_view(v))});
     }
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
   }
   if (rc != 0 && rc != MDB_NOTFOUND) {
     return unexpected(lmdb_error(rc, "read checkpoints"));
@@ -931,26 +938,22 @@ result<std::vector<engine::location_id>> database::checkpointed_locations(
     return unexpected(r.error());
   }
   std::vector<engine::location_id> locations;
-  std::shared_lock lock(d.remap_mutex);
-  txn_guard txn;
-  int rc = d.begin_read(txn);
-  if (rc != 0) {
-    return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+  read_cursor reader(d.remap_mutex);
+  if (auto opened = d.open_cursor(reader, d.checkpoints); !opened) {
+    return unexpected(opened.error());
   }
-  cursor_guard cursor;
-  if (rc = mdb_cursor_open(txn.get(), d.checkpoints, cursor.out()); rc != 0) {
-    return unexpected(lmdb_error(rc, "mdb_cursor_open"));
-  }
+  MDB_cursor* const cursor = reader.cursor.get();
+  int rc = 0;
   MDB_val k = as_val(prefix);
   MDB_val v{};
-  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
   while (rc == 0) {
     const std::string_view key = as_view(k);
     if (!key.starts_with(prefix)) {
       break;
     }
     locations.emplace_back(key.substr(prefix.size()));
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
   }
   if (rc != 0 && rc != MDB_NOTFOUND) {
     return unexpected(lmdb_error(rc, "read checkpoints"));
