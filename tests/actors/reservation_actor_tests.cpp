@@ -16,6 +16,7 @@
 
 #include "actors/directory_shard.hpp"
 #include "engine/time.hpp"
+#include "shard_fixture.hpp"
 
 namespace {
 
@@ -25,15 +26,7 @@ namespace actors = stockd::actors;
 namespace store = stockd::store;
 using actors::reservation_status;
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "stockd-resv-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using stockd::actors::testing::temp_dir;
 
 class reservation_shard {
 public:
