@@ -13,14 +13,20 @@ namespace {
 using self_pointer = directory_shard_actor::stateful_pointer<directory_shard_state>;
 using slot = directory_shard_state::slot;
 
-slot& slot_for(self_pointer self, const engine::sku_location_key& key) {
+/// The map entry for `key`, spawning its actor on first use. One hash lookup when it exists.
+std::pair<const engine::sku_location_key, slot>& entry_for(self_pointer self,
+                                                          const engine::sku_location_key& key) {
   auto& st = self->state;
   auto it = st.slots.find(key);
   if (it == st.slots.end()) {
     auto actor = self->spawn(sku_location, key, st.ctx);
     it = st.slots.emplace(key, slot{std::move(actor), false}).first;
   }
-  return it->second;
+  return *it;
+}
+
+slot& slot_for(self_pointer self, const engine::sku_location_key& key) {
+  return entry_for(self, key).second;
 }
 
 void mark_dirty(directory_shard_state& st, const engine::sku_location_key& key, slot& s) {
@@ -301,9 +307,8 @@ directory_shard(directory_shard_actor::stateful_pointer<directory_shard_state> s
         for (auto& entry : batch) {
           auto keys = engine::touched_keys(entry.ev);
           for (std::size_t i = 0; i < keys.size(); ++i) {
-            slot& target = slot_for(self, keys[i]);
-            auto it = s.slots.find(keys[i]);
-            mark_dirty(s, it->first, target);
+            auto& [key, target] = entry_for(self, keys[i]);
+            mark_dirty(s, key, target);
             if (i + 1 == keys.size()) {
               self->send(target.actor, apply_atom::value, std::move(entry));
             } else {

@@ -76,10 +76,8 @@ void runtime::dispatch(std::vector<engine::journal_entry>&& entries) {
   const auto n = static_cast<std::uint32_t>(shards_.size());
   std::int64_t deliveries = 0;
   for (auto& entry : entries) {
-    deliveries += entry.ev.type == engine::event_type::transfer_shipped &&
-                          !(entry.ev.to_location == entry.ev.location)
-                      ? 2
-                      : 1;
+    // The same rule the shard routes by: one delivery per touched key.
+    deliveries += engine::touches_destination(entry.ev) ? 2 : 1;
     pending_[shard_of(entry.ev.sku, n)].push_back(std::move(entry));
   }
   // Counted before sending, so in_flight never dips below what the actors still have to do.
@@ -177,6 +175,7 @@ std::optional<std::uint64_t> runtime::recover(std::chrono::milliseconds timeout)
     ctx_.counters->ready.store(true);
     return 0;
   }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   const std::uint64_t head = ctx_.db->journal_head();
   std::uint64_t next = watermark_min() + 1;
   std::uint64_t replayed = 0;
@@ -185,6 +184,9 @@ std::optional<std::uint64_t> runtime::recover(std::chrono::milliseconds timeout)
     // Bounded: wait for the actors before reading more, so replay never floods the mailboxes.
     while (ctx_.counters->in_flight.load(std::memory_order_relaxed) >
            static_cast<std::int64_t>(ctx_.opts.in_flight_max / 2)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return std::nullopt;  // the actors stopped making progress: the caller fails start-up
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     std::vector<engine::journal_entry> batch;
@@ -204,7 +206,9 @@ std::optional<std::uint64_t> runtime::recover(std::chrono::milliseconds timeout)
   }
   publish_head(head);
   ctx_.counters->recovery_replayed.store(replayed, std::memory_order_relaxed);
-  if (!wait_idle(timeout) || !wake_expiring()) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  if (!wait_idle(std::max(left, std::chrono::milliseconds(0))) || !wake_expiring()) {
     return std::nullopt;
   }
   ctx_.counters->ready.store(true);

@@ -17,10 +17,14 @@ std::string_view to_string(outcome_kind kind) noexcept {
   return "unknown";
 }
 
+bool touches_destination(const event& ev) noexcept {
+  return ev.type == event_type::transfer_shipped && !ev.to_location.empty() &&
+         ev.to_location != ev.location;
+}
+
 std::vector<sku_location_key> touched_keys(const event& ev) {
   std::vector<sku_location_key> keys{{ev.sku, ev.location}};
-  if (ev.type == event_type::transfer_shipped && !ev.to_location.empty() &&
-      ev.to_location != ev.location) {
+  if (touches_destination(ev)) {
     keys.push_back({ev.sku, ev.to_location});
   }
   return keys;

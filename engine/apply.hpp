@@ -31,6 +31,8 @@ struct outcome {
   std::uint32_t unparked_rejected = 0;
 };
 
+/// True when the event also touches (sku, to_location): a transfer to another location.
+bool touches_destination(const event& ev) noexcept;
 /// The SKU × location keys an event touches (a transfer touches its destination too).
 std::vector<sku_location_key> touched_keys(const event& ev);
 
