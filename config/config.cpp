@@ -7,6 +7,8 @@
 
 #include <toml++/toml.h>
 
+#include "engine/state.hpp"
+
 namespace stockd::config {
 namespace {
 
@@ -323,6 +325,7 @@ struct catalog_parts {
   std::vector<engine::location_info> locations;
   std::vector<engine::sku_info> skus;
   std::vector<engine::sku_mapping> mappings;
+  std::vector<engine::channel_info> channels;
 };
 
 // SKU ids are free text at ingest ("SHIRT/RED/M"), so the file takes what ingest takes: a
@@ -574,6 +577,241 @@ std::optional<config_error> read_mappings(const toml::array& mappings, const set
   return std::nullopt;
 }
 
+
+std::optional<config_error> read_choice(const toml::table& t, std::string_view key,
+                                        const std::string& prefix,
+                                        std::initializer_list<std::string_view> choices,
+                                        std::size_t& index) {
+  std::string value;
+  if (auto e = read_string(t, key, prefix, value)) {
+    return e;
+  }
+  if (t.get(key) == nullptr) {
+    return std::nullopt;
+  }
+  std::string list;
+  std::size_t i = 0;
+  for (auto choice : choices) {
+    if (choice == value) {
+      index = i;
+      return std::nullopt;
+    }
+    list += (i == 0 ? "\"" : ", \"") + std::string(choice) + "\"";
+    ++i;
+  }
+  return config_error{prefix + std::string(key), "must be one of " + list};
+}
+
+std::optional<config_error> read_optional_int(const toml::table& t, std::string_view key,
+                                              const std::string& prefix, std::int64_t low,
+                                              std::int64_t high, std::optional<std::int64_t>& out) {
+  if (t.get(key) == nullptr) {
+    return std::nullopt;
+  }
+  std::int64_t value = 0;
+  if (auto e = read_int(t, key, prefix, low, high, value)) {
+    return e;
+  }
+  out = value;
+  return std::nullopt;
+}
+
+// [[channels]].rules: DESIGN §3 steps 1-6. Quantities are bounded by the bucket limit.
+std::optional<config_error> read_rules(const toml::node& node, const std::string& key,
+                                       engine::channel_rules& rules) {
+  const toml::table* t = node.as_table();
+  if (t == nullptr) {
+    return config_error{key, "must be a table, e.g. { allocation = \"percent\", percent = 50 }"};
+  }
+  const std::string p = key + ".";
+  if (auto e = check_keys(*t, p,
+                          {"allocation", "percent", "rounding", "keep_one", "fixed", "buffer",
+                           "zero_at_or_below", "max", "floor", "preorder_limit"})) {
+    return e;
+  }
+  constexpr std::int64_t qty_max = engine::state_limits::bucket_abs_max;
+  std::size_t allocation = 0;
+  std::size_t rounding = 0;
+  std::optional<config_error> e;
+  (e = read_choice(*t, "allocation", p, {"shared", "percent", "fixed"}, allocation)) ||
+      (e = read_int(*t, "percent", p, 0, 100, rules.percent)) ||
+      (e = read_choice(*t, "rounding", p, {"down", "nearest", "up"}, rounding)) ||
+      (e = read_int(*t, "fixed", p, 0, qty_max, rules.fixed)) ||
+      (e = read_int(*t, "buffer", p, 0, qty_max, rules.buffer)) ||
+      (e = read_optional_int(*t, "zero_at_or_below", p, 0, qty_max, rules.zero_at_or_below)) ||
+      (e = read_optional_int(*t, "max", p, 0, qty_max, rules.max)) ||
+      (e = read_optional_int(*t, "floor", p, 0, qty_max, rules.floor)) ||
+      (e = read_int(*t, "preorder_limit", p, 0, qty_max, rules.preorder_limit));
+  if (e) {
+    return e;
+  }
+  if (const toml::node* keep = t->get("keep_one")) {
+    auto value = keep->value_exact<bool>();
+    if (!value) {
+      return config_error{p + "keep_one", "must be true or false"};
+    }
+    rules.keep_one = *value;
+  }
+  rules.allocation = static_cast<engine::allocation_kind>(allocation);
+  rules.percent_rounding = static_cast<engine::rounding>(rounding);
+  if (rules.allocation != engine::allocation_kind::percent &&
+      (t->get("percent") != nullptr || t->get("rounding") != nullptr ||
+       t->get("keep_one") != nullptr)) {
+    return config_error{p + "allocation", "percent, rounding and keep_one need allocation = "
+                                          "\"percent\""};
+  }
+  if (rules.allocation == engine::allocation_kind::percent && t->get("percent") == nullptr) {
+    return config_error{p + "percent", "is required with allocation = \"percent\""};
+  }
+  if (rules.allocation != engine::allocation_kind::fixed && t->get("fixed") != nullptr) {
+    return config_error{p + "allocation", "fixed needs allocation = \"fixed\""};
+  }
+  if (rules.allocation == engine::allocation_kind::fixed && t->get("fixed") == nullptr) {
+    return config_error{p + "fixed", "is required with allocation = \"fixed\""};
+  }
+  if (rules.max && rules.floor && *rules.floor > *rules.max) {
+    return config_error{p + "floor", "must not be above max"};
+  }
+  return std::nullopt;
+}
+
+bool is_loopback_http(std::string_view url) {
+  for (std::string_view host : {"http://127.", "http://localhost:", "http://localhost/",
+                                "http://[::1]"}) {
+    if (url.substr(0, host.size()) == host) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<config_error> read_channel_endpoint(const toml::table& t, const std::string& p,
+                                                  connectors::channel_options& out) {
+  if (auto e = read_string(t, "endpoint", p, out.endpoint)) {
+    return e;
+  }
+  if (out.endpoint.empty()) {
+    return config_error{p + "endpoint", "is required: the API's URL"};
+  }
+  if (out.endpoint.substr(0, 8) != "https://" && !is_loopback_http(out.endpoint)) {
+    return config_error{p + "endpoint", "must be https:// (plain http:// only on loopback, for "
+                                        "emulators)"};
+  }
+  if (auto e = read_string(t, "credentials", p, out.credentials)) {
+    return e;
+  }
+  if (!out.credentials.empty() && out.credentials.substr(0, 4) != "env:" &&
+      out.credentials.substr(0, 5) != "file:") {
+    return config_error{p + "credentials", "must be a reference (\"env:NAME\" or "
+                                           "\"file:/path\"), never the secret itself"};
+  }
+  return std::nullopt;
+}
+
+std::optional<config_error> read_channel_pacing(const toml::table& t, const std::string& p,
+                                                connectors::channel_options& out) {
+  if (const toml::node* rate = t.get("requests_per_second")) {
+    auto value = rate->value<double>();
+    if (!value || !(*value > 0.0) || *value > 10'000.0) {
+      return config_error{p + "requests_per_second", "must be a number above 0 and at most "
+                                                     "10000"};
+    }
+    out.requests_per_second = *value;
+  }
+  const std::int64_t batch_high = out.connector == connectors::connector_kind::shopify ? 250
+                                  : out.connector == connectors::connector_kind::amazon ? 10'000
+                                                                                        : 100'000;
+  std::size_t push = 0;
+  std::optional<config_error> e;
+  (e = read_int(t, "burst", p, 1, 10'000, out.burst)) ||
+      (e = read_int(t, "batch_size", p, 1, batch_high, out.batch_size)) ||
+      (e = read_choice(t, "push", p, {"event", "interval"}, push)) ||
+      (e = read_ms(t, "push_interval_ms", p, 100, 86'400'000, out.push_interval)) ||
+      (e = read_ms(t, "settle_ms", p, 0, 3'600'000, out.settle));
+  out.push = static_cast<connectors::push_mode>(push);
+  return e;
+}
+
+std::optional<config_error> read_channels(const toml::array& channels, settings& s,
+                                          catalog_parts& parts) {
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    const std::string p = "channels[" + std::to_string(i) + "].";
+    const toml::table* t = channels[i].as_table();
+    if (t == nullptr) {
+      return config_error{"channels[" + std::to_string(i) + "]", "must be a table"};
+    }
+    if (auto e = check_keys(*t, p,
+                            {"id", "connector", "endpoint", "credentials", "locations", "rules",
+                             "requests_per_second", "burst", "batch_size", "push",
+                             "push_interval_ms", "settle_ms"})) {
+      return e;
+    }
+    std::string id;
+    if (auto e = read_string(*t, "id", p, id)) {
+      return e;
+    }
+    if (!is_identifier(id)) {
+      return config_error{p + "id", "is required: letters, digits, '-', '_', '.'"};
+    }
+    if (!ids.insert(id).second) {
+      return config_error{p + "id", "duplicate channel id '" + id + "'"};
+    }
+    connectors::channel_options options;
+    options.id = engine::channel_id(id);
+    if (t->get("connector") == nullptr) {
+      return config_error{p + "connector", "is required: \"shopify\", \"amazon\" or \"webhook\""};
+    }
+    std::size_t connector = 0;
+    if (auto e = read_choice(*t, "connector", p, {"shopify", "amazon", "webhook"}, connector)) {
+      return e;
+    }
+    options.connector = static_cast<connectors::connector_kind>(connector);
+    if (options.connector == connectors::connector_kind::shopify) {
+      options.batch_size = 250;
+    }
+    if (auto e = read_channel_endpoint(*t, p, options)) {
+      return e;
+    }
+    if (auto e = read_channel_pacing(*t, p, options)) {
+      return e;
+    }
+    engine::channel_info info{options.id, {}, {}};
+    const toml::array* locations = t->get_as<toml::array>("locations");
+    if (locations == nullptr || locations->empty()) {
+      return config_error{p + "locations", "is required: the locations it sells from, in "
+                                           "priority order, e.g. [\"DC-EAST\", \"DC-WEST\"]"};
+    }
+    for (const auto& node : *locations) {
+      auto name = node.value_exact<std::string>();
+      if (!name) {
+        return config_error{p + "locations", "must be a list of location ids"};
+      }
+      bool known = false;
+      for (const auto& location : parts.locations) {
+        known = known || location.id.str() == *name;
+      }
+      if (!known) {
+        return config_error{p + "locations", "unknown location '" + *name + "'"};
+      }
+      for (const auto& earlier : info.locations) {
+        if (earlier.str() == *name) {
+          return config_error{p + "locations", "location '" + *name + "' is listed twice"};
+        }
+      }
+      info.locations.emplace_back(*name);
+    }
+    if (const toml::node* rules = t->get("rules")) {
+      if (auto e = read_rules(*rules, p + "rules", info.rules)) {
+        return e;
+      }
+    }
+    parts.channels.push_back(std::move(info));
+    s.channels.push_back(std::move(options));
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 std::string config_error::to_string() const {
@@ -659,20 +897,21 @@ stockd::result<settings, config_error> parse(std::string_view toml_text, std::st
   if (e) {
     return fail{*e};
   }
-  if (root.get("channels") != nullptr) {
-    return fail{config_error{"channels", "is not supported by this version of stockd yet"}};
-  }
-  catalog_parts parts{s.catalog.locations(), {}, {}};
+  catalog_parts parts{s.catalog.locations(), {}, {}, {}};
   auto skus = [&parts](const toml::array& a, settings& in) { return read_skus(a, in, parts); };
   auto mappings = [&parts](const toml::array& a, settings& in) {
     return read_mappings(a, in, parts);
   };
-  (e = array("skus", skus)) || (e = array("mappings", mappings));
+  auto channels = [&parts](const toml::array& a, settings& in) {
+    return read_channels(a, in, parts);
+  };
+  (e = array("skus", skus)) || (e = array("mappings", mappings)) ||
+      (e = array("channels", channels));
   if (e) {
     return fail{*e};
   }
   s.catalog = engine::catalog(std::move(parts.locations), std::move(parts.skus),
-                              std::move(parts.mappings));
+                              std::move(parts.mappings), std::move(parts.channels));
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "actors/options.hpp"
+#include "connectors/channel_options.hpp"
 #include "connectors/event_decoder.hpp"
 #include "engine/catalog.hpp"
 #include "engine/result.hpp"
@@ -21,7 +22,8 @@ struct settings {
   store::options store;
   store::writer_options writer;
   connectors::decode_limits decode;
-  engine::catalog catalog;
+  engine::catalog catalog;  // locations, SKUs, mappings and the channels' locations and rules
+  std::vector<connectors::channel_options> channels;  // how to reach each channel, same order
   std::string source;  // "embedded default" or the file's path, for the start-up banner
 };
 

@@ -401,7 +401,9 @@ public:
     if (auto p = sku(ev.source, ev.sku, miss)) {
       return p;
     }
-    const bool location_optional = ev.type == engine::event_type::order_created;
+    // An order names its channel, whose priority order places it; a later event of the line
+    // follows the line to wherever it was placed (server/placement.hpp).
+    const bool location_optional = engine::is_line_event(ev.type);
     if (auto p = location(key::location, ev.source, location_optional, ev.location)) {
       return p;
     }

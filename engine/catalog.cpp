@@ -5,8 +5,8 @@
 namespace stockd::engine {
 
 catalog::catalog(std::vector<location_info> locations, std::vector<sku_info> skus,
-                 std::vector<sku_mapping> mappings)
-    : locations_(std::move(locations)) {
+                 std::vector<sku_mapping> mappings, std::vector<channel_info> channels)
+    : locations_(std::move(locations)), channels_(std::move(channels)) {
   for (const auto& info : locations_) {
     ids_.emplace(info.id.str(), info.id);
     for (const auto& [source, name] : info.aliases) {
@@ -96,6 +96,27 @@ std::span<const kit_component> catalog::kit_components(const sku_id& sku) const 
 const sku_info* catalog::find_sku(const sku_id& sku) const {
   const auto it = skus_.find(sku.str());
   return it == skus_.end() ? nullptr : &it->second;
+}
+
+const channel_info* catalog::find_channel(const channel_id& id) const {
+  for (const auto& info : channels_) {
+    if (info.id == id) {
+      return &info;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<location_id> catalog::locations_for(const channel_id& channel) const {
+  if (const channel_info* info = channel.empty() ? nullptr : find_channel(channel)) {
+    return info->locations;
+  }
+  std::vector<location_id> all;
+  all.reserve(locations_.size());
+  for (const auto& info : locations_) {
+    all.push_back(info.id);
+  }
+  return all;
 }
 
 } // namespace stockd::engine

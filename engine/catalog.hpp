@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/channel_rules.hpp"
 #include "engine/ids.hpp"
 
 namespace stockd::engine {
@@ -43,6 +44,16 @@ struct sku_mapping {
   std::vector<std::pair<std::string, sku_id>> skus;
 };
 
+/// A sales channel as the engine sees it: where it sells from, in priority order (an order or a
+/// reservation that names only the channel is placed at the first of these that can cover it),
+/// and the rules that turn those locations' stock into the quantity it shows (DESIGN §3). How to
+/// reach the channel's API is the connectors' business (connectors/channel_options.hpp).
+struct channel_info {
+  channel_id id;
+  std::vector<location_id> locations;  // eligible, in priority order; non-empty
+  channel_rules rules;
+};
+
 /// The unit every SKU has, worth one base unit, unless the SKU's units say otherwise.
 inline constexpr std::string_view base_unit_name = "each";
 
@@ -51,8 +62,9 @@ public:
   catalog() = default;
   /// Preconditions (config/ checks them and reports the key): SKU ids unique, factors and
   /// component quantities >= 1, no kit among any kit's components, no source mapped twice.
+  /// Channels: ids unique, every location configured.
   explicit catalog(std::vector<location_info> locations, std::vector<sku_info> skus = {},
-                   std::vector<sku_mapping> mappings = {});
+                   std::vector<sku_mapping> mappings = {}, std::vector<channel_info> channels = {});
 
   /// The canonical location for what `source` calls `name`: an alias of that source first,
   /// then a canonical id. nullopt when unknown.
@@ -79,12 +91,21 @@ public:
   /// The configured SKU, or nullptr. Valid as long as the catalog.
   const sku_info* find_sku(const sku_id& sku) const;
 
+  const std::vector<channel_info>& channels() const noexcept { return channels_; }
+  /// The configured channel, or nullptr. Valid as long as the catalog.
+  const channel_info* find_channel(const channel_id& id) const;
+  /// Where a line that names only `channel` may be placed, in the order to try: the channel's
+  /// locations when it is configured, else every location in config order (a channel the config
+  /// does not know still sells; it just has no priorities).
+  std::vector<location_id> locations_for(const channel_id& channel) const;
+
 private:
   std::vector<location_info> locations_;
   std::map<std::pair<std::string, std::string>, location_id, std::less<>> aliases_;
   std::map<std::string, location_id, std::less<>> ids_;
   std::map<std::string, sku_info, std::less<>> skus_;
   std::map<std::string, std::map<std::string, sku_id, std::less<>>, std::less<>> sku_maps_;
+  std::vector<channel_info> channels_;
 };
 
 } // namespace stockd::engine

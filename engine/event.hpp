@@ -33,6 +33,14 @@ enum class event_type : std::uint8_t {
 };
 inline constexpr std::size_t event_type_count = 17;
 
+/// The events of an order line, keyed by (order_id, line_id): they may leave out `location`
+/// (the order names its channel; the line's later events follow the line).
+constexpr bool is_line_event(event_type type) noexcept {
+  return type == event_type::order_created || type == event_type::order_cancelled ||
+         type == event_type::payment_failed || type == event_type::order_fulfilled ||
+         type == event_type::return_received;
+}
+
 std::string_view to_string(event_type type) noexcept;
 std::optional<event_type> parse_event_type(std::string_view text) noexcept;
 

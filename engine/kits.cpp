@@ -26,18 +26,7 @@ std::int64_t pooled_available(std::span<const sku_location_state> locations) noe
   return pool;
 }
 
-bool kit_accepts(event_type type) noexcept {
-  switch (type) {
-    case event_type::order_created:
-    case event_type::order_cancelled:
-    case event_type::payment_failed:
-    case event_type::order_fulfilled:
-    case event_type::return_received:
-      return true;
-    default:
-      return false;
-  }
-}
+bool kit_accepts(event_type type) noexcept { return is_line_event(type); }
 
 std::vector<event> expand_kit_event(const event& kit_event,
                                     std::span<const kit_component> components) {

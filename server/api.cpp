@@ -9,6 +9,7 @@
 #include "engine/kits.hpp"
 #include "engine/time.hpp"
 #include "server/json_writer.hpp"
+#include "server/placement.hpp"
 #include "server/reservations.hpp"
 
 namespace stockd::server {
@@ -349,6 +350,20 @@ void api::post_events(request&& req, responder respond) {
   }
   misses_.record(*decoded);
   auto results = std::make_shared<std::vector<connectors::decoded_event>>(std::move(*decoded));
+  if (needs_placement(*results)) {
+    place_lines(results, *deps_.catalog, *deps_.engine,
+                [deps = deps_, results, version, keep_alive, respond = std::move(respond)] {
+                  submit_decoded(deps, results, version, keep_alive, respond);
+                });
+    return;
+  }
+  submit_decoded(deps_, results, version, keep_alive, std::move(respond));
+}
+
+void api::submit_decoded(const api_dependencies& deps,
+                         std::shared_ptr<std::vector<connectors::decoded_event>> results,
+                         unsigned version, bool keep_alive, responder respond) {
+  auto& counters = *deps.counters;
   const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now());
   std::vector<engine::journal_entry> entries;
@@ -411,20 +426,20 @@ void api::post_events(request&& req, responder respond) {
   // Bounded work: past the limit the client is told to come back, nothing is journaled.
   const auto in_flight = static_cast<std::size_t>(std::max<std::int64_t>(
                              0, counters.in_flight.load(std::memory_order_relaxed))) +
-                         deps_.writer->queued_events();
+                         deps.writer->queued_events();
   auto overloaded = [&] {
     counters.http_overloaded.fetch_add(1, std::memory_order_relaxed);
     auto res = error(http::status::service_unavailable, version, keep_alive,
                      "overloaded: retry later");
-    res.set(http::field::retry_after, std::to_string(deps_.opts->retry_after.count()));
+    res.set(http::field::retry_after, std::to_string(deps.opts->retry_after.count()));
     respond(std::move(res));
   };
-  if (in_flight + entries.size() > deps_.in_flight_max) {
+  if (in_flight + entries.size() > deps.in_flight_max) {
     overloaded();
     return;
   }
-  actors::runtime* engine = deps_.engine;
-  actors::metrics* m = deps_.counters;
+  actors::runtime* engine = deps.engine;
+  actors::metrics* m = deps.counters;
   auto done = [respond, answer, engine, m, version, keep_alive](
                   std::vector<engine::journal_entry>& journaled,
                   const std::vector<store::append_status>& statuses,
@@ -455,7 +470,7 @@ void api::post_events(request&& req, responder respond) {
     engine->dispatch(std::move(fresh));
     respond(std::move(res));
   };
-  if (!deps_.writer->submit(std::move(entries), std::move(done))) {
+  if (!deps.writer->submit(std::move(entries), std::move(done))) {
     overloaded();
   }
 }

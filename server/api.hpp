@@ -3,6 +3,7 @@
 // a parsed request and a `respond` callback that may be called from any thread, once.
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <boost/beast/http/message.hpp>
@@ -51,6 +52,11 @@ public:
 
 private:
   void post_events(request&& req, responder respond);
+  /// The second half of post_events, once every line has its location: journal, answer after
+  /// the commit, dispatch. Static: it may run on an actor thread after placement.
+  static void submit_decoded(const api_dependencies& deps,
+                             std::shared_ptr<std::vector<connectors::decoded_event>> results,
+                             unsigned version, bool keep_alive, responder respond);
   void get_sku(const request& req, std::string sku, responder respond);
   void get_kit(const request& req, std::string sku, responder respond);
   void get_sku_events(const request& req, std::string sku, responder respond);

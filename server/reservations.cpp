@@ -209,6 +209,7 @@ std::optional<field_error> parse_reserve(const api_dependencies& deps, const std
                                          actors::reserve_request& out) {
   std::string sku;
   std::string location;
+  std::string channel;
   std::int64_t expires_in_s = 0;
   bool has_expiry = false;
   const std::size_t string_max = deps.limits->string_bytes_max;
@@ -227,9 +228,7 @@ std::optional<field_error> parse_reserve(const api_dependencies& deps, const std
       return value.is_null() ? std::nullopt : read_string(value, name, string_max, location);
     }
     if (name == "channel") {
-      // Accepted for the contract; until channels carry location priorities, the choice without
-      // a location is the config order (docs/semantics.md, Reservations).
-      std::string channel;
+      // Without a location, the channel's priority order picks it (catalog::locations_for).
       return value.is_null() ? std::nullopt : read_string(value, name, string_max, channel);
     }
     if (name == "expires_in_s") {
@@ -260,6 +259,8 @@ std::optional<field_error> parse_reserve(const api_dependencies& deps, const std
       return field_error{"location", "unknown location"};
     }
     out.location = std::move(id);
+  } else if (!channel.empty()) {
+    out.candidates = deps.catalog->locations_for(engine::channel_id(std::move(channel)));
   }
   if (has_expiry) {
     out.expires_in = std::chrono::seconds(expires_in_s);

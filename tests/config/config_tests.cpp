@@ -119,9 +119,105 @@ TEST_CASE("a TOML syntax error names the line", "[config]") {
   CHECK(error_of("[server\n").find("line 1") == 0);
 }
 
-TEST_CASE("sections of later versions are refused rather than ignored", "[config]") {
-  CHECK(error_of("[[channels]]\nid = \"shop\"\n") ==
-        "channels: is not supported by this version of stockd yet");
+TEST_CASE("channels carry their connector, locations in priority order and rules", "[config]") {
+  auto r = parse(R"(
+[[locations]]
+id = "DC-EAST"
+[[locations]]
+id = "DC-WEST"
+
+[[channels]]
+id = "shopify-main"
+connector = "shopify"
+endpoint = "https://example.myshopify.com/admin/api/2024-07/graphql.json"
+credentials = "env:SHOPIFY_TOKEN"
+locations = ["DC-WEST", "DC-EAST"]
+settle_ms = 2000
+rules = { allocation = "percent", percent = 30, rounding = "nearest", keep_one = true, buffer = 2, zero_at_or_below = 1, max = 50, preorder_limit = 10 }
+
+[[channels]]
+id = "wholesale"
+connector = "webhook"
+endpoint = "http://127.0.0.1:9300/stock"
+locations = ["DC-EAST"]
+requests_per_second = 0.5
+burst = 1
+batch_size = 500
+push = "interval"
+push_interval_ms = 60000
+rules = { allocation = "fixed", fixed = 20, floor = 5 }
+)",
+                 "test.toml");
+  REQUIRE(r.has_value());
+  const auto& catalog = r->catalog;
+  REQUIRE(catalog.channels().size() == 2);
+  const auto* shop = catalog.find_channel(stockd::engine::channel_id("shopify-main"));
+  REQUIRE(shop != nullptr);
+  REQUIRE(shop->locations.size() == 2);
+  CHECK(shop->locations[0].str() == "DC-WEST");
+  CHECK(shop->rules.allocation == stockd::engine::allocation_kind::percent);
+  CHECK(shop->rules.percent == 30);
+  CHECK(shop->rules.percent_rounding == stockd::engine::rounding::nearest);
+  CHECK(shop->rules.keep_one);
+  CHECK(shop->rules.buffer == 2);
+  CHECK(shop->rules.zero_at_or_below == std::optional<std::int64_t>{1});
+  CHECK(shop->rules.max == std::optional<std::int64_t>{50});
+  CHECK(shop->rules.preorder_limit == 10);
+  REQUIRE(r->channels.size() == 2);
+  CHECK(r->channels[0].connector == stockd::connectors::connector_kind::shopify);
+  CHECK(r->channels[0].batch_size == 250);
+  CHECK(r->channels[0].credentials == "env:SHOPIFY_TOKEN");
+  CHECK(r->channels[0].settle == std::chrono::milliseconds(2000));
+  CHECK(r->channels[1].push == stockd::connectors::push_mode::interval);
+  CHECK(r->channels[1].requests_per_second == 0.5);
+  CHECK(r->channels[1].batch_size == 500);
+  const auto* wholesale = catalog.find_channel(stockd::engine::channel_id("wholesale"));
+  REQUIRE(wholesale != nullptr);
+  CHECK(wholesale->rules.allocation == stockd::engine::allocation_kind::fixed);
+  CHECK(wholesale->rules.fixed == 20);
+  CHECK(wholesale->rules.floor == std::optional<std::int64_t>{5});
+  // A channel the config does not know places its lines over every location in config order.
+  auto everywhere = catalog.locations_for(stockd::engine::channel_id("pos"));
+  REQUIRE(everywhere.size() == 2);
+  CHECK(everywhere[0].str() == "DC-EAST");
+  CHECK(catalog.locations_for(stockd::engine::channel_id("shopify-main"))[0].str() == "DC-WEST");
+}
+
+TEST_CASE("a bad channel is refused with the key and the problem", "[config]") {
+  const std::string head = "[[channels]]\nid = \"c\"\n";
+  const std::string ok = "connector = \"webhook\"\nendpoint = \"https://x.example/\"\n"
+                         "locations = [\"main\"]\n";
+  CHECK(error_of(head + "endpoint = \"https://x/\"\nlocations = [\"main\"]\n") ==
+        "channels[0].connector: is required: \"shopify\", \"amazon\" or \"webhook\"");
+  CHECK(error_of(head + "connector = \"ebay\"\n") ==
+        "channels[0].connector: must be one of \"shopify\", \"amazon\", \"webhook\"");
+  CHECK(error_of(head + "connector = \"webhook\"\nendpoint = \"http://shop.example/\"\n")
+            .find("channels[0].endpoint: must be https://") == 0);
+  CHECK(error_of(head + "connector = \"webhook\"\nendpoint = \"https://x/\"\n") ==
+        "channels[0].locations: is required: the locations it sells from, in priority order, "
+        "e.g. [\"DC-EAST\", \"DC-WEST\"]");
+  CHECK(error_of(head + "connector = \"webhook\"\nendpoint = \"https://x/\"\n"
+                        "locations = [\"nowhere\"]\n") ==
+        "channels[0].locations: unknown location 'nowhere'");
+  CHECK(error_of(head + ok + "credentials = \"shpat_123\"\n")
+            .find("channels[0].credentials: must be a reference") == 0);
+  CHECK(error_of(head + ok + "batch_size = 0\n") ==
+        "channels[0].batch_size: must be between 1 and 100000");
+  CHECK(error_of(head + "connector = \"shopify\"\nendpoint = \"https://x/\"\n"
+                        "locations = [\"main\"]\nbatch_size = 251\n") ==
+        "channels[0].batch_size: must be between 1 and 250");
+  CHECK(error_of(head + ok + "rules = { allocation = \"percent\" }\n") ==
+        "channels[0].rules.percent: is required with allocation = \"percent\"");
+  CHECK(error_of(head + ok + "rules = { percent = 50 }\n") ==
+        "channels[0].rules.allocation: percent, rounding and keep_one need allocation = "
+        "\"percent\"");
+  CHECK(error_of(head + ok + "rules = { allocation = \"percent\", percent = 101 }\n") ==
+        "channels[0].rules.percent: must be between 0 and 100");
+  CHECK(error_of(head + ok + "rules = { bufer = 1 }\n") == "channels[0].rules.bufer: unknown key");
+  CHECK(error_of(head + ok + "rules = { max = 1, floor = 2 }\n") ==
+        "channels[0].rules.floor: must not be above max");
+  CHECK(error_of(head + ok + "[[channels]]\nid = \"c\"\n" + ok) ==
+        "channels[1].id: duplicate channel id 'c'");
 }
 
 TEST_CASE("skus carry units and kit components and mappings carry SKU and location names",

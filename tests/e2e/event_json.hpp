@@ -144,6 +144,7 @@ struct ledger_entry {
   std::string source;
   std::string id;
   std::string type;
+  std::string location;
   std::int64_t qty = 0;
 };
 
@@ -167,6 +168,7 @@ inline ledger_page read_ledger_page(const server_process& server, std::string_vi
     entry.source = std::string(e["source"].get_string().value());
     entry.id = std::string(e["id"].get_string().value());
     entry.type = std::string(e["type"].get_string().value());
+    entry.location = std::string(e["location"].get_string().value());
     if (auto qty = e["qty"]; !qty.error()) {
       entry.qty = qty.get_int64().value();
     }

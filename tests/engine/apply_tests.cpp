@@ -1,7 +1,6 @@
 // apply(): each event type's moves, each rejection, parking, dated counts, reservations.
 #include <catch2/catch.hpp>
 
-#include "engine/allocation.hpp"
 #include "event_builders.hpp"
 
 using namespace stockd::engine;
@@ -703,20 +702,6 @@ TEST_CASE("outcome kinds have stable names", "[engine]") {
   CHECK(to_string(outcome_kind::parked) == "parked");
   CHECK(to_string(outcome_kind::stale) == "stale");
   CHECK(to_string(outcome_kind::skipped) == "skipped");
-}
-
-TEST_CASE("choose_location takes the first location in priority order that covers the line",
-          "[engine]") {
-  sku_location_state east;
-  east.qty.available = 1;
-  sku_location_state west;
-  west.qty.available = 5;
-  const std::vector<const sku_location_state*> priority{&east, &west};
-  CHECK(choose_location(priority, 1) == std::optional<std::size_t>{0});
-  CHECK(choose_location(priority, 3) == std::optional<std::size_t>{1});
-  // Nobody can cover it: the preferred location takes the oversell.
-  CHECK(choose_location(priority, 9) == std::optional<std::size_t>{0});
-  CHECK_FALSE(choose_location({}, 1).has_value());
 }
 
 TEST_CASE("hostile values are rejected or applied without breaking an invariant", "[engine]") {

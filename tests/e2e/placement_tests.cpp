@@ -1,0 +1,176 @@
+// End-to-end: order lines that name no location (DESIGN §2). An order goes to the first location
+// in its channel's priority order that covers it; the line's later events follow it; the choice
+// is journaled, so a restart replays it rather than choosing again. Reservations that name a
+// channel use the same priority order (DESIGN §5).
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "tests/e2e/event_json.hpp"
+#include "tests/e2e/server_process.hpp"
+
+namespace stockd::e2e {
+namespace {
+
+constexpr const char* config = R"(
+[[locations]]
+id = "DC-EAST"
+[[locations]]
+id = "DC-WEST"
+
+[[channels]]
+id = "shop"
+connector = "webhook"
+endpoint = "http://127.0.0.1:9/stock"
+locations = ["DC-WEST", "DC-EAST"]
+
+[[skus]]
+id = "BUNDLE"
+components = [{ sku = "TENT", qty = 1 }, { sku = "POLE", qty = 2 }]
+)";
+
+/// An order-line event without a location.
+std::string line_json(std::string_view type, std::string_view id, std::string_view sku,
+                      std::int64_t qty, std::string_view order_id, std::string_view extra = "") {
+  std::string out = "{\"id\":\"" + std::string(id) + "\",\"source\":\"shop\",\"type\":\"" +
+                    std::string(type) + "\",\"sku\":\"" + std::string(sku) +
+                    "\",\"occurred_at\":\"2026-11-27T10:15:00Z\",\"qty\":" + std::to_string(qty) +
+                    ",\"order_id\":\"" + std::string(order_id) + "\",\"line_id\":\"1\"";
+  if (!extra.empty()) {
+    out += ',';
+    out += extra;
+  }
+  return out + '}';
+}
+
+std::string order_json(std::string_view id, std::string_view sku, std::int64_t qty,
+                       std::string_view order_id, std::string_view channel = "shop") {
+  return line_json("order_created", id, sku, qty, order_id,
+                   "\"channel\":\"" + std::string(channel) + "\"");
+}
+
+std::vector<event_result> post(const server_process& server, const std::vector<std::string>& events) {
+  auto res = server.post("/v1/events", json_array(events));
+  INFO(res.body);
+  REQUIRE(res.status == 200);
+  return parse_results(res.body);
+}
+
+void stock(const server_process& server, std::string_view sku, std::int64_t east,
+           std::int64_t west) {
+  auto results = post(server, {event_json("received", std::string(sku) + "-e", sku,
+                                          "\"qty\":" + std::to_string(east), "DC-EAST"),
+                               event_json("received", std::string(sku) + "-w", sku,
+                                          "\"qty\":" + std::to_string(west), "DC-WEST")});
+  REQUIRE(results[0].status == "accepted");
+  REQUIRE(results[1].status == "accepted");
+}
+
+} // namespace
+
+TEST_CASE("an order that names only its channel goes where the channel's priority can cover it",
+          "[e2e][placement]") {
+  server_options opts;
+  opts.config_toml = config;
+  server_process server(opts);
+  server.start();
+  stock(server, "TENT", 5, 2);
+
+  // DC-WEST comes first for "shop" and covers 2; the second order finds DC-WEST empty (the first
+  // took it, in this same body) and goes to DC-EAST; the cancel follows O1 to DC-WEST.
+  auto results = post(server, {order_json("o1", "TENT", 2, "O1"), order_json("o2", "TENT", 1, "O2"),
+                               line_json("order_cancelled", "c1", "TENT", 1, "O1")});
+  for (const auto& r : results) {
+    CHECK(r.status == "accepted");
+  }
+  auto west = read_location(server, "TENT", "DC-WEST");
+  CHECK(west.available == 1);
+  CHECK(west.committed == 1);
+  auto east = read_location(server, "TENT", "DC-EAST");
+  CHECK(east.available == 4);
+  CHECK(east.committed == 1);
+
+  // A later request: the fulfilment finds O2 where the engine holds it.
+  results = post(server, {line_json("order_fulfilled", "f2", "TENT", 1, "O2")});
+  CHECK(results[0].status == "accepted");
+  CHECK(read_location(server, "TENT", "DC-EAST").committed == 0);
+
+  // A channel the config does not know: every location, in config order.
+  results = post(server, {order_json("o3", "TENT", 1, "O3", "pos")});
+  CHECK(results[0].status == "accepted");
+  CHECK(read_location(server, "TENT", "DC-EAST").committed == 1);
+
+  // Nobody can cover 50: the channel's first location takes the line and records the oversell.
+  results = post(server, {order_json("o4", "TENT", 50, "O4")});
+  CHECK(results[0].status == "accepted");
+  west = read_location(server, "TENT", "DC-WEST");
+  CHECK(west.available == -49);
+  CHECK(west.oversold == 49);
+
+  // The journal holds the choice: a restart replays it, it does not choose again.
+  server.restart();
+  CHECK(read_location(server, "TENT", "DC-WEST").committed == 51);
+  CHECK(read_location(server, "TENT", "DC-EAST").committed == 1);
+  auto ledger = read_full_ledger(server, "TENT");
+  bool saw_o1 = false;
+  for (const auto& entry : ledger) {
+    if (entry.id == "o1") {
+      saw_o1 = true;
+      CHECK(entry.location == "DC-WEST");
+    }
+  }
+  CHECK(saw_o1);
+}
+
+TEST_CASE("a later line event no location holds is rejected, naming the location field",
+          "[e2e][placement]") {
+  server_options opts;
+  opts.config_toml = config;
+  server_process server(opts);
+  server.start();
+  stock(server, "TENT", 5, 1);
+  auto results = post(server, {line_json("order_cancelled", "c9", "TENT", 1, "NEVER"),
+                               event_json("received", "ok", "TENT", "\"qty\":1", "DC-EAST")});
+  CHECK(results[0].status == "rejected");
+  CHECK(results[0].field == "location");
+  CHECK(results[1].status == "accepted");  // the rest of the batch proceeds
+  CHECK(read_location(server, "TENT", "DC-EAST").available == 6);
+}
+
+TEST_CASE("a kit order without a location goes where every component is covered",
+          "[e2e][placement]") {
+  server_options opts;
+  opts.config_toml = config;
+  server_process server(opts);
+  server.start();
+  stock(server, "TENT", 3, 3);
+  stock(server, "POLE", 4, 1);  // DC-WEST cannot make a bundle: it has one pole of two
+  auto results = post(server, {order_json("k1", "BUNDLE", 1, "K1")});
+  CHECK(results[0].status == "accepted");
+  CHECK(read_location(server, "TENT", "DC-EAST").committed == 1);
+  CHECK(read_location(server, "POLE", "DC-EAST").committed == 2);
+  CHECK(read_location(server, "TENT", "DC-WEST").committed == 0);
+  results = post(server, {line_json("order_cancelled", "kc1", "BUNDLE", 1, "K1")});
+  CHECK(results[0].status == "accepted");
+  CHECK(read_location(server, "POLE", "DC-EAST").committed == 0);
+  CHECK(read_location(server, "POLE", "DC-EAST").available == 4);
+}
+
+TEST_CASE("a reservation that names a channel follows the channel's priority",
+          "[e2e][placement][reservations]") {
+  server_options opts;
+  opts.config_toml = config;
+  server_process server(opts);
+  server.start();
+  stock(server, "TENT", 5, 2);
+  auto res = server.post("/v1/reservations",
+                         R"({"key":"cart-1","sku":"TENT","qty":2,"channel":"shop"})");
+  INFO(res.body);
+  CHECK(res.status == 201);
+  CHECK(res.body.find("\"location\":\"DC-WEST\"") != std::string::npos);
+  res = server.post("/v1/reservations", R"({"key":"cart-2","sku":"TENT","qty":2,"channel":"shop"})");
+  CHECK(res.status == 201);
+  CHECK(res.body.find("\"location\":\"DC-EAST\"") != std::string::npos);  // DC-WEST is empty
+}
+
+} // namespace stockd::e2e
