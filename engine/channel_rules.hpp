@@ -24,14 +24,17 @@ struct channel_rules {
   std::int64_t percent = 100;  // 0..100, for allocation_kind::percent
   rounding percent_rounding = rounding::down;
   /// Low-stock option for `percent`: when the pool has any stock and the rounded share is 0,
-  /// show 1 instead (the channel keeps selling the last units instead of going dark).
+  /// show 1 instead (the channel keeps selling the last units instead of going dark). A 0%
+  /// channel is not rescued: it asked for none of the pool.
   bool keep_one = false;
   std::int64_t fixed = 0;  // >= 0, for allocation_kind::fixed
   std::int64_t buffer = 0;  // >= 0, subtracted after allocation
   /// Show 0 when the pool is at or below this (a nearly sold-out SKU stops selling).
   std::optional<std::int64_t> zero_at_or_below;
   std::optional<std::int64_t> max;    // cap: show at most this many
-  std::optional<std::int64_t> floor;  // backorder channels: show at least this many
+  /// Backorder channels: show at least this many. Applied last, so it wins over buffer,
+  /// zero_at_or_below, an empty pool and a max set below it.
+  std::optional<std::int64_t> floor;
   /// Preorders: add the eligible locations' `incoming`, up to this many units, to the pool.
   /// 0 = no preorders.
   std::int64_t preorder_limit = 0;
@@ -66,7 +69,8 @@ struct kit_part {
 };
 
 /// The quantity a channel should show for a kit: step 2 (min over components of
-/// ⌊channel_pool(component) / qty_per_kit⌋) then allocate(). No components → 0.
+/// ⌊channel_pool(component) / qty_per_kit⌋) then allocate(). No components → 0, floor or not
+/// (such a kit cannot be ordered). A qty_per_kit below 1 is read as 1.
 std::int64_t kit_channel_quantity(const channel_rules& rules,
                                   std::span<const kit_part> components) noexcept;
 
