@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
@@ -45,6 +46,9 @@ struct reserve_request {
   std::string key_digest;  // hex digest of the key (32 chars): the id's last part
   engine::sku_id sku;
   std::optional<engine::location_id> location;  // none: the first location that can cover qty
+  /// Without `location`, the locations to try, in order: the channel's priority order. Empty:
+  /// every configured location in config order.
+  std::vector<engine::location_id> candidates;
   std::int64_t qty = 0;
   std::optional<std::chrono::seconds> expires_in;
 };
