@@ -4,8 +4,42 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
 
 namespace stockd::actors {
+
+/// Oversold units and cases per channel since start, for /metrics. Oversells are rare, so a lock
+/// is all it needs. Channel names come from events: past `channels_max` they share "*".
+class channel_oversells {
+public:
+  static constexpr std::size_t channels_max = 256;
+  struct figures {
+    std::uint64_t units = 0;
+    std::uint64_t cases = 0;
+  };
+  void add(std::string_view channel, std::uint64_t units) {
+    std::lock_guard lock(mutex_);
+    auto it = by_channel_.find(channel);
+    if (it == by_channel_.end()) {
+      const bool full = by_channel_.size() >= channels_max;
+      it = by_channel_.try_emplace(full ? std::string("*") : std::string(channel)).first;
+    }
+    it->second.units += units;
+    it->second.cases += 1;
+  }
+  std::map<std::string, figures, std::less<>> snapshot() const {
+    std::lock_guard lock(mutex_);
+    return by_channel_;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::map<std::string, figures, std::less<>> by_channel_;
+};
 
 struct metrics {
   using counter = std::atomic<std::uint64_t>;
@@ -25,6 +59,7 @@ struct metrics {
   counter apply_stale{0};
   counter apply_skipped{0};    // already applied before a restart
   counter oversold_units{0};
+  channel_oversells oversold_by_channel;
   counter live_actors{0};
   std::atomic<std::int64_t> in_flight{0};  // deliveries sent to actors and not yet applied
   // checkpoints

@@ -38,7 +38,7 @@ engine::sku_location_state load(const engine::sku_location_key& key, const conte
   return std::move(*decoded);
 }
 
-void count(metrics& m, const engine::outcome& out) {
+void count(metrics& m, const engine::outcome& out, const engine::event& ev) {
   switch (out.kind) {
     case engine::outcome_kind::applied: m.apply_applied.fetch_add(1, std::memory_order_relaxed); break;
     case engine::outcome_kind::rejected: m.apply_rejected.fetch_add(1, std::memory_order_relaxed); break;
@@ -49,6 +49,9 @@ void count(metrics& m, const engine::outcome& out) {
   if (out.oversold_units > 0) {
     m.oversold_units.fetch_add(static_cast<std::uint64_t>(out.oversold_units),
                                std::memory_order_relaxed);
+    if (ev.type == engine::event_type::order_created && !ev.channel.empty()) {
+      m.oversold_by_channel.add(ev.channel.str(), static_cast<std::uint64_t>(out.oversold_units));
+    }
   }
 }
 
@@ -474,7 +477,7 @@ sku_location(sku_location_actor::stateful_pointer<sku_location_holder> self,
       [self, ctx](apply_atom, const engine::journal_entry& entry) {
         // The engine's clock is the journal's: replay gives the same state (DESIGN §2).
         engine::outcome out = engine::apply(self->state.state, entry, entry.received_at);
-        count(*ctx->counters, out);
+        count(*ctx->counters, out, entry.ev);
         ctx->counters->in_flight.fetch_sub(1, std::memory_order_relaxed);
         if (entry.ev.source.str() == engine_source) {
           note_applied(self->state, entry, out);

@@ -210,11 +210,39 @@ settled settle(const sku_location_state& s, buckets& next, const event& ev, bool
   return {};
 }
 
+// Attributes an oversell to the channel whose order made it; past the limit, to "*".
+void note_channel_oversell(sku_location_state& s, const channel_id& channel, std::int64_t units) {
+  auto find = [&s](const channel_id& id) -> channel_oversell* {
+    for (auto& entry : s.oversold_by_channel) {
+      if (entry.channel == id) {
+        return &entry;
+      }
+    }
+    return nullptr;
+  };
+  channel_oversell* entry = find(channel);
+  if (entry == nullptr && s.oversold_by_channel.size() >= limits::oversold_channels_max) {
+    static const channel_id other{std::string_view("*")};
+    entry = find(other);
+    if (entry == nullptr) {
+      entry = &s.oversold_by_channel.emplace_back(channel_oversell{other, 0, 0});
+    }
+  }
+  if (entry == nullptr) {
+    entry = &s.oversold_by_channel.emplace_back(channel_oversell{channel, 0, 0});
+  }
+  entry->units += units;
+  entry->cases += 1;
+}
+
 // Commits what settle() accepted, remembering on_hand changes for later-arriving dated counts.
 void commit(sku_location_state& s, const buckets& next, const event& ev, std::int64_t oversold) {
   const std::int64_t on_hand_delta = next.on_hand() - s.qty.on_hand();
   s.qty = next;
   s.oversold_units += oversold;
+  if (oversold > 0 && ev.type == event_type::order_created && !ev.channel.empty()) {
+    note_channel_oversell(s, ev.channel, oversold);
+  }
   if (on_hand_delta == 0 || ev.type == event_type::counted) {
     return;
   }
@@ -566,6 +594,18 @@ std::string check_invariants(const sku_location_state& state) {
   }
   if (state.oversold_units < 0 || state.oversold_units > limits::bucket_abs_max) {
     return "oversold_units out of range (" + num(state.oversold_units) + ")";
+  }
+  std::int64_t by_channel = 0;
+  for (const auto& entry : state.oversold_by_channel) {
+    if (entry.units <= 0 || entry.cases <= 0 || entry.units > limits::bucket_abs_max) {
+      return "oversold_by_channel[" + entry.channel.str() + "] out of range";
+    }
+    by_channel += entry.units;
+  }
+  if (by_channel > state.oversold_units ||
+      state.oversold_by_channel.size() > limits::oversold_channels_max + 1) {
+    return "oversold_by_channel adds up to " + num(by_channel) + " of " +
+           num(state.oversold_units) + " oversold units";
   }
   if (q.available < -state.oversold_units) {
     return "available is " + num(q.available) + " but only " + num(state.oversold_units) +

@@ -80,7 +80,8 @@ bool reader::get_byte(std::uint8_t& b) {
 namespace {
 
 constexpr std::uint8_t journal_entry_version = 1;
-constexpr std::uint8_t state_version = 1;
+// 2 added oversold_by_channel at the end; version 1 records still decode (without it).
+constexpr std::uint8_t state_version = 2;
 
 void put_time(std::string& out, timestamp t) { wire::put_signed(out, t.time_since_epoch().count()); }
 
@@ -269,12 +270,18 @@ void encode(const sku_location_state& state, std::string& out) {
     wire::put_signed(out, change.on_hand_delta);
   }
   put_optional_time(out, state.history_floor);
+  wire::put_varint(out, state.oversold_by_channel.size());
+  for (const auto& entry : state.oversold_by_channel) {
+    wire::put_string(out, entry.channel.str());
+    wire::put_signed(out, entry.units);
+    wire::put_signed(out, entry.cases);
+  }
 }
 
 std::optional<sku_location_state> decode_state(std::string_view bytes) {
   wire::reader in(bytes);
   std::uint8_t version = 0;
-  if (!in.get_byte(version) || version != state_version) {
+  if (!in.get_byte(version) || version < 1 || version > state_version) {
     return std::nullopt;
   }
   sku_location_state state;
@@ -357,7 +364,23 @@ std::optional<sku_location_state> decode_state(std::string_view bytes) {
     }
     state.physical_history.push_back(change);
   }
-  if (!get_optional_time(in, state.history_floor) || !in.at_end()) {
+  if (!get_optional_time(in, state.history_floor)) {
+    return std::nullopt;
+  }
+  if (version >= 2) {
+    if (!get_count(in, state_limits::oversold_channels_max + 1, count)) {
+      return std::nullopt;
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+      channel_oversell entry;
+      if (!get_id(in, entry.channel) || !in.get_signed(entry.units) ||
+          !in.get_signed(entry.cases)) {
+        return std::nullopt;
+      }
+      state.oversold_by_channel.push_back(std::move(entry));
+    }
+  }
+  if (!in.at_end()) {
     return std::nullopt;
   }
   // A checkpoint that decodes but breaks the invariants would make apply() assert later; refuse

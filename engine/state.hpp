@@ -81,6 +81,16 @@ struct physical_change {
   friend bool operator==(const physical_change&, const physical_change&) = default;
 };
 
+/// The oversold units and cases of one channel: its orders that arrived after the stock was gone
+/// (DESIGN §1). A count below what is committed also takes available below zero; that shortfall
+/// is in oversold_units but belongs to no channel.
+struct channel_oversell {
+  channel_id channel;
+  std::int64_t units = 0;
+  std::int64_t cases = 0;  // orders that oversold
+  friend bool operator==(const channel_oversell&, const channel_oversell&) = default;
+};
+
 /// Named limits on everything a state holds (STYLE: TigerBeetle). Beyond them an event is
 /// rejected (or, for history and closed lines, the oldest record is dropped) instead of growing.
 struct state_limits {
@@ -88,6 +98,8 @@ struct state_limits {
   static constexpr std::size_t closed_lines_max = 16;
   static constexpr std::size_t reservations_max = 1024;
   static constexpr std::size_t parked_max = 64;
+  // Channels with an oversell at one SKU × location; past it, the rest share the entry "*".
+  static constexpr std::size_t oversold_channels_max = 16;
   // A count is dated within hours of being taken; 32 changes or a day of history covers that and
   // keeps a busy state's history at 512 bytes (see docs/semantics.md, "Memory").
   static constexpr std::size_t physical_history_max = 32;
@@ -100,6 +112,7 @@ struct sku_location_state {
   sku_location_key key;
   buckets qty;
   std::int64_t oversold_units = 0;  // units sold while available was already <= 0
+  std::vector<channel_oversell> oversold_by_channel;  // first oversell first
   std::uint64_t last_seq = 0;       // highest journal seq applied (or deliberately skipped)
   std::optional<last_event_info> last_event;
 

@@ -126,6 +126,23 @@ void write_event_fields(json_writer& w, const engine::journal_entry& entry) {
   }
 }
 
+/// A Prometheus label value: backslash, double quote and newline escaped.
+std::string prometheus_label(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 void write_location(json_writer& w, const engine::sku_location_state& s) {
   w.key(s.key.location.str()).begin_object();
   w.field("available", s.qty.available);
@@ -137,6 +154,14 @@ void write_location(json_writer& w, const engine::sku_location_state& s) {
   w.field("incoming", s.qty.incoming);
   w.field("on_hand", s.qty.on_hand());
   w.field("oversold", s.oversold_units);
+  // Per channel whose orders oversold here; a count below committed oversells for no channel.
+  w.key("oversold_by_channel").begin_object();
+  for (const auto& entry : s.oversold_by_channel) {
+    w.key(entry.channel.str()).begin_object();
+    w.field("units", entry.units).field("cases", entry.cases);
+    w.end_object();
+  }
+  w.end_object();
   w.key("last_event");
   if (s.last_event) {
     w.begin_object();
@@ -712,6 +737,19 @@ response api::get_metrics(const request& req) {
   out += "stockd_apply_total{outcome=\"skipped\"} " + std::to_string(m.apply_skipped.load()) + "\n";
   metric("oversold_units_total", "counter", "Units sold beyond available stock.", "",
          c(m.oversold_units));
+  out += "# HELP stockd_channel_oversold_units_total Units oversold by each channel's orders.\n"
+         "# TYPE stockd_channel_oversold_units_total counter\n";
+  const auto by_channel = m.oversold_by_channel.snapshot();
+  for (const auto& [channel, figures] : by_channel) {
+    out += "stockd_channel_oversold_units_total{channel=\"" + prometheus_label(channel) + "\"} " +
+           std::to_string(figures.units) + "\n";
+  }
+  out += "# HELP stockd_channel_oversells_total Orders that oversold, by channel.\n"
+         "# TYPE stockd_channel_oversells_total counter\n";
+  for (const auto& [channel, figures] : by_channel) {
+    out += "stockd_channel_oversells_total{channel=\"" + prometheus_label(channel) + "\"} " +
+           std::to_string(figures.cases) + "\n";
+  }
   metric("live_actors", "gauge", "Live sku_location actors.", "", c(m.live_actors));
   metric("in_flight_events", "gauge", "Deliveries not yet applied.", "",
          static_cast<double>(m.in_flight.load()));

@@ -106,6 +106,15 @@ TEST_CASE("an order that names only its channel goes where the channel's priorit
   west = read_location(server, "TENT", "DC-WEST");
   CHECK(west.available == -49);
   CHECK(west.oversold == 49);
+  // Oversell accounting per channel: on the SKU and in /metrics.
+  auto sku = server.get("/v1/skus/TENT");
+  CHECK(sku.body.find(R"("oversold_by_channel":{"shop":{"units":49,"cases":1}})") !=
+        std::string::npos);
+  auto metrics = server.get("/metrics");
+  CHECK(metrics.body.find("stockd_channel_oversold_units_total{channel=\"shop\"} 49\n") !=
+        std::string::npos);
+  CHECK(metrics.body.find("stockd_channel_oversells_total{channel=\"shop\"} 1\n") !=
+        std::string::npos);
 
   // The journal holds the choice: a restart replays it, it does not choose again.
   server.restart();

@@ -42,6 +42,32 @@ TEST_CASE("order_created beyond available counts only the units that were not th
   CHECK(second.oversold_units == 2);
   CHECK(h.state.oversold_units == 5);
   CHECK(h.q().available == -5);
+  // Each oversell is the channel's whose order made it: units and cases.
+  h.ok(order("O3", "1", 1, "amazon"));
+  REQUIRE(h.state.oversold_by_channel.size() == 2);
+  CHECK(h.state.oversold_by_channel[0] == channel_oversell{channel_id("web"), 5, 2});
+  CHECK(h.state.oversold_by_channel[1] == channel_oversell{channel_id("amazon"), 1, 1});
+  CHECK(h.state.oversold_units == 6);
+}
+
+TEST_CASE("a count below what is committed oversells for no channel", "[engine]") {
+  harness h;
+  h.ok(receive(5));
+  h.ok(order("O1", "1", 4));
+  const outcome o = h.ok(count(2, at("2026-11-27T12:00:00Z")));
+  CHECK(o.oversold_units == 2);
+  CHECK(h.state.oversold_units == 2);
+  CHECK(h.state.oversold_by_channel.empty());
+}
+
+TEST_CASE("past 16 channels, oversells share the entry \"*\"", "[engine]") {
+  harness h;
+  for (int i = 0; i < 20; ++i) {
+    h.ok(order("O" + std::to_string(i), "1", 1, "ch" + std::to_string(i)));
+  }
+  REQUIRE(h.state.oversold_by_channel.size() == state_limits::oversold_channels_max + 1);
+  CHECK(h.state.oversold_by_channel.back() == channel_oversell{channel_id("*"), 4, 4});
+  CHECK(check_invariants(h.state).empty());
 }
 
 TEST_CASE("a second order_created for the same line is rejected", "[engine]") {

@@ -191,3 +191,26 @@ TEST_CASE("random mutations of encoded bytes never crash the decoders", "[engine
   // Some mutations only change a value and still decode; the point is that nothing crashed.
   CHECK(accepted < 20000);
 }
+
+TEST_CASE("a version 1 checkpoint, written before oversold_by_channel, still decodes",
+          "[engine]") {
+  sku_location_state state;
+  state.key = test_key();
+  state.qty.available = 4;
+  state.last_seq = 9;
+  std::string bytes;
+  encode(state, bytes);
+  REQUIRE(bytes.back() == '\0');  // the empty oversold_by_channel list
+  std::string v1 = bytes.substr(0, bytes.size() - 1);
+  v1[0] = '\x01';
+  auto decoded = decode_state(v1);
+  REQUIRE(decoded.has_value());
+  CHECK(*decoded == state);
+
+  state.qty.available = -3;
+  state.oversold_units = 3;
+  state.oversold_by_channel.push_back({channel_id("web"), 3, 1});
+  bytes.clear();
+  encode(state, bytes);
+  CHECK(decode_state(bytes) == std::optional<sku_location_state>{state});
+}

@@ -46,8 +46,11 @@ inline event line_event(event_type type, std::string order_id, std::string line_
   return ev;
 }
 
-inline event order(std::string o, std::string l, std::int64_t qty) {
-  return line_event(event_type::order_created, std::move(o), std::move(l), qty);
+inline event order(std::string o, std::string l, std::int64_t qty,
+                   std::string_view channel = "web") {
+  event ev = line_event(event_type::order_created, std::move(o), std::move(l), qty);
+  ev.channel = channel_id(channel);
+  return ev;
 }
 inline event cancel(std::string o, std::string l, std::int64_t qty) {
   return line_event(event_type::order_cancelled, std::move(o), std::move(l), qty);

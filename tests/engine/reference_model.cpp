@@ -69,7 +69,14 @@ outcome_kind run(model& m, const event& ev, std::vector<leg> legs, bool may_over
     if (!may_oversell) {
       return outcome_kind::rejected;
     }
-    m.oversold += std::max<std::int64_t>(0, -after) - std::max<std::int64_t>(0, -before);
+    const std::int64_t units =
+        std::max<std::int64_t>(0, -after) - std::max<std::int64_t>(0, -before);
+    m.oversold += units;
+    if (units > 0 && ev.type == event_type::order_created) {
+      auto& figures = m.oversold_by_channel[ev.channel.str()];
+      figures.first += units;
+      figures.second += 1;
+    }
   }
   const std::int64_t delta = on_hand_of(q) - on_hand_of(m.q);
   if (delta != 0 && ev.type != event_type::counted) {
@@ -291,6 +298,13 @@ std::string compare(const sku_location_state& s, const model& m) {
   if (s.oversold_units != m.oversold) {
     out << "oversold: engine " << s.oversold_units << ", model " << m.oversold;
     return out.str();
+  }
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> engine_by_channel;
+  for (const auto& entry : s.oversold_by_channel) {
+    engine_by_channel[entry.channel.str()] = {entry.units, entry.cases};
+  }
+  if (engine_by_channel != m.oversold_by_channel) {
+    return "oversold_by_channel differs";
   }
   if (s.last_seq != m.last_seq) {
     return "last_seq differs";

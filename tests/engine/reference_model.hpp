@@ -28,6 +28,7 @@ struct model {
   sku_location_key key;
   std::array<std::int64_t, bucket_count> q{};
   std::int64_t oversold = 0;
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> oversold_by_channel;  // units, cases
   std::uint64_t last_seq = 0;
   std::map<std::pair<std::string, std::string>, line> lines;
   std::map<std::string, std::int64_t> holds;

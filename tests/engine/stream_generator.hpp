@@ -40,7 +40,11 @@ private:
   event next_event() {
     event ev;
     switch (pick(22)) {
-    case 0: case 1: case 2: ev = order(order_id(), line_id(), small()); break;
+    case 0: case 1: case 2: {
+      static constexpr const char* channels[] = {"web", "amazon", "pos"};
+      ev = order(order_id(), line_id(), small(), channels[pick(3)]);
+      break;
+    }
     case 3: ev = cancel(order_id(), line_id(), small()); break;
     case 4: ev = payment_failed(order_id(), line_id(), small()); break;
     case 5: case 6: ev = fulfil(order_id(), line_id(), small()); break;
