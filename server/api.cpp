@@ -6,6 +6,7 @@
 
 #include <boost/beast/version.hpp>
 
+#include "engine/channel_rules.hpp"
 #include "engine/kits.hpp"
 #include "engine/time.hpp"
 #include "server/json_writer.hpp"
@@ -177,11 +178,56 @@ void write_location(json_writer& w, const engine::sku_location_state& s) {
   w.end_object();
 }
 
+// The "channels" object of GET /v1/skus (DESIGN §5): what each configured channel should show
+// under its rules (engine/channel_rules.hpp), from the states of the SKU (one part, one unit per
+// "kit") or of a kit's components. No connector pushes in this version, so nothing has been
+// pushed: last_pushed is null and the reason says why.
+struct stock_part {
+  std::int64_t qty_per_kit = 1;
+  const std::vector<engine::sku_location_state>* states = nullptr;
+};
+
+std::vector<engine::location_stock> eligible_stock(const engine::channel_info& channel,
+                                                   const std::vector<engine::sku_location_state>& states) {
+  std::vector<engine::location_stock> out;
+  for (const auto& location : channel.locations) {
+    for (const auto& s : states) {
+      if (s.key.location == location) {
+        out.push_back({s.qty.available, s.qty.incoming});
+      }
+    }
+  }
+  return out;
+}
+
+void write_channels(json_writer& w, const std::vector<engine::channel_info>& channels,
+                    const std::vector<stock_part>& parts) {
+  w.key("channels").begin_object();
+  for (const auto& channel : channels) {
+    std::vector<std::vector<engine::location_stock>> stocks;
+    std::vector<engine::kit_part> kit;
+    stocks.reserve(parts.size());
+    for (const auto& part : parts) {
+      stocks.push_back(eligible_stock(channel, *part.states));
+      kit.push_back({part.qty_per_kit, stocks.back()});
+    }
+    w.key(channel.id.str()).begin_object();
+    w.field("expected", engine::kit_channel_quantity(channel.rules, kit));
+    w.key("last_pushed").null();
+    w.field("in_sync", false);
+    w.key("out_of_sync_since").null();
+    w.field("reason", "no_connector");
+    w.end_object();
+  }
+  w.end_object();
+}
+
 // GET /v1/skus/{kit}: the kit's own "locations" stay empty (it has no stock); "kit" holds each
 // component's pooled availability and the kits they make, over all locations and per location.
 std::string kit_json(const std::string& sku, const std::vector<engine::kit_component>& components,
                      const std::vector<actors::sku_view>& views,
-                     const std::vector<engine::location_id>& locations) {
+                     const std::vector<engine::location_id>& locations,
+                     const std::vector<engine::channel_info>& channels) {
   bool complete = true;
   std::vector<engine::component_stock> pooled;
   for (std::size_t i = 0; i < components.size(); ++i) {
@@ -191,7 +237,11 @@ std::string kit_json(const std::string& sku, const std::vector<engine::kit_compo
   json_writer w;
   w.begin_object().field("sku", sku);
   w.key("locations").begin_object().end_object();
-  w.key("channels").begin_object().end_object();
+  std::vector<stock_part> parts;
+  for (std::size_t i = 0; i < components.size(); ++i) {
+    parts.push_back({components[i].qty, &views[i].locations});
+  }
+  write_channels(w, channels, parts);
   w.key("kit").begin_object();
   w.key("components").begin_array();
   for (std::size_t i = 0; i < components.size(); ++i) {
@@ -507,8 +557,9 @@ void api::get_sku(const request& req, std::string sku, responder respond) {
   }
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
-  deps_.engine->query_sku(engine::sku_id(sku), [respond, sku, version,
-                                                keep_alive](actors::sku_view view) {
+  const engine::catalog* catalog = deps_.catalog;
+  deps_.engine->query_sku(engine::sku_id(sku), [respond, sku, version, keep_alive,
+                                                catalog](actors::sku_view view) {
     if (view.locations.empty()) {
       respond(api::error(view.complete ? http::status::not_found
                                        : http::status::service_unavailable,
@@ -523,7 +574,7 @@ void api::get_sku(const request& req, std::string sku, responder respond) {
       write_location(w, s);
     }
     w.end_object();
-    w.key("channels").begin_object().end_object();
+    write_channels(w, catalog->channels(), {stock_part{1, &view.locations}});
     w.field("complete", view.complete);
     w.end_object();
     respond(make_response(http::status::ok, version, keep_alive, w.take()));
@@ -550,9 +601,10 @@ void api::get_kit(const request& req, std::string sku, responder respond) {
   }
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
+  const auto& channels = deps_.catalog->channels();  // the catalog outlives every request
   for (std::size_t i = 0; i < p->components.size(); ++i) {
     deps_.engine->query_sku(p->components[i].sku, [p, i, sku, locations, respond, version,
-                                                   keep_alive](actors::sku_view view) {
+                                                   keep_alive, &channels](actors::sku_view view) {
       {
         std::lock_guard lock(p->mutex);
         p->views[i] = std::move(view);
@@ -561,7 +613,7 @@ void api::get_kit(const request& req, std::string sku, responder respond) {
         }
       }
       respond(make_response(http::status::ok, version, keep_alive,
-                            kit_json(sku, p->components, p->views, locations)));
+                            kit_json(sku, p->components, p->views, locations, channels)));
     });
   }
 }

@@ -24,6 +24,13 @@ connector = "webhook"
 endpoint = "http://127.0.0.1:9/stock"
 locations = ["DC-WEST", "DC-EAST"]
 
+[[channels]]
+id = "wholesale"
+connector = "webhook"
+endpoint = "http://127.0.0.1:9/stock"
+locations = ["DC-EAST"]
+rules = { allocation = "percent", percent = 50 }
+
 [[skus]]
 id = "BUNDLE"
 components = [{ sku = "TENT", qty = 1 }, { sku = "POLE", qty = 2 }]
@@ -180,6 +187,27 @@ TEST_CASE("a reservation that names a channel follows the channel's priority",
   res = server.post("/v1/reservations", R"({"key":"cart-2","sku":"TENT","qty":2,"channel":"shop"})");
   CHECK(res.status == 201);
   CHECK(res.body.find("\"location\":\"DC-EAST\"") != std::string::npos);  // DC-WEST is empty
+}
+
+TEST_CASE("GET /v1/skus shows what each channel should show under its rules",
+          "[e2e][channels]") {
+  server_options opts;
+  opts.config_toml = config;
+  server_process server(opts);
+  server.start();
+  stock(server, "TENT", 5, 2);
+  stock(server, "POLE", 4, 1);
+  json_doc tent = server.get_json("/v1/skus/TENT");
+  CHECK(tent["channels"]["shop"]["expected"].get_int64().value() == 7);       // shared: 5 + 2
+  CHECK(tent["channels"]["wholesale"]["expected"].get_int64().value() == 2);  // 50% of 5, down
+  CHECK(tent["channels"]["shop"]["last_pushed"].is_null());
+  CHECK(std::string_view(tent["channels"]["shop"]["reason"].get_string().value()) ==
+        "no_connector");
+  // A kit: min over components of ⌊pool / per kit⌋, then the rules. shop: min(7, ⌊5/2⌋) = 2;
+  // wholesale (DC-EAST only): min(5, ⌊4/2⌋) = 2, 50% → 1.
+  json_doc bundle = server.get_json("/v1/skus/BUNDLE");
+  CHECK(bundle["channels"]["shop"]["expected"].get_int64().value() == 2);
+  CHECK(bundle["channels"]["wholesale"]["expected"].get_int64().value() == 1);
 }
 
 } // namespace stockd::e2e
