@@ -1,0 +1,85 @@
+#pragma once
+// Pacing for channel APIs (DESIGN §6): what a channel actor asks before every call, "may I call
+// now, and if not, how long until I may". Pure: the caller passes the clock, so tests and the
+// deterministic simulator drive time themselves. One object per channel account, owned by that
+// channel's actor (no locks).
+//
+//  - token_bucket: Amazon SP-API style (a rate in requests per second and a burst), its rate
+//    adjustable from the x-amzn-RateLimit-Limit header the API sends back;
+//  - cost_bucket: Shopify GraphQL style (a bucket of query-cost points that restores at a rate),
+//    re-based on every response's extensions.cost.throttleStatus rather than a hard-coded rate;
+//  - both honour a pause (Retry-After, THROTTLED) before anything else.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace stockd::connectors {
+
+using limiter_clock = std::chrono::steady_clock;
+using limiter_time = limiter_clock::time_point;
+
+class token_bucket {
+public:
+  /// `per_second` > 0, `burst` >= 1. Starts full.
+  token_bucket(double per_second, double burst, limiter_time now);
+
+  /// Zero when a call may go now; else how long until one may.
+  limiter_clock::duration wait(limiter_time now);
+  /// Takes one token; false (and takes nothing) when wait(now) is not zero.
+  bool try_take(limiter_time now);
+  /// The API told its real rate (x-amzn-RateLimit-Limit): use it from now on. Values <= 0 or not
+  /// finite are ignored.
+  void set_rate(double per_second, limiter_time now);
+  /// Nothing goes before `until` (a 429's Retry-After); the bucket is emptied too, since the API
+  /// just said it is over its limit.
+  void pause_until(limiter_time until, limiter_time now);
+
+  double rate() const noexcept { return per_second_; }
+  double tokens(limiter_time now);
+
+private:
+  void refill(limiter_time now);
+
+  double per_second_;
+  double burst_;
+  double tokens_;
+  limiter_time last_;
+  limiter_time paused_until_{};
+};
+
+/// Shopify's throttleStatus: points the bucket holds at most, has now, and restores per second.
+struct throttle_status {
+  double maximum_available = 1000;
+  double currently_available = 1000;
+  double restore_rate = 50;
+};
+
+class cost_bucket {
+public:
+  /// Starts from what the shop's plan is expected to give; the first response corrects it.
+  cost_bucket(throttle_status assumed, limiter_time now);
+
+  /// Zero when a call of `cost` points may go now; else how long until the bucket holds it.
+  /// A cost above the maximum is never affordable: the caller must split the call; the wait is
+  /// then duration::max().
+  limiter_clock::duration wait(double cost, limiter_time now);
+  bool affordable(double cost) const noexcept { return cost <= status_.maximum_available; }
+  /// Reserves `cost` points for a call about to go (the response's actual cost corrects it).
+  bool try_take(double cost, limiter_time now);
+  /// Every response reports the bucket as the API sees it after the call: believe it.
+  void update(const throttle_status& reported, limiter_time now);
+  /// THROTTLED or 429: wait until `until` before anything else.
+  void pause_until(limiter_time until, limiter_time now);
+
+  double available(limiter_time now);
+  const throttle_status& status() const noexcept { return status_; }
+
+private:
+  void restore(limiter_time now);
+
+  throttle_status status_;
+  limiter_time last_;
+  limiter_time paused_until_{};
+};
+
+} // namespace stockd::connectors

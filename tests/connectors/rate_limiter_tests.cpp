@@ -1,0 +1,79 @@
+// The channel API pacers (connectors/rate_limiter.hpp), driven by a hand-held clock.
+#include <catch2/catch.hpp>
+
+#include "connectors/rate_limiter.hpp"
+
+using namespace stockd::connectors;
+using namespace std::chrono_literals;
+
+namespace {
+const limiter_time t0 = limiter_time{} + 1000s;
+}
+
+TEST_CASE("a token bucket lets a burst through, then paces at its rate", "[connectors][limiter]") {
+  token_bucket bucket(5.0, 5.0, t0);  // Amazon's patchListingsItem: 5/s, burst 5
+  for (int i = 0; i < 5; ++i) {
+    CHECK(bucket.try_take(t0));
+  }
+  CHECK_FALSE(bucket.try_take(t0));
+  CHECK(bucket.wait(t0) == 200ms);  // one token every 1/5 s
+  CHECK_FALSE(bucket.try_take(t0 + 199ms));
+  CHECK(bucket.try_take(t0 + 200ms));
+  // Over one idle minute it refills to the burst, never past it.
+  CHECK(bucket.tokens(t0 + 60s) == Approx(5.0));
+  int calls = 0;
+  for (auto t = t0 + 60s; t < t0 + 70s; t += 10ms) {
+    calls += bucket.try_take(t) ? 1 : 0;
+  }
+  CHECK(calls == 5 + 50 - 1);  // the burst, then 5/s for 10 s (the last token lands at 70 s)
+}
+
+TEST_CASE("a token bucket takes the rate the API reports and honours Retry-After",
+          "[connectors][limiter]") {
+  token_bucket bucket(5.0, 5.0, t0);
+  bucket.set_rate(0.5, t0);  // x-amzn-RateLimit-Limit: 0.5
+  CHECK(bucket.rate() == 0.5);
+  bucket.set_rate(-1, t0);  // nonsense is ignored
+  bucket.set_rate(0, t0);
+  CHECK(bucket.rate() == 0.5);
+  bucket.pause_until(t0 + 3s, t0);  // a 429 with Retry-After: 3
+  CHECK(bucket.wait(t0 + 1s) == 2s);
+  CHECK_FALSE(bucket.try_take(t0 + 2999ms));
+  // After the pause the bucket starts from empty: at 0.5/s, 3 s of refill is 1.5 tokens.
+  CHECK(bucket.try_take(t0 + 3s));
+  CHECK_FALSE(bucket.try_take(t0 + 3s));
+}
+
+TEST_CASE("a cost bucket spends query cost and restores at the reported rate",
+          "[connectors][limiter]") {
+  cost_bucket bucket({1000, 1000, 50}, t0);  // Shopify standard: 1000 points, 50/s
+  CHECK(bucket.try_take(600, t0));
+  CHECK(bucket.available(t0) == Approx(400));
+  CHECK_FALSE(bucket.try_take(600, t0));
+  CHECK(bucket.wait(600, t0) == 4s);  // 200 points short at 50/s
+  CHECK(bucket.try_take(600, t0 + 4s));
+  // A call above the maximum can never go: the caller must split it.
+  CHECK_FALSE(bucket.affordable(1001));
+  CHECK(bucket.wait(1001, t0 + 100s) == limiter_clock::duration::max());
+  CHECK_FALSE(bucket.try_take(1001, t0 + 100s));
+}
+
+TEST_CASE("a cost bucket believes every response's throttleStatus", "[connectors][limiter]") {
+  cost_bucket bucket({1000, 1000, 50}, t0);
+  // A Plus shop: 10,000 points restoring at 500/s; the response says 7,000 are left.
+  bucket.update({10000, 7000, 500}, t0);
+  CHECK(bucket.available(t0) == Approx(7000));
+  CHECK(bucket.available(t0 + 2s) == Approx(8000));
+  CHECK(bucket.try_take(8000, t0 + 2s));
+  // Another client spent from the same bucket: the report lowers what we think is there.
+  bucket.update({10000, 100, 500}, t0 + 2s);
+  CHECK(bucket.wait(600, t0 + 2s) == 1s);
+  // A malformed report changes nothing.
+  bucket.update({0, 5, 500}, t0 + 2s);
+  bucket.update({10000, -1, 500}, t0 + 2s);
+  CHECK(bucket.status().maximum_available == 10000);
+  // THROTTLED: wait as told, whatever the bucket says.
+  bucket.pause_until(t0 + 10s, t0 + 3s);
+  CHECK(bucket.wait(1, t0 + 3s) == 7s);
+  CHECK(bucket.try_take(1, t0 + 10s));
+}
