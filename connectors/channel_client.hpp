@@ -1,0 +1,81 @@
+#pragma once
+// The contract between a channel actor and the connector that speaks its channel's API
+// (DESIGN §4 channel actor, §6 connectors). The actor decides what to push, when and how much
+// (rules, coalescing, lanes, pacing, retries, circuit); the client only turns one batch into one
+// API call and tells what the API answered, item by item. One client per channel account.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "connectors/rate_limiter.hpp"
+#include "engine/ids.hpp"
+
+namespace stockd::connectors {
+
+/// One intended change: show `quantity` of `sku`. `idempotency_key` is made once per intended
+/// change and reused on every retry of it (never derived from the quantity). `change_from` is the
+/// quantity the engine believes the channel shows now (compare-and-set, where the API has it).
+struct push_item {
+  engine::sku_id sku;
+  std::int64_t quantity = 0;
+  std::optional<std::int64_t> change_from;
+  std::string idempotency_key;
+};
+
+enum class item_outcome : std::uint8_t {
+  applied,   // the channel shows `quantity` now
+  stale,     // compare-and-set failed: the channel's value was not change_from
+  rejected,  // this item is bad for the channel (unknown SKU, invalid value): do not retry as is
+  retry,     // not applied, for a reason that may pass (e.g. the call failed for everyone)
+};
+
+struct item_result {
+  item_outcome outcome = item_outcome::retry;
+  std::string code;                             // the API's code, e.g. "CHANGE_FROM_QUANTITY_STALE"
+  std::optional<std::int64_t> channel_quantity; // what the channel shows, when it said
+};
+
+/// How the call as a whole went.
+enum class call_outcome : std::uint8_t {
+  ok,            // answered; see items (one per pushed item, same order)
+  throttled,     // 429 / THROTTLED: nothing applied; wait (retry_after when given)
+  server_error,  // 5xx: nothing known to be applied; retry with the same keys
+  timeout,       // no answer in time: may or may not have applied; retry with the same keys
+  network,       // connect/reset: as timeout
+  bad_request,   // 4xx for the batch as a whole: some item poisons it; split to find it
+  unauthorized,  // 401/403: systemic, nothing will pass until credentials are fixed
+};
+
+struct push_result {
+  call_outcome outcome = call_outcome::network;
+  std::vector<item_result> items;  // outcome ok only
+  std::optional<std::chrono::milliseconds> retry_after;
+  std::string code;        // e.g. "429", "503", "timeout", for sync reasons and logs
+  std::string request_id;  // the channel's request id, when it sent one (tracing)
+  /// Pacing the API reported with the answer (x-amzn-RateLimit-Limit; Shopify throttleStatus).
+  std::optional<double> rate_limit_per_second;
+  std::optional<throttle_status> throttle;
+};
+
+/// What a channel read back says it shows (reconciliation, re-reads after a stale CAS).
+struct read_result {
+  bool ok = false;
+  std::string code;
+  std::vector<std::pair<engine::sku_id, std::int64_t>> quantities;
+};
+
+class channel_client {
+public:
+  virtual ~channel_client() = default;
+  /// Most items one call may carry (Shopify 250).
+  virtual std::size_t batch_max() const = 0;
+  /// Sends one batch; calls `done` exactly once, from any thread, within the client's timeout.
+  virtual void push(std::vector<push_item> batch, std::function<void(push_result)> done) = 0;
+  /// Reads what the channel shows for these SKUs; `done` exactly once, from any thread.
+  virtual void read(std::vector<engine::sku_id> skus, std::function<void(read_result)> done) = 0;
+};
+
+} // namespace stockd::connectors
