@@ -1,0 +1,550 @@
+#include "connectors/channel_sync.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace stockd::connectors {
+namespace {
+
+bool systemic(call_outcome o) {
+  return o == call_outcome::server_error || o == call_outcome::timeout ||
+         o == call_outcome::network || o == call_outcome::unauthorized;
+}
+
+} // namespace
+
+std::string_view to_string(lane l) noexcept {
+  switch (l) {
+  case lane::urgent: return "urgent";
+  case lane::normal: return "normal";
+  case lane::bulk: return "bulk";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(circuit_state s) noexcept {
+  switch (s) {
+  case circuit_state::closed: return "closed";
+  case circuit_state::open: return "open";
+  case circuit_state::half_open: return "half_open";
+  }
+  return "unknown";
+}
+
+channel_sync::channel_sync(engine::channel_id channel, sync_options opts, std::uint64_t boot,
+                           std::uint64_t seed)
+    : channel_(std::move(channel)), opts_(opts), boot_(boot), rng_(seed),
+      cooldown_(opts.circuit_cooldown) {
+  assert(opts_.batch_max >= 1 && opts_.calls_in_flight_max >= 1);
+}
+
+sku_sync& channel_sync::record(const engine::sku_id& sku) { return records_[sku]; }
+
+const sku_sync* channel_sync::find(const engine::sku_id& sku) const {
+  auto it = records_.find(sku);
+  return it == records_.end() ? nullptr : &it->second;
+}
+
+std::string channel_sync::new_key() {
+  return channel_.str() + "." + std::to_string(boot_) + "." + std::to_string(++next_key_);
+}
+
+void channel_sync::mark_out_of_sync(sku_sync& r, std::string_view reason, sync_time now) {
+  if (!r.out_of_sync_since) {
+    r.out_of_sync_since = now;
+  }
+  r.reason = std::string(reason);
+}
+
+void channel_sync::set_expected(const engine::sku_id& sku, std::int64_t expected, sync_time now) {
+  sku_sync& r = record(sku);
+  if (r.expected == expected && (r.shadow || r.queued || r.in_flight || r.parked)) {
+    return;  // nothing new for a SKU already known
+  }
+  r.expected = expected;
+  r.parked = false;  // a new value is a new intended change: try again
+  reconsider(sku, r, now);
+}
+
+void channel_sync::own_order_seen(const engine::sku_id& sku, std::int64_t qty, sync_time now) {
+  sku_sync& r = record(sku);
+  // An order the channel sold and a stale answer already told us about: it is in the shadow.
+  const std::int64_t known = std::min(r.unseen, qty);
+  r.unseen -= known;
+  qty -= known;
+  if (r.unseen == 0) {
+    unseen_skus_.erase(sku);
+    request_recheck(sku, r, now);
+  }
+  if (r.shadow && qty > 0) {
+    r.shadow = std::max<std::int64_t>(0, *r.shadow - qty);
+  }
+  if (r.maybe_applied && qty > 0) {
+    r.maybe_applied = std::max<std::int64_t>(0, *r.maybe_applied - qty);  // either base sold it
+  }
+  reconsider(sku, r, now);
+}
+
+void channel_sync::repush(const engine::sku_id& sku, sync_time now) {
+  sku_sync& r = record(sku);
+  r.parked = false;
+  reconsider(sku, r, now, true);
+}
+
+void channel_sync::channel_reported(const engine::sku_id& sku, std::int64_t shows,
+                                    sync_time now) {
+  sku_sync& r = record(sku);
+  r.needs_read = false;
+  std::optional<std::int64_t> base = r.shadow;
+  if (r.maybe_applied) {
+    // A call that failed without an answer may have applied, so the channel's value moved from
+    // either base. Even a value equal to the call's proves nothing (sales can land there too):
+    // the larger base is the safe one, holding more back until orders or the hold release it.
+    base = std::max(r.shadow.value_or(0), *r.maybe_applied);
+    r.recheck = r.shadow.value_or(0) != *r.maybe_applied;
+    r.maybe_applied.reset();
+  }
+  if (base && *base > shows) {
+    // The channel shows less than our model: it sold what we have not seen. Hold it back until
+    // the order arrives, so the channel is never raised over it.
+    r.unseen += *base - shows;
+    unseen_skus_[sku] = now;  // the hold runs from the newest sale it covers
+  }
+  r.shadow = shows;
+  reconsider(sku, r, now);
+}
+
+void channel_sync::reconsider(const engine::sku_id& sku, sku_sync& r, sync_time now, bool bulk) {
+  if (r.in_flight) {
+    // The answer decides what follows (on_result reconsiders); keep the record honest meanwhile.
+    if (r.target() != *r.in_flight) {
+      mark_out_of_sync(r, reason_pending, now);
+    }
+    return;
+  }
+  if (r.parked || r.needs_read) {
+    return;
+  }
+  if (opts_.compare_and_set && !r.shadow) {
+    // Compare-and-set needs the channel's value: read it first, never push blind over it.
+    r.needs_read = true;
+    reads_.push_back(sku);
+    mark_out_of_sync(r, reason_pending, now);
+    return;
+  }
+  if (!bulk && r.in_sync()) {
+    if (r.queued) {
+      ++counters_.coalesced;  // the change it waited for was undone before it was sent
+      r.queued.reset();
+    }
+    r.intent.reset();
+    r.attempts = 0;
+    r.out_of_sync_since.reset();
+    r.reason.clear();
+    return;
+  }
+  const std::int64_t target = r.target();
+  if (r.intent && *r.intent != target) {
+    ++counters_.coalesced;  // the older intended change is never sent: a new key for the new one
+    r.intent.reset();
+  }
+  if (!r.intent) {
+    r.intent = target;
+    r.key = new_key();
+    r.attempts = 0;
+    r.not_before = now;
+  }
+  lane l = lane::normal;
+  if (bulk && r.in_sync()) {
+    l = lane::bulk;
+  } else if ((r.shadow && target < *r.shadow) || (!r.shadow && target == 0)) {
+    l = lane::urgent;  // toward zero first
+  }
+  if (!r.in_sync()) {
+    mark_out_of_sync(r, reason_pending, now);
+  }
+  // A SKU moves up a lane, never down: an urgent change already queued stays urgent.
+  if (r.queued && static_cast<int>(*r.queued) <= static_cast<int>(l)) {
+    return;
+  }
+  enqueue(sku, r, l, now);
+}
+
+void channel_sync::enqueue(const engine::sku_id& sku, sku_sync& r, lane l, sync_time now) {
+  if (!r.queued || *r.queued != l) {
+    lanes_[static_cast<std::size_t>(l)].push_back(sku);
+    r.queued_at = now;
+  }
+  r.queued = l;
+}
+
+bool channel_sync::due(const sku_sync& r, lane l, sync_time now) const {
+  if (now < r.not_before) {
+    return false;
+  }
+  if (l == lane::normal && r.attempts == 0 && now < r.queued_at + opts_.settle) {
+    return false;
+  }
+  return true;
+}
+
+push_item channel_sync::item_for(const engine::sku_id& sku, sku_sync& r) {
+  push_item item;
+  item.sku = sku;
+  item.quantity = *r.intent;
+  if (opts_.compare_and_set && r.shadow) {
+    item.change_from = *r.shadow;
+  }
+  item.idempotency_key = r.key;
+  return item;
+}
+
+void channel_sync::take_from(lane l, std::vector<engine::sku_id>& picked, std::size_t room,
+                             sync_time now) {
+  auto& q = lanes_[static_cast<std::size_t>(l)];
+  for (auto it = q.begin(); it != q.end() && picked.size() < room;) {
+    auto rec = records_.find(*it);
+    if (rec == records_.end() || rec->second.queued != l || rec->second.in_flight) {
+      it = q.erase(it);  // moved lanes, sent or settled since it was queued
+      continue;
+    }
+    if (!due(rec->second, l, now)) {
+      ++it;
+      continue;
+    }
+    picked.push_back(*it);
+    it = q.erase(it);
+  }
+}
+
+void channel_sync::request_recheck(const engine::sku_id& sku, sku_sync& r, sync_time now) {
+  if (!r.recheck || r.needs_read) {
+    return;
+  }
+  // The units held back came from a guess between two bases; the shadow may carry the other
+  // one. Ask the channel (once) instead of trusting it.
+  r.recheck = false;
+  r.needs_read = true;
+  reads_.push_back(sku);
+  mark_out_of_sync(r, reason_pending, now);
+}
+
+void channel_sync::release_unseen(sync_time now) {
+  for (auto it = unseen_skus_.begin(); it != unseen_skus_.end();) {
+    if (now < it->second + opts_.unseen_hold) {
+      ++it;
+      continue;
+    }
+    // Its order never came: stop holding the units back (ops see it as a variance later).
+    sku_sync& r = records_[it->first];
+    r.unseen = 0;
+    const engine::sku_id sku = it->first;
+    it = unseen_skus_.erase(it);
+    request_recheck(sku, r, now);
+    reconsider(sku, r, now);
+  }
+}
+
+std::optional<outgoing_batch> channel_sync::next_batch(sync_time now) {
+  release_unseen(now);
+  if (calls_in_flight_ >= opts_.calls_in_flight_max) {
+    return std::nullopt;
+  }
+  if (circuit_ == circuit_state::open) {
+    if (now < circuit_until_) {
+      return std::nullopt;
+    }
+    circuit_ = circuit_state::half_open;
+  }
+  if (circuit_ == circuit_state::half_open && calls_in_flight_ > 0) {
+    return std::nullopt;  // one probe at a time
+  }
+  const std::size_t room = circuit_ == circuit_state::half_open ? 1 : opts_.batch_max;
+  std::vector<engine::sku_id> picked;
+  // Halves of a refused batch go alone, so the bad item ends up alone.
+  while (picked.empty() && !splits_.empty()) {
+    split_group group = std::move(splits_.front());
+    splits_.pop_front();
+    for (auto& sku : group.skus) {
+      auto rec = records_.find(sku);
+      if (rec != records_.end() && rec->second.queued && !rec->second.in_flight &&
+          picked.size() < room) {
+        picked.push_back(sku);
+      }
+    }
+  }
+  if (picked.empty()) {
+    take_from(lane::urgent, picked, room, now);
+    take_from(lane::normal, picked, room, now);
+    take_from(lane::bulk, picked, room, now);
+  }
+  if (picked.empty()) {
+    return std::nullopt;
+  }
+  outgoing_batch batch;
+  batch.id = ++next_batch_id_;
+  batch.probe = circuit_ == circuit_state::half_open;
+  for (const auto& sku : picked) {
+    sku_sync& r = records_.at(sku);
+    r.queued.reset();
+    if (r.attempts > 0) {
+      ++counters_.retries;
+    }
+    ++r.attempts;
+    batch.items.push_back(item_for(sku, r));
+    r.in_flight = batch.items.back().quantity;
+  }
+  ++calls_in_flight_;
+  ++counters_.calls;
+  counters_.items_sent += batch.items.size();
+  return batch;
+}
+
+std::chrono::milliseconds channel_sync::backoff(std::uint32_t attempts) {
+  // Capped exponential with "equal jitter": half fixed, half random, so retries of many SKUs
+  // after one outage spread out but none retries immediately.
+  const auto cap = opts_.backoff_max.count();
+  std::int64_t span = opts_.backoff_base.count();
+  for (std::uint32_t i = 1; i < attempts && span < cap; ++i) {
+    span *= 2;
+  }
+  span = std::min<std::int64_t>(span, cap);
+  std::uniform_int_distribution<std::int64_t> jitter(0, span / 2);
+  return std::chrono::milliseconds(span - span / 2 + jitter(rng_));
+}
+
+void channel_sync::retry_later(const engine::sku_id& sku, sku_sync& r, std::string_view reason,
+                               std::optional<std::chrono::milliseconds> at_least,
+                               sync_time now) {
+  if (r.in_sync()) {
+    reconsider(sku, r, now);  // the change it carried is no longer needed
+    return;
+  }
+  if (*r.intent != r.target()) {
+    ++counters_.coalesced;  // the failed change was overtaken: retry the new one, new key
+    r.intent = r.target();
+    r.key = new_key();
+  }
+  auto wait = backoff(r.attempts);
+  if (at_least && *at_least > wait) {
+    wait = *at_least;
+  }
+  r.not_before = now + wait;
+  mark_out_of_sync(r, reason, now);
+  lane l = r.shadow && *r.intent < *r.shadow ? lane::urgent : lane::normal;
+  enqueue(sku, r, l, now);
+}
+
+void channel_sync::systemic_failure(sync_time now) {
+  ++counters_.failures;
+  ++consecutive_failures_;
+  if (circuit_ == circuit_state::half_open) {
+    cooldown_ = std::min(cooldown_ * 2, opts_.circuit_cooldown_max);  // the probe failed
+  } else if (consecutive_failures_ < opts_.circuit_failures) {
+    return;
+  }
+  if (circuit_ != circuit_state::open) {
+    ++counters_.circuit_opened;
+  }
+  circuit_ = circuit_state::open;
+  circuit_until_ = now + cooldown_;
+}
+
+void channel_sync::on_result(const outgoing_batch& batch, const push_result& result,
+                             sync_time now) {
+  assert(calls_in_flight_ > 0);
+  --calls_in_flight_;
+  const bool ok = result.outcome == call_outcome::ok;
+  if (ok) {
+    consecutive_failures_ = 0;
+    if (circuit_ != circuit_state::closed) {
+      circuit_ = circuit_state::closed;
+      cooldown_ = opts_.circuit_cooldown;
+    }
+  } else if (systemic(result.outcome)) {
+    systemic_failure(now);
+  } else if (result.outcome == call_outcome::throttled) {
+    ++counters_.throttled;
+    if (circuit_ == circuit_state::half_open) {
+      circuit_ = circuit_state::open;  // not an answer about health: probe again later
+      circuit_until_ = now;
+    }
+  }
+  // A batch refused as a whole: split it to find the item that poisons it.
+  if (result.outcome == call_outcome::bad_request && batch.items.size() > 1) {
+    const std::size_t half = batch.items.size() / 2;
+    split_group first;
+    split_group second;
+    for (std::size_t i = 0; i < batch.items.size(); ++i) {
+      (i < half ? first : second).skus.push_back(batch.items[i].sku);
+    }
+    splits_.push_front(std::move(second));
+    splits_.push_front(std::move(first));
+  }
+  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+    const push_item& item = batch.items[i];
+    auto rec = records_.find(item.sku);
+    assert(rec != records_.end());
+    sku_sync& r = rec->second;
+    r.in_flight.reset();
+    if (!ok) {
+      if (result.outcome == call_outcome::bad_request && batch.items.size() == 1) {
+        ++counters_.rejected;
+        r.parked = true;
+        r.intent.reset();
+        mark_out_of_sync(r, std::string(reason_rejected_item) + result.code, now);
+        continue;
+      }
+      if (result.outcome == call_outcome::bad_request) {
+        r.not_before = now;
+        mark_out_of_sync(r, reason_pending, now);
+        enqueue(item.sku, r, lane::urgent, now);  // its split group sends it next
+        continue;
+      }
+      if (result.outcome == call_outcome::timeout || result.outcome == call_outcome::network ||
+          result.outcome == call_outcome::server_error) {
+        r.maybe_applied = item.quantity;
+        if (opts_.compare_and_set) {
+          // The channel may show either value now: a compare-and-set from the old one could
+          // pass by coincidence after sales. Read it back before pushing again.
+          r.intent.reset();
+          r.needs_read = true;
+          reads_.push_back(item.sku);
+          mark_out_of_sync(r, circuit_ == circuit_state::open
+                                  ? std::string(reason_circuit_open)
+                                  : std::string(reason_channel_error) + result.code,
+                           now);
+          continue;
+        }
+      }
+      std::string reason = result.outcome == call_outcome::throttled
+                               ? std::string(reason_rate_limited)
+                               : std::string(reason_channel_error) + result.code;
+      if (circuit_ == circuit_state::open) {
+        reason = std::string(reason_circuit_open);
+      }
+      retry_later(item.sku, r, reason, result.retry_after, now);
+      continue;
+    }
+    const item_result answer = i < result.items.size() ? result.items[i] : item_result{};
+    switch (answer.outcome) {
+    case item_outcome::applied:
+      ++counters_.items_applied;
+      r.last_pushed = item.quantity;
+      r.shadow = item.quantity;
+      r.maybe_applied.reset();
+      r.intent.reset();
+      r.attempts = 0;
+      reconsider(item.sku, r, now);  // in sync now, or a newer change waits
+      break;
+    case item_outcome::stale:
+      ++counters_.stale;
+      r.intent.reset();  // a new base is a new request: a new key
+      if (answer.channel_quantity) {
+        channel_reported(item.sku, *answer.channel_quantity, now);
+      } else if (!r.needs_read) {
+        r.needs_read = true;
+        reads_.push_back(item.sku);
+        mark_out_of_sync(r, reason_pending, now);
+      }
+      break;
+    case item_outcome::rejected:
+      ++counters_.rejected;
+      r.parked = true;
+      r.intent.reset();
+      mark_out_of_sync(r, std::string(reason_rejected_item) + answer.code, now);
+      break;
+    case item_outcome::retry:
+      retry_later(item.sku, r, std::string(reason_channel_error) + answer.code, std::nullopt, now);
+      break;
+    }
+  }
+}
+
+std::vector<engine::sku_id> channel_sync::take_reads() {
+  std::vector<engine::sku_id> out;
+  out.swap(reads_);
+  return out;
+}
+
+void channel_sync::note_rate_limited(sync_time now) {
+  for (const auto& q : lanes_) {
+    for (const auto& sku : q) {
+      auto rec = records_.find(sku);
+      if (rec != records_.end() && rec->second.queued && rec->second.reason == reason_pending) {
+        mark_out_of_sync(rec->second, reason_rate_limited, now);
+      }
+    }
+  }
+}
+
+std::optional<sync_time> channel_sync::next_due(sync_time now) const {
+  std::optional<sync_time> earliest;
+  auto consider = [&](sync_time t) {
+    t = std::max(t, now);  // overdue: due now
+    if (!earliest || t < *earliest) {
+      earliest = t;
+    }
+  };
+  for (const auto& [sku, since] : unseen_skus_) {
+    consider(since + opts_.unseen_hold);
+  }
+  if (circuit_ == circuit_state::open) {
+    consider(circuit_until_);
+    return earliest;
+  }
+  for (std::size_t l = 0; l < 3; ++l) {
+    for (const auto& sku : lanes_[l]) {
+      auto rec = records_.find(sku);
+      if (rec == records_.end() || !rec->second.queued) {
+        continue;
+      }
+      const sku_sync& r = rec->second;
+      sync_time due_at = r.not_before;
+      if (static_cast<lane>(l) == lane::normal && r.attempts == 0) {
+        due_at = std::max(due_at, r.queued_at + opts_.settle);
+      }
+      consider(due_at);
+    }
+  }
+  return earliest;
+}
+
+std::vector<std::pair<engine::sku_id, const sku_sync*>> channel_sync::out_of_sync(
+    sync_time now, std::chrono::milliseconds min_age, std::size_t limit) const {
+  std::vector<std::pair<engine::sku_id, const sku_sync*>> out;
+  for (const auto& [sku, r] : records_) {
+    if (r.out_of_sync_since && now - *r.out_of_sync_since >= min_age) {
+      out.emplace_back(sku, &r);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return *a.second->out_of_sync_since < *b.second->out_of_sync_since;
+  });
+  if (out.size() > limit) {
+    out.resize(limit);
+  }
+  return out;
+}
+
+std::vector<std::pair<engine::sku_id, const sku_sync*>> channel_sync::parked() const {
+  std::vector<std::pair<engine::sku_id, const sku_sync*>> out;
+  for (const auto& [sku, r] : records_) {
+    if (r.parked) {
+      out.emplace_back(sku, &r);
+    }
+  }
+  return out;
+}
+
+std::optional<sync_time> channel_sync::oldest_out_of_sync() const {
+  std::optional<sync_time> oldest;
+  for (const auto& [sku, r] : records_) {
+    if (r.out_of_sync_since && (!oldest || *r.out_of_sync_since < *oldest)) {
+      oldest = r.out_of_sync_since;
+    }
+  }
+  return oldest;
+}
+
+} // namespace stockd::connectors

@@ -1,0 +1,200 @@
+#pragma once
+// What one channel should be told, when, and what it is believed to show: the decision logic of a
+// channel actor (DESIGN §3 shadow and compare-and-set, §4 channel actor), as a plain class the
+// actor drives and the tests call directly. It holds no clock, no socket and no thread: every
+// call takes `now`; the actor asks next_batch() when its rate limiter allows a call, hands the
+// batch to its connector, and feeds the answer back with on_result().
+//
+// Per SKU it keeps the record ops see (expected, last pushed, in flight, out of sync since and
+// why) and the channel's shadow: the value the channel shows by our model (its last confirmed
+// value minus its own orders seen since). What it pushes:
+//  - coalesced: one intended change per SKU, the latest target; an older one is never sent;
+//  - toward zero first: decreases go in the urgent lane, increases in the normal lane after a
+//    settle window, full re-pushes in the bulk lane, and a batch is filled in that order, so a
+//    bulk job never delays an urgent change;
+//  - never over an order not seen: when compare-and-set says the channel's value moved (it sold
+//    something stockd has not seen), the difference is held back as `unseen` until that order
+//    arrives; the target is expected − unseen.
+// What it does on failure: items retry with capped exponential backoff and jitter, keeping their
+// idempotency key (made once per intended change, never derived from the quantity); a batch the
+// API refuses as a whole is split in halves until the bad item is alone, which is then parked
+// (dead letter) with its reason while the rest go on; systemic failures open the circuit, which
+// probes with one item after a cool-down and closes on success.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "connectors/channel_client.hpp"
+#include "engine/ids.hpp"
+
+namespace stockd::connectors {
+
+using sync_clock = std::chrono::steady_clock;
+using sync_time = sync_clock::time_point;
+
+struct sync_options {
+  std::size_t batch_max = 100;
+  std::chrono::milliseconds settle{0};         // increases wait this long for more changes
+  std::chrono::milliseconds backoff_base{200};
+  std::chrono::milliseconds backoff_max{30'000};
+  std::uint32_t circuit_failures = 5;          // consecutive systemic failures that open it
+  std::chrono::milliseconds circuit_cooldown{10'000};
+  std::chrono::milliseconds circuit_cooldown_max{300'000};
+  bool compare_and_set = false;                // send change_from (Shopify)
+  /// How long units a stale answer held back as `unseen` wait for their order before they are
+  /// released (the slowest a channel's order webhook is expected to be).
+  std::chrono::milliseconds unseen_hold{15 * 60'000};
+  std::size_t calls_in_flight_max = 1;
+};
+
+enum class lane : std::uint8_t { urgent, normal, bulk };
+std::string_view to_string(lane l) noexcept;
+
+enum class circuit_state : std::uint8_t { closed, open, half_open };
+std::string_view to_string(circuit_state s) noexcept;
+
+/// The sync record of one SKU on this channel (DESIGN §4, GET /v1/skus `channels`).
+struct sku_sync {
+  std::int64_t expected = 0;                 // the rules' answer (engine/channel_rules.hpp)
+  std::int64_t unseen = 0;                   // sold by the channel, not yet seen by stockd
+  std::optional<std::int64_t> last_pushed;   // the last value the channel confirmed
+  std::optional<std::int64_t> shadow;        // what the channel shows by our model
+  std::optional<std::int64_t> in_flight;     // the quantity of a call not yet answered
+  std::optional<std::int64_t> maybe_applied; // a call that failed without saying: may have applied
+  std::optional<sync_time> unseen_since;
+  std::optional<sync_time> out_of_sync_since;
+  std::string reason;                        // "" when in sync; see reason_* below
+  bool parked = false;                       // dead-lettered: not retried until expected changes
+  // The intended change: its target and its key (reused on every retry of it).
+  std::optional<std::int64_t> intent;
+  std::string key;
+  std::uint32_t attempts = 0;
+  sync_time not_before{};
+  std::optional<lane> queued;                // the lane it waits in, if any
+  sync_time queued_at{};
+  bool needs_read = false;                   // stale CAS without the channel's value: re-read
+  /// `unseen` was set from an ambiguous base (a call that may have applied): once it is used up,
+  /// read the channel again to check the shadow.
+  bool recheck = false;
+
+  /// The value to make the channel show: expected minus what it sold that we have not seen.
+  std::int64_t target() const noexcept { return expected > unseen ? expected - unseen : 0; }
+  bool in_sync() const noexcept { return shadow && *shadow == target() && !in_flight; }
+};
+
+/// Why a SKU is out of sync (DESIGN §4 reasons).
+inline constexpr std::string_view reason_pending = "pending";
+inline constexpr std::string_view reason_rate_limited = "rate_limited";
+inline constexpr std::string_view reason_circuit_open = "circuit_open";
+inline constexpr std::string_view reason_channel_error = "channel_error: ";   // + code
+inline constexpr std::string_view reason_rejected_item = "rejected_item: ";   // + code
+
+struct sync_counters {
+  std::uint64_t calls = 0;
+  std::uint64_t items_sent = 0;
+  std::uint64_t items_applied = 0;
+  std::uint64_t throttled = 0;
+  std::uint64_t failures = 0;       // calls that failed systemically
+  std::uint64_t retries = 0;        // items sent again
+  std::uint64_t stale = 0;          // compare-and-set answered stale
+  std::uint64_t rejected = 0;       // items parked
+  std::uint64_t coalesced = 0;      // intended changes replaced by a newer one before sending
+  std::uint64_t circuit_opened = 0;
+};
+
+/// One batch handed to the connector; give it back to on_result() with the answer.
+struct outgoing_batch {
+  std::uint64_t id = 0;
+  std::vector<push_item> items;
+  bool probe = false;  // the half-open circuit's one-item probe
+};
+
+class channel_sync {
+public:
+  /// `boot` makes idempotency keys unique across restarts (keys are "<channel>.<boot>.<n>").
+  channel_sync(engine::channel_id channel, sync_options opts, std::uint64_t boot,
+               std::uint64_t seed);
+
+  /// The rules' answer for `sku` changed (or is first known).
+  void set_expected(const engine::sku_id& sku, std::int64_t expected, sync_time now);
+  /// stockd applied an order of this channel for `sku`: the channel already lowered itself.
+  void own_order_seen(const engine::sku_id& sku, std::int64_t qty, sync_time now);
+  /// Re-push `sku` on the bulk lane even if believed in sync (after a config change, or a
+  /// reconciliation that found the channel different).
+  void repush(const engine::sku_id& sku, sync_time now);
+  /// What a read-back found the channel showing (a re-read after stale, or reconciliation).
+  void channel_reported(const engine::sku_id& sku, std::int64_t shows, sync_time now);
+
+  /// The next batch to send now, or nullopt (nothing due, circuit open, or calls in flight at
+  /// the limit). The caller has already checked its rate limiter.
+  std::optional<outgoing_batch> next_batch(sync_time now);
+  /// The answer to a batch from next_batch().
+  void on_result(const outgoing_batch& batch, const push_result& result, sync_time now);
+  /// When next_batch() may have something to do (settle, backoff, cool-down, a hold to
+  /// release): the earliest such time, `now` when already due, nullopt when nothing waits.
+  std::optional<sync_time> next_due(sync_time now) const;
+  /// SKUs whose stale answer carried no value: read them back, then channel_reported().
+  std::vector<engine::sku_id> take_reads();
+
+  /// The caller's rate limiter said wait: queued SKUs show rate_limited until a call goes.
+  void note_rate_limited(sync_time now);
+
+  const sku_sync* find(const engine::sku_id& sku) const;
+  /// SKUs out of sync for at least `min_age`, oldest first, at most `limit`.
+  std::vector<std::pair<engine::sku_id, const sku_sync*>> out_of_sync(
+      sync_time now, std::chrono::milliseconds min_age, std::size_t limit) const;
+  std::vector<std::pair<engine::sku_id, const sku_sync*>> parked() const;
+
+  std::size_t queued(lane l) const noexcept { return lanes_[static_cast<std::size_t>(l)].size(); }
+  std::size_t calls_in_flight() const noexcept { return calls_in_flight_; }
+  circuit_state circuit() const noexcept { return circuit_; }
+  const sync_counters& counters() const noexcept { return counters_; }
+  std::size_t skus() const noexcept { return records_.size(); }
+  std::optional<sync_time> oldest_out_of_sync() const;
+
+private:
+  struct split_group {
+    std::vector<engine::sku_id> skus;
+  };
+
+  sku_sync& record(const engine::sku_id& sku);
+  /// Queues the SKU if the channel needs telling, in the lane its change belongs to.
+  void reconsider(const engine::sku_id& sku, sku_sync& r, sync_time now, bool bulk = false);
+  void enqueue(const engine::sku_id& sku, sku_sync& r, lane l, sync_time now);
+  void mark_out_of_sync(sku_sync& r, std::string_view reason, sync_time now);
+  bool due(const sku_sync& r, lane l, sync_time now) const;
+  push_item item_for(const engine::sku_id& sku, sku_sync& r);
+  void take_from(lane l, std::vector<engine::sku_id>& picked, std::size_t room, sync_time now);
+  void retry_later(const engine::sku_id& sku, sku_sync& r, std::string_view reason,
+                   std::optional<std::chrono::milliseconds> at_least, sync_time now);
+  void systemic_failure(sync_time now);
+  std::chrono::milliseconds backoff(std::uint32_t attempts);
+  std::string new_key();
+
+  engine::channel_id channel_;
+  sync_options opts_;
+  std::uint64_t boot_;
+  std::uint64_t next_key_ = 0;
+  std::uint64_t next_batch_id_ = 0;
+  std::mt19937_64 rng_;
+  std::map<engine::sku_id, sku_sync> records_;
+  std::deque<engine::sku_id> lanes_[3];
+  std::deque<split_group> splits_;  // halves of refused batches, sent before anything else
+  std::vector<engine::sku_id> reads_;
+  std::map<engine::sku_id, sync_time> unseen_skus_;  // SKUs holding units back, since when
+  void release_unseen(sync_time now);
+  void request_recheck(const engine::sku_id& sku, sku_sync& r, sync_time now);
+  std::size_t calls_in_flight_ = 0;
+  circuit_state circuit_ = circuit_state::closed;
+  std::uint32_t consecutive_failures_ = 0;
+  std::chrono::milliseconds cooldown_{};
+  sync_time circuit_until_{};
+  sync_counters counters_;
+};
+
+} // namespace stockd::connectors
