@@ -1,0 +1,271 @@
+// stocksim: channel API emulators for stockd (simulator/README.md).
+//
+//   stocksim emulate shopify|amazon|webhook --port N [options]
+//
+// Runs one emulator on loopback until SIGINT/SIGTERM, then prints its counters as JSON on stdout.
+#include <pthread.h>
+#include <signal.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "simulator/amazon.hpp"
+#include "simulator/buyer.hpp"
+#include "simulator/listener.hpp"
+#include "simulator/shopify.hpp"
+#include "simulator/webhook.hpp"
+
+namespace {
+
+using namespace stockd::simulator;
+
+constexpr std::string_view usage = R"(usage: stocksim emulate shopify|amazon|webhook --port N [options]
+
+common:
+  --host H               listen address (default 127.0.0.1)
+  --port N               listen port (0: any free port, printed)
+  --faults SPEC          e.g. "429=0.05,5xx=next:3,hang-before=0.01,hang-ms=500,bad-skus=A|B"
+  --sku SKU=QTY          seed one item (repeatable)
+  --skus-file FILE       seed items, one "SKU QTY" per line
+  --body-max BYTES       request body limit (default 4194304)
+  --connections-max N    (default 256)
+customers (optional):
+  --buy-rate R           purchases per second against the displayed quantity
+  --stockd URL           post each purchase to URL/v1/events as order_created (http://host:port)
+  --token T              bearer token for stockd
+  --channel-id ID        source and channel of the orders (default: the emulator's name)
+  --order-delay-ms N     delay before an order is sent (default 0)
+  --order-jitter-ms N    plus a random 0..N ms (reorders orders)
+  --order-dup P          probability that an order is sent twice
+  --seed N               seed of the customers' randomness (default 1)
+shopify:
+  --access-token T       X-Shopify-Access-Token (default shpat_stocksim)
+  --bucket-max N         cost bucket size (default 2000)
+  --restore-rate N       points restored per second (default 100)
+  --locations GID,GID    location GIDs (default gid://shopify/Location/1)
+  --strict-from VERSION  API version from which changeFromQuantity and @idempotent are required
+                         (default 2026-04)
+amazon:
+  --access-token T       x-amz-access-token (default Atza|stocksim)
+  --seller-id S          (default A1STOCKSIM)   --marketplace-id M (default ATVPDKIKX0DER)
+  --rate R --burst B     patchListingsItem token bucket (default 5, 5)
+webhook:
+  --secret S             HMAC secret (default stocksim-webhook-secret)
+  --path P               (default /inventory)
+  --rate R --burst B     requests per second (default 10, 10)
+  --batch-max N          items per batch (default 100)
+  --create-unknown       an unknown SKU is created instead of rejected
+)";
+
+[[noreturn]] void die(const std::string& message) {
+  std::cerr << "stocksim: " << message << "\n";
+  std::exit(2);
+}
+
+double to_double(std::string_view flag, const std::string& v) {
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size()) {
+    die(std::string(flag) + ": not a number: '" + v + "'");
+  }
+  return d;
+}
+
+std::int64_t to_int(std::string_view flag, std::string_view v) {
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc{} || p != v.data() + v.size()) {
+    die(std::string(flag) + ": not an integer: '" + std::string(v) + "'");
+  }
+  return n;
+}
+
+struct seed_item {
+  std::string sku;
+  std::int64_t quantity;
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() < 2 || args[0] != "emulate") {
+    std::cerr << usage;
+    return 2;
+  }
+  const std::string kind = args[1];
+  if (kind != "shopify" && kind != "amazon" && kind != "webhook") {
+    die("unknown emulator '" + kind + "' (shopify, amazon or webhook)");
+  }
+  listener_options lopts;
+  std::optional<std::int64_t> port;
+  std::string faults;
+  std::vector<seed_item> seeds;
+  buyer_options bopts;
+  bopts.channel_id = kind;
+  shopify_options sopts;
+  amazon_options aopts;
+  webhook_options wopts;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (flag == "--create-unknown") {
+      wopts.unknown_sku_creates = true;
+      continue;
+    }
+    if (flag == "--help" || flag == "-h") {
+      std::cout << usage;
+      return 0;
+    }
+    if (i + 1 >= args.size()) {
+      die(flag + ": needs a value");
+    }
+    const std::string& v = args[++i];
+    if (flag == "--host") {
+      lopts.host = v;
+    } else if (flag == "--port") {
+      port = to_int(flag, v);
+    } else if (flag == "--faults") {
+      faults = v;
+    } else if (flag == "--sku") {
+      auto eq = v.find('=');
+      seeds.push_back({v.substr(0, eq),
+                       eq == std::string::npos ? 0 : to_int(flag, std::string_view(v).substr(eq + 1))});
+    } else if (flag == "--skus-file") {
+      std::ifstream in(v);
+      if (!in) {
+        die("--skus-file: cannot read " + v);
+      }
+      std::string sku;
+      std::int64_t quantity = 0;
+      while (in >> sku >> quantity) {
+        seeds.push_back({sku, quantity});
+      }
+    } else if (flag == "--body-max") {
+      lopts.body_bytes_max = static_cast<std::size_t>(to_int(flag, v));
+    } else if (flag == "--connections-max") {
+      lopts.connections_max = static_cast<std::size_t>(to_int(flag, v));
+    } else if (flag == "--buy-rate") {
+      bopts.buys_per_second = to_double(flag, v);
+    } else if (flag == "--stockd") {
+      bopts.stockd_url = v;
+    } else if (flag == "--token") {
+      bopts.token = v;
+    } else if (flag == "--channel-id") {
+      bopts.channel_id = v;
+    } else if (flag == "--order-delay-ms") {
+      bopts.delay = std::chrono::milliseconds(to_int(flag, v));
+    } else if (flag == "--order-jitter-ms") {
+      bopts.jitter = std::chrono::milliseconds(to_int(flag, v));
+    } else if (flag == "--order-dup") {
+      bopts.duplicate_probability = to_double(flag, v);
+    } else if (flag == "--seed") {
+      bopts.seed = static_cast<std::uint64_t>(to_int(flag, v));
+    } else if (flag == "--access-token") {
+      sopts.access_token = v;
+      aopts.access_token = v;
+    } else if (flag == "--bucket-max" && kind == "shopify") {
+      sopts.bucket_max = to_double(flag, v);
+    } else if (flag == "--restore-rate" && kind == "shopify") {
+      sopts.restore_per_second = to_double(flag, v);
+    } else if (flag == "--locations" && kind == "shopify") {
+      sopts.locations.clear();
+      std::string_view rest = v;
+      while (!rest.empty()) {
+        auto comma = rest.find(',');
+        sopts.locations.emplace_back(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      }
+    } else if (flag == "--strict-from" && kind == "shopify") {
+      sopts.strict_from_version = v;
+    } else if (flag == "--seller-id" && kind == "amazon") {
+      aopts.seller_id = v;
+    } else if (flag == "--marketplace-id" && kind == "amazon") {
+      aopts.marketplace_id = v;
+    } else if (flag == "--rate" && kind != "shopify") {
+      aopts.patch_rate = wopts.rate = to_double(flag, v);
+    } else if (flag == "--burst" && kind != "shopify") {
+      aopts.patch_burst = wopts.burst = to_double(flag, v);
+    } else if (flag == "--secret" && kind == "webhook") {
+      wopts.secret = v;
+    } else if (flag == "--path" && kind == "webhook") {
+      wopts.path = v;
+    } else if (flag == "--batch-max" && kind == "webhook") {
+      wopts.batch_items_max = static_cast<std::size_t>(to_int(flag, v));
+    } else {
+      die("unknown option " + flag + " for the " + kind + " emulator (see --help)");
+    }
+  }
+  if (!port || *port < 0 || *port > 65535) {
+    die("--port N (0..65535) is required");
+  }
+  lopts.port = static_cast<std::uint16_t>(*port);
+  if (sopts.bucket_max <= 0 || sopts.restore_per_second <= 0 || sopts.locations.empty() ||
+      aopts.patch_rate <= 0 || aopts.patch_burst < 1 || wopts.rate <= 0 || wopts.burst < 1 ||
+      wopts.batch_items_max < 1 || lopts.body_bytes_max < 1024 || lopts.connections_max < 1) {
+    die("limits must be positive (rate > 0, burst >= 1, batch >= 1, body >= 1024 bytes)");
+  }
+
+  // Signals go to sigwait below, not to whichever thread happens to run.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<emulator> channel;
+  std::string endpoint;
+  if (kind == "shopify") {
+    channel = std::make_unique<shopify_emulator>(sopts);
+    endpoint = "POST /admin/api/<version>/graphql.json";
+  } else if (kind == "amazon") {
+    channel = std::make_unique<amazon_emulator>(aopts);
+    endpoint = "PATCH|GET /listings/2021-08-01/items/" + aopts.seller_id + "/<sku>";
+  } else {
+    channel = std::make_unique<webhook_emulator>(wopts);
+    endpoint = "POST " + wopts.path + ", GET " + wopts.path + "[/<sku>]";
+  }
+  if (auto error = channel->set_faults(faults)) {
+    die("--faults: " + *error);
+  }
+  for (const auto& s : seeds) {
+    if (auto error = channel->set_quantity(s.sku, s.quantity)) {
+      die("--sku " + s.sku + ": " + *error);
+    }
+  }
+  std::unique_ptr<buyer> customers;
+  if (bopts.buys_per_second > 0) {
+    customers = std::make_unique<buyer>(bopts, *channel);
+    buyer* b = customers.get();
+    channel->set_extra_stats([b](json_out& out) { b->write_stats(out); });
+  }
+  listener server(lopts, [&channel](const request& req) { return channel->handle(req); });
+  if (auto error = server.start()) {
+    die(*error);
+  }
+  if (customers) {
+    if (auto error = customers->start()) {
+      server.stop();
+      die("customers: " + *error);
+    }
+  }
+  std::cerr << "stocksim: " << kind << " emulator on http://" << lopts.host << ":" << server.port()
+            << " (" << endpoint << "; " << seeds.size() << " item(s) seeded; test API under "
+            << "/_emulator/)" << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::cerr << "stocksim: signal " << sig << ", stopping" << std::endl;
+  if (customers) {
+    customers->stop(std::chrono::seconds{5});
+  }
+  server.stop();
+  std::cout << channel->stats_json() << std::endl;
+  return 0;
+}
