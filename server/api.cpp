@@ -10,6 +10,7 @@
 #include "engine/time.hpp"
 #include "server/json_writer.hpp"
 #include "server/reservations.hpp"
+#include "server/snapshots.hpp"
 #include "server/url.hpp"
 
 namespace stockd::server {
@@ -199,6 +200,20 @@ bool api::authorize(const request& req, scope needed, responder& respond) {
       return false;
   }
   return false;
+}
+
+bool api::is_streamed(const request& header) {
+  return is_snapshot_target(std::string_view(header.target().data(), header.target().size()));
+}
+
+snapshot_start api::begin_snapshot(const request& header, boost::asio::any_io_executor executor) {
+  deps_.counters->http_requests.fetch_add(1, std::memory_order_relaxed);
+  std::optional<response> refused;
+  responder capture = [&refused](response&& res) { refused = std::move(res); };
+  if (!authorize(header, scope::ingest, capture)) {
+    return {std::move(refused), nullptr};
+  }
+  return server::begin_snapshot(deps_, misses_, snapshots_active_, header, std::move(executor));
 }
 
 void api::handle(request&& req, responder respond) {
