@@ -159,10 +159,13 @@ private:
     auto& body = snapshot_parser_->get().body();
     body.data = chunk_.get();
     body.size = opts_.snapshot_chunk_bytes;
-    // Each chunk within read_timeout (no slow drip), and the whole upload within its deadline.
+    // Some bytes within read_timeout (a stalled sender is cut off), the whole upload within its
+    // deadline. read_some, not read: whatever arrived is decoded at once, instead of waiting
+    // for a slow sender to fill the whole chunk.
     stream_.expires_after(std::min(opts_.read_timeout, left));
-    http::async_read(stream_, buffer_, *snapshot_parser_,
-                     beast::bind_front_handler(&session::on_snapshot_chunk, shared_from_this()));
+    http::async_read_some(
+        stream_, buffer_, *snapshot_parser_,
+        beast::bind_front_handler(&session::on_snapshot_chunk, shared_from_this()));
   }
 
   void on_snapshot_chunk(beast::error_code ec, std::size_t) {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>  // before asio (toolchain.md: awaitable.hpp and std::exchange under C++20)
 #include <vector>
 
@@ -642,6 +643,54 @@ TEST_CASE("a journal that cannot grow answers 507 with the lines already durable
   CHECK(s.accepted < 40'000);
   // What the answer calls durable is exactly what the journal holds.
   CHECK(journal_head(server) == s.accepted);
+}
+
+TEST_CASE("a stalled or endless snapshot upload is cut off, and what was durable stays",
+          "[e2e][snapshots]") {
+  server_options opts;
+  opts.config_toml = "[server]\nread_timeout_ms = 400\nsnapshot_timeout_ms = 1500\n";
+  server_process server(opts);
+  server.start();
+  // 5,000 lines: the first 4,096 make a batch, which commits; the rest wait for more lines.
+  std::string first;
+  for (int i = 0; i < 5000; ++i) {
+    first += count_line("T-" + std::to_string(i), 3);
+  }
+  stream_options stream;
+  stream.token = server.token();
+  stream.timeout = std::chrono::milliseconds(5000);
+  int pieces = 0;
+
+  SECTION("a sender silent for longer than read_timeout_ms") {
+    auto next = [&](std::string& piece) {
+      if (pieces++ == 1) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+      }
+      piece = pieces == 1 ? first : count_line("T-late", 1);
+      return pieces <= 2;
+    };
+    auto res = stream_post(server.port(), snapshot_target("main", "wms", "stalled"), next, stream);
+    CHECK(res.status == 0);  // no answer: the connection was closed
+  }
+  SECTION("a sender that keeps trickling past snapshot_timeout_ms") {
+    auto next = [&](std::string& piece) {
+      if (pieces++ > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      piece = pieces == 1 ? first : "\n";  // blank lines: progress, but never an end
+      return pieces <= 40;
+    };
+    auto res = stream_post(server.port(), snapshot_target("main", "wms", "stalled"), next, stream);
+    CHECK(res.status == 0);
+  }
+  CHECK(journal_head(server) == 4096);
+  CHECK(read_location(server, "T-4095").on_hand == 3);
+  // The sender tries again with the same snapshot: the durable lines answer duplicate.
+  snapshot_summary again =
+      post_snapshot_ok(server, snapshot_target("main", "wms", "stalled"), first);
+  CHECK(again.duplicate == 4096);
+  CHECK(again.accepted == 5000 - 4096);
+  CHECK(journal_head(server) == 5000);
 }
 
 TEST_CASE("a snapshot of 1,000,000 lines needs no more server memory than one of 100,000",
