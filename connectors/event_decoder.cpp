@@ -1290,7 +1290,8 @@ problem fill_snapshot_envelope(slots& fields, const snapshot_envelope& envelope)
       as_of.duplicate || (as_of.kind != slot_kind::absent && as_of.kind != slot_kind::null);
   if (!line_has_as_of) {
     if (envelope.as_of.empty()) {
-      return fail(key::as_of, "is required: in the line, or for every line as the snapshot's as_of");
+      return fail(key::as_of,
+                  "is required: in the line, or for every line as the snapshot's as_of");
     }
     given(key::as_of, envelope.as_of);
   }

@@ -56,7 +56,7 @@ public:
   struct setup {
     const api_dependencies* deps = nullptr;
     catalog_misses* misses = nullptr;
-    std::atomic<std::size_t>* active = nullptr;  // uploads in progress; this one leaves on destruction
+    std::atomic<std::size_t>* active = nullptr;  // uploads in progress; left on destruction
     connectors::snapshot_envelope envelope;
     engine::location_id location;  // the envelope's location, resolved
     connectors::snapshot_limits limits;

@@ -144,7 +144,7 @@ std::vector<std::string> describe(const std::vector<snapshot_line>& lines) {
 std::string mixed_body() {
   std::string body;
   body += R"({"sku":"TSHIRT-RED-M","counted":9})" "\n";
-  body += R"({"sku":"MUG","counted":4,"unit":"each","note":"shelf 3 – ünder the window"})" "\r\n";
+  body += R"({"sku":"MUG","counted":4,"unit":"each","note":"shelf 3 – ünder"})" "\r\n";
   body += "\n   \n";
   body += R"({"sku":"CAP","counted":0,"as_of":"2026-11-27T10:06:00Z"})" "\n";
   body += R"({"sku":"TSHIRT-RED-M","counted":2,"unit":"case"})" "\n";
@@ -177,7 +177,9 @@ TEST_CASE("a snapshot line becomes a counted event with the snapshot's envelope 
   CHECK(ev.occurred_at == ev.as_of);
   CHECK(ev.qty == 0);
 
-  SECTION("a count of zero is a count") { CHECK(accept(R"({"sku":"X","counted":0})").counted == 0); }
+  SECTION("a count of zero is a count") {
+    CHECK(accept(R"({"sku":"X","counted":0})").counted == 0);
+  }
   SECTION("unknown fields are ignored, as in events") {
     CHECK(accept(R"({"sku":"X","counted":3,"bin":"A-7","qty":99})").counted == 3);
   }
@@ -185,7 +187,8 @@ TEST_CASE("a snapshot line becomes a counted event with the snapshot's envelope 
 
 TEST_CASE("a snapshot line's own as_of wins over the snapshot's; without either it is rejected",
           "[connectors][snapshot]") {
-  const engine::event own = accept(R"({"sku":"X","counted":1,"as_of":"2026-11-27T09:00:00+01:00"})");
+  const engine::event own =
+      accept(R"({"sku":"X","counted":1,"as_of":"2026-11-27T09:00:00+01:00"})");
   CHECK(own.as_of == at("2026-11-27T08:00:00Z"));
   CHECK(own.occurred_at == own.as_of);
   CHECK(accept(R"({"sku":"X","counted":1,"as_of":null})").as_of == at("2026-11-27T10:04:00Z"));
@@ -202,8 +205,9 @@ TEST_CASE("a snapshot line's own as_of wins over the snapshot's; without either 
   CHECK(bad.error == field_error{"as_of", "must be an RFC 3339 timestamp"});
   CHECK(reject(R"({"sku":"X","counted":1,"as_of":5})").error ==
         field_error{"as_of", "must be a string"});
-  CHECK(reject(R"({"sku":"X","counted":1,"as_of":"2026-11-27T10:00:00Z","as_of":"2026-11-27T10:00:00Z"})")
-            .error == field_error{"as_of", "duplicate key"});
+  const std::string twice = R"("as_of":"2026-11-27T10:00:00Z")";
+  CHECK(reject(R"({"sku":"X","counted":1,)" + twice + "," + twice + "}").error ==
+        field_error{"as_of", "duplicate key"});
 }
 
 TEST_CASE("a snapshot line maps the source's ids and units, and rejects kits, unknown units and "
@@ -333,7 +337,8 @@ TEST_CASE("the snapshot decoder holds one piece plus the line limit, however lon
       // A line of 100 KiB: rejected whole, never buffered whole.
       body += "{\"sku\":\"HUGE\",\"counted\":1,\"pad\":\"" + std::string(100 * 1024, 'p') + "\"}\n";
     } else {
-      body += "{\"sku\":\"SKU-" + std::to_string(i) + "\",\"counted\":" + std::to_string(i % 7) + "}\n";
+      body += "{\"sku\":\"SKU-" + std::to_string(i) + "\",\"counted\":" +
+              std::to_string(i % 7) + "}\n";
       ++valid;
     }
   }
