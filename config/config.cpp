@@ -114,7 +114,8 @@ std::optional<config_error> read_server(const toml::table& t, settings& s) {
                           {"listen", "data_dir", "io_threads", "header_bytes_max",
                            "body_bytes_max", "read_timeout_ms", "write_timeout_ms",
                            "idle_timeout_ms", "connections_max", "retry_after_s",
-                           "ledger_page_max", "token"})) {
+                           "ledger_page_max", "snapshot_timeout_ms", "snapshots_concurrent_max",
+                           "token"})) {
     return e;
   }
   std::string listen;
@@ -152,7 +153,10 @@ std::optional<config_error> read_server(const toml::table& t, settings& s) {
       (e = read_ms(t, "idle_timeout_ms", p, 100, 3'600'000, s.server.idle_timeout)) ||
       (e = read_int(t, "connections_max", p, 1, 1'000'000, s.server.connections_max)) ||
       (e = read_int(t, "retry_after_s", p, 1, 3600, retry_after)) ||
-      (e = read_int(t, "ledger_page_max", p, 1, 100'000, s.server.ledger_page_max));
+      (e = read_int(t, "ledger_page_max", p, 1, 100'000, s.server.ledger_page_max)) ||
+      (e = read_ms(t, "snapshot_timeout_ms", p, 1000, 86'400'000, s.server.snapshot_timeout)) ||
+      (e = read_int(t, "snapshots_concurrent_max", p, 1, 1024,
+                    s.server.snapshots_concurrent_max));
   s.server.retry_after = std::chrono::seconds(retry_after);
   return e;
 }
@@ -202,13 +206,19 @@ std::optional<config_error> read_store(const toml::table& t, settings& s) {
 
 std::optional<config_error> read_limits(const toml::table& t, settings& s) {
   const std::string p = "limits.";
-  if (auto e = check_keys(t, p, {"events_per_request_max", "string_bytes_max", "qty_max"})) {
+  if (auto e = check_keys(t, p,
+                          {"events_per_request_max", "string_bytes_max", "qty_max",
+                           "snapshot_bytes_max", "snapshot_line_bytes_max"})) {
     return e;
   }
   std::optional<config_error> e;
   (e = read_int(t, "events_per_request_max", p, 1, 1'000'000, s.decode.events_max)) ||
       (e = read_int(t, "string_bytes_max", p, 8, 400, s.decode.string_bytes_max)) ||
-      (e = read_int(t, "qty_max", p, 1, 2'000'000'000, s.decode.qty_max));
+      (e = read_int(t, "qty_max", p, 1, 2'000'000'000, s.decode.qty_max)) ||
+      (e = read_int(t, "snapshot_bytes_max", p, 1024, std::int64_t{1} << 40,
+                    s.server.snapshot_bytes_max)) ||
+      (e = read_int(t, "snapshot_line_bytes_max", p, 1024, 16 << 20,
+                    s.server.snapshot_line_bytes_max));
   return e;
 }
 

@@ -917,6 +917,36 @@ std::string describe_root(error_code code, std::size_t depth_max, std::string_vi
   return message;
 }
 
+// One thread_local parser per server thread: its buffers grow to the largest body seen and are
+// reused, instead of allocating them per request.
+od::parser& thread_parser() {
+  thread_local od::parser instance;
+  return instance;
+}
+
+std::string at_byte(od::document& doc, const char* base) {
+  if (auto offset = offset_of(doc, base)) {
+    return " (at byte " + std::to_string(*offset) + ")";
+  }
+  return {};
+}
+
+std::string at_column(od::document& doc, const char* base) {
+  if (auto offset = offset_of(doc, base)) {
+    return " (at column " + std::to_string(*offset + 1) + ")";
+  }
+  return {};
+}
+
+// simdjson reads up to SIMDJSON_PADDING bytes past the end. The padding is written (not only
+// reserved) so those reads see spaces rather than indeterminate bytes.
+void add_padding(std::string& text) {
+  const std::size_t size = text.size();
+  text.reserve(size + simdjson::SIMDJSON_PADDING);
+  text.append(simdjson::SIMDJSON_PADDING, ' ');
+  text.resize(size);
+}
+
 class body_decoder {
 public:
   body_decoder(std::string& body, const engine::catalog& catalog, const decode_limits& limits)
@@ -949,14 +979,7 @@ public:
   }
 
 private:
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end. The padding is written (not only
-  // reserved) so those reads see spaces rather than indeterminate bytes.
-  void ensure_padding() {
-    const std::size_t size = body_.size();
-    body_.reserve(size + simdjson::SIMDJSON_PADDING);
-    body_.append(simdjson::SIMDJSON_PADDING, ' ');
-    body_.resize(size);
-  }
+  void ensure_padding() { add_padding(body_); }
 
   // Growing the vector moves every decoded event so far; a guess from the body size avoids most
   // of that. No real event is shorter than ~100 bytes (its required keys alone take ~60), so the
@@ -964,13 +987,6 @@ private:
   void reserve_events() {
     constexpr std::size_t event_bytes_min_guess = 100;
     events_.reserve(std::min(limits_.events_max, body_.size() / event_bytes_min_guess + 1));
-  }
-
-  // One thread_local parser per server thread: its buffers grow to the largest body seen and are
-  // reused, instead of allocating them per request.
-  static od::parser& parser() {
-    thread_local od::parser instance;
-    return instance;
   }
 
   std::optional<body_error> too_many() const {
@@ -1010,7 +1026,7 @@ private:
     const char* base = body_.data();
     od::document doc;
     const simdjson::padded_string_view input(base, body_.size(), body_.capacity());
-    if (auto error = parser().iterate(input).get(doc)) {
+    if (auto error = thread_parser().iterate(input).get(doc)) {
       return stage1_failure(error, "");
     }
     od::array array;
@@ -1092,7 +1108,7 @@ private:
     const std::string where = "on line " + std::to_string(line_number);
     od::document doc;
     const simdjson::padded_string_view input(base, length, body_.capacity() - start);
-    if (auto error = parser().iterate(input).get(doc)) {
+    if (auto error = thread_parser().iterate(input).get(doc)) {
       return stage1_failure(error, where, start, length);
     }
     bool doc_is_object = true;
@@ -1208,31 +1224,124 @@ private:
     return bad_request(std::move(message));
   }
 
-  static std::string at_byte(od::document& doc, const char* base) {
-    if (auto offset = offset_of(doc, base)) {
-      return " (at byte " + std::to_string(*offset) + ")";
-    }
-    return {};
-  }
-
-  static std::string at_column(od::document& doc, const char* base) {
-    if (auto offset = offset_of(doc, base)) {
-      return " (at column " + std::to_string(*offset + 1) + ")";
-    }
-    return {};
-  }
-
   std::string& body_;
   const engine::catalog& catalog_;
   const decode_limits& limits_;
   std::vector<decoded_event> events_;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Snapshot lines: the line's JSON goes through the same scanner and event_builder as an event of
+// POST /v1/events, with the envelope filled in from the snapshot, so every field rule and every
+// message is the same as for a `counted` event sent on its own.
+
+problem scan_snapshot_line(std::string& line, std::size_t depth_max, slots& fields) {
+  add_padding(line);
+  const char* base = line.data();
+  const simdjson::padded_string_view input(base, line.size(), line.capacity());
+  auto malformed = [](std::string message) {
+    return field_error{"", "malformed JSON: " + std::move(message)};
+  };
+  od::document doc;
+  if (auto error = thread_parser().iterate(input).get(doc)) {
+    std::string message = describe(error, depth_max);
+    if (auto offset = locate_stage1_error(line, error)) {
+      message += " (at column " + std::to_string(*offset + 1) + ")";
+    }
+    return malformed(std::move(message));
+  }
+  od::json_type type{};
+  if (auto error = doc.type().get(type)) {
+    return malformed(describe(error, depth_max) + at_column(doc, base));
+  }
+  if (type != od::json_type::object) {
+    return field_error{"", "must be a JSON object"};
+  }
+  od::object object;
+  if (auto error = doc.get_object().get(object)) {
+    return malformed("the line " + describe_root(error, depth_max, line, '}', "column"));
+  }
+  if (auto error = scan_object(object, 1, depth_max, fields)) {
+    return malformed(describe(error, depth_max) + at_column(doc, base));
+  }
+  const char* rest = nullptr;
+  if (doc.current_location().get(rest) != simdjson::OUT_OF_BOUNDS) {
+    return malformed("trailing content" + at_column(doc, base));
+  }
+  return std::nullopt;
+}
+
+// Fills the slots a snapshot line does not carry. The views point into `envelope`, which
+// outlives the event's construction.
+problem fill_snapshot_envelope(slots& fields, const snapshot_envelope& envelope) {
+  auto at = [&fields](key k) -> slot& { return fields[static_cast<std::size_t>(k)]; };
+  for (key k : {key::id, key::source, key::type, key::location, key::occurred_at}) {
+    if (at(k).kind != slot_kind::absent) {
+      return fail(k, "is set by the snapshot, not by its lines");
+    }
+  }
+  auto given = [&at](key k, std::string_view text) {
+    at(k) = slot{slot_kind::string, false, text, 0};
+  };
+  given(key::id, envelope.id);  // a placeholder: the id is "<id>:<sku>" once the SKU is known
+  given(key::source, envelope.source);
+  given(key::type, "counted");
+  given(key::location, envelope.location);
+  slot& as_of = at(key::as_of);
+  const bool line_has_as_of =
+      as_of.duplicate || (as_of.kind != slot_kind::absent && as_of.kind != slot_kind::null);
+  if (!line_has_as_of) {
+    if (envelope.as_of.empty()) {
+      return fail(key::as_of,
+                  "is required: in the line, or for every line as the snapshot's as_of");
+    }
+    given(key::as_of, envelope.as_of);
+  }
+  // A count happened when it was taken; the builder's errors about occurred_at are as_of's.
+  at(key::occurred_at) = at(key::as_of);
+  return std::nullopt;
+}
+
 } // namespace
 
 result<std::vector<decoded_event>, body_error>
 decode_events(std::string& body, const engine::catalog& catalog, const decode_limits& limits) {
   return body_decoder(body, catalog, limits).run();
+}
+
+decoded_event decode_snapshot_line(std::string& line, const snapshot_envelope& envelope,
+                                   const engine::catalog& catalog, const decode_limits& limits) {
+  decoded_event out;
+  slots fields{};
+  problem p = scan_snapshot_line(line, limits.depth_max, fields);
+  if (!p) {
+    p = fill_snapshot_envelope(fields, envelope);
+  }
+  engine::event ev;
+  if (!p) {
+    p = event_builder(fields, catalog, limits).build(ev, out.components, out.miss);
+    if (p && p->field == name_of(key::occurred_at)) {
+      p->field = name_of(key::as_of);
+    }
+  }
+  if (!p) {
+    std::string id = envelope.id + ":" + ev.sku.str();
+    if (id.size() > limits.string_bytes_max) {
+      p = fail(key::sku, "too long to form the event id '<snapshot id>:<sku>' within " +
+                             std::to_string(limits.string_bytes_max) + " bytes");
+    } else {
+      ev.id = std::move(id);
+    }
+  }
+  // A count is never a kit line (the builder rejects kits), so `components` stays empty.
+  if (p) {
+    out.error = std::move(*p);
+    out.components.clear();
+    return out;
+  }
+  out.id = ev.id;
+  out.ev = std::move(ev);
+  return out;
 }
 
 } // namespace stockd::connectors

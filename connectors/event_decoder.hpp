@@ -78,4 +78,29 @@ struct body_error {
 stockd::result<std::vector<decoded_event>, body_error>
 decode_events(std::string& body, const engine::catalog& catalog, const decode_limits& limits);
 
+/// What a snapshot (POST /v1/snapshots/{location}) supplies for every one of its lines: the part
+/// of the envelope a line does not carry.
+struct snapshot_envelope {
+  std::string id;        // the snapshot's id; a line's event id is "<id>:<canonical sku>"
+  std::string source;    // who sent it: SKU mapping, location aliases and dedup are per source
+  std::string location;  // as the source names it
+  std::string as_of;     // RFC 3339, for lines without their own; "" = none
+};
+
+/// One NDJSON line of a snapshot as a `counted` event. `line` may be reallocated to add
+/// simdjson's padding; its content is unchanged. Decisions a caller may rely on:
+///  - a line carries `sku`, `counted` (0..qty_max) and optionally `unit` and `as_of`; it must not
+///    carry `id`, `source`, `type`, `location` or `occurred_at`: the snapshot sets them (field
+///    named, reason "is set by the snapshot, not by its lines");
+///  - a line's own `as_of` wins over the envelope's; without either it is rejected (field
+///    "as_of"); the event's `occurred_at` is its `as_of` (a count happened when it was taken);
+///  - the event id is "<snapshot id>:<canonical SKU>", so a re-posted snapshot is deduplicated
+///    line by line; an id longer than string_bytes_max rejects the line (field "sku");
+///  - a line that is not JSON, or not an object, is rejected with field "" and the reason: in a
+///    streamed snapshot one bad line must not undo the lines before it;
+///  - every other rule is the event decoder's: SKU mapping per source, units, qty_max, duplicate
+///    keys, unknown fields ignored, and kits rejected (they have no stock to count).
+decoded_event decode_snapshot_line(std::string& line, const snapshot_envelope& envelope,
+                                   const engine::catalog& catalog, const decode_limits& limits);
+
 } // namespace stockd::connectors

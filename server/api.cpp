@@ -12,6 +12,8 @@
 #include "server/json_writer.hpp"
 #include "server/placement.hpp"
 #include "server/reservations.hpp"
+#include "server/snapshots.hpp"
+#include "server/url.hpp"
 
 namespace stockd::server {
 namespace {
@@ -25,53 +27,6 @@ response make_response(http::status status, unsigned version, bool keep_alive, s
   res.body() = std::move(body);
   res.prepare_payload();
   return res;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/// Percent-decodes one path segment; nullopt on a malformed escape.
-std::optional<std::string> percent_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size()) {
-      return std::nullopt;
-    }
-    int hi = hex_value(in[i + 1]);
-    int lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0) {
-      return std::nullopt;
-    }
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
-
-/// The value of `name` in a query string, raw; nullopt when absent.
-std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    auto part = query.substr(0, amp);
-    auto eq = part.find('=');
-    if (part.substr(0, eq) == name) {
-      return eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
-    }
-    if (amp == std::string_view::npos) {
-      break;
-    }
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
 }
 
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
@@ -321,6 +276,20 @@ bool api::authorize(const request& req, scope needed, responder& respond) {
       return false;
   }
   return false;
+}
+
+bool api::is_streamed(const request& header) {
+  return is_snapshot_target(std::string_view(header.target().data(), header.target().size()));
+}
+
+snapshot_start api::begin_snapshot(const request& header, boost::asio::any_io_executor executor) {
+  deps_.counters->http_requests.fetch_add(1, std::memory_order_relaxed);
+  std::optional<response> refused;
+  responder capture = [&refused](response&& res) { refused = std::move(res); };
+  if (!authorize(header, scope::ingest, capture)) {
+    return {std::move(refused), nullptr};
+  }
+  return server::begin_snapshot(deps_, misses_, snapshots_active_, header, std::move(executor));
 }
 
 void api::handle(request&& req, responder respond) {
@@ -619,9 +588,8 @@ void api::get_kit(const request& req, std::string sku, responder respond) {
 }
 
 void api::get_sku_events(const request& req, std::string sku, responder respond) {
-  std::string_view target(req.target().data(), req.target().size());
-  auto q = target.find('?');
-  std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  const std::string_view query =
+      query_of(std::string_view(req.target().data(), req.target().size()));
   std::uint64_t limit = 100;
   std::uint64_t before = 0;
   if (auto v = query_param(query, "limit")) {

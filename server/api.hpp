@@ -1,11 +1,16 @@
 #pragma once
 // stockd's HTTP API v1 (DESIGN §5): routing, auth, and the handlers. Transport-agnostic: it gets
-// a parsed request and a `respond` callback that may be called from any thread, once.
+// a parsed request and a `respond` callback that may be called from any thread, once. The one
+// exception is a snapshot, whose body is too large to read whole: begin_snapshot takes the header
+// and returns an upload that the transport feeds chunk by chunk (server/snapshots.hpp).
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>  // before asio (toolchain.md: awaitable.hpp and std::exchange under C++20)
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -37,10 +42,19 @@ struct api_dependencies {
   std::size_t in_flight_max = 0;
 };
 
+struct snapshot_start;
+
 class api {
 public:
   explicit api(api_dependencies deps);
   void handle(request&& req, responder respond);
+
+  /// Whether the transport must stream this request's body to begin_snapshot instead of
+  /// reading it whole (decided from the header).
+  static bool is_streamed(const request& header);
+  /// POST /v1/snapshots/{location} (server/snapshots.hpp), once its header is read: checks the
+  /// token and the parameters; answers now, or returns the upload the transport feeds.
+  snapshot_start begin_snapshot(const request& header, boost::asio::any_io_executor executor);
 
   /// Counts a response about to be written, by status class, for /v1/status (http.responses_*).
   /// Called by the transport for every response, including the ones it makes itself (413).
@@ -67,6 +81,7 @@ private:
   api_dependencies deps_;
   authenticator auth_;
   catalog_misses misses_;
+  std::atomic<std::size_t> snapshots_active_{0};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include <utility>  // before asio (toolchain.md: awaitable.hpp and std::exchange under C++20)
 
 #include <boost/asio/dispatch.hpp>
@@ -9,6 +12,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include "server/snapshots.hpp"
 
 namespace stockd::server {
 namespace {
@@ -23,7 +28,12 @@ public:
           std::shared_ptr<std::atomic<std::size_t>> connections)
       : stream_(std::move(socket)), opts_(opts), handler_(handler),
         connections_(std::move(connections)) {}
-  ~session() { connections_->fetch_sub(1); }
+  ~session() {
+    if (upload_) {
+      upload_->abort();
+    }
+    connections_->fetch_sub(1);
+  }
 
   void run() {
     net::dispatch(stream_.get_executor(),
@@ -34,7 +44,10 @@ private:
   void do_read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(opts_.header_bytes_max));
-    parser_->body_limit(opts_.body_bytes_max);
+    // Beast checks a Content-Length against the body limit as soon as the header ends, before
+    // we know the route: read the header under the larger limit, then on_header holds each
+    // route to its own.
+    parser_->body_limit(std::max<std::uint64_t>(opts_.body_bytes_max, opts_.snapshot_bytes_max));
     // Waiting for the next request on a kept-alive connection may take up to idle_timeout.
     stream_.expires_after(opts_.idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
@@ -45,6 +58,13 @@ private:
     if (ec) {
       return fail_read(ec);
     }
+    if (api::is_streamed(parser_->get())) {
+      return start_snapshot();
+    }
+    if (auto length = parser_->content_length(); length && *length > opts_.body_bytes_max) {
+      return fail_read(http::error::body_limit);
+    }
+    parser_->body_limit(opts_.body_bytes_max);
     // The rest of the request must arrive within read_timeout (no slow-drip bodies).
     stream_.expires_after(opts_.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
@@ -62,13 +82,150 @@ private:
     std::string message = "malformed HTTP request: " + ec.message();
     if (ec == http::error::body_limit) {
       status = http::status::payload_too_large;
-      message = "body larger than " + std::to_string(opts_.body_bytes_max) + " bytes";
+      message = "body larger than " + std::to_string(body_limit()) + " bytes";
     } else if (ec == http::error::header_limit) {
       status = http::status::request_header_fields_too_large;
       message = "header larger than " + std::to_string(opts_.header_bytes_max) + " bytes";
     }
     auto res = api::error(status, 11, false, message);
     write(std::move(res));
+  }
+
+  // The limit of the request being read (the route is known once its start line is).
+  std::uint64_t body_limit() const {
+    const bool snapshot = parser_ && api::is_streamed(parser_->get());
+    return snapshot ? opts_.snapshot_bytes_max : opts_.body_bytes_max;
+  }
+
+  static bool is_disconnect(beast::error_code ec) {
+    return ec == http::error::end_of_stream || ec == net::error::eof ||
+           ec == beast::error::timeout || ec == net::error::connection_reset ||
+           ec == net::error::operation_aborted || ec == http::error::partial_message;
+  }
+
+  // ---- POST /v1/snapshots/{location}: the body is streamed to a snapshot_upload ----------------
+
+  void start_snapshot() {
+    // Beast checked the Content-Length against the larger limit only (do_read).
+    if (auto length = parser_->content_length(); length && *length > opts_.snapshot_bytes_max) {
+      return fail_read(http::error::body_limit);
+    }
+    snapshot_start begun = handler_.begin_snapshot(parser_->get(), stream_.get_executor());
+    if (!begun.upload) {
+      // The body is unread: answer and close rather than parse it as the next request.
+      begun.refusal->keep_alive(false);
+      return write(std::move(*begun.refusal));
+    }
+    upload_ = std::move(begun.upload);
+    const bool expect_continue =
+        beast::iequals(parser_->get()[http::field::expect], "100-continue");
+    snapshot_parser_.emplace(std::move(*parser_));
+    parser_.reset();
+    snapshot_parser_->body_limit(opts_.snapshot_bytes_max);
+    if (!chunk_) {
+      chunk_ = std::make_unique<char[]>(opts_.snapshot_chunk_bytes);
+    }
+    if (expect_continue && !snapshot_parser_->is_done()) {
+      // The sender waits for this before the body (curl does, for large uploads): the request
+      // is accepted so far.
+      continue_ = std::make_shared<http::response<http::empty_body>>(
+          http::status::continue_, snapshot_parser_->get().version());
+      stream_.expires_after(opts_.write_timeout);
+      http::async_write(stream_, *continue_,
+                        [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
+                          self->continue_.reset();
+                          if (write_ec) {
+                            self->abort_snapshot();
+                            return self->close();
+                          }
+                          self->read_snapshot_chunk();
+                        });
+      return;
+    }
+    read_snapshot_chunk();
+  }
+
+  void read_snapshot_chunk() {
+    if (snapshot_parser_->is_done()) {
+      return feed_snapshot({}, true);
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        upload_->deadline() - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      // Past the whole upload's deadline, like a read timeout: the durable lines stay.
+      abort_snapshot();
+      return close();
+    }
+    auto& body = snapshot_parser_->get().body();
+    body.data = chunk_.get();
+    body.size = opts_.snapshot_chunk_bytes;
+    // Some bytes within read_timeout (a stalled sender is cut off), the whole upload within its
+    // deadline. read_some, not read: whatever arrived is decoded at once, instead of waiting
+    // for a slow sender to fill the whole chunk.
+    stream_.expires_after(std::min(opts_.read_timeout, left));
+    http::async_read_some(
+        stream_, buffer_, *snapshot_parser_,
+        beast::bind_front_handler(&session::on_snapshot_chunk, shared_from_this()));
+  }
+
+  void on_snapshot_chunk(beast::error_code ec, std::size_t) {
+    if (ec == http::error::need_buffer) {
+      ec = {};  // the chunk buffer is full: feed it
+    }
+    if (ec && is_disconnect(ec)) {
+      abort_snapshot();
+      return close();
+    }
+    stream_.expires_never();  // until the next read: the upload may wait for commits
+    if (ec) {
+      // Lines before this point may be durable: the upload answers with its summary.
+      if (ec == http::error::body_limit) {
+        upload_->refuse(http::status::payload_too_large,
+                        "body larger than " + std::to_string(opts_.snapshot_bytes_max) +
+                            " bytes (limits.snapshot_bytes_max)");
+      } else {
+        upload_->refuse(http::status::bad_request, "malformed HTTP request: " + ec.message());
+      }
+      return feed_snapshot({}, false);
+    }
+    const std::size_t got = opts_.snapshot_chunk_bytes - snapshot_parser_->get().body().size;
+    feed_snapshot(std::string_view(chunk_.get(), got), snapshot_parser_->is_done());
+  }
+
+  void feed_snapshot(std::string_view bytes, bool end) {
+    auto resume = [self = shared_from_this()] {
+      net::post(self->stream_.get_executor(), [self] { self->resume_snapshot(); });
+    };
+    snapshot_upload::step step = upload_->feed(bytes, end, std::move(resume));
+    switch (step.kind) {
+      case snapshot_upload::step_kind::read_more:
+        return read_snapshot_chunk();
+      case snapshot_upload::step_kind::wait:
+        return;
+      case snapshot_upload::step_kind::done: {
+        const bool body_read = snapshot_parser_->is_done();
+        upload_.reset();
+        snapshot_parser_.reset();
+        if (!body_read) {
+          step.answer->keep_alive(false);  // the rest of the body is unread
+        }
+        return write(std::move(*step.answer));
+      }
+    }
+  }
+
+  void resume_snapshot() {
+    if (upload_) {  // else the connection failed meanwhile
+      feed_snapshot({}, snapshot_parser_->is_done());
+    }
+  }
+
+  void abort_snapshot() {
+    if (upload_) {
+      upload_->abort();
+      upload_.reset();
+    }
+    snapshot_parser_.reset();
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -110,6 +267,11 @@ private:
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<response> res_;
+  // A snapshot upload in progress: its parser reads the body into chunk_, one chunk at a time.
+  std::shared_ptr<snapshot_upload> upload_;
+  std::optional<http::request_parser<http::buffer_body>> snapshot_parser_;
+  std::unique_ptr<char[]> chunk_;
+  std::shared_ptr<http::response<http::empty_body>> continue_;
   const options& opts_;
   api& handler_;
   std::shared_ptr<std::atomic<std::size_t>> connections_;

@@ -28,6 +28,14 @@ struct options {
   std::size_t connections_max = 4096;
   std::chrono::seconds retry_after{1};              // sent with 503 overloaded
   std::size_t ledger_page_max = 1000;
+  // POST /v1/snapshots/{location} is streamed, so it has limits of its own: the whole body may
+  // be large, but it is read `snapshot_chunk_bytes` at a time (docs/semantics.md, Snapshots).
+  std::uint64_t snapshot_bytes_max = std::uint64_t{4} << 30;
+  std::size_t snapshot_line_bytes_max = 64 * 1024;
+  std::size_t snapshot_chunk_bytes = 256 * 1024;
+  std::chrono::milliseconds snapshot_timeout{3'600'000};  // the whole upload; each chunk has
+                                                          // read_timeout as well
+  std::size_t snapshots_concurrent_max = 4;               // uploads at once; 503 past it
   std::vector<token_entry> tokens;
 };
 

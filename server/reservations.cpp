@@ -8,6 +8,7 @@
 #include "engine/state.hpp"
 #include "engine/time.hpp"
 #include "server/json_writer.hpp"
+#include "server/url.hpp"
 
 namespace stockd::server {
 namespace {
@@ -111,29 +112,6 @@ response to_response(const reservation_reply& r, const answer_to& to, actors::me
   // Not known to be durable, or not known to be answered: the client retries with the same key
   // (or id), which is safe by construction.
   return unavailable(to, r.detail.empty() ? "failed; retry" : r.detail);
-}
-
-/// Percent-decodes a path segment (a client may encode the id's '~' as %7E).
-std::optional<std::string> percent_decode(std::string_view in) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size() || hex(in[i + 1]) < 0 || hex(in[i + 2]) < 0) {
-      return std::nullopt;
-    }
-    out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
-    i += 2;
-  }
-  return out;
 }
 
 /// A field error: the field and the problem, for a 400.

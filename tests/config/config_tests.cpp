@@ -80,6 +80,29 @@ id = "STORE-1"
   CHECK_FALSE(s.catalog.resolve_location(source_id("erp"), "E1").has_value());
 }
 
+TEST_CASE("the snapshot route's limits come from the server and limits sections", "[config]") {
+  const auto defaults = stockd::config::embedded_default();
+  CHECK(defaults.server.snapshot_bytes_max == std::uint64_t{4} << 30);
+  CHECK(defaults.server.snapshot_line_bytes_max == 64 * 1024);
+  auto r = parse(R"(
+[server]
+snapshot_timeout_ms = 60000
+snapshots_concurrent_max = 2
+
+[limits]
+snapshot_bytes_max = 1099511627776
+snapshot_line_bytes_max = 4096
+)",
+                 "snapshots.toml");
+  REQUIRE(r.has_value());
+  CHECK(r->server.snapshot_timeout == std::chrono::milliseconds(60000));
+  CHECK(r->server.snapshots_concurrent_max == 2);
+  CHECK(r->server.snapshot_bytes_max == std::uint64_t{1} << 40);
+  CHECK(r->server.snapshot_line_bytes_max == 4096);
+  CHECK(error_of("[limits]\nsnapshot_line_bytes_max = 10\n") ==
+        "limits.snapshot_line_bytes_max: must be between 1024 and 16777216");
+}
+
 TEST_CASE("an unknown key is an error that names the key", "[config]") {
   CHECK(error_of("[server]\nlistne = \"127.0.0.1:1\"\n") == "server.listne: unknown key");
   CHECK(error_of("[sever]\n") == "sever: unknown key");

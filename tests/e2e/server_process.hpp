@@ -106,6 +106,8 @@ public:
   /// stop() if running, then start() on the same data dir and port.
   void restart();
   bool running() const { return pid_ > 0; }
+  /// The running server's process id (-1 when not running), e.g. to read /proc/<pid>/status.
+  pid_t pid() const { return pid_; }
 
   std::uint16_t port() const { return port_; }
   const std::string& token() const { return opts_.token; }

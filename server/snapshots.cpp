@@ -1,0 +1,366 @@
+#include "server/snapshots.hpp"
+
+#include <cassert>
+#include <span>
+#include <utility>
+
+#include "engine/time.hpp"
+#include "server/json_writer.hpp"
+#include "server/url.hpp"
+
+namespace stockd::server {
+namespace {
+
+constexpr std::string_view prefix = "/v1/snapshots/";
+
+response refusal(http::status status, const request& header, std::string_view message,
+                 std::string_view field = {}) {
+  return api::error(status, header.version(), header.keep_alive(), message, field);
+}
+
+response unavailable(const api_dependencies& deps, const request& header,
+                     std::string_view message) {
+  auto res = refusal(http::status::service_unavailable, header, message);
+  res.set(http::field::retry_after, std::to_string(deps.opts->retry_after.count()));
+  return res;
+}
+
+/// A query parameter, percent-decoded; "" when absent. nullopt on a malformed escape.
+std::optional<std::string> parameter(std::string_view query, std::string_view name) {
+  const auto raw = query_param(query, name);
+  return raw ? percent_decode(*raw) : std::string{};
+}
+
+/// The envelope from the path and the query; a field_error names the part that is malformed.
+result<connectors::snapshot_envelope, connectors::field_error> read_envelope(
+    std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view segment = path.substr(prefix.size());
+  auto location = segment.find('/') == std::string_view::npos ? percent_decode(segment)
+                                                              : std::nullopt;
+  if (!location || location->empty()) {
+    return unexpected{connectors::field_error{"location", "malformed location in the path"}};
+  }
+  connectors::snapshot_envelope envelope;
+  envelope.location = std::move(*location);
+  const std::string_view query = query_of(target);
+  for (auto [name, out] : {std::pair{"source", &envelope.source}, std::pair{"id", &envelope.id},
+                           std::pair{"as_of", &envelope.as_of}}) {
+    auto value = parameter(query, name);
+    if (!value) {
+      return unexpected{connectors::field_error{name, "malformed percent-encoding"}};
+    }
+    *out = std::move(*value);
+  }
+  return envelope;
+}
+
+} // namespace
+
+bool is_snapshot_target(std::string_view target) { return target.starts_with(prefix); }
+
+snapshot_start begin_snapshot(const api_dependencies& deps, catalog_misses& misses,
+                              std::atomic<std::size_t>& active, const request& header,
+                              boost::asio::any_io_executor executor) {
+  const std::string_view target(header.target().data(), header.target().size());
+  assert(is_snapshot_target(target));
+  if (header.method() != http::verb::post) {
+    return {refusal(http::status::method_not_allowed, header, "use POST"), nullptr};
+  }
+  if (!deps.counters->ready.load(std::memory_order_relaxed)) {
+    return {unavailable(deps, header, "recovering: not ready to accept events"), nullptr};
+  }
+  auto envelope = read_envelope(target);
+  if (!envelope) {
+    return {refusal(http::status::bad_request, header, envelope.error().reason,
+                    envelope.error().field),
+            nullptr};
+  }
+  connectors::snapshot_limits limits;
+  limits.line_bytes_max = deps.opts->snapshot_line_bytes_max;
+  if (auto e = connectors::check_snapshot_envelope(*envelope, *deps.catalog, *deps.limits,
+                                                   limits)) {
+    // A location the source does not know is a resource that is not there; the rest is a
+    // malformed request.
+    const auto status =
+        e->field == "location" ? http::status::not_found : http::status::bad_request;
+    return {refusal(status, header, e->reason, e->field), nullptr};
+  }
+  if (active.fetch_add(1, std::memory_order_relaxed) >= deps.opts->snapshots_concurrent_max) {
+    active.fetch_sub(1, std::memory_order_relaxed);
+    deps.counters->http_overloaded.fetch_add(1, std::memory_order_relaxed);
+    return {unavailable(deps, header,
+                        "overloaded: " + std::to_string(deps.opts->snapshots_concurrent_max) +
+                            " snapshots in progress; retry later"),
+            nullptr};
+  }
+  snapshot_upload::setup s;
+  s.deps = &deps;
+  s.misses = &misses;
+  s.active = &active;
+  s.location = *deps.catalog->resolve_location(engine::source_id(envelope->source),
+                                               envelope->location);
+  s.envelope = std::move(*envelope);
+  s.limits = limits;
+  s.deadline = std::chrono::steady_clock::now() + deps.opts->snapshot_timeout;
+  s.version = header.version();
+  s.keep_alive = header.keep_alive();
+  return {std::nullopt, std::make_shared<snapshot_upload>(std::move(s), std::move(executor))};
+}
+
+snapshot_upload::snapshot_upload(setup s, boost::asio::any_io_executor executor)
+    : setup_(std::move(s)), timer_(std::move(executor)),
+      decoder_(setup_.envelope, *setup_.deps->catalog, *setup_.deps->limits, setup_.limits) {
+  batch_.reserve(snapshot_batch_events_max);
+}
+
+snapshot_upload::~snapshot_upload() { setup_.active->fetch_sub(1, std::memory_order_relaxed); }
+
+void snapshot_upload::refuse(http::status status, std::string message) {
+  std::lock_guard lock(mutex_);
+  if (!failure_) {
+    failure_ = failure{status, std::move(message), false};
+  }
+}
+
+void snapshot_upload::abort() {
+  over_ = true;
+  timer_.cancel();
+  std::lock_guard lock(mutex_);
+  resume_ = nullptr;
+}
+
+snapshot_upload::step snapshot_upload::feed(std::string_view bytes, bool end,
+                                            std::function<void()> resume) {
+  assert(!over_);
+  if (!bytes.empty()) {
+    decoder_.feed(bytes);
+  }
+  if (end && !finished_) {
+    finished_ = true;
+    decoder_.finish();
+  }
+  // Each turn decodes up to one batch and submits it; the loop ends when the decoder needs
+  // bytes, when the batches in flight (or the engine's backlog) are at their limit, or at the
+  // end, once every batch is durable.
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (failure_) {
+        if (in_flight_ > 0) {
+          resume_ = std::move(resume);
+          return {step_kind::wait, std::nullopt};
+        }
+        over_ = true;
+        const failure failed = *failure_;
+        return {step_kind::done, answer(&failed)};
+      }
+    }
+    fill_batch();
+    if (batch_.size() < snapshot_batch_events_max && !finished_) {
+      return {step_kind::read_more, std::nullopt};
+    }
+    if (!batch_.empty()) {
+      if (setup_.deps->counters->in_flight.load(std::memory_order_relaxed) >
+          snapshot_engine_backlog_max) {
+        if (std::chrono::steady_clock::now() < setup_.deadline) {
+          return wait_for_engine(std::move(resume));
+        }
+        std::lock_guard lock(mutex_);
+        if (!failure_) {
+          failure_ = failure{http::status::service_unavailable,
+                             "overloaded: the engine's backlog did not drain before the "
+                             "snapshot's deadline; re-post it later (journaled lines answer "
+                             "duplicate)",
+                             true};
+        }
+        continue;
+      }
+      {
+        std::lock_guard lock(mutex_);
+        if (in_flight_ >= snapshot_batches_in_flight_max) {
+          resume_ = std::move(resume);
+          return {step_kind::wait, std::nullopt};
+        }
+        ++in_flight_;
+      }
+      submit_batch();
+      continue;
+    }
+    assert(decoder_.exhausted());
+    std::lock_guard lock(mutex_);
+    if (in_flight_ > 0) {
+      resume_ = std::move(resume);
+      return {step_kind::wait, std::nullopt};
+    }
+    over_ = true;
+    return {step_kind::done, answer(nullptr)};
+  }
+}
+
+snapshot_upload::step snapshot_upload::wait_for_engine(std::function<void()> resume) {
+  timer_.expires_after(snapshot_engine_poll);
+  timer_.async_wait([self = shared_from_this(), resume = std::move(resume)](
+                        const boost::system::error_code& ec) {
+    if (!ec) {
+      resume();
+    }
+  });
+  return {step_kind::wait, std::nullopt};
+}
+
+void snapshot_upload::fill_batch() {
+  while (batch_.size() < snapshot_batch_events_max) {
+    auto line = decoder_.next();
+    if (!line) {
+      return;
+    }
+    ++lines_;
+    connectors::decoded_event& decoded = line->decoded;
+    if (!decoded.ev) {
+      if (decoded.miss.kind != connectors::miss_kind::none) {
+        setup_.misses->record(std::span<const connectors::decoded_event>(&decoded, 1));
+      }
+      reject(*line, std::move(decoded.error.field), std::move(decoded.error.reason));
+      continue;
+    }
+    engine::journal_entry entry{0, {}, std::move(*decoded.ev)};
+    // The journal's own key rules (no NUL in a SKU, keys within LMDB's size): checked per line
+    // here, since the writer refuses a whole submission that breaks them.
+    if (auto storable = setup_.deps->db->check(entry); !storable) {
+      reject(*line, "sku", storable.error().message);
+      continue;
+    }
+    batch_.push_back(std::move(entry));
+  }
+}
+
+void snapshot_upload::reject(connectors::snapshot_line& line, std::string field,
+                             std::string reason) {
+  ++rejected_;
+  setup_.deps->counters->events_rejected.fetch_add(1, std::memory_order_relaxed);
+  if (errors_.size() < snapshot_errors_listed_max) {
+    errors_.push_back(line_error{line.number, std::move(field), std::move(reason)});
+  }
+}
+
+void snapshot_upload::submit_batch() {
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  for (auto& entry : batch_) {
+    entry.received_at = now;
+  }
+  std::vector<engine::journal_entry> entries;
+  entries.swap(batch_);
+  batch_.reserve(snapshot_batch_events_max);
+  auto self = shared_from_this();
+  const bool queued = setup_.deps->writer->submit(
+      std::move(entries), [self](std::vector<engine::journal_entry>& journaled,
+                                 const std::vector<store::append_status>& statuses,
+                                 const store::error* failed) {
+        self->on_commit(journaled, statuses, failed);
+      });
+  if (!queued) {
+    setup_.deps->counters->http_overloaded.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mutex_);
+    --in_flight_;
+    if (!failure_) {
+      failure_ = failure{http::status::service_unavailable,
+                         "overloaded: the journal writer's queue is full; re-post the snapshot "
+                         "later (journaled lines answer duplicate)",
+                         true};
+    }
+  }
+}
+
+// On the writer thread, after the commit: the same steps as POST /v1/events (count, dispatch
+// what is new), then let the transport go on if it was waiting for this.
+void snapshot_upload::on_commit(std::vector<engine::journal_entry>& journaled,
+                                const std::vector<store::append_status>& statuses,
+                                const store::error* failed) {
+  std::function<void()> resume;
+  if (failed != nullptr) {
+    const auto status =
+        failed->code == store::errc::map_full || failed->code == store::errc::disk_full
+            ? http::status::insufficient_storage
+            : http::status::internal_server_error;
+    std::lock_guard lock(mutex_);
+    --in_flight_;
+    if (!failure_) {
+      failure_ = failure{status,
+                         "journal: " + std::string(store::to_string(failed->code)) + ": " +
+                             failed->message,
+                         false};
+    }
+    resume = std::exchange(resume_, nullptr);
+  } else {
+    std::vector<engine::journal_entry> fresh;
+    fresh.reserve(journaled.size());
+    std::uint64_t duplicates = 0;
+    for (std::size_t i = 0; i < journaled.size(); ++i) {
+      if (statuses[i].duplicate) {
+        ++duplicates;
+      } else {
+        fresh.push_back(std::move(journaled[i]));
+      }
+    }
+    auto& counters = *setup_.deps->counters;
+    counters.events_duplicate.fetch_add(duplicates, std::memory_order_relaxed);
+    counters.events_accepted.fetch_add(fresh.size(), std::memory_order_relaxed);
+    const std::uint64_t accepted = fresh.size();
+    setup_.deps->engine->dispatch(std::move(fresh));
+    std::lock_guard lock(mutex_);
+    --in_flight_;
+    accepted_ += accepted;
+    duplicate_ += duplicates;
+    resume = std::exchange(resume_, nullptr);
+  }
+  if (resume) {
+    resume();
+  }
+}
+
+response snapshot_upload::answer(const failure* failed) {
+  json_writer w;
+  w.begin_object();
+  if (failed != nullptr) {
+    w.field("error", failed->message);
+  }
+  w.field("snapshot", setup_.envelope.id);
+  w.field("source", setup_.envelope.source);
+  w.field("location", setup_.location.str());
+  w.key("as_of");
+  if (setup_.envelope.as_of.empty()) {
+    w.null();
+  } else {
+    w.value(setup_.envelope.as_of);
+  }
+  w.field("lines", lines_);
+  w.field("accepted", accepted_);
+  w.field("duplicate", duplicate_);
+  w.field("rejected", rejected_);
+  if (failed != nullptr) {
+    // Journaled lines are applied and stay; a re-post of the same snapshot finds them
+    // duplicate and journals the rest.
+    w.field("durable", accepted_ + duplicate_);
+  }
+  w.key("errors").begin_array();
+  for (const auto& e : errors_) {
+    w.begin_object().field("line", e.line).field("field", e.field).field("error", e.reason);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  response res{failed != nullptr ? failed->status : http::status::ok, setup_.version};
+  res.set(http::field::server, "stockd");
+  res.set(http::field::content_type, "application/json");
+  if (failed != nullptr && failed->retry_after) {
+    res.set(http::field::retry_after, std::to_string(setup_.deps->opts->retry_after.count()));
+  }
+  res.keep_alive(setup_.keep_alive);
+  res.body() = w.take();
+  res.prepare_payload();
+  return res;
+}
+
+} // namespace stockd::server
