@@ -2,8 +2,11 @@
 // What every actor of one engine shares. Owned by the runtime; outlives the actor system.
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <string>
 #include <vector>
 
+#include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/options.hpp"
 #include "engine/event.hpp"
@@ -34,6 +37,9 @@ struct context {
   std::function<engine::timestamp()> clock;
   metrics* counters = nullptr;
   std::vector<std::atomic<std::uint64_t>>* watermarks = nullptr;  // per shard, for status
+  /// Per location id, the channel actors that sell from it: told when its stock changes. Filled
+  /// before any sku_location actor starts, never changed after.
+  std::map<std::string, std::vector<channel_actor>, std::less<>> channels_by_location;
 };
 
 } // namespace stockd::actors

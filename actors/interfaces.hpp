@@ -5,11 +5,15 @@
 //                                              │ spawns on first use, forwards in journal order
 //                                              ▼
 //                                         sku_location (one per SKU × location)
+//                                              │ stock changed / the channel's own order
+//                                              ▼
+//                                         channel (one per sales channel) ──▶ its connector
 //
 // The shard is also its SKU range's checkpointer: it knows which of its actors are dirty and
 // the journal head it has seen, so it can persist a watermark that recovery replays from.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +24,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "connectors/channel_client.hpp"
 #include "engine/event.hpp"
 #include "engine/ids.hpp"
 #include "engine/state.hpp"
@@ -40,6 +45,65 @@ using end_atom = caf::atom_constant<caf::atom("resv_end")>;
 using journaled_atom = caf::atom_constant<caf::atom("journaled")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
+using stock_atom = caf::atom_constant<caf::atom("stock")>;
+using pushed_atom = caf::atom_constant<caf::atom("pushed")>;
+using read_atom = caf::atom_constant<caf::atom("read")>;
+using oos_atom = caf::atom_constant<caf::atom("oos")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+
+/// What a sku_location actor tells the channels that sell from its location after it applied an
+/// event that changed what they may show, or that was one of their own orders.
+struct stock_update {
+  engine::sku_location_key key;
+  std::int64_t available = 0;
+  std::int64_t incoming = 0;
+  engine::channel_id order_channel;  // set when the event was an order of that channel
+  std::int64_t order_qty = 0;
+};
+
+/// One SKU on one channel, as the channel actor records it (GET /v1/skus `channels`).
+struct channel_sku_view {
+  engine::channel_id channel;
+  bool known = false;  // false: the channel has not heard of the SKU since it started
+  std::int64_t expected = 0;
+  std::optional<std::int64_t> last_pushed;
+  bool in_sync = false;
+  std::optional<std::int64_t> out_of_sync_ms;  // how long, when out of sync
+  std::string reason;
+};
+
+/// One out-of-sync SKU on one channel (GET /v1/sync/out-of-sync).
+struct out_of_sync_entry {
+  engine::channel_id channel;
+  engine::sku_id sku;
+  std::int64_t expected = 0;
+  std::optional<std::int64_t> last_pushed;
+  std::int64_t age_ms = 0;
+  std::string reason;
+};
+
+/// A channel's figures for /v1/status and /metrics.
+struct channel_status {
+  engine::channel_id channel;
+  std::string connector;  // "webhook", ... or "none" when no connector runs
+  std::string circuit;
+  std::size_t skus = 0;
+  std::size_t queued_urgent = 0;
+  std::size_t queued_normal = 0;
+  std::size_t queued_bulk = 0;
+  std::size_t out_of_sync = 0;
+  std::int64_t oldest_out_of_sync_ms = 0;
+  std::uint64_t calls = 0;
+  std::uint64_t items_sent = 0;
+  std::uint64_t items_applied = 0;
+  std::uint64_t throttled = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t stale = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t coalesced = 0;
+  std::uint64_t updates = 0;  // stock updates absorbed
+};
 
 /// The answer to a SKU query: the state at every location that has one.
 struct sku_view {
@@ -60,6 +124,17 @@ using sku_location_actor = caf::typed_actor<
     caf::replies_to<end_atom, end_request>::with<reservation_reply>,
     caf::reacts_to<journaled_atom, journal_result>,  // an event this actor submitted, committed
     caf::reacts_to<expire_atom>>;                    // expiry timer: journal what has expired
+
+/// One sales channel (DESIGN §4): keeps its view of every SKU it sells, applies its rules,
+/// coalesces, paces and batches pushes through its connector (connectors/channel_sync.hpp).
+using channel_actor = caf::typed_actor<
+    caf::reacts_to<stock_atom, stock_update>,
+    caf::reacts_to<pushed_atom, std::uint64_t, connectors::push_result>,  // batch id, answer
+    caf::reacts_to<read_atom, connectors::read_result>,
+    caf::reacts_to<tick_atom>,                                         // something is due
+    caf::replies_to<get_atom, engine::sku_id>::with<channel_sku_view>,
+    caf::replies_to<oos_atom, std::int64_t, std::uint64_t>::with<std::vector<out_of_sync_entry>>,
+    caf::replies_to<status_atom>::with<channel_status>>;
 
 /// The directory for one range of SKUs, and that range's checkpointer.
 using directory_shard_actor = caf::typed_actor<
@@ -86,3 +161,10 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_location_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_id)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_location_key)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::sku_view_callback)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::stock_update)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_sku_view)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::out_of_sync_entry)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stockd::actors::out_of_sync_entry>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::connectors::push_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::connectors::read_result)

@@ -4,6 +4,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -31,7 +32,8 @@ runtime::layout runtime::resolve(const options& opts) {
 }
 
 runtime::runtime(const options& opts, const engine::catalog& catalog, store::database* db,
-                 checkpoint_sink persist, metrics& counters, journal_sink journal)
+                 checkpoint_sink persist, metrics& counters, journal_sink journal,
+                 std::vector<channel_setup> channels)
     : cfg_(std::make_unique<caf::actor_system_config>()),
       catalog_(catalog),
       journal_(std::move(journal)) {
@@ -58,6 +60,16 @@ runtime::runtime(const options& opts, const engine::catalog& catalog, store::dat
     ctx_.submit = [this](engine::journal_entry entry) { return submit(std::move(entry)); };
   }
   system_ = std::make_unique<caf::actor_system>(*cfg_);
+  // Channels first: every sku_location actor spawned later finds its subscribers in the context.
+  for (auto& setup : channels) {
+    const engine::channel_info* info = setup.info;
+    auto actor = system_->spawn(channel, std::move(setup), &catalog_);
+    for (const auto& location : info->locations) {
+      ctx_.channels_by_location[location.str()].push_back(actor);
+    }
+    channels_.push_back(std::move(actor));
+    channel_ids_.push_back(info->id);
+  }
   pending_.resize(shards);
   for (std::uint32_t i = 0; i < shards; ++i) {
     shards_.push_back(system_->spawn(directory_shard, i, &ctx_, &catalog_));
@@ -69,6 +81,11 @@ runtime::~runtime() {
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
   }
   shards_.clear();
+  for (auto& ch : channels_) {
+    caf::anon_send_exit(ch, caf::exit_reason::user_shutdown);
+  }
+  channels_.clear();
+  ctx_.channels_by_location.clear();
   system_.reset();  // joins the scheduler after every actor is done
 }
 
@@ -218,6 +235,89 @@ std::optional<std::uint64_t> runtime::recover(std::chrono::milliseconds timeout)
 void runtime::query_sku(const engine::sku_id& sku, sku_view_callback reply) {
   auto& shard = shards_[shard_of(sku, static_cast<std::uint32_t>(shards_.size()))];
   caf::anon_send(shard, get_atom::value, sku, std::move(reply));
+}
+
+namespace {
+
+/// Asks every channel the same question from one short-lived actor and answers once with what
+/// came back in time (a channel that does not answer is left out, not waited for).
+template <class Answer, class... Args>
+void ask_channels(caf::actor_system& system, const std::vector<channel_actor>& channels,
+                  std::chrono::milliseconds timeout,
+                  std::function<void(std::vector<Answer>)> reply, Args... args) {
+  if (channels.empty()) {
+    reply({});
+    return;
+  }
+  system.spawn([channels, timeout, reply = std::move(reply),
+                args...](caf::event_based_actor* self) {
+    struct gather {
+      std::vector<Answer> answers;
+      std::size_t remaining = 0;
+    };
+    auto g = std::make_shared<gather>();
+    g->remaining = channels.size();
+    auto done = [g, reply, self] {
+      if (--g->remaining == 0) {
+        reply(std::move(g->answers));
+        self->quit();
+      }
+    };
+    for (const auto& ch : channels) {
+      self->request(ch, timeout, args...)
+          .then([g, done](Answer& a) {
+                  g->answers.push_back(std::move(a));
+                  done();
+                },
+                [done](caf::error&) { done(); });
+    }
+  });
+}
+
+/// The same for answers that are lists: concatenated.
+template <class Item, class... Args>
+void ask_channels_for_lists(caf::actor_system& system, const std::vector<channel_actor>& channels,
+                            std::chrono::milliseconds timeout,
+                            std::function<void(std::vector<Item>)> reply, Args... args) {
+  ask_channels<std::vector<Item>>(
+      system, channels, timeout,
+      [reply = std::move(reply)](std::vector<std::vector<Item>> lists) {
+        std::vector<Item> all;
+        for (auto& list : lists) {
+          for (auto& item : list) {
+            all.push_back(std::move(item));
+          }
+        }
+        reply(std::move(all));
+      },
+      args...);
+}
+
+} // namespace
+
+void runtime::query_channels(const engine::sku_id& sku,
+                             std::function<void(std::vector<channel_sku_view>)> reply) {
+  ask_channels<channel_sku_view>(*system_, channels_, ctx_.opts.request_timeout, std::move(reply),
+                                 get_atom::value, sku);
+}
+
+void runtime::out_of_sync(engine::channel_id channel, std::chrono::milliseconds min_age,
+                          std::uint64_t limit,
+                          std::function<void(std::vector<out_of_sync_entry>)> reply) {
+  std::vector<channel_actor> targets;
+  for (std::size_t i = 0; i < channels_.size(); ++i) {
+    if (channel.empty() || channel_ids_[i] == channel) {
+      targets.push_back(channels_[i]);
+    }
+  }
+  ask_channels_for_lists<out_of_sync_entry>(*system_, targets, ctx_.opts.request_timeout,
+                                            std::move(reply), oos_atom::value,
+                                            static_cast<std::int64_t>(min_age.count()), limit);
+}
+
+void runtime::channel_statuses(std::function<void(std::vector<channel_status>)> reply) {
+  ask_channels<channel_status>(*system_, channels_, ctx_.opts.request_timeout, std::move(reply),
+                               status_atom::value);
 }
 
 bool runtime::flush(std::chrono::milliseconds timeout) {

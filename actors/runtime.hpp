@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "actors/channel.hpp"
 #include "actors/context.hpp"
 #include "actors/interfaces.hpp"
 #include "engine/catalog.hpp"
@@ -29,7 +30,8 @@ public:
   /// `journal` lets the engine journal its own events (reservations, expiries); without it
   /// reservations are refused. Its completions must run on the thread that calls dispatch().
   runtime(const options& opts, const engine::catalog& catalog, store::database* db,
-          checkpoint_sink persist, metrics& counters, journal_sink journal = {});
+          checkpoint_sink persist, metrics& counters, journal_sink journal = {},
+          std::vector<channel_setup> channels = {});
   ~runtime();
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
@@ -56,6 +58,19 @@ public:
   void reserve(reserve_request req, reservation_callback reply);
   /// Release or commit a reservation; `reply` as for reserve().
   void end_reservation(end_request req, reservation_callback reply);
+  /// Every channel's record of `sku` (GET /v1/skus `channels`); `reply` once, on an actor
+  /// thread, with one entry per channel that answered in time.
+  void query_channels(const engine::sku_id& sku,
+                      std::function<void(std::vector<channel_sku_view>)> reply);
+  /// SKU × channel pairs out of sync for at least `min_age`, oldest first, at most `limit` per
+  /// channel; `channel` empty means every channel.
+  void out_of_sync(engine::channel_id channel, std::chrono::milliseconds min_age,
+                   std::uint64_t limit,
+                   std::function<void(std::vector<out_of_sync_entry>)> reply);
+  /// Every channel's figures (status, metrics).
+  void channel_statuses(std::function<void(std::vector<channel_status>)> reply);
+  std::size_t channels() const noexcept { return channels_.size(); }
+
   /// Checkpoints every shard now and waits (shutdown, tests). False on timeout or failure.
   bool flush(std::chrono::milliseconds timeout);
   /// Blocks until no delivery is in flight or `timeout` passes.
@@ -79,6 +94,8 @@ private:
   context ctx_;
   const engine::catalog& catalog_;
   std::vector<directory_shard_actor> shards_;
+  std::vector<channel_actor> channels_;
+  std::vector<engine::channel_id> channel_ids_;  // same order
   std::vector<entry_batch> pending_;  // per shard, reused by dispatch
   journal_sink journal_;
   std::size_t threads_ = 0;

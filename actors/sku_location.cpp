@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <caf/send.hpp>
+
 #include "engine/apply.hpp"
 #include "engine/codec.hpp"
 
@@ -56,6 +58,37 @@ void count(metrics& m, const engine::outcome& out, const engine::event& ev) {
 }
 
 using self_pointer = sku_location_actor::stateful_pointer<sku_location_holder>;
+
+/// Tells the channels that sell from this location what they may show changed, or that one of
+/// their orders was applied (their shadow drops: DESIGN §3). Nothing when no channel sells here.
+void tell_channels(const sku_location_holder& h, const engine::buckets& before,
+                   const engine::event& ev, const engine::outcome& out) {
+  const auto& subscribers = h.ctx->channels_by_location;
+  if (subscribers.empty()) {
+    return;
+  }
+  auto it = subscribers.find(h.state.key.location.str());
+  if (it == subscribers.end()) {
+    return;
+  }
+  const auto& now = h.state.qty;
+  const bool own_order = ev.type == engine::event_type::order_created &&
+                         out.kind == engine::outcome_kind::applied && !ev.channel.empty();
+  if (!own_order && now.available == before.available && now.incoming == before.incoming) {
+    return;
+  }
+  stock_update u;
+  u.key = h.state.key;
+  u.available = now.available;
+  u.incoming = now.incoming;
+  if (own_order) {
+    u.order_channel = ev.channel;
+    u.order_qty = ev.qty;
+  }
+  for (const auto& channel : it->second) {
+    caf::anon_send(channel, stock_atom::value, u);
+  }
+}
 using pending_op = sku_location_holder::pending_op;
 using limits = reservation_limits;
 using engine::event_type;
@@ -476,8 +509,10 @@ sku_location(sku_location_actor::stateful_pointer<sku_location_holder> self,
   return {
       [self, ctx](apply_atom, const engine::journal_entry& entry) {
         // The engine's clock is the journal's: replay gives the same state (DESIGN §2).
+        const engine::buckets before = self->state.state.qty;
         engine::outcome out = engine::apply(self->state.state, entry, entry.received_at);
         count(*ctx->counters, out, entry.ev);
+        tell_channels(self->state, before, entry.ev, out);
         ctx->counters->in_flight.fetch_sub(1, std::memory_order_relaxed);
         if (entry.ev.source.str() == engine_source) {
           note_applied(self->state, entry, out);

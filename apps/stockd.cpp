@@ -1,6 +1,7 @@
 // stockd: the server. Config → LMDB → journal writer → actor engine → recovery → HTTP.
 #include <csignal>
 #include <cstdio>
+#include <random>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -142,6 +143,22 @@ int main(int argc, char** argv) {
   }
   stockd::actors::metrics counters;
   stockd::store::writer writer(**db, settings.writer);
+  // One channel actor per configured channel. Connectors come in with the channels issue; until
+  // then a channel keeps its records (expected values) and pushes nothing ("no_connector").
+  std::vector<stockd::actors::channel_setup> channels;
+  const std::uint64_t boot = std::random_device{}() ^
+                             static_cast<std::uint64_t>(
+                                 std::chrono::system_clock::now().time_since_epoch().count());
+  for (const auto& options : settings.channels) {
+    stockd::actors::channel_setup setup;
+    setup.info = settings.catalog.find_channel(options.id);
+    setup.options = options;
+    setup.boot = boot;
+    std::printf("stockd: channel %s (%s): no connector runs in this version; expected values "
+                "only\n",
+                options.id.str().c_str(), std::string(to_string(options.connector)).c_str());
+    channels.push_back(std::move(setup));
+  }
   stockd::actors::runtime engine(
       settings.actors, settings.catalog, db->get(),
       [&writer](std::vector<stockd::store::checkpoint_record> records, std::uint32_t shard,
@@ -152,7 +169,8 @@ int main(int argc, char** argv) {
       [&writer](std::vector<stockd::engine::journal_entry> entries,
                 stockd::store::append_completion done) {
         return writer.submit(std::move(entries), std::move(done));
-      });
+      },
+      std::move(channels));
   writer.on_commit([&engine](std::uint64_t head) { engine.publish_head(head); });
 
   stockd::server::api_dependencies deps;

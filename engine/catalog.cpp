@@ -98,6 +98,16 @@ const sku_info* catalog::find_sku(const sku_id& sku) const {
   return it == skus_.end() ? nullptr : &it->second;
 }
 
+std::vector<const sku_info*> catalog::kits() const {
+  std::vector<const sku_info*> out;
+  for (const auto& [id, info] : skus_) {
+    if (!info.components.empty()) {
+      out.push_back(&info);
+    }
+  }
+  return out;
+}
+
 const channel_info* catalog::find_channel(const channel_id& id) const {
   for (const auto& info : channels_) {
     if (info.id == id) {

@@ -91,6 +91,9 @@ public:
   /// The configured SKU, or nullptr. Valid as long as the catalog.
   const sku_info* find_sku(const sku_id& sku) const;
 
+  /// Every configured kit. Valid as long as the catalog.
+  std::vector<const sku_info*> kits() const;
+
   const std::vector<channel_info>& channels() const noexcept { return channels_; }
   /// The configured channel, or nullptr. Valid as long as the catalog.
   const channel_info* find_channel(const channel_id& id) const;

@@ -133,10 +133,10 @@ void write_location(json_writer& w, const engine::sku_location_state& s) {
   w.end_object();
 }
 
-// The "channels" object of GET /v1/skus (DESIGN §5): what each configured channel should show
-// under its rules (engine/channel_rules.hpp), from the states of the SKU (one part, one unit per
-// "kit") or of a kit's components. No connector pushes in this version, so nothing has been
-// pushed: last_pushed is null and the reason says why.
+// The "channels" object of GET /v1/skus (DESIGN §5): each channel actor's record of the SKU
+// (expected, last pushed, in sync, since when, why). A channel that has not heard of the SKU since
+// it started (nothing changed it yet) shows what its rules make of the states read here, with
+// reason "not_tracked".
 struct stock_part {
   std::int64_t qty_per_kit = 1;
   const std::vector<engine::sku_location_state>* states = nullptr;
@@ -155,23 +155,59 @@ std::vector<engine::location_stock> eligible_stock(const engine::channel_info& c
   return out;
 }
 
+std::string rfc3339_ago(std::int64_t ms) {
+  const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now());
+  return engine::format_rfc3339(now - std::chrono::milliseconds(ms));
+}
+
 void write_channels(json_writer& w, const std::vector<engine::channel_info>& channels,
-                    const std::vector<stock_part>& parts) {
+                    const std::vector<stock_part>& parts,
+                    const std::vector<actors::channel_sku_view>& records) {
   w.key("channels").begin_object();
   for (const auto& channel : channels) {
-    std::vector<std::vector<engine::location_stock>> stocks;
-    std::vector<engine::kit_part> kit;
-    stocks.reserve(parts.size());
-    for (const auto& part : parts) {
-      stocks.push_back(eligible_stock(channel, *part.states));
-      kit.push_back({part.qty_per_kit, stocks.back()});
+    const actors::channel_sku_view* record = nullptr;
+    for (const auto& r : records) {
+      if (r.channel == channel.id && r.known) {
+        record = &r;
+      }
     }
     w.key(channel.id.str()).begin_object();
-    w.field("expected", engine::kit_channel_quantity(channel.rules, kit));
-    w.key("last_pushed").null();
-    w.field("in_sync", false);
-    w.key("out_of_sync_since").null();
-    w.field("reason", "no_connector");
+    if (record != nullptr) {
+      w.field("expected", record->expected);
+      w.key("last_pushed");
+      if (record->last_pushed) {
+        w.value(*record->last_pushed);
+      } else {
+        w.null();
+      }
+      w.field("in_sync", record->in_sync);
+      w.key("out_of_sync_since");
+      if (record->out_of_sync_ms) {
+        w.value(rfc3339_ago(*record->out_of_sync_ms));
+      } else {
+        w.null();
+      }
+      w.key("reason");
+      if (record->reason.empty()) {
+        w.null();
+      } else {
+        w.value(record->reason);
+      }
+    } else {
+      std::vector<std::vector<engine::location_stock>> stocks;
+      std::vector<engine::kit_part> kit;
+      stocks.reserve(parts.size());
+      for (const auto& part : parts) {
+        stocks.push_back(eligible_stock(channel, *part.states));
+        kit.push_back({part.qty_per_kit, stocks.back()});
+      }
+      w.field("expected", engine::kit_channel_quantity(channel.rules, kit));
+      w.key("last_pushed").null();
+      w.field("in_sync", false);
+      w.key("out_of_sync_since").null();
+      w.field("reason", "not_tracked");
+    }
     w.end_object();
   }
   w.end_object();
@@ -182,7 +218,8 @@ void write_channels(json_writer& w, const std::vector<engine::channel_info>& cha
 std::string kit_json(const std::string& sku, const std::vector<engine::kit_component>& components,
                      const std::vector<actors::sku_view>& views,
                      const std::vector<engine::location_id>& locations,
-                     const std::vector<engine::channel_info>& channels) {
+                     const std::vector<engine::channel_info>& channels,
+                     const std::vector<actors::channel_sku_view>& records) {
   bool complete = true;
   std::vector<engine::component_stock> pooled;
   for (std::size_t i = 0; i < components.size(); ++i) {
@@ -196,7 +233,7 @@ std::string kit_json(const std::string& sku, const std::vector<engine::kit_compo
   for (std::size_t i = 0; i < components.size(); ++i) {
     parts.push_back({components[i].qty, &views[i].locations});
   }
-  write_channels(w, channels, parts);
+  write_channels(w, channels, parts, records);
   w.key("kit").begin_object();
   w.key("components").begin_array();
   for (std::size_t i = 0; i < components.size(); ++i) {
@@ -292,6 +329,64 @@ snapshot_start api::begin_snapshot(const request& header, boost::asio::any_io_ex
   return server::begin_snapshot(deps_, misses_, snapshots_active_, header, std::move(executor));
 }
 
+std::string channels_json(const std::vector<actors::channel_status>& channels) {
+  json_writer w;
+  w.begin_array();
+  for (const auto& c : channels) {
+    w.begin_object();
+    w.field("id", c.channel.str()).field("connector", c.connector).field("circuit", c.circuit);
+    w.field("skus", static_cast<std::uint64_t>(c.skus));
+    w.key("queued").begin_object();
+    w.field("urgent", static_cast<std::uint64_t>(c.queued_urgent));
+    w.field("normal", static_cast<std::uint64_t>(c.queued_normal));
+    w.field("bulk", static_cast<std::uint64_t>(c.queued_bulk));
+    w.end_object();
+    w.field("out_of_sync", static_cast<std::uint64_t>(c.out_of_sync));
+    w.field("oldest_out_of_sync_ms", c.oldest_out_of_sync_ms);
+    w.field("updates", c.updates).field("calls", c.calls).field("items_sent", c.items_sent);
+    w.field("items_applied", c.items_applied).field("throttled", c.throttled);
+    w.field("failures", c.failures).field("retries", c.retries).field("stale", c.stale);
+    w.field("rejected", c.rejected).field("coalesced", c.coalesced);
+    w.end_object();
+  }
+  w.end_array();
+  return w.take();
+}
+
+std::string channel_metrics(const std::vector<actors::channel_status>& channels) {
+  std::string out;
+  auto family = [&](std::string_view name, std::string_view type, std::string_view help,
+                    auto value_of) {
+    out += "# HELP stockd_channel_" + std::string(name) + " " + std::string(help) + "\n";
+    out += "# TYPE stockd_channel_" + std::string(name) + " " + std::string(type) + "\n";
+    for (const auto& c : channels) {
+      out += "stockd_channel_" + std::string(name) + "{channel=\"" +
+             prometheus_label(c.channel.str()) + "\"} " + std::to_string(value_of(c)) + "\n";
+    }
+  };
+  using cs = actors::channel_status;
+  family("queue_depth_urgent", "gauge", "SKUs waiting in the urgent lane.",
+         [](const cs& c) { return c.queued_urgent; });
+  family("queue_depth_normal", "gauge", "SKUs waiting in the normal lane.",
+         [](const cs& c) { return c.queued_normal; });
+  family("queue_depth_bulk", "gauge", "SKUs waiting in the bulk lane.",
+         [](const cs& c) { return c.queued_bulk; });
+  family("out_of_sync_skus", "gauge", "SKUs out of sync.", [](const cs& c) { return c.out_of_sync; });
+  family("oldest_out_of_sync_seconds", "gauge", "Age of the oldest out-of-sync SKU.",
+         [](const cs& c) { return c.oldest_out_of_sync_ms / 1000; });
+  family("api_calls_total", "counter", "API calls made.", [](const cs& c) { return c.calls; });
+  family("items_pushed_total", "counter", "Items sent in API calls.",
+         [](const cs& c) { return c.items_sent; });
+  family("throttled_total", "counter", "Calls answered 429 or THROTTLED.",
+         [](const cs& c) { return c.throttled; });
+  family("retries_total", "counter", "Items sent again.", [](const cs& c) { return c.retries; });
+  family("failures_total", "counter", "Calls that failed systemically.",
+         [](const cs& c) { return c.failures; });
+  family("circuit_open", "gauge", "1 when the channel's circuit is open.",
+         [](const cs& c) { return c.circuit == "closed" ? 0 : 1; });
+  return out;
+}
+
 void api::handle(request&& req, responder respond) {
   deps_.counters->http_requests.fetch_add(1, std::memory_order_relaxed);
   std::string_view target(req.target().data(), req.target().size());
@@ -340,11 +435,33 @@ void api::handle(request&& req, responder respond) {
     return;
   }
   if (path == "/v1/status") {
-    respond(get_status(req));
+    auto base = std::make_shared<response>(get_status(req));
+    deps_.engine->channel_statuses(
+        [base, respond](std::vector<actors::channel_status> channels) {
+          // The status object gains "channels": the body is one JSON object, so its closing
+          // brace makes room for one more member.
+          auto& body = base->body();
+          if (!body.empty() && body.back() == '}') {
+            body.pop_back();
+            body += ",\"channels\":" + channels_json(channels) + "}";
+            base->prepare_payload();
+          }
+          respond(std::move(*base));
+        });
     return;
   }
   if (path == "/metrics") {
-    respond(get_metrics(req));
+    auto base = std::make_shared<response>(get_metrics(req));
+    deps_.engine->channel_statuses(
+        [base, respond](std::vector<actors::channel_status> channels) {
+          base->body() += channel_metrics(channels);
+          base->prepare_payload();
+          respond(std::move(*base));
+        });
+    return;
+  }
+  if (path == "/v1/sync/out-of-sync") {
+    get_out_of_sync(req, std::move(respond));
     return;
   }
   constexpr std::string_view skus = "/v1/skus/";
@@ -527,8 +644,9 @@ void api::get_sku(const request& req, std::string sku, responder respond) {
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
   const engine::catalog* catalog = deps_.catalog;
-  deps_.engine->query_sku(engine::sku_id(sku), [respond, sku, version, keep_alive,
-                                                catalog](actors::sku_view view) {
+  actors::runtime* engine = deps_.engine;
+  engine->query_sku(engine::sku_id(sku), [respond, sku, version, keep_alive, catalog,
+                                          engine](actors::sku_view view) {
     if (view.locations.empty()) {
       respond(api::error(view.complete ? http::status::not_found
                                        : http::status::service_unavailable,
@@ -537,16 +655,21 @@ void api::get_sku(const request& req, std::string sku, responder respond) {
                          "sku"));
       return;
     }
-    json_writer w;
-    w.begin_object().field("sku", sku).key("locations").begin_object();
-    for (const auto& s : view.locations) {
-      write_location(w, s);
-    }
-    w.end_object();
-    write_channels(w, catalog->channels(), {stock_part{1, &view.locations}});
-    w.field("complete", view.complete);
-    w.end_object();
-    respond(make_response(http::status::ok, version, keep_alive, w.take()));
+    auto shared = std::make_shared<actors::sku_view>(std::move(view));
+    engine->query_channels(
+        engine::sku_id(sku), [respond, sku, version, keep_alive, catalog,
+                              shared](std::vector<actors::channel_sku_view> records) {
+          json_writer w;
+          w.begin_object().field("sku", sku).key("locations").begin_object();
+          for (const auto& s : shared->locations) {
+            write_location(w, s);
+          }
+          w.end_object();
+          write_channels(w, catalog->channels(), {stock_part{1, &shared->locations}}, records);
+          w.field("complete", shared->complete);
+          w.end_object();
+          respond(make_response(http::status::ok, version, keep_alive, w.take()));
+        });
   });
 }
 
@@ -573,7 +696,8 @@ void api::get_kit(const request& req, std::string sku, responder respond) {
   const auto& channels = deps_.catalog->channels();  // the catalog outlives every request
   for (std::size_t i = 0; i < p->components.size(); ++i) {
     deps_.engine->query_sku(p->components[i].sku, [p, i, sku, locations, respond, version,
-                                                   keep_alive, &channels](actors::sku_view view) {
+                                                   keep_alive, &channels,
+                                                   engine = deps_.engine](actors::sku_view view) {
       {
         std::lock_guard lock(p->mutex);
         p->views[i] = std::move(view);
@@ -581,10 +705,80 @@ void api::get_kit(const request& req, std::string sku, responder respond) {
           return;
         }
       }
-      respond(make_response(http::status::ok, version, keep_alive,
-                            kit_json(sku, p->components, p->views, locations, channels)));
+      engine->query_channels(
+          engine::sku_id(sku), [p, sku, locations, respond, version, keep_alive,
+                                &channels](std::vector<actors::channel_sku_view> records) {
+            respond(make_response(http::status::ok, version, keep_alive,
+                                  kit_json(sku, p->components, p->views, locations, channels,
+                                           records)));
+          });
     });
   }
+}
+
+// GET /v1/sync/out-of-sync?channel=ID&min_age_s=N&limit=N: SKU × channel pairs out of sync,
+// oldest first.
+void api::get_out_of_sync(const request& req, responder respond) {
+  const std::string_view query =
+      query_of(std::string_view(req.target().data(), req.target().size()));
+  const unsigned version = req.version();
+  const bool keep_alive = req.keep_alive();
+  engine::channel_id channel;
+  if (auto v = query_param(query, "channel")) {
+    auto decoded = percent_decode(*v);
+    if (!decoded || deps_.catalog->find_channel(engine::channel_id(*decoded)) == nullptr) {
+      respond(error(http::status::bad_request, version, keep_alive, "unknown channel", "channel"));
+      return;
+    }
+    channel = engine::channel_id(std::move(*decoded));
+  }
+  std::uint64_t min_age_s = 0;
+  if (auto v = query_param(query, "min_age_s")) {
+    auto n = parse_u64(*v);
+    if (!n || *n > 365ULL * 24 * 3600) {
+      respond(error(http::status::bad_request, version, keep_alive,
+                    "must be whole seconds, at most a year", "min_age_s"));
+      return;
+    }
+    min_age_s = *n;
+  }
+  std::uint64_t limit = 100;
+  if (auto v = query_param(query, "limit")) {
+    auto n = parse_u64(*v);
+    if (!n || *n == 0 || *n > 10'000) {
+      respond(error(http::status::bad_request, version, keep_alive,
+                    "must be an integer from 1 to 10000", "limit"));
+      return;
+    }
+    limit = *n;
+  }
+  deps_.engine->out_of_sync(
+      channel, std::chrono::seconds(min_age_s), limit,
+      [respond, version, keep_alive, limit](std::vector<actors::out_of_sync_entry> entries) {
+        std::sort(entries.begin(), entries.end(),
+                  [](const auto& a, const auto& b) { return a.age_ms > b.age_ms; });
+        if (entries.size() > limit) {
+          entries.resize(limit);
+        }
+        json_writer w;
+        w.begin_object().key("out_of_sync").begin_array();
+        for (const auto& e : entries) {
+          w.begin_object();
+          w.field("channel", e.channel.str()).field("sku", e.sku.str());
+          w.field("expected", e.expected);
+          w.key("last_pushed");
+          if (e.last_pushed) {
+            w.value(*e.last_pushed);
+          } else {
+            w.null();
+          }
+          w.field("since", rfc3339_ago(e.age_ms)).field("age_ms", e.age_ms);
+          w.field("reason", e.reason);
+          w.end_object();
+        }
+        w.end_array().end_object();
+        respond(make_response(http::status::ok, version, keep_alive, w.take()));
+      });
 }
 
 void api::get_sku_events(const request& req, std::string sku, responder respond) {

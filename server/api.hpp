@@ -74,6 +74,7 @@ private:
   void get_sku(const request& req, std::string sku, responder respond);
   void get_kit(const request& req, std::string sku, responder respond);
   void get_sku_events(const request& req, std::string sku, responder respond);
+  void get_out_of_sync(const request& req, responder respond);
   response get_status(const request& req);
   response get_metrics(const request& req);
   bool authorize(const request& req, scope needed, responder& respond);

@@ -208,6 +208,24 @@ TEST_CASE("GET /v1/skus shows what each channel should show under its rules",
   json_doc bundle = server.get_json("/v1/skus/BUNDLE");
   CHECK(bundle["channels"]["shop"]["expected"].get_int64().value() == 2);
   CHECK(bundle["channels"]["wholesale"]["expected"].get_int64().value() == 1);
+
+  // Every channel keeps a record per SKU; with no connector running, nothing is pushed and the
+  // out-of-sync list says why.
+  json_doc oos = server.get_json("/v1/sync/out-of-sync?channel=shop");
+  bool listed = false;
+  for (simdjson::dom::element e : oos["out_of_sync"].get_array()) {
+    if (std::string_view(e["sku"].get_string().value()) == "TENT") {
+      listed = true;
+      CHECK(std::string_view(e["reason"].get_string().value()) == "no_connector");
+      CHECK(e["expected"].get_int64().value() == 7);
+    }
+  }
+  CHECK(listed);
+  CHECK(server.get("/v1/sync/out-of-sync?channel=nope").status == 400);
+  json_doc status = server.get_json("/v1/status");
+  CHECK(status["channels"].get_array().size() == 2);
+  auto metrics = server.get("/metrics");
+  CHECK(metrics.body.find("stockd_channel_out_of_sync_skus{channel=\"shop\"}") != std::string::npos);
 }
 
 } // namespace stockd::e2e

@@ -1,0 +1,274 @@
+#include "actors/channel.hpp"
+
+#include <caf/send.hpp>
+
+namespace stockd::actors {
+namespace {
+
+using self_pointer = channel_actor::stateful_pointer<channel_holder>;
+using connectors::sync_time;
+
+std::int64_t age_ms(sync_time since, sync_time now) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count();
+}
+
+/// The kits that contain `component`, from the catalog (one level of kits: config/ checks).
+std::vector<engine::sku_id> kits_with(const engine::catalog& catalog,
+                                      const engine::sku_id& component) {
+  std::vector<engine::sku_id> out;
+  for (const auto* kit : catalog.kits()) {
+    for (const auto& c : kit->components) {
+      if (c.sku == component) {
+        out.push_back(kit->id);
+      }
+    }
+  }
+  return out;
+}
+
+std::int64_t expected_for(const channel_holder& h, const engine::sku_id& sku) {
+  const auto& rules = h.setup.info->rules;
+  const auto components = h.catalog->kit_components(sku);
+  if (components.empty()) {
+    auto it = h.stock.find(sku.str());
+    if (it == h.stock.end()) {
+      return engine::channel_quantity(rules, {});
+    }
+    return engine::channel_quantity(rules, it->second);
+  }
+  std::vector<engine::kit_part> parts;
+  static const std::vector<engine::location_stock> none;
+  for (const auto& c : components) {
+    auto it = h.stock.find(c.sku.str());
+    parts.push_back({c.qty, it == h.stock.end() ? std::span<const engine::location_stock>(none)
+                                                : std::span<const engine::location_stock>(it->second)});
+  }
+  return engine::kit_channel_quantity(rules, parts);
+}
+
+void schedule(self_pointer self, sync_time at, sync_time now) {
+  auto& h = self->state;
+  if (h.tick_at && *h.tick_at <= at) {
+    return;
+  }
+  h.tick_at = at;
+  self->delayed_send(self, std::max(at - now, sync_time::duration::zero()), tick_atom::value);
+}
+
+void start_reads(self_pointer self, sync_time now) {
+  auto& h = self->state;
+  for (auto& sku : h.sync->take_reads()) {
+    h.pending_reads.push_back(std::move(sku));
+  }
+  if (h.read_in_flight || h.pending_reads.empty()) {
+    return;
+  }
+  const auto wait = h.limiter->wait(now);
+  if (wait != sync_time::duration::zero()) {
+    schedule(self, now + wait, now);
+    return;
+  }
+  h.limiter->try_take(now);
+  h.read_in_flight = true;
+  h.reading.swap(h.pending_reads);
+  h.pending_reads.clear();
+  auto handle = caf::actor_cast<channel_actor>(self);
+  h.setup.client->read(h.reading, [handle](connectors::read_result result) {
+    caf::anon_send(handle, read_atom::value, std::move(result));
+  });
+}
+
+/// Sends what is due while the rate limiter allows, then sets the next wake-up.
+void pump(self_pointer self) {
+  auto& h = self->state;
+  if (!h.setup.client) {
+    return;
+  }
+  const sync_time now = h.setup.clock();
+  start_reads(self, now);
+  for (;;) {
+    auto due = h.sync->next_due(now);
+    if (!due || *due > now) {
+      break;
+    }
+    const auto wait = h.limiter->wait(now);
+    if (wait != sync_time::duration::zero()) {
+      h.sync->note_rate_limited(now);
+      schedule(self, now + wait, now);
+      return;
+    }
+    auto batch = h.sync->next_batch(now);
+    if (!batch) {
+      break;  // calls in flight at the limit, or the circuit: an answer or a tick pumps again
+    }
+    h.limiter->try_take(now);
+    const std::uint64_t id = batch->id;
+    auto items = batch->items;
+    h.in_flight.emplace(id, std::move(*batch));
+    auto handle = caf::actor_cast<channel_actor>(self);
+    h.setup.client->push(std::move(items), [handle, id](connectors::push_result result) {
+      caf::anon_send(handle, pushed_atom::value, id, std::move(result));
+    });
+  }
+  if (auto due = h.sync->next_due(now); due && *due > now) {
+    schedule(self, *due, now);
+  }
+}
+
+void on_stock(self_pointer self, const stock_update& u) {
+  auto& h = self->state;
+  const auto& locations = h.setup.info->locations;
+  std::size_t index = locations.size();
+  for (std::size_t i = 0; i < locations.size(); ++i) {
+    if (locations[i] == u.key.location) {
+      index = i;
+    }
+  }
+  if (index == locations.size()) {
+    return;  // not a location this channel sells from
+  }
+  ++h.updates;
+  const sync_time now = h.setup.clock();
+  auto& stock = h.stock[u.key.sku.str()];
+  stock.resize(locations.size());
+  stock[index] = {u.available, u.incoming};
+  if (u.order_channel == h.setup.info->id && u.order_qty > 0) {
+    h.sync->own_order_seen(u.key.sku, u.order_qty, now);
+  }
+  h.sync->set_expected(u.key.sku, expected_for(h, u.key.sku), now);
+  for (const auto& kit : kits_with(*h.catalog, u.key.sku)) {
+    h.sync->set_expected(kit, expected_for(h, kit), now);
+  }
+  pump(self);
+}
+
+channel_sku_view view_of(const channel_holder& h, const engine::sku_id& sku) {
+  channel_sku_view v;
+  v.channel = h.setup.info->id;
+  const connectors::sku_sync* r = h.sync->find(sku);
+  if (r == nullptr) {
+    return v;
+  }
+  const sync_time now = h.setup.clock();
+  v.known = true;
+  v.expected = r->target();
+  v.last_pushed = r->last_pushed;
+  v.in_sync = r->in_sync();
+  if (r->out_of_sync_since) {
+    v.out_of_sync_ms = age_ms(*r->out_of_sync_since, now);
+  }
+  v.reason = h.setup.client ? r->reason : (r->in_sync() ? "" : "no_connector");
+  return v;
+}
+
+} // namespace
+
+channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_holder> self,
+                                     channel_setup setup, const engine::catalog* catalog) {
+  auto& h = self->state;
+  h.setup = std::move(setup);
+  h.catalog = catalog;
+  if (!h.setup.clock) {
+    h.setup.clock = [] { return connectors::sync_clock::now(); };
+  }
+  const auto& o = h.setup.options;
+  connectors::sync_options sync_opts;
+  sync_opts.batch_max = static_cast<std::size_t>(o.batch_size);
+  if (h.setup.client) {
+    sync_opts.batch_max = std::min(sync_opts.batch_max, h.setup.client->batch_max());
+  }
+  sync_opts.settle = o.settle;
+  sync_opts.compare_and_set = o.connector == connectors::connector_kind::shopify;
+  h.sync = std::make_unique<connectors::channel_sync>(h.setup.info->id, sync_opts, h.setup.boot,
+                                                      h.setup.boot ^ 0x9e3779b97f4a7c15ULL);
+  h.limiter = std::make_unique<connectors::token_bucket>(
+      o.requests_per_second, static_cast<double>(o.burst), h.setup.clock());
+  return {
+      [self](stock_atom, const stock_update& u) { on_stock(self, u); },
+      [self](pushed_atom, std::uint64_t id, const connectors::push_result& result) {
+        auto& st = self->state;
+        auto it = st.in_flight.find(id);
+        if (it == st.in_flight.end()) {
+          return;
+        }
+        const sync_time now = st.setup.clock();
+        if (result.retry_after) {
+          st.limiter->pause_until(now + *result.retry_after, now);
+        }
+        if (result.rate_limit_per_second) {
+          st.limiter->set_rate(*result.rate_limit_per_second, now);
+        }
+        st.sync->on_result(it->second, result, now);
+        st.in_flight.erase(it);
+        pump(self);
+      },
+      [self](read_atom, const connectors::read_result& result) {
+        auto& st = self->state;
+        st.read_in_flight = false;
+        const sync_time now = st.setup.clock();
+        if (result.ok) {
+          for (const auto& [sku, qty] : result.quantities) {
+            st.sync->channel_reported(sku, qty, now);
+          }
+          st.reading.clear();
+        } else {
+          // Ask again after a pause; nothing is pushed for these SKUs meanwhile.
+          for (auto& sku : st.reading) {
+            st.pending_reads.push_back(std::move(sku));
+          }
+          st.reading.clear();
+          st.limiter->pause_until(now + std::chrono::seconds(1), now);
+        }
+        pump(self);
+      },
+      [self](tick_atom) {
+        self->state.tick_at.reset();
+        pump(self);
+      },
+      [self](get_atom, const engine::sku_id& sku) { return view_of(self->state, sku); },
+      [self](oos_atom, std::int64_t min_age_ms, std::uint64_t limit) {
+        auto& st = self->state;
+        const sync_time now = st.setup.clock();
+        std::vector<out_of_sync_entry> out;
+        for (const auto& [sku, r] :
+             st.sync->out_of_sync(now, std::chrono::milliseconds(min_age_ms),
+                                  static_cast<std::size_t>(limit))) {
+          out.push_back({st.setup.info->id, sku, r->target(), r->last_pushed,
+                         age_ms(*r->out_of_sync_since, now),
+                         st.setup.client ? r->reason : std::string("no_connector")});
+        }
+        return out;
+      },
+      [self](status_atom) {
+        auto& st = self->state;
+        const sync_time now = st.setup.clock();
+        const auto& c = st.sync->counters();
+        channel_status s;
+        s.channel = st.setup.info->id;
+        s.connector = st.setup.client ? std::string(connectors::to_string(st.setup.options.connector))
+                                      : std::string("none");
+        s.circuit = std::string(connectors::to_string(st.sync->circuit()));
+        s.skus = st.sync->skus();
+        s.queued_urgent = st.sync->queued(connectors::lane::urgent);
+        s.queued_normal = st.sync->queued(connectors::lane::normal);
+        s.queued_bulk = st.sync->queued(connectors::lane::bulk);
+        s.out_of_sync = st.sync->out_of_sync(now, std::chrono::milliseconds(0), SIZE_MAX).size();
+        if (auto oldest = st.sync->oldest_out_of_sync()) {
+          s.oldest_out_of_sync_ms = age_ms(*oldest, now);
+        }
+        s.calls = c.calls;
+        s.items_sent = c.items_sent;
+        s.items_applied = c.items_applied;
+        s.throttled = c.throttled;
+        s.failures = c.failures;
+        s.retries = c.retries;
+        s.stale = c.stale;
+        s.rejected = c.rejected;
+        s.coalesced = c.coalesced;
+        s.updates = st.updates;
+        return s;
+      },
+  };
+}
+
+} // namespace stockd::actors

@@ -1,0 +1,57 @@
+#pragma once
+// channel: the one owner of one sales channel's sync state (DESIGN §4). It hears from the
+// sku_location actors of the locations it sells from, computes what the channel should show
+// (engine/channel_rules.hpp), and drives connectors::channel_sync (what to push, when) with its
+// rate limiter and its connector. Thin on purpose: the decisions are in channel_sync, which the
+// tests call directly.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/interfaces.hpp"
+#include "connectors/channel_client.hpp"
+#include "connectors/channel_options.hpp"
+#include "connectors/channel_sync.hpp"
+#include "connectors/rate_limiter.hpp"
+#include "engine/catalog.hpp"
+#include "engine/channel_rules.hpp"
+
+namespace stockd::actors {
+
+/// What a channel actor is made of. `client` may be null: the channel then keeps its records
+/// (expected values, reason "no_connector") and pushes nothing.
+struct channel_setup {
+  const engine::channel_info* info = nullptr;
+  connectors::channel_options options;
+  std::shared_ptr<connectors::channel_client> client;
+  /// The clock of every decision; steady_clock in production, a fake in tests.
+  std::function<connectors::sync_time()> clock;
+  std::uint64_t boot = 0;  // makes idempotency keys unique across restarts
+};
+
+struct channel_holder {
+  channel_setup setup;
+  const engine::catalog* catalog = nullptr;
+  std::unique_ptr<connectors::channel_sync> sync;
+  std::unique_ptr<connectors::token_bucket> limiter;
+  /// Per SKU, its stock at each eligible location, in the channel's location order.
+  std::unordered_map<std::string, std::vector<engine::location_stock>> stock;
+  std::map<std::uint64_t, connectors::outgoing_batch> in_flight;
+  std::optional<connectors::sync_time> tick_at;  // the wake-up already scheduled
+  bool read_in_flight = false;
+  std::vector<engine::sku_id> pending_reads;  // to read back when the limiter allows
+  std::vector<engine::sku_id> reading;        // the read in flight
+  std::uint64_t updates = 0;
+  static inline const char* name = "channel";
+};
+
+channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_holder> self,
+                                     channel_setup setup, const engine::catalog* catalog);
+
+} // namespace stockd::actors
