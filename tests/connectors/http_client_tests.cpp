@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "connectors/http_client.hpp"
+#include "connectors/webhook_client.hpp"
 #include "tests/connectors/http_test_fixture.hpp"
 #include "tests/connectors/test_http_server.hpp"
 
@@ -233,6 +234,22 @@ TEST_CASE("https: a self-signed certificate is refused by default and accepted o
     auto result = io.call(get(server.url("/")));
     CHECK(result.error == http_error::tls);
     CHECK_THAT(result.detail, Catch::StartsWith("tls_verify_failed"));
+  }
+  SECTION("the webhook connector reports the refusal as a network failure that says why") {
+    io_fixture io;
+    webhook_options options;
+    options.channel = stockd::engine::channel_id("wholesale");
+    options.endpoint = server.url("/stock");
+    options.secret = "s";
+    webhook_client hook(*io.client, options);
+    std::promise<push_result> answered;
+    hook.push({push_item{stockd::engine::sku_id("CAP"), 1, std::nullopt, "k"}},
+              [&](push_result r) { answered.set_value(std::move(r)); });
+    auto future = answered.get_future();
+    REQUIRE(future.wait_for(10s) == std::future_status::ready);
+    auto result = future.get();
+    CHECK(result.outcome == call_outcome::network);
+    CHECK_THAT(result.code, Catch::StartsWith("tls_verify_failed"));
   }
   SECTION("accepted with ca_file, by IP address and by name") {
     http_client_options options;
