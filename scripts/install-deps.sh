@@ -9,7 +9,8 @@ packages=(
   libboost-dev                       # Boost 1.74 headers: Asio + Beast (HTTP)
   libsimdjson-dev                    # simdjson 3.0.1: JSON ingest
   liblmdb-dev lmdb-utils             # LMDB 0.9.24: journal and checkpoints (+ mdb_stat for ops)
-  libssl-dev                         # OpenSSL 3: token hashing, HTTPS later
+  libssl-dev                         # OpenSSL 3: token hashing, HTTPS to channel APIs
+  ca-certificates                    # the system CA store the HTTPS client verifies against
   libtomlplusplus-dev                # toml++ 3.3: the config file
   catch2                             # Catch2 2.13: tests
   libbenchmark-dev                   # Google Benchmark 1.7: hot-path benchmarks
