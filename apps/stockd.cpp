@@ -7,10 +7,14 @@
 #include <string>
 #include <thread>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <openssl/rand.h>
 #include <pthread.h>
 
 #include "actors/runtime.hpp"
+#include "connectors/http_client.hpp"
+#include "connectors/webhook_client.hpp"
 #include "config/config.hpp"
 #include "server/api.hpp"
 #include "server/auth.hpp"
@@ -143,8 +147,31 @@ int main(int argc, char** argv) {
   }
   stockd::actors::metrics counters;
   stockd::store::writer writer(**db, settings.writer);
-  // One channel actor per configured channel. Connectors come in with the channels issue; until
-  // then a channel keeps its records (expected values) and pushes nothing ("no_connector").
+  // Outbound calls to channel APIs run on their own io thread ("stockd-connect"): one shared HTTP
+  // client (keep-alive pool, TLS, limits) under every connector. Declared before the engine, so
+  // the channel actors (which own the connectors) are gone before the client and its thread.
+  boost::asio::io_context connect_io;
+  auto connect_work = boost::asio::make_work_guard(connect_io);
+  std::thread connect_thread([&connect_io] {
+    pthread_setname_np(pthread_self(), "stockd-connect");
+    connect_io.run();
+  });
+  struct connect_stopper {
+    decltype(connect_work)& work;
+    std::thread& thread;
+    ~connect_stopper() {
+      work.reset();
+      thread.join();
+    }
+  } stop_connect{connect_work, connect_thread};
+  auto http_client = stockd::connectors::http_client::create(connect_io, {});
+  if (!http_client) {
+    std::fprintf(stderr, "stockd: outbound HTTP: %s\n", http_client.error().c_str());
+    return 1;
+  }
+  // One channel actor per configured channel. The webhook connector pushes; Shopify and Amazon
+  // connectors are not in this version yet: those channels keep their records (expected values)
+  // and push nothing ("no_connector").
   std::vector<stockd::actors::channel_setup> channels;
   const std::uint64_t boot = std::random_device{}() ^
                              static_cast<std::uint64_t>(
@@ -154,9 +181,22 @@ int main(int argc, char** argv) {
     setup.info = settings.catalog.find_channel(options.id);
     setup.options = options;
     setup.boot = boot;
-    std::printf("stockd: channel %s (%s): no connector runs in this version; expected values "
-                "only\n",
-                options.id.str().c_str(), std::string(to_string(options.connector)).c_str());
+    if (options.connector == stockd::connectors::connector_kind::webhook) {
+      auto client = stockd::connectors::webhook_client::create(**http_client, options);
+      if (!client) {
+        std::fprintf(stderr, "stockd: channels: %s: %s\n", options.id.str().c_str(),
+                     client.error().c_str());
+        return 1;
+      }
+      setup.client = std::shared_ptr<stockd::connectors::channel_client>(std::move(*client));
+      std::printf("stockd: channel %s: webhook to %s, %g requests/s, batches of %lld\n",
+                  options.id.str().c_str(), options.endpoint.c_str(), options.requests_per_second,
+                  static_cast<long long>(options.batch_size));
+    } else {
+      std::printf("stockd: channel %s (%s): this connector is not in this version yet; expected "
+                  "values only\n",
+                  options.id.str().c_str(), std::string(to_string(options.connector)).c_str());
+    }
     channels.push_back(std::move(setup));
   }
   stockd::actors::runtime engine(

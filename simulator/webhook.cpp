@@ -19,11 +19,16 @@ std::string error_json(std::string_view message) {
 
 } // namespace
 
-std::string webhook_signature(std::string_view secret, std::string_view body) {
+std::string webhook_signature(std::string_view secret, std::string_view timestamp,
+                              std::string_view payload) {
+  std::string signed_text;
+  signed_text.reserve(timestamp.size() + 1 + payload.size());
+  signed_text.append(timestamp).append(".").append(payload);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &length);
+       reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac,
+       &length);
   static constexpr char hex[] = "0123456789abcdef";
   std::string out = "sha256=";
   for (unsigned i = 0; i < length; ++i) {
@@ -49,14 +54,19 @@ reply webhook_emulator::on_api(const request& req, std::optional<fault_kind>, ti
     r.res = make_response(req, http::status::not_found, error_json("no such path"));
     return r;
   }
-  const std::string expected = webhook_signature(opts_.secret, req.body());
+  // stockd's webhook contract (connectors/webhook_client.hpp): HMAC over "<timestamp>.<body>"
+  // for a POST, "<timestamp>.<target>" for a GET.
+  const std::string_view timestamp = to_std(req["X-Stockd-Timestamp"]);
+  const std::string expected = webhook_signature(
+      opts_.secret, timestamp,
+      req.method() == http::verb::get ? to_std(req.target()) : std::string_view(req.body()));
   const auto given = req["X-Stockd-Signature"];
-  if (given.size() != expected.size() ||
+  if (timestamp.empty() || given.size() != expected.size() ||
       CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
     ++bad_signatures_;
     r.res = make_response(req, http::status::unauthorized,
                           error_json("X-Stockd-Signature: expected sha256=<hex HMAC-SHA256 of "
-                                     "the body>"));
+                                     "\"<X-Stockd-Timestamp>.<body or target>\">"));
     return r;
   }
   if (!bucket_.try_take(now)) {
@@ -107,7 +117,7 @@ reply webhook_emulator::post_batch(const request& req) {
     out.begin_object().field("index", static_cast<std::uint64_t>(index++));
     auto reject = [&](std::string_view error) {
       ++items_rejected_;
-      out.field("status", "rejected").field("error", error).end_object();
+      out.field("status", "rejected").field("code", "rejected").field("error", error).end_object();
     };
     if (item["sku"].get_string().get(sku) || sku.empty()) {
       reject("sku: a non-empty string is required");
@@ -128,8 +138,10 @@ reply webhook_emulator::post_batch(const request& req) {
         reject("idempotency_key: already used for a different sku or quantity");
         continue;
       }
+      // The same key again answers what the first call did: applied, nothing applied twice.
       ++items_duplicate_;
-      out.field("status", "duplicate").field("quantity", quantity).end_object();
+      out.field("status", "applied").field("quantity", quantity).field("replayed", true)
+          .end_object();
       continue;
     }
     if (faults().bad_sku(sku)) {
@@ -162,6 +174,23 @@ reply webhook_emulator::post_batch(const request& req) {
 
 reply webhook_emulator::get_items(const request& req, std::string_view rest) {
   reply r;
+  // stockd's read-back: ?skus=a,b,c (each percent-encoded) → {"quantities": {"a": N, ...}}.
+  if (auto list = query_param(to_std(req.target()), "skus")) {
+    json_out out;
+    out.begin_object().key("quantities").begin_object();
+    std::string_view text = *list;
+    while (!text.empty()) {
+      const auto comma = text.find(',');
+      const std::string sku = percent_decode(text.substr(0, comma));
+      text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+      if (auto it = quantities_.find(sku); it != quantities_.end()) {
+        out.field(sku, it->second);
+      }
+    }
+    out.end_object().end_object();
+    r.res = make_response(req, http::status::ok, out.take());
+    return r;
+  }
   if (rest.size() > 1 && rest.front() == '/') {
     const std::string sku = percent_decode(rest.substr(1));
     auto it = quantities_.find(sku);

@@ -2,7 +2,8 @@
 // The generic webhook channel emulator (DESIGN §6 `webhook`): a signed JSON POST of a batch of
 // absolute quantities with per-item results, a configurable rate limit (429 + Retry-After) and
 // batch size (413), and GETs to read quantities back. Every request, GETs included, is signed:
-// X-Stockd-Signature: sha256=<hex HMAC-SHA256 of the raw body (empty for a GET)>.
+// X-Stockd-Signature: sha256=<hex HMAC-SHA256 of "<X-Stockd-Timestamp>.<raw body>" (the target
+// for a GET)>, the contract of stockd's webhook connector (connectors/webhook_client.hpp).
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -24,8 +25,9 @@ struct webhook_options {
   std::size_t idempotency_keys_max = 100'000;
 };
 
-/// "sha256=" + hex HMAC-SHA256(secret, body): what a sender puts in X-Stockd-Signature.
-std::string webhook_signature(std::string_view secret, std::string_view body);
+/// "sha256=" + hex HMAC-SHA256(secret, timestamp + "." + payload): X-Stockd-Signature.
+std::string webhook_signature(std::string_view secret, std::string_view timestamp,
+                              std::string_view payload);
 
 class webhook_emulator final : public emulator {
 public:
