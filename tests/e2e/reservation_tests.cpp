@@ -180,6 +180,38 @@ TEST_CASE("release returns the hold and commit turns it into a committed order l
   CHECK(v.committed == 3);
 }
 
+TEST_CASE("a commit to an existing order line answers 409 and the hold can still be committed",
+          "[e2e][reservations]") {
+  server_process server;
+  server.start();
+  receive(server, "r1", "KITE", 10);
+  auto order = server.post("/v1/events", json_array({order_created_json("o1", "KITE", 1, "O1")}));
+  REQUIRE(order.status == 200);
+  auto r = reserve(server, "cart", "KITE", 2);
+  REQUIRE(r.status == 201);
+
+  // order_created_json opens line O1/1.
+  auto taken = read_reservation(server.post("/v1/reservations/" + r.id + "/commit",
+                                            R"({"order_id":"O1","line_id":"1"})"));
+  INFO(taken.body);
+  CHECK(taken.status == 409);
+  CHECK(taken.state == "active");
+  CHECK(json_doc(taken.body)["error"].get_string().value() ==
+        "inconsistent: order line O1/1 already exists");
+  location_view v = read_location(server, "KITE");
+  CHECK(v.reserved == 2);
+  CHECK(v.committed == 1);
+
+  auto other = read_reservation(server.post("/v1/reservations/" + r.id + "/commit",
+                                            R"({"order_id":"O1","line_id":"2"})"));
+  INFO(other.body);
+  CHECK(other.status == 200);
+  CHECK(other.state == "committed");
+  v = read_location(server, "KITE");
+  CHECK(v.reserved == 0);
+  CHECK(v.committed == 3);
+}
+
 TEST_CASE("without a location the first configured location that can cover the quantity is used",
           "[e2e][reservations]") {
   server_options opts;
