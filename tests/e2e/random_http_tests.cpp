@@ -1445,6 +1445,18 @@ verdict verify(const server_process& server, const seed_run& run) {
   v.seen.add("expiry", expiries.size());
   for (const auto& e : entries) {
     check_pending_calls(e.row.seq - 1);
+    if (e.origin == origin_kind::expiry) {
+      // The engine expires a hold it holds once its expires_at is at or before its clock (the
+      // entry's received_at); one not held any more was ended by something journaled first.
+      const event& ev = e.row.ev;
+      const hold* h = v.model.held(ev.sku.str(), ev.location.str(), ev.reservation_id);
+      if (h != nullptr && (!h->expires_at || *h->expires_at > e.row.received_at)) {
+        fail("seq " + std::to_string(e.row.seq) + " expires " + ev.reservation_id +
+             " at " + engine::format_rfc3339(e.row.received_at) + ", which " +
+             (h->expires_at ? "expires at " + engine::format_rfc3339(*h->expires_at)
+                            : std::string("has no expiry")));
+      }
+    }
     const auto kind = v.model.step(e.row);
     v.seen.add(std::string("outcome ") + std::string(engine::to_string(kind)));
     if (e.row.ev.id.find('#') != std::string::npos) {
