@@ -70,6 +70,8 @@ enum class reservation_status : std::uint8_t {
   committed,     // 200
   insufficient,  // 409 with `available`
   ended,         // 409: already released / expired / committed otherwise (`detail` says which)
+  refused,       // 409: the engine refuses this end of a held reservation (`detail`: its reason,
+                 // e.g. the order line exists); the hold stays active
   key_conflict,  // 422: the key was used for a different reservation
   not_found,     // 404
   limit,         // 409: too many reservations at this SKU × location

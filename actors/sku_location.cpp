@@ -341,6 +341,19 @@ caf::typed_response_promise<reservation_reply> on_reserve(self_pointer self,
   return promise;
 }
 
+/// Why apply() would refuse `entry` in the current state, found on a copy; nullopt when it
+/// would apply it. Holds and ends still in flight are not in the state: the journaled entry may
+/// still be refused, and fresh_answer() says so then.
+std::optional<std::string> refusal(const sku_location_holder& h, engine::journal_entry entry) {
+  engine::sku_location_state trial = h.state;
+  entry.seq = trial.last_seq + 1;
+  const engine::outcome out = engine::apply(trial, entry, entry.received_at);
+  if (out.kind == engine::outcome_kind::applied) {
+    return std::nullopt;
+  }
+  return out.reason;
+}
+
 caf::typed_response_promise<reservation_reply> on_end(self_pointer self, const end_request& req) {
   auto promise = self->make_response_promise<reservation_reply>();
   auto& h = self->state;
@@ -373,6 +386,16 @@ caf::typed_response_promise<reservation_reply> on_end(self_pointer self, const e
   entry.ev.qty = r->qty;
   entry.ev.order_id = req.order_id;
   entry.ev.line_id = req.line_id;
+  // An end the engine would refuse (a commit to an order line that already exists) is answered
+  // here, not journaled: once journaled, its id ("commit:<id>") would be spent by the dedup and
+  // a later commit of the same hold to another line could never be journaled.
+  if (auto why = refusal(h, entry)) {
+    auto reply = make_reply(reservation_status::refused, h.state.key, req.id, r->qty,
+                            r->expires_at);
+    reply.detail = std::move(*why);
+    promise.deliver(std::move(reply));
+    return promise;
+  }
   pending_op op;
   op.type = type;
   op.reservation_id = req.id;
@@ -454,6 +477,14 @@ reservation_reply fresh_answer(const sku_location_holder& h, const pending_op& o
     }
     auto reply = error_reply(reservation_status::insufficient, "insufficient");
     reply.available = std::max<std::int64_t>(0, free_to_reserve(h));
+    return reply;
+  }
+  if (const auto* r = find_reservation(h.state, op.reservation_id)) {
+    // Refused while the hold is still there (an order opened the line between the check in
+    // on_end and the apply): say why. The hold stays active.
+    auto reply = make_reply(reservation_status::refused, key, op.reservation_id, r->qty,
+                            r->expires_at);
+    reply.detail = op.reason;
     return reply;
   }
   // Another end (a concurrent release, commit or expiry) was journaled first.

@@ -96,6 +96,12 @@ response to_response(const reservation_reply& r, const answer_to& to, actors::me
       }
       w.end_object();
       return make_json(http::status::conflict, to, w.take());
+    case reservation_status::refused:
+      // The hold is still active; the engine's reason says what to change (another line_id).
+      w.begin_object().field("error", r.detail);
+      write_reservation(w, r, "active");
+      w.end_object();
+      return make_json(http::status::conflict, to, w.take());
     case reservation_status::limit:
       w.begin_object().field("error", "limit").field("detail", r.detail).end_object();
       return make_json(http::status::conflict, to, w.take());

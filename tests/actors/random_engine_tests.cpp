@@ -3,10 +3,20 @@
 // rounds and whole-engine restarts at random points, and recovery replaying from the stored
 // watermark. The final state must equal the reference model's fold over the same stream:
 // routing, checkpoints, restarts and skip-on-replay must neither lose nor repeat an event.
+//
+// Each stream has its own seed (printed when it fails): `first_seed` + i for the default
+// `default_stream_count` streams. STOCKD_ACTOR_RANDOM_STREAMS=n changes the count
+// (scripts/test-sanitizers.sh runs fewer), STOCKD_SEED=n runs that one stream alone, and
+// `regression_seeds` always run. The LMDB lives on tmpfs when there is one: its fsyncs were
+// nearly all of this test's time (~40 ms a stream on this VM's disk, ~2 ms on tmpfs), and the
+// restarts here are in-process (the actor system goes, LMDB stays), so durability across a
+// power loss is not what it tests (tests/e2e's kill -9 suites do that).
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <random>
+#include <vector>
 
 #include "shard_fixture.hpp"
 #include "../engine/reference_model.hpp"
@@ -15,27 +25,58 @@
 namespace {
 
 namespace engine = stockd::engine;
+using stockd::actors::testing::memory_temp_parent;
 using stockd::actors::testing::shard_under_test;
 using stockd::actors::testing::temp_dir;
 
-constexpr std::uint32_t actor_property_seed = 0xac7025ed;
+constexpr std::uint32_t first_seed = 0xac7025ed;
+constexpr int default_stream_count = 1000;
+// Seeds whose streams once failed, each with what it found; they run in every run (also when
+// STOCKD_ACTOR_RANDOM_STREAMS lowers the count). Add a failing seed here as {seed, "what it
+// found"} before fixing what it found. None has failed yet.
+struct regression_seed {
+  std::uint32_t seed;
+  const char* found;
+};
+const std::vector<regression_seed> regression_seeds = {};
+
+std::vector<std::uint32_t> stream_seeds() {
+  if (const char* one = std::getenv("STOCKD_SEED"); one != nullptr && *one != '\0') {
+    return {static_cast<std::uint32_t>(std::strtoul(one, nullptr, 10))};
+  }
+  std::vector<std::uint32_t> seeds;
+  for (const auto& r : regression_seeds) {
+    seeds.push_back(r.seed);
+  }
+  int count = default_stream_count;
+  if (const char* n = std::getenv("STOCKD_ACTOR_RANDOM_STREAMS"); n != nullptr && *n != '\0') {
+    count = std::atoi(n);
+  }
+  for (int i = 0; i < count; ++i) {
+    seeds.push_back(first_seed + static_cast<std::uint32_t>(i));
+  }
+  return seeds;
+}
 
 } // namespace
 
 TEST_CASE("random streams through the actor engine with checkpoints and restarts match the "
           "reference model",
           "[actors]") {
-  std::printf("actor engine property test seed: %#x\n", actor_property_seed);
-  engine::testing::stream_generator generate(actor_property_seed);
-  std::mt19937 faults(actor_property_seed);
-  constexpr int streams = 200;
+  const auto seeds = stream_seeds();
+  std::printf("actor engine property test: %zu stream(s), seeds from %u (STOCKD_SEED=n runs one)\n",
+              seeds.size(), seeds.empty() ? 0u : seeds.front());
+  const auto parent = memory_temp_parent();
   constexpr std::size_t length = 100;
   int restarts = 0;
-  for (int stream = 0; stream < streams; ++stream) {
+  for (const std::uint32_t seed : seeds) {
+    engine::testing::stream_generator generate(seed);
+    std::mt19937 faults(seed);
     const auto entries = generate.make(length);
-    temp_dir dir;
+    temp_dir dir(parent);
     // The generator's transfers go between DC-EAST (its key) and DC-WEST.
     shard_under_test shard(dir.path, {"DC-EAST", "DC-WEST"});
+    INFO("seed " << seed << " (rerun alone: STOCKD_SEED=" << seed << ")");
     std::size_t delivered = 0;
     while (delivered < entries.size()) {
       const std::size_t n = std::min<std::size_t>(1 + faults() % 20, entries.size() - delivered);
@@ -72,7 +113,6 @@ TEST_CASE("random streams through the actor engine with checkpoints and restarts
     }
     const auto view = shard.query(engine::testing::test_key().sku.str());
     const auto* state = shard.find(view, engine::testing::test_key().location.str());
-    INFO("seed " << actor_property_seed << " stream " << stream);
     if (state == nullptr) {
       // Nothing ever touched the key successfully enough to leave a state: so must the model say.
       CHECK(model.last_seq == 0);
@@ -82,5 +122,7 @@ TEST_CASE("random streams through the actor engine with checkpoints and restarts
     REQUIRE(engine::reference::compare(*state, model) == "");
   }
   // The faults must actually happen, or the test proves less than it claims.
-  CHECK(restarts > streams / 2);
+  if (seeds.size() >= 20) {
+    CHECK(restarts > static_cast<int>(seeds.size()) / 2);
+  }
 }

@@ -114,13 +114,15 @@ public:
     return answer;
   }
 
-  std::shared_ptr<std::optional<actors::reservation_reply>> end(const std::string& id,
-                                                               actors::end_kind kind) {
+  std::shared_ptr<std::optional<actors::reservation_reply>> end(
+      const std::string& id, actors::end_kind kind, std::string order_id = "order-1",
+      std::string line_id = "") {
     actors::end_request req;
     req.id = id;
     req.key = *actors::parse_reservation_id(id);
     req.kind = kind;
-    req.order_id = kind == actors::end_kind::commit ? "order-1" : "";
+    req.order_id = kind == actors::end_kind::commit ? std::move(order_id) : "";
+    req.line_id = kind == actors::end_kind::commit ? std::move(line_id) : "";
     auto answer = std::make_shared<std::optional<actors::reservation_reply>>();
     caf::anon_send(shard, actors::end_atom::value, std::move(req),
                    actors::reservation_callback(
@@ -175,6 +177,17 @@ engine::journal_entry received(std::string id, std::int64_t qty, std::string loc
   e.ev.location = engine::location_id(std::move(location));
   e.ev.occurred_at = e.received_at;
   e.ev.qty = qty;
+  return e;
+}
+
+engine::journal_entry ordered(std::string id, std::string order_id, std::string line_id,
+                              std::int64_t qty) {
+  engine::journal_entry e = received(std::move(id), qty);
+  e.ev.source = engine::source_id("shop");
+  e.ev.type = engine::event_type::order_created;
+  e.ev.order_id = std::move(order_id);
+  e.ev.line_id = std::move(line_id);
+  e.ev.channel = engine::channel_id("web");
   return e;
 }
 
@@ -312,4 +325,62 @@ TEST_CASE("an expired hold is journaled as reservation_expired on the engine's c
   CHECK(st.qty.available == 4);
   CHECK(st.qty.reserved == 0);
   CHECK(st.reservations.empty());
+}
+
+TEST_CASE("a commit to an order line that already exists is refused and the hold stays active",
+          "[actors][reservations]") {
+  // Found by the randomized HTTP test (tests/e2e/random_http_tests.cpp): such a commit used to
+  // be journaled, refused by the engine, and answered 200 "committed" from the ledger, while the
+  // hold stayed reserved and its id "commit:<id>" was spent, so it could never be committed.
+  temp_dir dir;
+  reservation_shard s(dir.path);
+  s.ingest(received("r1", 10));
+  s.ingest(ordered("o1", "order-1", "1", 1));
+  auto r = s.reserve("cart-1", 2);
+  s.commit_journal();
+  REQUIRE(r->has_value());
+  const std::string id = (*r)->id;
+
+  auto refused = s.end(id, actors::end_kind::commit, "order-1", "1");
+  REQUIRE(refused->has_value());
+  CHECK((*refused)->status == reservation_status::refused);
+  CHECK((*refused)->detail == "inconsistent: order line order-1/1 already exists");
+  CHECK((*refused)->id == id);
+  CHECK(s.submitted.empty());  // nothing journaled
+  auto st = s.state();
+  CHECK(st.qty.reserved == 2);
+  CHECK(st.qty.committed == 1);
+
+  // The same hold commits to another line, and the retry of that commit is answered as such.
+  auto committed = s.end(id, actors::end_kind::commit, "order-1", "2");
+  s.commit_journal();
+  REQUIRE(committed->has_value());
+  CHECK((*committed)->status == reservation_status::committed);
+  auto retry = s.end(id, actors::end_kind::commit, "order-1", "2");
+  REQUIRE(retry->has_value());
+  CHECK((*retry)->status == reservation_status::committed);
+  st = s.state();
+  CHECK(st.qty.reserved == 0);
+  CHECK(st.qty.committed == 3);
+}
+
+TEST_CASE("a commit refused by the engine after it was journaled is answered as refused",
+          "[actors][reservations]") {
+  temp_dir dir;
+  reservation_shard s(dir.path);
+  s.ingest(received("r1", 10));
+  auto r = s.reserve("cart-1", 2);
+  s.commit_journal();
+  REQUIRE(r->has_value());
+  // The commit passes the check, then an order opens the same line before it is applied.
+  auto commit = s.end((*r)->id, actors::end_kind::commit, "order-1", "1");
+  REQUIRE(s.submitted.size() == 1);
+  s.submitted.push_front(ordered("o1", "order-1", "1", 1));
+  s.commit_journal();
+  REQUIRE(commit->has_value());
+  CHECK((*commit)->status == reservation_status::refused);
+  CHECK((*commit)->detail == "inconsistent: order line order-1/1 already exists");
+  auto st = s.state();
+  CHECK(st.qty.reserved == 2);
+  CHECK(st.qty.committed == 1);
 }

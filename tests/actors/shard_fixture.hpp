@@ -3,6 +3,8 @@
 // directory: nothing runs until the test says run(), so every interleaving is chosen by the test.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -28,13 +30,24 @@ namespace store = stockd::store;
 
 struct temp_dir {
   std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "stockd-actors-XXXXXX").string();
+  explicit temp_dir(const std::filesystem::path& parent = std::filesystem::temp_directory_path()) {
+    std::string pattern = (parent / "stockd-actors-XXXXXX").string();
     REQUIRE(mkdtemp(pattern.data()) != nullptr);
     path = pattern;
   }
   ~temp_dir() { std::filesystem::remove_all(path); }
 };
+
+/// A parent for temp_dir where fsync costs nothing (tmpfs /dev/shm when there is one), for tests
+/// that commit to LMDB often and restart only in-process, so durability is not what they test.
+inline std::filesystem::path memory_temp_parent() {
+  std::error_code ec;
+  const std::filesystem::path shm = "/dev/shm";
+  if (std::filesystem::is_directory(shm, ec) && ::access(shm.c_str(), W_OK) == 0) {
+    return shm;
+  }
+  return std::filesystem::temp_directory_path();
+}
 
 /// One directory shard on the test coordinator; `restart()` drops the actor system and builds a
 /// new one over the same LMDB, as a process restart would.

@@ -180,6 +180,38 @@ TEST_CASE("release returns the hold and commit turns it into a committed order l
   CHECK(v.committed == 3);
 }
 
+TEST_CASE("a commit to an existing order line answers 409 and the hold can still be committed",
+          "[e2e][reservations]") {
+  server_process server;
+  server.start();
+  receive(server, "r1", "KITE", 10);
+  auto order = server.post("/v1/events", json_array({order_created_json("o1", "KITE", 1, "O1")}));
+  REQUIRE(order.status == 200);
+  auto r = reserve(server, "cart", "KITE", 2);
+  REQUIRE(r.status == 201);
+
+  // order_created_json opens line O1/1.
+  auto taken = read_reservation(server.post("/v1/reservations/" + r.id + "/commit",
+                                            R"({"order_id":"O1","line_id":"1"})"));
+  INFO(taken.body);
+  CHECK(taken.status == 409);
+  CHECK(taken.state == "active");
+  CHECK(json_doc(taken.body)["error"].get_string().value() ==
+        "inconsistent: order line O1/1 already exists");
+  location_view v = read_location(server, "KITE");
+  CHECK(v.reserved == 2);
+  CHECK(v.committed == 1);
+
+  auto other = read_reservation(server.post("/v1/reservations/" + r.id + "/commit",
+                                            R"({"order_id":"O1","line_id":"2"})"));
+  INFO(other.body);
+  CHECK(other.status == 200);
+  CHECK(other.state == "committed");
+  v = read_location(server, "KITE");
+  CHECK(v.reserved == 0);
+  CHECK(v.committed == 3);
+}
+
 TEST_CASE("without a location the first configured location that can cover the quantity is used",
           "[e2e][reservations]") {
   server_options opts;
@@ -325,6 +357,41 @@ TEST_CASE("a hold restored from a checkpoint still expires after a restart",
   CHECK(v.reserved == 0);
   CHECK(v.available == 5);
   CHECK(journal_head(server) == 3);  // the reservation_expired
+}
+
+} // namespace stockd::e2e
+
+namespace stockd::e2e {
+
+// KNOWN ISSUE, found by the randomized HTTP test (random_http_tests.cpp). The engine journals an
+// expiry under the event id "expire:<reservation_id>". The reservation API's ids name their SKU
+// and location, but a sender's reservation_created (POST /v1/events) carries its own id, which
+// may be used at several SKUs (a cart) or again after its hold ended: the second hold's expiry
+// is then a journal duplicate of the first one's, is never applied, and is not retried, so the
+// hold stays reserved for good (also after restarts). Tagged [!shouldfail]: the suite passes
+// while the bug is there, and this case fails once it is fixed — then drop the tag, and let
+// random_http_tests.cpp give every sender hold an expiry again (see `expiring_ids` there).
+TEST_CASE("a sender's reservation id used at two SKUs expires at both",
+          "[e2e][reservations][!shouldfail]") {
+  server_process server;
+  server.start();
+  receive(server, "a1", "CART-A", 5);
+  receive(server, "b1", "CART-B", 5);
+  const std::string past =
+      "\"expires_at\":\"2020-01-01T00:00:00Z\",\"reservation_id\":\"cart-42\"";
+  auto res = server.post(
+      "/v1/events",
+      json_array({event_json("reservation_created", "h1", "CART-A", "\"qty\":2," + past),
+                  event_json("reservation_created", "h2", "CART-B", "\"qty\":3," + past)}));
+  REQUIRE(res.status == 200);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while ((read_location(server, "CART-A").reserved != 0 ||
+          read_location(server, "CART-B").reserved != 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(read_location(server, "CART-A").reserved == 0);
+  CHECK(read_location(server, "CART-B").reserved == 0);  // stays 3 while the bug is there
 }
 
 } // namespace stockd::e2e
