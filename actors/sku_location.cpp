@@ -208,6 +208,23 @@ void retry_expiry_later(self_pointer self) {
   }
 }
 
+/// The journal id of a hold's expiry: "expire:<reservation id>#<16 hex>", the hex naming this
+/// hold (SKU, location, expires_at). A sender's reservation id may be used at several SKUs (a
+/// cart) or again after its hold ended; without the suffix the second hold's expiry would be a
+/// journal duplicate of the first's and never apply. Deterministic, so a re-submit after a
+/// restart is still a duplicate.
+std::string expiry_event_id(const engine::sku_location_key& key, const engine::reservation& r) {
+  std::string material = key.sku.str();
+  material += '\0';
+  material += key.location.str();
+  material += '\0';
+  material += r.expires_at ? std::to_string(r.expires_at->time_since_epoch().count()) : "-";
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(engine::line_hash(material, r.id)));
+  return "expire:" + r.id + "#" + hex;
+}
+
 /// Keeps one timer for the earliest expiry not yet being journaled. Earlier timers are cheap to
 /// leave running: a timer that finds nothing expired does nothing but re-arm.
 void schedule_expiry(self_pointer self) {
@@ -215,7 +232,7 @@ void schedule_expiry(self_pointer self) {
   std::optional<engine::timestamp> earliest;
   for (const auto& r : h.state.reservations) {
     if (r.expires_at && (!earliest || *r.expires_at < *earliest) &&
-        !h.pending.contains("expire:" + r.id)) {
+        !h.pending.contains(expiry_event_id(h.state.key, r))) {
       earliest = r.expires_at;
     }
   }
@@ -231,7 +248,7 @@ void schedule_expiry(self_pointer self) {
 }
 
 /// Journals reservation_expired for what has expired by the engine's clock, a bounded batch per
-/// tick. The event id "expire:<id>" makes a re-submit after a restart a journal duplicate.
+/// tick. The event id (expiry_event_id) makes a re-submit after a restart a journal duplicate.
 void on_expire(self_pointer self) {
   auto& h = self->state;
   h.expiry_timer_at.reset();
@@ -243,7 +260,11 @@ void on_expire(self_pointer self) {
   const auto ids = engine::expired_reservations(h.state, ctx.clock());
   std::size_t submitted = 0;
   for (const auto& id : ids) {
-    std::string event_id = "expire:" + id;
+    const engine::reservation* held = find_reservation(h.state, id);
+    if (held == nullptr) {
+      continue;
+    }
+    std::string event_id = expiry_event_id(h.state.key, *held);
     if (h.pending.contains(event_id)) {
       continue;
     }

@@ -166,7 +166,6 @@ locations = ["DC-EAST"]
 requests_per_second = 0.5
 burst = 1
 batch_size = 500
-push = "interval"
 push_interval_ms = 60000
 rules = { allocation = "fixed", fixed = 20, floor = 5 }
 )",
@@ -191,7 +190,7 @@ rules = { allocation = "fixed", fixed = 20, floor = 5 }
   CHECK(r->channels[0].batch_size == 250);
   CHECK(r->channels[0].credentials == "env:SHOPIFY_TOKEN");
   CHECK(r->channels[0].settle == std::chrono::milliseconds(2000));
-  CHECK(r->channels[1].push == stockd::connectors::push_mode::interval);
+  CHECK(r->channels[1].push == stockd::connectors::push_mode::event);
   CHECK(r->channels[1].requests_per_second == 0.5);
   CHECK(r->channels[1].batch_size == 500);
   const auto* wholesale = catalog.find_channel(stockd::engine::channel_id("wholesale"));
@@ -239,6 +238,8 @@ TEST_CASE("a bad channel is refused with the key and the problem", "[config]") {
   CHECK(error_of(head + ok + "rules = { bufer = 1 }\n") == "channels[0].rules.bufer: unknown key");
   CHECK(error_of(head + ok + "rules = { max = 1, floor = 2 }\n") ==
         "channels[0].rules.floor: must not be above max");
+  CHECK(error_of(head + ok + "push = \"interval\"\n") ==
+        "channels[0].push: \"interval\" is not supported by this version yet");
   CHECK(error_of(head + ok + "[[channels]]\nid = \"c\"\n" + ok) ==
         "channels[1].id: duplicate channel id 'c'");
 }

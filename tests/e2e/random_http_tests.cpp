@@ -59,10 +59,8 @@
 // a line_id on a reservation_committed sent as an event (ingest does not read it; DESIGN §2
 // lists only reservation_id and order_id).
 //
-// Known issue (reservation_tests.cpp, the [!shouldfail] case): an expiry is journaled as
-// "expire:<reservation_id>", so a sender's reservation id whose earlier hold (at any SKU) was
-// already expired gets its expiry deduplicated away, and the hold never expires. Until that is
-// fixed, only the first hold of each sender id here may carry an expiry (`expiring_ids`).
+// Sender reservation ids are reused across the generator's holds, and every hold may carry an
+// expiry: each expiry's journal id names its hold (reservation_tests.cpp has the named case).
 //
 // Running: the default run drives `default_seed_count` seeds from `first_seed`; the environment
 // variable STOCKD_RANDOM_HTTP_SEEDS=n changes the count (scripts/test-sanitizers.sh uses fewer),
@@ -372,15 +370,10 @@ plan make_plan(std::uint32_t seed) {
       // the generator reuses its names.
       ev.reservation_id = "s" + std::to_string(seed) + "." + sku + "." + ev.reservation_id;
       if (ev.type == event_type::reservation_created) {
-        // Known issue (reported with this test; see the [!shouldfail] case in
-        // reservation_tests.cpp): the engine journals an expiry as "expire:<reservation_id>",
-        // so a sender's id whose earlier hold (at any SKU) was already expired gets its expiry
-        // deduplicated away and its hold never expires. Until the id names the hold uniquely,
-        // only the first hold of each sender id here may carry an expiry.
-        const auto expiry_kind = static_cast<expiry>(pick(4));
-        if (expiring_ids.insert(ev.reservation_id).second) {
-          pe.expires = expiry_kind;
-        }
+        // Every sender hold may carry an expiry: its expiry's journal id names the hold (SKU,
+        // location, expires_at), so a reused reservation id expires each time.
+        pe.expires = static_cast<expiry>(pick(4));
+        expiring_ids.insert(ev.reservation_id);
       } else {
         ev.qty = 1;  // ingest requires a qty; the engine ignores it for ends
       }
@@ -1396,7 +1389,7 @@ verdict verify(const server_process& server, const seed_run& run) {
       step_min_seq[run.calls[*chosen].step] = row.seq;
       entries.push_back({row, origin_kind::call, *chosen});
     } else if (row.ev.type == event_type::reservation_expired &&
-               row.ev.id == "expire:" + row.ev.reservation_id) {
+               row.ev.id.rfind("expire:" + row.ev.reservation_id + "#", 0) == 0) {
       expiries.push_back(row);
       entries.push_back({row, origin_kind::expiry, 0});
     } else {

@@ -294,7 +294,7 @@ TEST_CASE("an expired reservation returns to available through a journaled event
   auto ledger = read_full_ledger(server, "CAP");
   REQUIRE(!ledger.empty());
   CHECK(ledger[0].type == "reservation_expired");
-  CHECK(ledger[0].id == "expire:" + r.id);
+  CHECK(ledger[0].id.rfind("expire:" + r.id + "#", 0) == 0);
   CHECK(commit(server, r.id, "late").status == 409);
 
   // Replay from the journal alone gives the same state.
@@ -363,16 +363,12 @@ TEST_CASE("a hold restored from a checkpoint still expires after a restart",
 
 namespace stockd::e2e {
 
-// KNOWN ISSUE, found by the randomized HTTP test (random_http_tests.cpp). The engine journals an
-// expiry under the event id "expire:<reservation_id>". The reservation API's ids name their SKU
-// and location, but a sender's reservation_created (POST /v1/events) carries its own id, which
-// may be used at several SKUs (a cart) or again after its hold ended: the second hold's expiry
-// is then a journal duplicate of the first one's, is never applied, and is not retried, so the
-// hold stays reserved for good (also after restarts). Tagged [!shouldfail]: the suite passes
-// while the bug is there, and this case fails once it is fixed — then drop the tag, and let
-// random_http_tests.cpp give every sender hold an expiry again (see `expiring_ids` there).
+// Found by the randomized HTTP test (random_http_tests.cpp): a sender's reservation_created
+// (POST /v1/events) carries its own id, which may be used at several SKUs (a cart) or again after
+// its hold ended. Each hold's expiry has its own journal id ("expire:<id>#<hold>"), so each one
+// expires; with "expire:<id>" alone the second was a journal duplicate and stayed reserved.
 TEST_CASE("a sender's reservation id used at two SKUs expires at both",
-          "[e2e][reservations][!shouldfail]") {
+          "[e2e][reservations]") {
   server_process server;
   server.start();
   receive(server, "a1", "CART-A", 5);
@@ -391,7 +387,7 @@ TEST_CASE("a sender's reservation id used at two SKUs expires at both",
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   CHECK(read_location(server, "CART-A").reserved == 0);
-  CHECK(read_location(server, "CART-B").reserved == 0);  // stays 3 while the bug is there
+  CHECK(read_location(server, "CART-B").reserved == 0);
 }
 
 } // namespace stockd::e2e
