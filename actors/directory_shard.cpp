@@ -192,9 +192,9 @@ void on_get(self_pointer self, const engine::sku_id& sku, sku_view_callback& rep
   }
 }
 
-/// One reservation request walking the candidate locations in config order (DESIGN §5: without
-/// a location, the first location that can cover the quantity; with channel priorities configured
-/// later, the channel's order replaces the config order).
+/// One reservation request walking the candidate locations (DESIGN §5: without a location, the
+/// first location that can cover the quantity, in the channel's priority order when the request
+/// has one, else in config order).
 struct reserve_attempt {
   reserve_request req;
   reservation_callback reply;
@@ -235,6 +235,8 @@ void on_reserve(self_pointer self, reserve_request& req, reservation_callback& r
   auto attempt = std::make_shared<reserve_attempt>();
   if (req.location) {
     attempt->candidates.push_back(*req.location);
+  } else if (!req.candidates.empty()) {
+    attempt->candidates = req.candidates;
   } else {
     for (const auto& info : self->state.catalog->locations()) {
       attempt->candidates.push_back(info.id);

@@ -9,14 +9,17 @@
 // `reserved` bucket. Pending holds count against availability, so two requests for the last unit
 // cannot both pass the check. The HTTP answer is sent after the commit (durable) and after the
 // apply (a GET right after the 201 sees the reservation).
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
+#include "engine/event.hpp"
 #include "engine/ids.hpp"
 #include "engine/time.hpp"
 
@@ -47,6 +50,9 @@ struct reserve_request {
   std::optional<engine::location_id> location;  // none: the first location that can cover qty
   std::int64_t qty = 0;
   std::optional<std::chrono::seconds> expires_in;
+  /// Without `location`: the locations to try, in order (a channel's priority order); empty means
+  /// every configured location in config order.
+  std::vector<engine::location_id> candidates;
 };
 
 enum class end_kind : std::uint8_t { release, commit };
