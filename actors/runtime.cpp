@@ -55,7 +55,14 @@ runtime::runtime(const options& opts, const engine::catalog& catalog, store::dat
         std::chrono::system_clock::now());
   };
   if (journal_) {
-    ctx_.submit = [this](engine::journal_entry entry) { return submit(std::move(entry)); };
+    ctx_.submit = [this](engine::journal_entry entry) {
+      std::vector<engine::journal_entry> one;
+      one.push_back(std::move(entry));
+      return submit_batch(std::move(one));
+    };
+    ctx_.submit_batch = [this](std::vector<engine::journal_entry> entries) {
+      return submit_batch(std::move(entries));
+    };
   }
   system_ = std::make_unique<caf::actor_system>(*cfg_);
   pending_.resize(shards);
@@ -90,37 +97,49 @@ void runtime::dispatch(std::vector<engine::journal_entry>&& entries) {
   }
 }
 
-bool runtime::submit(engine::journal_entry entry) {
+bool runtime::submit_batch(std::vector<engine::journal_entry> entries) {
   // Before recovery finishes, dispatch() belongs to the recovery loop: refusing here keeps it
   // to one thread.
-  if (!ctx_.counters->ready.load(std::memory_order_acquire)) {
+  if (!ctx_.counters->ready.load(std::memory_order_acquire) || entries.empty()) {
     return false;
   }
-  engine::sku_location_key key{entry.ev.sku, entry.ev.location};
-  std::string event_id = entry.ev.id;
-  std::vector<engine::journal_entry> batch;
-  batch.push_back(std::move(entry));
-  auto done = [this, key = std::move(key), event_id = std::move(event_id)](
-                  std::vector<engine::journal_entry>& entries,
-                  const std::vector<store::append_status>& statuses, const store::error* failure) {
-    journal_result result{key, event_id, 0, false, std::nullopt};
-    if (failure != nullptr) {
-      result.failure = std::string(store::to_string(failure->code)) + ": " + failure->message;
-    } else {
-      result.seq = statuses[0].seq;
-      result.duplicate = statuses[0].duplicate;
+  std::vector<journal_result> results;
+  results.reserve(entries.size());
+  for (const auto& entry : entries) {
+    results.push_back(journal_result{{entry.ev.sku, entry.ev.location}, entry.ev.id, 0, false,
+                                     std::nullopt});
+  }
+  auto done = [this, results = std::move(results)](
+                  std::vector<engine::journal_entry>& journaled,
+                  const std::vector<store::append_status>& statuses,
+                  const store::error* failure) mutable {
+    std::vector<engine::journal_entry> fresh;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      journal_result& result = results[i];
+      if (failure != nullptr) {
+        result.failure = std::string(store::to_string(failure->code)) + ": " + failure->message;
+        continue;
+      }
+      result.seq = statuses[i].seq;
+      result.duplicate = statuses[i].duplicate;
       if (result.duplicate) {
         ctx_.counters->events_duplicate.fetch_add(1, std::memory_order_relaxed);
       } else {
         ctx_.counters->events_accepted.fetch_add(1, std::memory_order_relaxed);
-        dispatch(std::move(entries));
+        fresh.push_back(std::move(journaled[i]));
       }
     }
-    // Same thread, same shard, after the delivery: the actor applies the entry first.
-    auto& shard = shards_[shard_of(key.sku, static_cast<std::uint32_t>(shards_.size()))];
-    caf::anon_send(shard, journaled_atom::value, std::move(result));
+    if (!fresh.empty()) {
+      dispatch(std::move(fresh));
+    }
+    // Same thread, after the deliveries: each actor applies its entry before it hears the result.
+    const auto n = static_cast<std::uint32_t>(shards_.size());
+    for (auto& result : results) {
+      auto& shard = shards_[shard_of(result.key.sku, n)];
+      caf::anon_send(shard, journaled_atom::value, std::move(result));
+    }
   };
-  return journal_(std::move(batch), std::move(done));
+  return journal_(std::move(entries), std::move(done));
 }
 
 bool runtime::wake_expiring() {

@@ -67,8 +67,9 @@ public:
   const context& ctx() const noexcept { return ctx_; }
 
 private:
-  /// ctx_.submit: journals one engine event, then dispatches it and tells its shard.
-  bool submit(engine::journal_entry entry);
+  /// ctx_.submit_batch: journals engine events in one submission, then dispatches the fresh ones
+  /// and tells each entry's shard. ctx_.submit is a batch of one.
+  bool submit_batch(std::vector<engine::journal_entry> entries);
   /// Spawns the actors whose checkpoint holds a reservation with an expiry, so their timers run
   /// after a restart even if nothing else touches them. False on a store error.
   bool wake_expiring();
