@@ -346,6 +346,21 @@ directory_shard(directory_shard_actor::stateful_pointer<directory_shard_state> s
       },
       [self](end_atom, end_request& req, reservation_callback& reply) { on_end(self, req, reply); },
       [self](wake_atom, const engine::sku_location_key& key) { slot_for(self, key); },
+      [self](kit_prepare_atom, prepare_request& req) -> caf::delegated<prepare_reply> {
+        auto& target = slot_for(self, req.key).actor;
+        return self->delegate(target, kit_prepare_atom::value, std::move(req));
+      },
+      [self](kit_await_atom, prepare_request& req,
+             std::uint64_t serial) -> caf::delegated<reservation_reply> {
+        auto& target = slot_for(self, req.key).actor;
+        return self->delegate(target, kit_await_atom::value, std::move(req), serial);
+      },
+      [self](kit_abort_atom, prepared_ref& ref) {
+        auto it = self->state.slots.find(ref.key);
+        if (it != self->state.slots.end()) {
+          self->send(it->second.actor, kit_abort_atom::value, std::move(ref));
+        }
+      },
       [self](journaled_atom, journal_result& result) {
         // Sent after the entry's own delivery (when fresh) from the same thread, so the actor
         // receives it after it applied the entry.

@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 
 #include "actors/directory_shard.hpp"
+#include "actors/kit_reservation.hpp"
 #include "engine/apply.hpp"
 #include "engine/codec.hpp"
 
@@ -174,6 +175,21 @@ bool runtime::wake_expiring() {
 }
 
 void runtime::reserve(reserve_request req, reservation_callback reply) {
+  if (auto components = catalog_.kit_components(req.sku); !components.empty()) {
+    std::vector<engine::location_id> candidates;
+    if (req.location) {
+      candidates.push_back(*req.location);
+    } else if (!req.candidates.empty()) {
+      candidates = req.candidates;
+    } else {
+      for (const auto& info : catalog_.locations()) {
+        candidates.push_back(info.id);
+      }
+    }
+    reserve_kit(*system_, kit_routes{&ctx_, shards_}, {components.begin(), components.end()},
+                std::move(candidates), std::move(req), std::move(reply));
+    return;
+  }
   auto& shard = shards_[shard_of(req.sku, static_cast<std::uint32_t>(shards_.size()))];
   caf::anon_send(shard, reserve_atom::value, std::move(req), std::move(reply));
 }
@@ -181,6 +197,19 @@ void runtime::reserve(reserve_request req, reservation_callback reply) {
 void runtime::end_reservation(end_request req, reservation_callback reply) {
   auto& shard = shards_[shard_of(req.key.sku, static_cast<std::uint32_t>(shards_.size()))];
   caf::anon_send(shard, end_atom::value, std::move(req), std::move(reply));
+}
+
+void runtime::end_kit_reservation(kit_end_request req, reservation_callback reply) {
+  auto components = catalog_.kit_components(req.kit);
+  if (components.empty() || !catalog_.has_location(req.location)) {
+    reservation_reply unknown;
+    unknown.status = reservation_status::not_found;
+    unknown.detail = "unknown reservation";
+    reply(std::move(unknown));
+    return;
+  }
+  end_kit(*system_, kit_routes{&ctx_, shards_}, {components.begin(), components.end()},
+          std::move(req), std::move(reply));
 }
 
 void runtime::publish_head(std::uint64_t head) {

@@ -51,11 +51,14 @@ public:
   std::optional<std::uint64_t> recover(std::chrono::milliseconds timeout);
   /// Answers asynchronously on a shard's thread: the callback must only post elsewhere.
   void query_sku(const engine::sku_id& sku, sku_view_callback reply);
-  /// Reserve-if-available (actors/reservations.hpp). `reply` runs once, on an actor's thread,
-  /// after the journal commit, or with `failed` after the request timeout: it must only post.
+  /// Reserve-if-available (actors/reservations.hpp); a kit SKU reserves every component or none
+  /// (actors/kit_reservation.hpp). `reply` runs once, on an actor's thread, after the journal
+  /// commit, or with `failed` after the request timeout: it must only post.
   void reserve(reserve_request req, reservation_callback reply);
   /// Release or commit a reservation; `reply` as for reserve().
   void end_reservation(end_request req, reservation_callback reply);
+  /// Release or commit every component of a kit reservation; `reply` as for reserve().
+  void end_kit_reservation(kit_end_request req, reservation_callback reply);
   /// Checkpoints every shard now and waits (shutdown, tests). False on timeout or failure.
   bool flush(std::chrono::milliseconds timeout);
   /// Blocks until no delivery is in flight or `timeout` passes.
