@@ -8,7 +8,8 @@
 // journals comes back through normal dispatch and is applied; only then is it part of the engine's
 // `reserved` bucket. Pending holds count against availability, so two requests for the last unit
 // cannot both pass the check. The HTTP answer is sent after the commit (durable) and after the
-// apply (a GET right after the 201 sees the reservation).
+// apply (a GET right after the 201 sees the reservation). A kit SKU reserves every component or
+// none: actors/kit_reservation.hpp.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -26,8 +27,9 @@
 namespace stockd::actors {
 
 /// The source of every event the engine originates itself (reservations, expiries). Its event
-/// ids ("reservation:<key>", "release:<id>", "commit:<id>", "expire:<id>") are deduplicated by the
-/// journal like any source's, which makes retries and re-submits after a restart harmless.
+/// ids ("reservation:<key>", "release:<id>", "commit:<id>", "expire:<id>"; for kits
+/// "kit-reservation:<digest>#<component>" and "kit-undo:<id>") are deduplicated by the journal
+/// like any source's, which makes retries and re-submits after a restart harmless.
 inline constexpr std::string_view engine_source = "stockd";
 
 /// Named limits (STYLE: a limit on everything).
