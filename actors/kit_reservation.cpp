@@ -49,6 +49,20 @@ struct kit_state {
   std::optional<engine::timestamp> expires_at;
   // An end.
   kit_end_request end;
+
+  kit_state() = default;
+  kit_state(const kit_state&) = delete;
+  kit_state& operator=(const kit_state&) = delete;
+  // Every request is answered exactly once (the HTTP layer counts it in flight until then): an
+  // actor that ends without answering — a path that forgot to — still answers, and retryably.
+  ~kit_state() {
+    if (!answered && reply) {
+      reservation_reply r;
+      r.status = reservation_status::failed;
+      r.detail = "not answered; retry with the same key or id";
+      reply(std::move(r));
+    }
+  }
   static inline const char* name = "kit_reservation";
 };
 
