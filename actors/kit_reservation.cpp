@@ -563,7 +563,7 @@ void on_end_prepared(self_pointer self, const round_ptr& round) {
   auto& st = self->state;
   const bool commit = st.end.kind == end_kind::commit;
   const auto done_status = commit ? reservation_status::committed : reservation_status::released;
-  const reservation_reply* busy = nullptr;
+  const reservation_reply* busy = nullptr;       // busy, failed, or refused: answers the kit
   const reservation_reply* other_end = nullptr;  // not held, and not ended the way asked
   std::size_t prepared = 0;
   std::size_t not_found = 0;
@@ -572,8 +572,9 @@ void on_end_prepared(self_pointer self, const round_ptr& round) {
     if (op.prepared.status == prepare_status::prepared) {
       ++prepared;
     } else if (r.status == reservation_status::overloaded ||
-               r.status == reservation_status::failed) {
-      busy = busy != nullptr ? busy : &r;
+               r.status == reservation_status::failed ||
+               r.status == reservation_status::refused) {
+      busy = busy != nullptr ? busy : &r;  // a final answer for the kit
     } else if (r.status == reservation_status::not_found) {
       ++not_found;
       if (commit && other_end == nullptr) {

@@ -82,6 +82,7 @@ enum class reservation_status : std::uint8_t {
   key_conflict,  // 422: the key was used for a different reservation
   not_found,     // 404
   limit,         // 409: too many reservations at this SKU × location
+  refused,       // 409: the engine would refuse it (`detail` says why), e.g. a kit commit's line
   overloaded,    // 503
   failed,        // 500 / 503: journal failure or timeout (`detail`)
 };

@@ -686,6 +686,14 @@ prepare_reply prepare_end(self_pointer self, const prepare_request& req, prepare
   out.entry.ev.qty = r->qty;
   out.entry.ev.order_id = req.order_id;
   out.entry.ev.line_id = req.line_id;
+  if (commit) {
+    // Refused at apply, this component would stay reserved while its siblings commit.
+    if (std::string refusal = engine::reservation_commit_refusal(h.state, out.entry.ev);
+        !refusal.empty()) {
+      out.reply = error_reply(reservation_status::refused, std::move(refusal));
+      return out;
+    }
+  }
   pending_op op;
   op.type = req.type;
   op.reservation_id = req.reservation_id;

@@ -110,6 +110,9 @@ response to_response(const reservation_reply& r, const answer_to& to, actors::me
     case reservation_status::limit:
       w.begin_object().field("error", "limit").field("detail", r.detail).end_object();
       return make_json(http::status::conflict, to, w.take());
+    case reservation_status::refused:
+      w.begin_object().field("error", "refused").field("detail", r.detail).end_object();
+      return make_json(http::status::conflict, to, w.take());
     case reservation_status::key_conflict:
       return fail(http::status::unprocessable_entity, to, r.detail, "key");
     case reservation_status::not_found:

@@ -626,6 +626,35 @@ TEST_CASE("release and commit end every component, and a commit opens each compo
   CHECK((*unknown)->status == reservation_status::not_found);
 }
 
+TEST_CASE("a kit commit the engine would refuse for one component commits none of them",
+          "[actors][reservations][kits]") {
+  temp_dir dir;
+  kit_engine k(dir.path);
+  stock(k, 4, 2);
+  auto kit = k.reserve_kit("cart-1", 1);
+  k.commit_journal();
+  REQUIRE((*kit)->status == reservation_status::created);
+  // The mug's line of that order already exists: the engine would refuse its commit.
+  auto order = stock_event(event_type::order_created, "o1", "MUG", 1);
+  order.ev.order_id = "web-7";
+  order.ev.line_id = "3/MUG";
+  k.ingest(order);
+
+  auto committed = k.end_kit((*kit)->id, actors::end_kind::commit, "web-7", "3");
+  REQUIRE(committed->has_value());
+  CHECK((*committed)->status == reservation_status::refused);
+  CHECK((*committed)->detail.find("already exists") != std::string::npos);
+  CHECK(k.submitted.empty());
+  CHECK(k.state("SHIRT").qty.reserved == 2);  // still held, not committed
+  CHECK(k.state("SHIRT").qty.committed == 0);
+  CHECK(k.state("MUG").qty.reserved == 1);
+  // Committed to a free line, it goes through.
+  auto other_line = k.end_kit((*kit)->id, actors::end_kind::commit, "web-7", "4");
+  k.commit_journal();
+  CHECK((*other_line)->status == reservation_status::committed);
+  CHECK(k.state("SHIRT").qty.committed == 2);
+}
+
 TEST_CASE("every component of a kit reservation expires at the same time",
           "[actors][reservations][kits]") {
   temp_dir dir;
