@@ -27,12 +27,17 @@ using checkpoint_sink = std::function<bool(std::vector<store::checkpoint_record>
 /// goes to the shard that owns the entry's SKU, so the actor has applied the entry before it
 /// hears the result.
 using journal_submit = std::function<bool(engine::journal_entry entry)>;
+/// Journals several engine events in ONE submission: one LMDB transaction, so they are durable
+/// together or not at all (a kit's components). Then, as for journal_submit, the fresh entries
+/// are dispatched and each entry's result goes to the shard that owns its SKU.
+using journal_submit_batch = std::function<bool(std::vector<engine::journal_entry> entries)>;
 
 struct context {
   options opts;
   store::database* db = nullptr;
   checkpoint_sink persist;
   journal_submit submit;  // empty: reservations are refused (e.g. a read-only tool)
+  journal_submit_batch submit_batch;  // empty: kit reservations are refused
   /// The engine's clock for reservation expiry and received_at of engine events; a fake in tests.
   std::function<engine::timestamp()> clock;
   metrics* counters = nullptr;

@@ -192,8 +192,9 @@ void on_get(self_pointer self, const engine::sku_id& sku, sku_view_callback& rep
   }
 }
 
-/// One reservation request walking its candidate locations in order (DESIGN §5: without a
-/// location, the first location that can cover the quantity, in the channel's priority order).
+/// One reservation request walking the candidate locations (DESIGN §5: without a location, the
+/// first location that can cover the quantity, in the channel's priority order when the request
+/// has one, else in config order).
 struct reserve_attempt {
   reserve_request req;
   reservation_callback reply;
@@ -345,6 +346,21 @@ directory_shard(directory_shard_actor::stateful_pointer<directory_shard_state> s
       },
       [self](end_atom, end_request& req, reservation_callback& reply) { on_end(self, req, reply); },
       [self](wake_atom, const engine::sku_location_key& key) { slot_for(self, key); },
+      [self](kit_prepare_atom, prepare_request& req) -> caf::delegated<prepare_reply> {
+        auto& target = slot_for(self, req.key).actor;
+        return self->delegate(target, kit_prepare_atom::value, std::move(req));
+      },
+      [self](kit_await_atom, prepare_request& req,
+             std::uint64_t serial) -> caf::delegated<reservation_reply> {
+        auto& target = slot_for(self, req.key).actor;
+        return self->delegate(target, kit_await_atom::value, std::move(req), serial);
+      },
+      [self](kit_abort_atom, prepared_ref& ref) {
+        auto it = self->state.slots.find(ref.key);
+        if (it != self->state.slots.end()) {
+          self->send(it->second.actor, kit_abort_atom::value, std::move(ref));
+        }
+      },
       [self](journaled_atom, journal_result& result) {
         // Sent after the entry's own delivery (when fresh) from the same thread, so the actor
         // receives it after it applied the entry.

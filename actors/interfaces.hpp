@@ -4,8 +4,8 @@
 //   store::writer thread ──deliver(batch)──▶ directory_shard (one per SKU hash range)
 //                                              │ spawns on first use, forwards in journal order
 //                                              ▼
-//                                         sku_location (one per SKU × location)
-//                                              │ stock changed / the channel's own order
+//   kit_reservation (one per kit request) ──▶ sku_location (one per SKU × location)
+//     through each component's shard           │ stock changed / the channel's own order
 //                                              ▼
 //                                         channel (one per sales channel) ──▶ its connector
 //
@@ -104,6 +104,10 @@ struct channel_status {
   std::uint64_t coalesced = 0;
   std::uint64_t updates = 0;  // stock updates absorbed
 };
+using kit_prepare_atom = caf::atom_constant<caf::atom("kit_prep")>;
+using kit_await_atom = caf::atom_constant<caf::atom("kit_await")>;
+using kit_abort_atom = caf::atom_constant<caf::atom("kit_abort")>;
+using kit_lapse_atom = caf::atom_constant<caf::atom("kit_lapse")>;
 
 /// The answer to a SKU query: the state at every location that has one.
 struct sku_view {
@@ -123,7 +127,14 @@ using sku_location_actor = caf::typed_actor<
     caf::replies_to<reserve_atom, reserve_request>::with<reservation_reply>,
     caf::replies_to<end_atom, end_request>::with<reservation_reply>,
     caf::reacts_to<journaled_atom, journal_result>,  // an event this actor submitted, committed
-    caf::reacts_to<expire_atom>>;                    // expiry timer: journal what has expired
+    caf::reacts_to<expire_atom>,                     // expiry timer: journal what has expired
+    // Kit reservations, two-phase (actors/kit_reservation.hpp): prepare a pending op without
+    // journaling; await its journaled entry (the coordinator submits all components at once);
+    // abort it; and the op's own lapse timer, which drops it if no submission was announced.
+    caf::replies_to<kit_prepare_atom, prepare_request>::with<prepare_reply>,
+    caf::replies_to<kit_await_atom, prepare_request, std::uint64_t>::with<reservation_reply>,
+    caf::reacts_to<kit_abort_atom, prepared_ref>,
+    caf::reacts_to<kit_lapse_atom, prepared_ref>>;
 
 /// One sales channel (DESIGN §4): keeps its view of every SKU it sells, applies its rules,
 /// coalesces, paces and batches pushes through its connector (connectors/channel_sync.hpp).
@@ -149,7 +160,11 @@ using directory_shard_actor = caf::typed_actor<
     caf::reacts_to<reserve_atom, reserve_request, reservation_callback>,
     caf::reacts_to<end_atom, end_request, reservation_callback>,
     caf::reacts_to<journaled_atom, journal_result>,         // forwarded to the key's actor
-    caf::reacts_to<wake_atom, engine::sku_location_key>>;   // spawn: it holds expiring holds
+    caf::reacts_to<wake_atom, engine::sku_location_key>,    // spawn: it holds expiring holds
+    // A kit coordinator's messages, delegated to the key's actor (spawned on first use).
+    caf::replies_to<kit_prepare_atom, prepare_request>::with<prepare_reply>,
+    caf::replies_to<kit_await_atom, prepare_request, std::uint64_t>::with<reservation_reply>,
+    caf::reacts_to<kit_abort_atom, prepared_ref>>;
 
 } // namespace stockd::actors
 

@@ -1,5 +1,6 @@
 #include "actors/reservations.hpp"
 
+#include <array>
 #include <vector>
 
 namespace stockd::actors {
@@ -61,26 +62,27 @@ std::optional<std::string> unescape(std::string_view in) {
   return out;
 }
 
-} // namespace
-
-std::string make_reservation_id(const engine::sku_location_key& key, std::string_view key_digest) {
-  std::string id = "r.";
-  escape(key.sku.str(), id);
+/// "<prefix><a>.<b>.<c>" with each part escaped; empty past id_bytes_max.
+std::string make_id(std::string_view prefix, std::string_view a, std::string_view b,
+                    std::string_view c) {
+  std::string id(prefix);
+  escape(a, id);
   id += '.';
-  escape(key.location.str(), id);
+  escape(b, id);
   id += '.';
-  escape(key_digest, id);
+  escape(c, id);
   if (id.size() > reservation_limits::id_bytes_max) {
     return {};
   }
   return id;
 }
 
-std::optional<engine::sku_location_key> parse_reservation_id(std::string_view id) {
-  if (id.size() > reservation_limits::id_bytes_max || !id.starts_with("r.")) {
+/// The three unescaped parts of an id made by make_id with `prefix`.
+std::optional<std::array<std::string, 3>> parse_id(std::string_view prefix, std::string_view id) {
+  if (id.size() > reservation_limits::id_bytes_max || !id.starts_with(prefix)) {
     return std::nullopt;
   }
-  id.remove_prefix(2);
+  id.remove_prefix(prefix.size());
   std::vector<std::string_view> parts;
   while (true) {
     const auto dot = id.find('.');
@@ -93,13 +95,53 @@ std::optional<engine::sku_location_key> parse_reservation_id(std::string_view id
   if (parts.size() != 3 || parts[0].empty() || parts[1].empty() || parts[2].empty()) {
     return std::nullopt;
   }
-  auto sku = unescape(parts[0]);
-  auto location = unescape(parts[1]);
-  if (!sku || !location || !unescape(parts[2])) {
+  std::array<std::string, 3> out;
+  for (std::size_t i = 0; i < 3; ++i) {
+    auto part = unescape(parts[i]);
+    if (!part) {
+      return std::nullopt;
+    }
+    out[i] = std::move(*part);
+  }
+  return out;
+}
+
+} // namespace
+
+std::string make_reservation_id(const engine::sku_location_key& key, std::string_view key_digest) {
+  return make_id("r.", key.sku.str(), key.location.str(), key_digest);
+}
+
+std::optional<engine::sku_location_key> parse_reservation_id(std::string_view id) {
+  auto parts = parse_id("r.", id);
+  if (!parts) {
     return std::nullopt;
   }
-  return engine::sku_location_key{engine::sku_id(std::move(*sku)),
-                                  engine::location_id(std::move(*location))};
+  return engine::sku_location_key{engine::sku_id(std::move((*parts)[0])),
+                                  engine::location_id(std::move((*parts)[1]))};
+}
+
+std::string make_kit_reservation_id(const engine::sku_id& kit, const engine::location_id& location,
+                                    std::string_view key_digest) {
+  return make_id("k.", kit.str(), location.str(), key_digest);
+}
+
+std::optional<kit_reservation_ref> parse_kit_reservation_id(std::string_view id) {
+  auto parts = parse_id("k.", id);
+  if (!parts) {
+    return std::nullopt;
+  }
+  return kit_reservation_ref{engine::sku_id(std::move((*parts)[0])),
+                             engine::location_id(std::move((*parts)[1])),
+                             std::move((*parts)[2])};
+}
+
+std::string kit_component_event_id(std::string_view key_digest, const engine::sku_id& component) {
+  std::string id = "kit-reservation:";
+  id += key_digest;
+  id += '#';
+  id += component.str();
+  return id;
 }
 
 } // namespace stockd::actors

@@ -8,7 +8,9 @@
 // journals comes back through normal dispatch and is applied; only then is it part of the engine's
 // `reserved` bucket. Pending holds count against availability, so two requests for the last unit
 // cannot both pass the check. The HTTP answer is sent after the commit (durable) and after the
-// apply (a GET right after the 201 sees the reservation).
+// apply (a GET right after the 201 sees the reservation). A kit SKU reserves every component or
+// none: actors/kit_reservation.hpp.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -18,14 +20,16 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
+#include "engine/event.hpp"
 #include "engine/ids.hpp"
 #include "engine/time.hpp"
 
 namespace stockd::actors {
 
 /// The source of every event the engine originates itself (reservations, expiries). Its event
-/// ids ("reservation:<key>", "release:<id>", "commit:<id>", "expire:<id>") are deduplicated by the
-/// journal like any source's, which makes retries and re-submits after a restart harmless.
+/// ids ("reservation:<key>", "release:<id>", "commit:<id>", "expire:<id>"; for kits
+/// "kit-reservation:<digest>#<component>" and "kit-undo:<id>") are deduplicated by the journal
+/// like any source's, which makes retries and re-submits after a restart harmless.
 inline constexpr std::string_view engine_source = "stockd";
 
 /// Named limits (STYLE: a limit on everything).
@@ -38,6 +42,11 @@ struct reservation_limits {
   static constexpr std::size_t expire_batch_max = 64;        // expiries journaled per tick
   /// How far back the SKU's ledger is searched to tell how an ended reservation ended.
   static constexpr std::size_t ledger_lookup_max = 2000;
+  /// Components one kit reservation may hold: one prepare, one journal entry and one reply each.
+  static constexpr std::size_t kit_components_max = 64;
+  /// A component's creation event id ("kit-reservation:<digest>#<component>"): LMDB keys are at
+  /// most 511 bytes and the dedup key adds the source and a separator.
+  static constexpr std::size_t event_id_bytes_max = 480;
 };
 
 /// POST /v1/reservations, validated by the HTTP layer.
@@ -51,6 +60,9 @@ struct reserve_request {
   std::vector<engine::location_id> candidates;
   std::int64_t qty = 0;
   std::optional<std::chrono::seconds> expires_in;
+  /// Without `location`: the locations to try, in order (a channel's priority order); empty means
+  /// every configured location in config order.
+  std::vector<engine::location_id> candidates;
 };
 
 enum class end_kind : std::uint8_t { release, commit };
@@ -75,8 +87,16 @@ enum class reservation_status : std::uint8_t {
   key_conflict,  // 422: the key was used for a different reservation
   not_found,     // 404
   limit,         // 409: too many reservations at this SKU × location
+  refused,       // 409: the engine would refuse it (`detail` says why), e.g. a kit commit's line
   overloaded,    // 503
   failed,        // 500 / 503: journal failure or timeout (`detail`)
+};
+
+/// One component of a kit reservation, as answered.
+struct reservation_component {
+  std::string id;  // the component's own reservation id (make_reservation_id)
+  engine::sku_id sku;
+  std::int64_t qty = 0;  // kits × the component's quantity per kit
 };
 
 struct reservation_reply {
@@ -90,6 +110,7 @@ struct reservation_reply {
   std::string order_id;         // committed
   std::int64_t available = 0;   // insufficient
   std::string detail;
+  std::vector<reservation_component> components;  // a kit reservation: one per component
 };
 using reservation_callback = std::function<void(reservation_reply)>;
 
@@ -103,6 +124,65 @@ struct journal_result {
   std::optional<std::string> failure;
 };
 
+/// DELETE /v1/reservations/{kit id} and POST /v1/reservations/{kit id}/commit
+/// (actors/kit_reservation.hpp).
+struct kit_end_request {
+  std::string id;  // "k.<kit>.<location>.<digest>"
+  engine::sku_id kit;
+  engine::location_id location;
+  std::string key_digest;
+  end_kind kind = end_kind::release;
+  std::string order_id;  // commit only
+  std::string line_id;   // commit only, optional: the kit's line; components get "<line>/<sku>"
+};
+
+/// Phase 1 of a kit operation at one component (actors/kit_reservation.hpp): the sku_location
+/// actor checks what on_reserve / on_end would check and keeps a pending op (for a creation, a
+/// hold that counts against availability), but journals nothing; the coordinator journals every
+/// component's entry in one submission.
+struct prepare_request {
+  engine::sku_location_key key;
+  engine::event_type type = engine::event_type::reservation_created;  // or released, committed
+  std::string event_id;
+  std::string reservation_id;
+  std::int64_t qty = 0;                         // created
+  std::optional<engine::timestamp> expires_at;  // created: the same for every component
+  std::string order_id;                         // committed
+  std::string line_id;                          // committed
+  /// The pending op lapses after this unless its submission was announced (kit_await) first:
+  /// a prepared hold never outlives its coordinator.
+  std::chrono::milliseconds hold_for{0};
+};
+
+enum class prepare_status : std::uint8_t {
+  prepared,   // pending: journal `entry`, then await or abort it by `serial`
+  held,       // created: already held under this id (the same key again); `reply` is it
+  elsewhere,  // created: this key's entry was journaled at another location, `reply.location`
+  ended,      // created: journaled here before and no longer held; `reply.detail` says how
+  refused,    // created: journaled here before and never held (refused at apply, or undone)
+  answer,     // `reply` is this component's final answer (insufficient, limit, busy, or how
+              // an end ended)
+};
+
+struct prepare_reply {
+  prepare_status status = prepare_status::answer;
+  reservation_reply reply;
+  engine::journal_entry entry;  // prepared
+  std::uint64_t serial = 0;     // prepared
+  std::int64_t free = 0;        // what a new hold could take here, before this one
+};
+
+/// Names one prepared op, for kit_abort and the op's own lapse timer.
+struct prepared_ref {
+  engine::sku_location_key key;
+  std::string event_id;
+  std::uint64_t serial = 0;
+};
+
+/// The prefix of the engine's own release of a kit component that undoes a kit reservation the
+/// engine could not complete ("kit-undo:<component id>"). Its reservation reads as never made.
+inline constexpr std::string_view kit_undo_prefix = "kit-undo:";
+
 /// "r.<sku>.<location>.<key digest>", each part escaped so the id is URL-safe and the SKU and
 /// location can be read back: bytes outside [A-Za-z0-9_-] become "~XX" (hex). Deterministic, so
 /// the same key at the same SKU × location always names the same reservation. Empty when the id
@@ -111,6 +191,23 @@ std::string make_reservation_id(const engine::sku_location_key& key, std::string
 /// The SKU × location an id names; nullopt when it is not one of ours.
 std::optional<engine::sku_location_key> parse_reservation_id(std::string_view id);
 
+/// "k.<kit>.<location>.<key digest>", escaped like reservation ids. Every component's id follows
+/// from it with the catalog: make_reservation_id({component, location}, key digest). Empty when
+/// it would exceed id_bytes_max.
+std::string make_kit_reservation_id(const engine::sku_id& kit, const engine::location_id& location,
+                                    std::string_view key_digest);
+struct kit_reservation_ref {
+  engine::sku_id kit;
+  engine::location_id location;
+  std::string key_digest;
+};
+/// What a kit reservation id names; nullopt when it is not one.
+std::optional<kit_reservation_ref> parse_kit_reservation_id(std::string_view id);
+/// The creation event id of one component: "kit-reservation:<key digest>#<component>". Not the
+/// plain scheme "reservation:<key>": a plain key may itself contain '#', and the digest of a kit
+/// key covers the kit, so two kits under the same key never share an event.
+std::string kit_component_event_id(std::string_view key_digest, const engine::sku_id& component);
+
 } // namespace stockd::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::reserve_request)
@@ -118,3 +215,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::end_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::reservation_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::reservation_callback)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::journal_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::prepare_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::prepare_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::prepared_ref)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::kit_end_request)

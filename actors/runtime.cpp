@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "actors/directory_shard.hpp"
+#include "actors/kit_reservation.hpp"
 #include "engine/apply.hpp"
 #include "engine/codec.hpp"
 
@@ -57,7 +58,14 @@ runtime::runtime(const options& opts, const engine::catalog& catalog, store::dat
         std::chrono::system_clock::now());
   };
   if (journal_) {
-    ctx_.submit = [this](engine::journal_entry entry) { return submit(std::move(entry)); };
+    ctx_.submit = [this](engine::journal_entry entry) {
+      std::vector<engine::journal_entry> one;
+      one.push_back(std::move(entry));
+      return submit_batch(std::move(one));
+    };
+    ctx_.submit_batch = [this](std::vector<engine::journal_entry> entries) {
+      return submit_batch(std::move(entries));
+    };
   }
   system_ = std::make_unique<caf::actor_system>(*cfg_);
   // Channels first: every sku_location actor spawned later finds its subscribers in the context.
@@ -107,37 +115,49 @@ void runtime::dispatch(std::vector<engine::journal_entry>&& entries) {
   }
 }
 
-bool runtime::submit(engine::journal_entry entry) {
+bool runtime::submit_batch(std::vector<engine::journal_entry> entries) {
   // Before recovery finishes, dispatch() belongs to the recovery loop: refusing here keeps it
   // to one thread.
-  if (!ctx_.counters->ready.load(std::memory_order_acquire)) {
+  if (!ctx_.counters->ready.load(std::memory_order_acquire) || entries.empty()) {
     return false;
   }
-  engine::sku_location_key key{entry.ev.sku, entry.ev.location};
-  std::string event_id = entry.ev.id;
-  std::vector<engine::journal_entry> batch;
-  batch.push_back(std::move(entry));
-  auto done = [this, key = std::move(key), event_id = std::move(event_id)](
-                  std::vector<engine::journal_entry>& entries,
-                  const std::vector<store::append_status>& statuses, const store::error* failure) {
-    journal_result result{key, event_id, 0, false, std::nullopt};
-    if (failure != nullptr) {
-      result.failure = std::string(store::to_string(failure->code)) + ": " + failure->message;
-    } else {
-      result.seq = statuses[0].seq;
-      result.duplicate = statuses[0].duplicate;
+  std::vector<journal_result> results;
+  results.reserve(entries.size());
+  for (const auto& entry : entries) {
+    results.push_back(journal_result{{entry.ev.sku, entry.ev.location}, entry.ev.id, 0, false,
+                                     std::nullopt});
+  }
+  auto done = [this, results = std::move(results)](
+                  std::vector<engine::journal_entry>& journaled,
+                  const std::vector<store::append_status>& statuses,
+                  const store::error* failure) mutable {
+    std::vector<engine::journal_entry> fresh;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      journal_result& result = results[i];
+      if (failure != nullptr) {
+        result.failure = std::string(store::to_string(failure->code)) + ": " + failure->message;
+        continue;
+      }
+      result.seq = statuses[i].seq;
+      result.duplicate = statuses[i].duplicate;
       if (result.duplicate) {
         ctx_.counters->events_duplicate.fetch_add(1, std::memory_order_relaxed);
       } else {
         ctx_.counters->events_accepted.fetch_add(1, std::memory_order_relaxed);
-        dispatch(std::move(entries));
+        fresh.push_back(std::move(journaled[i]));
       }
     }
-    // Same thread, same shard, after the delivery: the actor applies the entry first.
-    auto& shard = shards_[shard_of(key.sku, static_cast<std::uint32_t>(shards_.size()))];
-    caf::anon_send(shard, journaled_atom::value, std::move(result));
+    if (!fresh.empty()) {
+      dispatch(std::move(fresh));
+    }
+    // Same thread, after the deliveries: each actor applies its entry before it hears the result.
+    const auto n = static_cast<std::uint32_t>(shards_.size());
+    for (auto& result : results) {
+      auto& shard = shards_[shard_of(result.key.sku, n)];
+      caf::anon_send(shard, journaled_atom::value, std::move(result));
+    }
   };
-  return journal_(std::move(batch), std::move(done));
+  return journal_(std::move(entries), std::move(done));
 }
 
 bool runtime::wake_expiring() {
@@ -172,6 +192,21 @@ bool runtime::wake_expiring() {
 }
 
 void runtime::reserve(reserve_request req, reservation_callback reply) {
+  if (auto components = catalog_.kit_components(req.sku); !components.empty()) {
+    std::vector<engine::location_id> candidates;
+    if (req.location) {
+      candidates.push_back(*req.location);
+    } else if (!req.candidates.empty()) {
+      candidates = req.candidates;
+    } else {
+      for (const auto& info : catalog_.locations()) {
+        candidates.push_back(info.id);
+      }
+    }
+    reserve_kit(*system_, kit_routes{&ctx_, shards_}, {components.begin(), components.end()},
+                std::move(candidates), std::move(req), std::move(reply));
+    return;
+  }
   auto& shard = shards_[shard_of(req.sku, static_cast<std::uint32_t>(shards_.size()))];
   caf::anon_send(shard, reserve_atom::value, std::move(req), std::move(reply));
 }
@@ -179,6 +214,19 @@ void runtime::reserve(reserve_request req, reservation_callback reply) {
 void runtime::end_reservation(end_request req, reservation_callback reply) {
   auto& shard = shards_[shard_of(req.key.sku, static_cast<std::uint32_t>(shards_.size()))];
   caf::anon_send(shard, end_atom::value, std::move(req), std::move(reply));
+}
+
+void runtime::end_kit_reservation(kit_end_request req, reservation_callback reply) {
+  auto components = catalog_.kit_components(req.kit);
+  if (components.empty() || !catalog_.has_location(req.location)) {
+    reservation_reply unknown;
+    unknown.status = reservation_status::not_found;
+    unknown.detail = "unknown reservation";
+    reply(std::move(unknown));
+    return;
+  }
+  end_kit(*system_, kit_routes{&ctx_, shards_}, {components.begin(), components.end()},
+          std::move(req), std::move(reply));
 }
 
 void runtime::publish_head(std::uint64_t head) {

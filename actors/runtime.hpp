@@ -53,8 +53,9 @@ public:
   std::optional<std::uint64_t> recover(std::chrono::milliseconds timeout);
   /// Answers asynchronously on a shard's thread: the callback must only post elsewhere.
   void query_sku(const engine::sku_id& sku, sku_view_callback reply);
-  /// Reserve-if-available (actors/reservations.hpp). `reply` runs once, on an actor's thread,
-  /// after the journal commit, or with `failed` after the request timeout: it must only post.
+  /// Reserve-if-available (actors/reservations.hpp); a kit SKU reserves every component or none
+  /// (actors/kit_reservation.hpp). `reply` runs once, on an actor's thread, after the journal
+  /// commit, or with `failed` after the request timeout: it must only post.
   void reserve(reserve_request req, reservation_callback reply);
   /// Release or commit a reservation; `reply` as for reserve().
   void end_reservation(end_request req, reservation_callback reply);
@@ -71,6 +72,8 @@ public:
   void channel_statuses(std::function<void(std::vector<channel_status>)> reply);
   std::size_t channels() const noexcept { return channels_.size(); }
 
+  /// Release or commit every component of a kit reservation; `reply` as for reserve().
+  void end_kit_reservation(kit_end_request req, reservation_callback reply);
   /// Checkpoints every shard now and waits (shutdown, tests). False on timeout or failure.
   bool flush(std::chrono::milliseconds timeout);
   /// Blocks until no delivery is in flight or `timeout` passes.
@@ -82,8 +85,9 @@ public:
   const context& ctx() const noexcept { return ctx_; }
 
 private:
-  /// ctx_.submit: journals one engine event, then dispatches it and tells its shard.
-  bool submit(engine::journal_entry entry);
+  /// ctx_.submit_batch: journals engine events in one submission, then dispatches the fresh ones
+  /// and tells each entry's shard. ctx_.submit is a batch of one.
+  bool submit_batch(std::vector<engine::journal_entry> entries);
   /// Spawns the actors whose checkpoint holds a reservation with an expiry, so their timers run
   /// after a restart even if nothing else touches them. False on a store error.
   bool wake_expiring();

@@ -140,24 +140,30 @@ engine::journal_entry engine_event(const sku_location_holder& h, event_type type
   return e;
 }
 
-/// How a reservation that is no longer held ended, read from the SKU's durable ledger (so the
-/// answer survives restarts): the creation, and the first end event after it — only one end can
-/// apply to a hold, and it is the first one journaled while the hold was there. Bounded by
-/// ledger_lookup_max entries of the SKU's history; older reservations read as unknown.
-reservation_reply lookup_ended(const sku_location_holder& h, const std::string& id, end_kind kind,
-                               const std::string& order_id) {
-  const auto& key = h.state.key;
+/// A reservation's story in the SKU's durable ledger (so it survives restarts): its creation
+/// and the first end after it — only one end can apply to a hold, and it is the first one
+/// journaled while the hold was there. Bounded by ledger_lookup_max entries of the SKU's
+/// history; older reservations read as unknown (no creation).
+struct ledger_story {
+  std::optional<engine::journal_entry> created;
+  std::optional<engine::journal_entry> ended;  // only when after `created`
+};
+
+store::result<ledger_story> read_story(const sku_location_holder& h,
+                                       const engine::location_id& location,
+                                       const std::string& id) {
+  ledger_story story;
   if (h.ctx->db == nullptr) {
-    return error_reply(reservation_status::not_found, "unknown reservation");
+    return story;
   }
-  auto ledger = h.ctx->db->sku_ledger(key.sku, 0, limits::ledger_lookup_max);
+  auto ledger = h.ctx->db->sku_ledger(h.state.key.sku, 0, limits::ledger_lookup_max);
   if (!ledger) {
-    return error_reply(reservation_status::failed, "ledger: " + ledger.error().message);
+    return stockd::unexpected{ledger.error()};
   }
   const engine::journal_entry* created = nullptr;
   const engine::journal_entry* ended = nullptr;
   for (const auto& e : *ledger) {  // newest first: the last match is the oldest
-    if (e.ev.location != key.location || e.ev.reservation_id != id) {
+    if (e.ev.location != location || e.ev.reservation_id != id) {
       continue;
     }
     if (e.ev.type == event_type::reservation_created) {
@@ -168,24 +174,105 @@ reservation_reply lookup_ended(const sku_location_holder& h, const std::string& 
       ended = &e;
     }
   }
-  if (created == nullptr || ended == nullptr || ended->seq < created->seq) {
+  if (created != nullptr) {
+    story.created = *created;
+    if (ended != nullptr && ended->seq > created->seq) {
+      story.ended = *ended;
+    }
+  }
+  return story;
+}
+
+bool undone(const engine::journal_entry& end) { return end.ev.id.starts_with(kit_undo_prefix); }
+
+const char* how_ended(event_type type) {
+  return type == event_type::reservation_released  ? "released"
+         : type == event_type::reservation_expired ? "expired"
+                                                   : "committed";
+}
+
+/// How a reservation that is no longer held ended. A kit component the engine undid (its kit
+/// could not be completed) reads as never made: 404.
+reservation_reply lookup_ended(const sku_location_holder& h, const std::string& id, end_kind kind,
+                               const std::string& order_id) {
+  const auto& key = h.state.key;
+  if (h.ctx->db == nullptr) {
     return error_reply(reservation_status::not_found, "unknown reservation");
   }
-  reservation_reply r = make_reply(reservation_status::ended, key, id, created->ev.qty,
-                                   created->ev.expires_at);
-  const event_type how = ended->ev.type;
-  r.order_id = how == event_type::reservation_committed ? ended->ev.order_id : std::string{};
+  auto story = read_story(h, key.location, id);
+  if (!story) {
+    return error_reply(reservation_status::failed, "ledger: " + story.error().message);
+  }
+  if (!story->created || !story->ended || undone(*story->ended)) {
+    return error_reply(reservation_status::not_found, "unknown reservation");
+  }
+  const engine::journal_entry& created = *story->created;
+  const engine::journal_entry& ended = *story->ended;
+  reservation_reply r = make_reply(reservation_status::ended, key, id, created.ev.qty,
+                                   created.ev.expires_at);
+  const event_type how = ended.ev.type;
+  r.order_id = how == event_type::reservation_committed ? ended.ev.order_id : std::string{};
   if (kind == end_kind::release && how == event_type::reservation_released) {
     r.status = reservation_status::released;  // a retried DELETE
   } else if (kind == end_kind::commit && how == event_type::reservation_committed &&
-             ended->ev.order_id == order_id) {
+             ended.ev.order_id == order_id) {
     r.status = reservation_status::committed;  // a retried commit
   } else {
-    r.detail = how == event_type::reservation_released  ? "released"
-               : how == event_type::reservation_expired ? "expired"
-                                                        : "committed";
+    r.detail = how_ended(how);
   }
   return r;
+}
+
+/// The journal id of a hold's expiry: "expire:<reservation id>#<16 hex>", the hex naming this
+/// hold (SKU, location, expires_at). A sender's reservation id may be used at several SKUs (a
+/// cart) or again after its hold ended; without the suffix the second hold's expiry would be a
+/// journal duplicate of the first's and never apply. Deterministic, so a re-submit after a
+/// restart is still a duplicate.
+std::string expiry_event_id(const engine::sku_location_key& key, const engine::reservation& r) {
+  std::string material = key.sku.str();
+  material += '\0';
+  material += key.location.str();
+  material += '\0';
+  material += r.expires_at ? std::to_string(r.expires_at->time_since_epoch().count()) : "-";
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(engine::line_hash(material, r.id)));
+  return "expire:" + r.id + "#" + hex;
+}
+
+/// Whether an end of reservation `id` is pending here (a release, commit or expiry in flight,
+/// or one a kit coordinator prepared): its expiry waits, and other ends are told to retry.
+bool ending(const sku_location_holder& h, const std::string& id) {
+  if (const engine::reservation* r = find_reservation(h.state, id);
+      r != nullptr && h.pending.contains(expiry_event_id(h.state.key, *r))) {
+    return true;
+  }
+  for (std::string_view prefix : {std::string_view("release:"), std::string_view("commit:"),
+                                  kit_undo_prefix}) {
+    std::string event_id(prefix);
+    event_id += id;
+    if (h.pending.contains(event_id)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Whether a kit coordinator's end of `id` is pending under another event id than `event_id`.
+bool kit_ending(const sku_location_holder& h, const std::string& id, const std::string& event_id) {
+  for (std::string_view prefix :
+       {std::string_view("release:"), std::string_view("commit:"), kit_undo_prefix}) {
+    std::string other(prefix);
+    other += id;
+    if (other == event_id) {
+      continue;
+    }
+    auto it = h.pending.find(other);
+    if (it != h.pending.end() && it->second.kit) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /// Answers every waiter of a finished op.
@@ -208,22 +295,6 @@ void retry_expiry_later(self_pointer self) {
   }
 }
 
-/// The journal id of a hold's expiry: "expire:<reservation id>#<16 hex>", the hex naming this
-/// hold (SKU, location, expires_at). A sender's reservation id may be used at several SKUs (a
-/// cart) or again after its hold ended; without the suffix the second hold's expiry would be a
-/// journal duplicate of the first's and never apply. Deterministic, so a re-submit after a
-/// restart is still a duplicate.
-std::string expiry_event_id(const engine::sku_location_key& key, const engine::reservation& r) {
-  std::string material = key.sku.str();
-  material += '\0';
-  material += key.location.str();
-  material += '\0';
-  material += r.expires_at ? std::to_string(r.expires_at->time_since_epoch().count()) : "-";
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx",
-                static_cast<unsigned long long>(engine::line_hash(material, r.id)));
-  return "expire:" + r.id + "#" + hex;
-}
 
 /// Keeps one timer for the earliest expiry not yet being journaled. Earlier timers are cheap to
 /// leave running: a timer that finds nothing expired does nothing but re-arm.
@@ -231,8 +302,7 @@ void schedule_expiry(self_pointer self) {
   auto& h = self->state;
   std::optional<engine::timestamp> earliest;
   for (const auto& r : h.state.reservations) {
-    if (r.expires_at && (!earliest || *r.expires_at < *earliest) &&
-        !h.pending.contains(expiry_event_id(h.state.key, r))) {
+    if (r.expires_at && (!earliest || *r.expires_at < *earliest) && !ending(h, r.id)) {
       earliest = r.expires_at;
     }
   }
@@ -265,8 +335,8 @@ void on_expire(self_pointer self) {
       continue;
     }
     std::string event_id = expiry_event_id(h.state.key, *held);
-    if (h.pending.contains(event_id)) {
-      continue;
+    if (ending(h, id)) {
+      continue;  // in flight already, or a release or commit will end it first
     }
     if (submitted == limits::expire_batch_max ||
         h.pending.size() >= limits::pending_per_actor_max) {
@@ -381,6 +451,11 @@ caf::typed_response_promise<reservation_reply> on_end(self_pointer self, const e
   const context& ctx = *h.ctx;
   const bool commit = req.kind == end_kind::commit;
   std::string event_id = (commit ? "commit:" : "release:") + req.id;
+  if (kit_ending(h, req.id, event_id)) {
+    // Its kit is being released or committed as a whole: the kit's end decides.
+    promise.deliver(error_reply(reservation_status::overloaded, "its kit is being ended; retry"));
+    return promise;
+  }
   if (auto it = h.pending.find(event_id); it != h.pending.end()) {
     if (commit && it->second.order_id != req.order_id) {
       auto reply = error_reply(reservation_status::ended, "being committed to another order");
@@ -531,6 +606,9 @@ void on_journaled(self_pointer self, const journal_result& result) {
     }
     return;
   }
+  if (op.type != event_type::reservation_created && h.ctx->clock) {
+    schedule_expiry(self);  // an end that failed leaves its reservation to expire
+  }
   reservation_reply reply;
   if (result.failure) {
     reply = error_reply(reservation_status::failed, "journal: " + *result.failure);
@@ -545,6 +623,239 @@ void on_journaled(self_pointer self, const journal_result& result) {
     reply = fresh_answer(h, op);
   }
   answer(op, reply);
+}
+
+// ---- kit reservations, two-phase (actors/kit_reservation.hpp) ---------------------------------
+
+/// Whether this component's creation was journaled before under the same event id, and what
+/// became of it: `elsewhere`, `ended`, `refused` (or an `answer` on a conflict or a read error).
+/// False when it never was: the caller prepares a new hold.
+bool journaled_before(const sku_location_holder& h, const prepare_request& req,
+                      prepare_reply& out) {
+  const auto& key = h.state.key;
+  if (h.ctx->db == nullptr) {
+    return false;
+  }
+  auto seq = h.ctx->db->find_event(engine::source_id(engine_source), req.event_id);
+  if (!seq) {
+    out.reply = error_reply(reservation_status::failed, "journal: " + seq.error().message);
+    return true;
+  }
+  if (!seq->has_value()) {
+    return false;
+  }
+  std::optional<engine::journal_entry> original;
+  auto read = h.ctx->db->read_journal(**seq, 1, [&original](const engine::journal_entry& e) {
+    original = e;
+    return false;
+  });
+  if (!read || !original || original->seq != **seq) {
+    out.reply = error_reply(reservation_status::failed, "journal: original reservation unreadable");
+    return true;
+  }
+  const engine::event& ev = original->ev;
+  if (ev.type != event_type::reservation_created || ev.sku != key.sku || ev.qty != req.qty) {
+    out.reply = error_reply(reservation_status::key_conflict,
+                            "key already used for a different reservation");
+    return true;
+  }
+  out.reply = make_reply(reservation_status::created, {ev.sku, ev.location}, ev.reservation_id,
+                         ev.qty, ev.expires_at);
+  out.reply.replayed = true;
+  if (ev.location != key.location) {
+    out.status = prepare_status::elsewhere;
+    return true;
+  }
+  // Journaled here and not held now (the caller looked): ended, or never held at all.
+  auto story = read_story(h, key.location, ev.reservation_id);
+  if (!story) {
+    out.reply = error_reply(reservation_status::failed, "ledger: " + story.error().message);
+    return true;
+  }
+  if (!story->created) {
+    out.status = prepare_status::ended;  // older than the ledger lookup: ended, how is unknown
+    out.reply.detail = "ended";
+  } else if (!story->ended || undone(*story->ended)) {
+    out.status = prepare_status::refused;
+  } else {
+    out.status = prepare_status::ended;
+    out.reply.detail = how_ended(story->ended->ev.type);
+  }
+  return true;
+}
+
+/// Keeps `op` pending as a kit op and starts its lapse timer.
+std::uint64_t keep_prepared(self_pointer self, const prepare_request& req, pending_op op) {
+  auto& h = self->state;
+  op.kit = true;
+  op.submitted = false;
+  op.serial = ++h.kit_serial_last;
+  h.held += op.hold;
+  h.pending.emplace(req.event_id, std::move(op));
+  self->delayed_send(self, req.hold_for, kit_lapse_atom::value,
+                     prepared_ref{h.state.key, req.event_id, h.kit_serial_last});
+  return h.kit_serial_last;
+}
+
+prepare_reply prepare_create(self_pointer self, const prepare_request& req, prepare_reply out) {
+  auto& h = self->state;
+  const context& ctx = *h.ctx;
+  const auto& key = h.state.key;
+  if (const auto* r = find_reservation(h.state, req.reservation_id)) {
+    if (r->qty != req.qty) {
+      out.reply = error_reply(reservation_status::key_conflict,
+                              "key already used for a different reservation");
+      return out;
+    }
+    out.status = prepare_status::held;
+    out.reply = make_reply(reservation_status::created, key, r->id, r->qty, r->expires_at);
+    out.reply.replayed = true;
+    return out;
+  }
+  if (h.pending.contains(req.event_id)) {
+    out.reply = error_reply(reservation_status::overloaded, "the same key is in flight; retry");
+    return out;
+  }
+  if (journaled_before(h, req, out)) {
+    return out;
+  }
+  if (!ctx.submit_batch || !ctx.counters->ready.load(std::memory_order_relaxed) ||
+      h.pending.size() >= limits::pending_per_actor_max) {
+    out.reply = error_reply(reservation_status::overloaded, "reservations in flight");
+    return out;
+  }
+  std::size_t holds = 0;
+  for (const auto& [_, op] : h.pending) {
+    holds += op.hold > 0 ? 1 : 0;
+  }
+  if (h.state.reservations.size() + holds >= engine::state_limits::reservations_max) {
+    out.reply = error_reply(reservation_status::limit,
+                            "at most " + std::to_string(engine::state_limits::reservations_max) +
+                                " reservations per SKU and location");
+    return out;
+  }
+  if (out.free < req.qty) {
+    out.reply = error_reply(reservation_status::insufficient, "insufficient");
+    out.reply.available = out.free;
+    return out;
+  }
+  out.entry = engine_event(h, event_type::reservation_created, req.event_id, req.reservation_id);
+  out.entry.ev.qty = req.qty;
+  out.entry.ev.expires_at = req.expires_at;
+  pending_op op;
+  op.type = event_type::reservation_created;
+  op.reservation_id = req.reservation_id;
+  op.qty = req.qty;
+  op.hold = req.qty;
+  op.expires_at = req.expires_at;
+  out.serial = keep_prepared(self, req, std::move(op));
+  out.status = prepare_status::prepared;
+  out.reply = make_reply(reservation_status::created, key, req.reservation_id, req.qty,
+                         req.expires_at);
+  return out;
+}
+
+prepare_reply prepare_end(self_pointer self, const prepare_request& req, prepare_reply out) {
+  auto& h = self->state;
+  const context& ctx = *h.ctx;
+  const auto& key = h.state.key;
+  const bool commit = req.type == event_type::reservation_committed;
+  if (ending(h, req.reservation_id)) {
+    out.reply = error_reply(reservation_status::overloaded, "being ended; retry");
+    return out;
+  }
+  const engine::reservation* r = find_reservation(h.state, req.reservation_id);
+  if (r == nullptr) {
+    out.reply = lookup_ended(h, req.reservation_id, commit ? end_kind::commit : end_kind::release,
+                             req.order_id);
+    return out;
+  }
+  if (!ctx.submit_batch || !ctx.counters->ready.load(std::memory_order_relaxed) ||
+      h.pending.size() >= limits::pending_per_actor_max) {
+    out.reply = error_reply(reservation_status::overloaded, "reservations in flight");
+    return out;
+  }
+  out.entry = engine_event(h, req.type, req.event_id, req.reservation_id);
+  out.entry.ev.qty = r->qty;
+  out.entry.ev.order_id = req.order_id;
+  out.entry.ev.line_id = req.line_id;
+  if (commit) {
+    // Refused at apply, this component would stay reserved while its siblings commit.
+    if (std::string refusal = engine::reservation_commit_refusal(h.state, out.entry.ev);
+        !refusal.empty()) {
+      out.reply = error_reply(reservation_status::refused, std::move(refusal));
+      return out;
+    }
+  }
+  pending_op op;
+  op.type = req.type;
+  op.reservation_id = req.reservation_id;
+  op.qty = r->qty;
+  op.expires_at = r->expires_at;
+  op.order_id = req.order_id;
+  out.reply = make_reply(reservation_status::created, key, r->id, r->qty, r->expires_at);
+  out.serial = keep_prepared(self, req, std::move(op));
+  out.status = prepare_status::prepared;
+  return out;
+}
+
+prepare_reply on_prepare(self_pointer self, const prepare_request& req) {
+  prepare_reply out;
+  out.free = std::max<std::int64_t>(0, free_to_reserve(self->state));
+  if (req.type == event_type::reservation_created) {
+    return prepare_create(self, req, std::move(out));
+  }
+  return prepare_end(self, req, std::move(out));
+}
+
+/// The coordinator is about to journal this op's entry: from now on it is answered by the
+/// journal (on_journaled), never dropped by its lapse timer.
+caf::typed_response_promise<reservation_reply> on_await(self_pointer self,
+                                                        const prepare_request& req,
+                                                        std::uint64_t serial) {
+  auto promise = self->make_response_promise<reservation_reply>();
+  auto& h = self->state;
+  auto it = h.pending.find(req.event_id);
+  if (it == h.pending.end()) {
+    // The op lapsed before this announcement arrived (a coordinator slower than its own
+    // deadline). Track the entry without a hold, so its journal result still finds the waiter;
+    // the engine checks the stock at apply time as it always does.
+    pending_op op;
+    op.type = req.type;
+    op.reservation_id = req.reservation_id;
+    op.qty = req.qty;
+    op.expires_at = req.expires_at;
+    op.order_id = req.order_id;
+    op.kit = true;
+    op.serial = serial;
+    it = h.pending.emplace(req.event_id, std::move(op)).first;
+  }
+  pending_op& op = it->second;
+  if (op.waiters.size() >= limits::waiters_per_key_max) {
+    promise.deliver(error_reply(reservation_status::overloaded, "too many retries in flight"));
+    return promise;
+  }
+  op.submitted = true;
+  op.waiters.push_back(promise);
+  return promise;
+}
+
+/// Drops a prepared op: the coordinator gave up on it (`lapse` false: even if it announced the
+/// submission, which was then refused), or its lapse timer fired before any announcement.
+void on_abort(self_pointer self, const prepared_ref& ref, bool lapse) {
+  auto& h = self->state;
+  auto it = h.pending.find(ref.event_id);
+  if (it == h.pending.end() || !it->second.kit || it->second.serial != ref.serial ||
+      (lapse && it->second.submitted)) {
+    return;
+  }
+  pending_op op = std::move(it->second);
+  h.pending.erase(it);
+  h.held -= op.hold;
+  answer(op, error_reply(reservation_status::failed, lapse ? "prepared op lapsed" : "aborted"));
+  if (op.type != event_type::reservation_created && h.ctx->clock) {
+    schedule_expiry(self);  // its expiry waited for this end
+  }
 }
 
 } // namespace
@@ -584,6 +895,12 @@ sku_location(sku_location_actor::stateful_pointer<sku_location_holder> self,
       [self](end_atom, const end_request& req) { return on_end(self, req); },
       [self](journaled_atom, const journal_result& result) { on_journaled(self, result); },
       [self](expire_atom) { on_expire(self); },
+      [self](kit_prepare_atom, const prepare_request& req) { return on_prepare(self, req); },
+      [self](kit_await_atom, const prepare_request& req, std::uint64_t serial) {
+        return on_await(self, req, serial);
+      },
+      [self](kit_abort_atom, const prepared_ref& ref) { on_abort(self, ref, false); },
+      [self](kit_lapse_atom, const prepared_ref& ref) { on_abort(self, ref, true); },
   };
 }
 

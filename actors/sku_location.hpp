@@ -26,12 +26,19 @@ struct sku_location_holder {
     std::optional<engine::outcome_kind> outcome;  // set when the journaled entry is applied
     std::string reason;
     std::vector<caf::typed_response_promise<reservation_reply>> waiters;
+    // A kit coordinator's op (actors/kit_reservation.hpp): prepared here, journaled by the
+    // coordinator with its siblings. Until `submitted` (the coordinator announced the
+    // submission), it may be aborted, and it lapses at its deadline.
+    bool kit = false;
+    bool submitted = true;
+    std::uint64_t serial = 0;  // tells a lapse timer of an earlier prepare from this one
   };
 
   engine::sku_location_state state;
   const context* ctx = nullptr;
   std::unordered_map<std::string, pending_op> pending;  // by event id; pending_per_actor_max
   std::int64_t held = 0;                                // sum of `hold` over pending
+  std::uint64_t kit_serial_last = 0;                    // the last prepared op's serial
   std::optional<engine::timestamp> expiry_timer_at;     // the earliest expiry timer in flight
   sku_location_holder() = default;
   sku_location_holder(const sku_location_holder&) = delete;

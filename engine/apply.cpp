@@ -311,14 +311,23 @@ void unpark(sku_location_state& s, std::string_view order_id, std::string_view l
   }
 }
 
-outcome create_line(sku_location_state& s, const event& ev, std::string_view line_id, buckets next,
-                    bool may_oversell) {
-  if (line_known(s, ev.order_id, line_id)) {
-    return rejected("inconsistent: order line " + ev.order_id + "/" + std::string{line_id} +
-                    " already exists");
+/// Why a new order line (order_id, line_id) cannot be opened, or empty.
+std::string line_refusal(const sku_location_state& s, std::string_view order_id,
+                         std::string_view line_id) {
+  if (line_known(s, order_id, line_id)) {
+    return "inconsistent: order line " + std::string{order_id} + "/" + std::string{line_id} +
+           " already exists";
   }
   if (s.open_lines.size() >= limits::open_lines_max) {
-    return rejected("limit: " + std::to_string(limits::open_lines_max) + " open order lines");
+    return "limit: " + std::to_string(limits::open_lines_max) + " open order lines";
+  }
+  return {};
+}
+
+outcome create_line(sku_location_state& s, const event& ev, std::string_view line_id, buckets next,
+                    bool may_oversell) {
+  if (std::string refusal = line_refusal(s, ev.order_id, line_id); !refusal.empty()) {
+    return rejected(std::move(refusal));
   }
   const std::int64_t qty = next.committed - s.qty.committed;
   outcome o = move(s, next, ev, false, may_oversell);
@@ -568,6 +577,10 @@ outcome apply(sku_location_state& state, const journal_entry& entry, timestamp n
   // Assertions stay on in production (STYLE): a broken invariant is a bug in this file.
   assert(check_invariants(state).empty());
   return o;
+}
+
+std::string reservation_commit_refusal(const sku_location_state& state, const event& ev) {
+  return line_refusal(state, ev.order_id, ev.line_id.empty() ? ev.reservation_id : ev.line_id);
 }
 
 std::vector<std::string> expired_reservations(const sku_location_state& state, timestamp now) {

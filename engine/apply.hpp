@@ -41,6 +41,12 @@ std::vector<sku_location_key> touched_keys(const event& ev);
 /// Always advances `state.last_seq` to `entry.seq` unless the outcome is `skipped`.
 outcome apply(sku_location_state& state, const journal_entry& entry, timestamp now);
 
+/// Why apply() would refuse a reservation_committed `ev` for its order line — the line (line_id,
+/// or the reservation id without one) is already known, or there is no room for another open
+/// line — or empty when it would not. For a caller that must know before journaling: a kit
+/// commits every component or none, so a refusal at apply would commit the others alone.
+std::string reservation_commit_refusal(const sku_location_state& state, const event& ev);
+
 /// The reservations whose expires_at is at or before `now`, in creation order. The actor journals
 /// one `reservation_expired` event per id (DESIGN §2: expiry is itself an event, so replay, which
 /// never looks at a clock, gives the same state). apply() itself never reads `now` for this.

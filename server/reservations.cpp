@@ -1,10 +1,13 @@
 #include "server/reservations.hpp"
 
+#include <span>
 #include <utility>
+#include <vector>
 
 #include <simdjson.h>
 
 #include "actors/reservations.hpp"
+#include "engine/catalog.hpp"
 #include "engine/state.hpp"
 #include "engine/time.hpp"
 #include "server/json_writer.hpp"
@@ -62,6 +65,15 @@ void write_reservation(json_writer& w, const reservation_reply& r, std::string_v
   if (!r.order_id.empty()) {
     w.field("order_id", r.order_id);
   }
+  if (!r.components.empty()) {
+    // A kit: what each component holds, under its own reservation id.
+    w.key("components").begin_array();
+    for (const auto& c : r.components) {
+      w.begin_object().field("id", c.id).field("sku", c.sku.str()).field("qty", c.qty);
+      w.end_object();
+    }
+    w.end_array();
+  }
 }
 
 response to_response(const reservation_reply& r, const answer_to& to, actors::metrics& m) {
@@ -104,6 +116,9 @@ response to_response(const reservation_reply& r, const answer_to& to, actors::me
       return make_json(http::status::conflict, to, w.take());
     case reservation_status::limit:
       w.begin_object().field("error", "limit").field("detail", r.detail).end_object();
+      return make_json(http::status::conflict, to, w.take());
+    case reservation_status::refused:
+      w.begin_object().field("error", "refused").field("detail", r.detail).end_object();
       return make_json(http::status::conflict, to, w.take());
     case reservation_status::key_conflict:
       return fail(http::status::unprocessable_entity, to, r.detail, "key");
@@ -189,6 +204,44 @@ std::optional<field_error> read_object(const std::string& body, Visit visit) {
   return std::nullopt;
 }
 
+/// The locations a reservation may be placed at: the named one, else the candidates.
+std::vector<engine::location_id> candidate_locations(const api_dependencies& deps,
+                                                     const actors::reserve_request& req) {
+  if (req.location) {
+    return {*req.location};
+  }
+  if (!req.candidates.empty()) {
+    return req.candidates;
+  }
+  std::vector<engine::location_id> all;
+  for (const auto& info : deps.catalog->locations()) {
+    all.push_back(info.id);
+  }
+  return all;
+}
+
+/// What a kit reservation needs beyond a plain one: a bounded number of components, and each
+/// component's quantity and creation event id within their limits.
+std::optional<field_error> check_kit(std::span<const engine::kit_component> components,
+                                     const actors::reserve_request& req) {
+  if (components.size() > reservation_limits::kit_components_max) {
+    return field_error{"sku", "a kit of more than " +
+                                  std::to_string(reservation_limits::kit_components_max) +
+                                  " components cannot be reserved"};
+  }
+  for (const auto& c : components) {
+    if (req.qty > engine::state_limits::qty_max / c.qty) {
+      return field_error{"qty", "must be at most " + std::to_string(engine::state_limits::qty_max) +
+                                    " in base units for kit component '" + c.sku.str() + "'"};
+    }
+    if (actors::kit_component_event_id(req.key_digest, c.sku).size() >
+        reservation_limits::event_id_bytes_max) {
+      return field_error{"sku", "kit component '" + c.sku.str() + "' too long to reserve"};
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<field_error> parse_reserve(const api_dependencies& deps, const std::string& body,
                                          actors::reserve_request& out) {
   std::string sku;
@@ -249,17 +302,34 @@ std::optional<field_error> parse_reserve(const api_dependencies& deps, const std
   if (has_expiry) {
     out.expires_in = std::chrono::seconds(expires_in_s);
   }
-  // 128 bits of SHA-256: the key's part of the reservation id, fixed length whatever the key.
-  out.key_digest = sha256_hex(out.key).substr(0, 32);
-  auto fits = [&](const engine::location_id& loc) {
-    return !actors::make_reservation_id({out.sku, loc}, out.key_digest).empty();
-  };
-  bool all_fit = out.location ? fits(*out.location) : true;
-  for (const auto& info : deps.catalog->locations()) {
-    all_fit = all_fit && (out.location || fits(info.id));
+  const auto components = deps.catalog->kit_components(out.sku);
+  if (components.empty()) {
+    // 128 bits of SHA-256: the key's part of the reservation id, fixed length whatever the key.
+    out.key_digest = sha256_hex(out.key).substr(0, 32);
+  } else {
+    // A kit's digest covers the kit as well as the key: the same key for another kit, or for a
+    // plain SKU, names another reservation and can never share a component's id with it.
+    std::string scoped = "kit";
+    scoped += '\0';
+    scoped += out.sku.str();
+    scoped += '\0';
+    scoped += out.key;
+    out.key_digest = sha256_hex(scoped).substr(0, 32);
+    if (auto kit_error = check_kit(components, out)) {
+      return kit_error;
+    }
   }
-  if (!all_fit) {
-    return field_error{"sku", "too long to name a reservation"};
+  const std::vector<engine::location_id> locations = candidate_locations(deps, out);
+  for (const auto& loc : locations) {
+    bool fits = components.empty()
+                    ? !actors::make_reservation_id({out.sku, loc}, out.key_digest).empty()
+                    : !actors::make_kit_reservation_id(out.sku, loc, out.key_digest).empty();
+    for (const auto& c : components) {
+      fits = fits && !actors::make_reservation_id({c.sku, loc}, out.key_digest).empty();
+    }
+    if (!fits) {
+      return field_error{"sku", "too long to name a reservation"};
+    }
   }
   return std::nullopt;
 }
@@ -292,6 +362,46 @@ actors::reservation_callback finish_with(const api_dependencies& deps, responder
     m->reservations_in_flight.fetch_sub(1, std::memory_order_relaxed);
     respond(to_response(reply, to, *m));
   };
+}
+
+/// DELETE or commit of a kit reservation id: every component, through one coordinator.
+void end_kit_reservation(const api_dependencies& deps, std::string id,
+                         actors::kit_reservation_ref kit, bool commit, const std::string& body,
+                         responder respond, const answer_to& to) {
+  auto components = deps.catalog->kit_components(kit.kit);
+  if (components.empty() || !deps.catalog->has_location(kit.location)) {
+    respond(fail(http::status::not_found, to, "unknown reservation", "id"));
+    return;
+  }
+  actors::kit_end_request end;
+  end.id = std::move(id);
+  end.kit = std::move(kit.kit);
+  end.location = std::move(kit.location);
+  end.key_digest = std::move(kit.key_digest);
+  end.kind = commit ? actors::end_kind::commit : actors::end_kind::release;
+  if (commit) {
+    actors::end_request fields;
+    if (auto err = parse_commit(body, fields)) {
+      respond(fail(http::status::bad_request, to, err->problem, err->field));
+      return;
+    }
+    end.order_id = std::move(fields.order_id);
+    end.line_id = std::move(fields.line_id);
+    // Each component's line is "<line_id>/<component>", which a later kit event must be able to
+    // name too: the same bound the decoder puts on an expanded line id.
+    for (const auto& c : components) {
+      if (!end.line_id.empty() &&
+          end.line_id.size() + 1 + c.sku.str().size() > deps.limits->string_bytes_max) {
+        respond(fail(http::status::bad_request, to,
+                     "too long to name the kit component '" + c.sku.str() + "' within " +
+                         std::to_string(deps.limits->string_bytes_max) + " bytes",
+                     "line_id"));
+        return;
+      }
+    }
+  }
+  deps.counters->reservations_in_flight.fetch_add(1, std::memory_order_relaxed);
+  deps.engine->end_kit_reservation(std::move(end), finish_with(deps, std::move(respond), to));
 }
 
 } // namespace
@@ -346,6 +456,11 @@ void handle_reservations(const api_dependencies& deps, std::string_view path, re
     raw_id.remove_suffix(commit_suffix.size());
   }
   auto id = raw_id.find('/') == std::string_view::npos ? percent_decode(raw_id) : std::nullopt;
+  if (auto kit = id ? actors::parse_kit_reservation_id(*id) : std::nullopt) {
+    end_kit_reservation(deps, std::move(*id), std::move(*kit), commit, req.body(),
+                        std::move(respond), to);
+    return;
+  }
   auto key = id ? actors::parse_reservation_id(*id) : std::nullopt;
   if (!key) {
     respond(fail(http::status::not_found, to, "unknown reservation", "id"));

@@ -828,6 +828,35 @@ result<std::optional<std::string>> database::read_checkpoint(
   return std::optional<std::string>{std::string(as_view(v))};
 }
 
+result<std::optional<std::uint64_t>> database::find_event(const engine::source_id& source,
+                                                          std::string_view id) const {
+  const impl& d = *impl_;
+  const std::string dk = composite_key(source.str(), id);
+  if (auto r = d.check_key(dk, "dedup (source, id)"); !r) {
+    return std::optional<std::uint64_t>{};  // too long to have been stored
+  }
+  std::shared_lock lock(d.remap_mutex);
+  txn_guard txn;
+  int rc = d.begin_read(txn);
+  if (rc != 0) {
+    return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+  }
+  MDB_val k = as_val(dk);
+  MDB_val v{};
+  rc = mdb_get(txn.get(), d.dedup, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    return std::optional<std::uint64_t>{};
+  }
+  if (rc != 0) {
+    return unexpected(lmdb_error(rc, "read dedup"));
+  }
+  if (v.mv_size != 16) {
+    return unexpected(make_error(errc::corrupt, "dedup value of " + std::to_string(v.mv_size) +
+                                                    " bytes"));
+  }
+  return std::optional<std::uint64_t>{from_be64(v.mv_data)};
+}
+
 result<std::vector<engine::journal_entry>> database::sku_ledger(const engine::sku_id& sku,
                                                                 std::uint64_t before,
                                                                 std::size_t limit) const {

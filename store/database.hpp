@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/event.hpp"
@@ -115,6 +116,10 @@ public:
   result<std::size_t> read_journal(std::uint64_t from, std::size_t max_count,
                                    const std::function<bool(const engine::journal_entry&)>& visit) const;
   result<std::optional<std::string>> read_checkpoint(const engine::sku_location_key& key) const;
+  /// The journal seq of the event `source` sent as `id`, from the dedup index: nullopt when it
+  /// was never journaled.
+  result<std::optional<std::uint64_t>> find_event(const engine::source_id& source,
+                                                  std::string_view id) const;
   /// The SKU's ledger, newest first: entries touching `sku` with seq < before (0 = no bound).
   result<std::vector<engine::journal_entry>> sku_ledger(const engine::sku_id& sku,
                                                         std::uint64_t before,

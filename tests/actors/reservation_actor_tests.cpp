@@ -99,13 +99,17 @@ public:
   /// Sends a reservation request; the answer lands in the returned slot once it comes.
   std::shared_ptr<std::optional<actors::reservation_reply>> reserve(std::string key,
                                                                    std::int64_t qty,
-                                                                   std::optional<std::chrono::seconds> expires_in = {}) {
+                                                                   std::optional<std::chrono::seconds> expires_in = {},
+                                                                   std::vector<std::string> candidates = {}) {
     actors::reserve_request req;
     req.key = key;
     req.key_digest = "d" + key;
     req.sku = engine::sku_id("A");
     req.qty = qty;
     req.expires_in = expires_in;
+    for (auto& location : candidates) {
+      req.candidates.emplace_back(std::move(location));
+    }
     auto answer = std::make_shared<std::optional<actors::reservation_reply>>();
     caf::anon_send(shard, actors::reserve_atom::value, std::move(req),
                    actors::reservation_callback(
@@ -253,6 +257,22 @@ TEST_CASE("without a location the shard tries the locations in config order",
   REQUIRE(none->has_value());
   CHECK((*none)->status == reservation_status::insufficient);
   CHECK((*none)->available == 1);  // the most any one location has
+}
+
+TEST_CASE("without a location the shard tries the request's candidates in their order",
+          "[actors][reservations]") {
+  temp_dir dir;
+  reservation_shard s(dir.path);
+  s.ingest(received("r1", 3, "main"));
+  s.ingest(received("r2", 3, "east"));
+  auto r = s.reserve("cart-1", 2, std::nullopt, {"east", "main"});  // a channel's priority
+  s.commit_journal();
+  REQUIRE(r->has_value());
+  CHECK((*r)->location.str() == "east");
+  auto only_east = s.reserve("cart-2", 2, std::nullopt, {"east"});
+  REQUIRE(only_east->has_value());
+  CHECK((*only_east)->status == reservation_status::insufficient);  // main is not a candidate
+  CHECK((*only_east)->available == 1);
 }
 
 TEST_CASE("a refused journal submission leaves no hold behind", "[actors][reservations]") {

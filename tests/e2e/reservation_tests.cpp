@@ -388,6 +388,186 @@ TEST_CASE("a sender's reservation id used at two SKUs expires at both",
   }
   CHECK(read_location(server, "CART-A").reserved == 0);
   CHECK(read_location(server, "CART-B").reserved == 0);
+namespace {
+
+/// GIFT-BOX = 2 shirts + 1 mug, at DC-EAST and DC-WEST.
+server_options kit_config() {
+  server_options opts;
+  opts.config_toml = R"(
+[[locations]]
+id = "DC-EAST"
+
+[[locations]]
+id = "DC-WEST"
+
+[[skus]]
+id = "GIFT-BOX"
+components = [{ sku = "TSHIRT", qty = 2 }, { sku = "MUG", qty = 1 }]
+)";
+  return opts;
+}
+
+struct kit_component_view {
+  std::string id;
+  std::string sku;
+  std::int64_t qty = 0;
+};
+
+std::vector<kit_component_view> read_components(const http_response& res) {
+  std::vector<kit_component_view> out;
+  json_doc doc(res.body);
+  for (simdjson::dom::element c : doc["components"].get_array()) {
+    out.push_back({std::string(c["id"].get_string().value()),
+                   std::string(c["sku"].get_string().value()), c["qty"].get_int64().value()});
+  }
+  return out;
+}
+
+std::int64_t kits_available(const server_process& server, std::string_view location) {
+  json_doc kit = server.get_json("/v1/skus/GIFT-BOX");
+  return kit["kit"]["locations"][location].get_int64().value();
+}
+
+} // namespace
+
+TEST_CASE("a kit reservation holds each component's share at one location, and DELETE releases all",
+          "[e2e][reservations][kits]") {
+  server_process server(kit_config());
+  server.start();
+  receive(server, "s1", "TSHIRT", 10, "DC-EAST");
+  receive(server, "m1", "MUG", 5, "DC-EAST");
+
+  auto res = server.post("/v1/reservations",
+                         reserve_body("cart-1", "GIFT-BOX", 2, "\"expires_in_s\":900"));
+  INFO(res.body);
+  REQUIRE(res.status == 201);
+  auto kit = read_reservation(res);
+  CHECK(kit.id.starts_with("k.GIFT-BOX.DC-EAST."));
+  CHECK(kit.location == "DC-EAST");
+  CHECK(kit.qty == 2);
+  CHECK(kit.state == "active");
+  CHECK(kit.has_expiry);
+  auto components = read_components(res);
+  REQUIRE(components.size() == 2);
+  CHECK(components[0].sku == "TSHIRT");
+  CHECK(components[0].qty == 4);
+  CHECK(components[0].id.starts_with("r.TSHIRT.DC-EAST."));
+  CHECK(components[1].sku == "MUG");
+  CHECK(components[1].qty == 2);
+
+  location_view shirts = read_location(server, "TSHIRT", "DC-EAST");
+  CHECK(shirts.available == 6);
+  CHECK(shirts.reserved == 4);
+  location_view mugs = read_location(server, "MUG", "DC-EAST");
+  CHECK(mugs.available == 3);
+  CHECK(mugs.reserved == 2);
+  CHECK(kits_available(server, "DC-EAST") == 3);  // min(6 / 2, 3 / 1)
+
+  // The same key again: the same kit reservation, nothing more held.
+  const auto head = journal_head(server);
+  auto again = server.post("/v1/reservations",
+                           reserve_body("cart-1", "GIFT-BOX", 2, "\"expires_in_s\":900"));
+  CHECK(again.status == 201);
+  CHECK(again.header("Idempotent-Replayed") == "true");
+  CHECK(read_reservation(again).id == kit.id);
+  CHECK(journal_head(server) == head);
+  CHECK(read_location(server, "MUG", "DC-EAST").reserved == 2);
+
+  auto released = release(server, kit.id);
+  INFO(released.body);
+  CHECK(released.status == 200);
+  CHECK(released.state == "released");
+  CHECK(released.qty == 2);
+  CHECK(read_location(server, "TSHIRT", "DC-EAST").reserved == 0);
+  CHECK(read_location(server, "TSHIRT", "DC-EAST").available == 10);
+  CHECK(read_location(server, "MUG", "DC-EAST").reserved == 0);
+  CHECK(journal_head(server) == head + 2);  // one release per component
+  CHECK(release(server, kit.id).status == 200);  // a retried DELETE
+  CHECK(release(server, "k.GIFT-BOX.DC-EAST.00000000000000000000000000000000").status == 404);
+  CHECK(release(server, "k.MUG.DC-EAST.00000000000000000000000000000000").status == 404);
+}
+
+TEST_CASE("a committed kit reservation opens each component's line, which a kit cancel finds",
+          "[e2e][reservations][kits]") {
+  server_process server(kit_config());
+  server.start();
+  receive(server, "s1", "TSHIRT", 10, "DC-EAST");
+  receive(server, "m1", "MUG", 5, "DC-EAST");
+  auto kit = reserve(server, "cart-1", "GIFT-BOX", 2);
+  REQUIRE(kit.status == 201);
+
+  auto committed = read_reservation(server.post(
+      "/v1/reservations/" + kit.id + "/commit", R"({"order_id":"WEB-1","line_id":"1"})"));
+  INFO(committed.body);
+  CHECK(committed.status == 200);
+  CHECK(committed.state == "committed");
+  location_view shirts = read_location(server, "TSHIRT", "DC-EAST");
+  CHECK(shirts.committed == 4);
+  CHECK(shirts.reserved == 0);
+  CHECK(read_location(server, "MUG", "DC-EAST").committed == 2);
+
+  // The order's kit line is cancelled like any kit order's: each component's line goes back.
+  auto cancel = server.post(
+      "/v1/events", json_array({event_json("order_cancelled", "c1", "GIFT-BOX",
+                                           R"("qty":2,"order_id":"WEB-1","line_id":"1")",
+                                           "DC-EAST")}));
+  INFO(cancel.body);
+  REQUIRE(cancel.status == 200);
+  CHECK(parse_results(cancel.body)[0].status == "accepted");
+  shirts = read_location(server, "TSHIRT", "DC-EAST");
+  CHECK(shirts.committed == 0);
+  CHECK(shirts.available == 10);
+  location_view mugs = read_location(server, "MUG", "DC-EAST");
+  CHECK(mugs.committed == 0);
+  CHECK(mugs.available == 5);
+}
+
+TEST_CASE("a kit that no location can cover answers 409 and changes nothing",
+          "[e2e][reservations][kits]") {
+  server_process server(kit_config());
+  server.start();
+  receive(server, "s1", "TSHIRT", 10, "DC-EAST");  // shirts for 5 kits, mugs for 1
+  receive(server, "m1", "MUG", 1, "DC-EAST");
+  receive(server, "s2", "TSHIRT", 3, "DC-WEST");   // 1 kit: the second shirt pair is missing
+  receive(server, "m2", "MUG", 4, "DC-WEST");
+  const auto head = journal_head(server);
+
+  auto refused = reserve(server, "cart-1", "GIFT-BOX", 2);
+  INFO(refused.body);
+  CHECK(refused.status == 409);
+  CHECK(refused.available == 1);  // the most kits one location could give
+  CHECK(journal_head(server) == head);
+  for (const char* location : {"DC-EAST", "DC-WEST"}) {
+    CHECK(read_location(server, "TSHIRT", location).reserved == 0);
+    CHECK(read_location(server, "MUG", location).reserved == 0);
+  }
+  auto named = reserve(server, "cart-2", "GIFT-BOX", 1, "\"location\":\"DC-WEST\"");
+  CHECK(named.status == 201);
+  CHECK(named.location == "DC-WEST");
+  CHECK(read_location(server, "TSHIRT", "DC-WEST").reserved == 2);
+  CHECK(read_location(server, "TSHIRT", "DC-EAST").reserved == 0);
+}
+
+TEST_CASE("a kit reservation stays releasable across a restart", "[e2e][reservations][kits]") {
+  server_process server(kit_config());
+  server.start();
+  receive(server, "s1", "TSHIRT", 6, "DC-EAST");
+  receive(server, "m1", "MUG", 3, "DC-EAST");
+  auto kit = reserve(server, "cart-1", "GIFT-BOX", 3, "\"expires_in_s\":3600");
+  REQUIRE(kit.status == 201);
+
+  server.restart();  // SIGTERM, then a start on the same data dir
+  CHECK(read_location(server, "TSHIRT", "DC-EAST").reserved == 6);
+  CHECK(read_location(server, "MUG", "DC-EAST").reserved == 3);
+  auto again = reserve(server, "cart-1", "GIFT-BOX", 3, "\"expires_in_s\":3600");
+  CHECK(again.status == 201);
+  CHECK(again.id == kit.id);
+  auto released = release(server, kit.id);
+  INFO(released.body);
+  CHECK(released.status == 200);
+  CHECK(read_location(server, "TSHIRT", "DC-EAST").reserved == 0);
+  CHECK(read_location(server, "MUG", "DC-EAST").reserved == 0);
+  CHECK(read_location(server, "MUG", "DC-EAST").available == 3);
 }
 
 } // namespace stockd::e2e

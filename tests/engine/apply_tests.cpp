@@ -576,6 +576,25 @@ TEST_CASE("reservation_committed onto an existing order line is rejected and kee
   CHECK(h.state.reservations.size() == 1);
 }
 
+TEST_CASE("reservation_commit_refusal tells beforehand what apply would refuse for the line",
+          "[engine]") {
+  harness h;
+  h.ok(receive(10));
+  h.ok(order("O9", "1", 1));
+  h.ok(reserve("R1", 2));
+  const auto onto_existing = commit_reservation("R1", "O9", "1");
+  CHECK(stockd::engine::reservation_commit_refusal(h.state, onto_existing).starts_with(
+      "inconsistent: order line O9/1"));
+  const auto fresh_line = commit_reservation("R1", "O9", "2");
+  CHECK(stockd::engine::reservation_commit_refusal(h.state, fresh_line).empty());
+  h.ok(fresh_line);
+  // Without a line_id the reservation id names the line, and that line now exists too.
+  h.ok(reserve("R2", 1));
+  h.ok(order("O9", "R2", 1));
+  CHECK_FALSE(
+      stockd::engine::reservation_commit_refusal(h.state, commit_reservation("R2", "O9")).empty());
+}
+
 TEST_CASE("reservation_committed applies events parked for its order line", "[engine]") {
   harness h;
   h.ok(receive(10));

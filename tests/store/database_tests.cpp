@@ -97,6 +97,28 @@ TEST_CASE(
   CHECK(s.dedup_entries == 5);
 }
 
+TEST_CASE("store::database find_event answers the seq a (source, id) was journaled at",
+          "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  std::vector<store::append_status> out;
+  auto batch = numbered("f", 3);
+  REQUIRE(db->append(batch, out));
+  auto found = db->find_event(engine::source_id("pos"), "f1");
+  REQUIRE(found);
+  CHECK(*found == std::optional<std::uint64_t>{2});
+  auto other_source = db->find_event(engine::source_id("web"), "f1");
+  REQUIRE(other_source);
+  CHECK_FALSE(other_source->has_value());
+  auto never = db->find_event(engine::source_id("pos"), "f9");
+  REQUIRE(never);
+  CHECK_FALSE(never->has_value());
+  // An id too long for an LMDB key cannot have been stored: not found rather than an error.
+  auto too_long = db->find_event(engine::source_id("pos"), std::string(600, 'x'));
+  REQUIRE(too_long);
+  CHECK_FALSE(too_long->has_value());
+}
+
 TEST_CASE("store::database stores a duplicate within one batch once", "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
