@@ -60,9 +60,6 @@ struct reserve_request {
   std::vector<engine::location_id> candidates;
   std::int64_t qty = 0;
   std::optional<std::chrono::seconds> expires_in;
-  /// Without `location`: the locations to try, in order (a channel's priority order); empty means
-  /// every configured location in config order.
-  std::vector<engine::location_id> candidates;
 };
 
 enum class end_kind : std::uint8_t { release, commit };
@@ -83,11 +80,10 @@ enum class reservation_status : std::uint8_t {
   insufficient,  // 409 with `available`
   ended,         // 409: already released / expired / committed otherwise (`detail` says which)
   refused,       // 409: the engine refuses this end of a held reservation (`detail`: its reason,
-                 // e.g. the order line exists); the hold stays active
+                 // e.g. the order line exists, for a kit: any component's); the hold stays active
   key_conflict,  // 422: the key was used for a different reservation
   not_found,     // 404
   limit,         // 409: too many reservations at this SKU × location
-  refused,       // 409: the engine would refuse it (`detail` says why), e.g. a kit commit's line
   overloaded,    // 503
   failed,        // 500 / 503: journal failure or timeout (`detail`)
 };

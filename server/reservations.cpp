@@ -110,15 +110,14 @@ response to_response(const reservation_reply& r, const answer_to& to, actors::me
       return make_json(http::status::conflict, to, w.take());
     case reservation_status::refused:
       // The hold is still active; the engine's reason says what to change (another line_id).
-      w.begin_object().field("error", r.detail);
-      write_reservation(w, r, "active");
+      w.begin_object().field("error", "refused").field("detail", r.detail);
+      if (!r.id.empty()) {
+        write_reservation(w, r, "active");
+      }
       w.end_object();
       return make_json(http::status::conflict, to, w.take());
     case reservation_status::limit:
       w.begin_object().field("error", "limit").field("detail", r.detail).end_object();
-      return make_json(http::status::conflict, to, w.take());
-    case reservation_status::refused:
-      w.begin_object().field("error", "refused").field("detail", r.detail).end_object();
       return make_json(http::status::conflict, to, w.take());
     case reservation_status::key_conflict:
       return fail(http::status::unprocessable_entity, to, r.detail, "key");

@@ -529,6 +529,9 @@ call_record parse_call_answer(call_record rec, const http_response& res) {
   str("state", rec.state);
   str("order_id", rec.order_id);
   str("error", rec.error);
+  if (rec.error == "refused") {
+    str("detail", rec.error);  // the engine's reason ("inconsistent: ...")
+  }
   if (auto v = doc.root()["qty"]; !v.error()) {
     rec.qty = v.get_int64().value();
   }

@@ -196,7 +196,8 @@ TEST_CASE("a commit to an existing order line answers 409 and the hold can still
   INFO(taken.body);
   CHECK(taken.status == 409);
   CHECK(taken.state == "active");
-  CHECK(json_doc(taken.body)["error"].get_string().value() ==
+  CHECK(json_doc(taken.body)["error"].get_string().value() == "refused");
+  CHECK(json_doc(taken.body)["detail"].get_string().value() ==
         "inconsistent: order line O1/1 already exists");
   location_view v = read_location(server, "KITE");
   CHECK(v.reserved == 2);
@@ -388,6 +389,8 @@ TEST_CASE("a sender's reservation id used at two SKUs expires at both",
   }
   CHECK(read_location(server, "CART-A").reserved == 0);
   CHECK(read_location(server, "CART-B").reserved == 0);
+}
+
 namespace {
 
 /// GIFT-BOX = 2 shirts + 1 mug, at DC-EAST and DC-WEST.
