@@ -297,8 +297,10 @@ void ask_channels(caf::actor_system& system, const std::vector<channel_actor>& c
     reply({});
     return;
   }
+  // Spawned with one argument: CAF 0.17 dereferences an empty argument tuple when a function
+  // actor has none (UBSan: reference binding to null pointer in init_fun_factory).
   system.spawn([channels, timeout, reply = std::move(reply),
-                args...](caf::event_based_actor* self) {
+                args...](caf::event_based_actor* self, std::size_t /*unused*/) {
     struct gather {
       std::vector<Answer> answers;
       std::size_t remaining = 0;
@@ -319,7 +321,7 @@ void ask_channels(caf::actor_system& system, const std::vector<channel_actor>& c
                 },
                 [done](caf::error&) { done(); });
     }
-  });
+  }, std::size_t{0});
 }
 
 /// The same for answers that are lists: concatenated.

@@ -154,7 +154,10 @@ void buyer::deliver_loop() {
         if (queue_.empty()) {
           cv_.wait(lock);
         } else {
-          cv_.wait_until(lock, queue_.top().due);
+          // A copy: wait_until reads it after the lock is released, while the buyer thread may
+          // grow the queue and move its elements (ASan: heap-use-after-free).
+          const auto due = queue_.top().due;
+          cv_.wait_until(lock, due);
         }
       }
       p = queue_.top();
