@@ -244,7 +244,7 @@ int main(int argc, char** argv) {
   if (bopts.buys_per_second > 0) {
     customers = std::make_unique<buyer>(bopts, *channel);
     buyer* b = customers.get();
-    channel->set_extra_stats([b](json_out& out) { b->write_stats(out); });
+    channel->set_extra_stats([b](json_writer& out) { b->write_stats(out); });
   }
   listener server(lopts, [&channel](const request& req) { return channel->handle(req); });
   if (auto error = server.start()) {

@@ -117,6 +117,14 @@ void cost_bucket::update(const throttle_status& reported, limiter_time now) {
   last_ = std::max(last_, now);
 }
 
+void cost_bucket::refund(double points, limiter_time now) {
+  restore(now);
+  if (points > 0) {
+    status_.currently_available =
+        std::min(status_.maximum_available, status_.currently_available + points);
+  }
+}
+
 void cost_bucket::pause_until(limiter_time until, limiter_time now) {
   restore(now);
   paused_until_ = std::max(paused_until_, until);

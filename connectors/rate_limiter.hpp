@@ -35,6 +35,7 @@ public:
   void pause_until(limiter_time until, limiter_time now);
 
   double rate() const noexcept { return per_second_; }
+  double burst() const noexcept { return burst_; }
   double tokens(limiter_time now);
 
 private:
@@ -68,6 +69,9 @@ public:
   bool try_take(double cost, limiter_time now);
   /// Every response reports the bucket as the API sees it after the call: believe it.
   void update(const throttle_status& reported, limiter_time now);
+  /// Gives back points a call reserved and did not use (requested − actual cost); never above the
+  /// maximum. (The emulator's side of the same bucket.)
+  void refund(double points, limiter_time now);
   /// THROTTLED or 429: wait until `until` before anything else.
   void pause_until(limiter_time until, limiter_time now);
 

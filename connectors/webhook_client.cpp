@@ -9,6 +9,7 @@
 #include <simdjson.h>
 
 #include "connectors/credentials.hpp"
+#include "connectors/json_writer.hpp"
 
 namespace stockd::connectors {
 namespace {
@@ -26,29 +27,6 @@ std::string to_hex(const unsigned char* data, std::size_t size) {
   return out;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
-    default:
-      if (u < 0x20) {
-        out += "\\u00";
-        out += hex[u >> 4];
-        out += hex[u & 15];
-      } else {
-        out += c;
-      }
-    }
-  }
-  out += '"';
-}
 
 std::string percent_encode(std::string_view s) {
   static constexpr char hex[] = "0123456789ABCDEF";
@@ -180,25 +158,21 @@ bool parse_results(std::string_view body, std::size_t items, std::vector<item_re
 } // namespace
 
 std::string webhook_body(const engine::channel_id& channel, const std::vector<push_item>& batch) {
-  std::string out = "{\"channel\":";
-  append_json_string(out, channel.str());
-  out += ",\"items\":[";
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto& item = batch[i];
-    if (i > 0) {
-      out += ',';
+  json_writer w;
+  w.out().reserve(32 + batch.size() * 96);
+  w.begin_object().field("channel", channel.str()).key("items").begin_array();
+  for (const auto& item : batch) {
+    w.begin_object().field("sku", item.sku.str()).field("quantity", item.quantity);
+    w.key("change_from");
+    if (item.change_from) {
+      w.value(*item.change_from);
+    } else {
+      w.null();
     }
-    out += "{\"sku\":";
-    append_json_string(out, item.sku.str());
-    out += ",\"quantity\":" + std::to_string(item.quantity);
-    out += ",\"change_from\":";
-    out += item.change_from ? std::to_string(*item.change_from) : "null";
-    out += ",\"idempotency_key\":";
-    append_json_string(out, item.idempotency_key);
-    out += '}';
+    w.field("idempotency_key", item.idempotency_key).end_object();
   }
-  out += "]}";
-  return out;
+  w.end_array().end_object();
+  return w.take();
 }
 
 std::string webhook_signature(std::string_view secret, std::string_view timestamp,

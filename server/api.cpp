@@ -9,13 +9,15 @@
 #include "engine/channel_rules.hpp"
 #include "engine/kits.hpp"
 #include "engine/time.hpp"
-#include "server/json_writer.hpp"
+#include "connectors/json_writer.hpp"
 #include "server/placement.hpp"
 #include "server/reservations.hpp"
 #include "server/snapshots.hpp"
 #include "server/url.hpp"
 
 namespace stockd::server {
+
+using connectors::json_writer;
 namespace {
 
 response make_response(http::status status, unsigned version, bool keep_alive, std::string body,

@@ -10,10 +10,12 @@
 #include "engine/catalog.hpp"
 #include "engine/state.hpp"
 #include "engine/time.hpp"
-#include "server/json_writer.hpp"
+#include "connectors/json_writer.hpp"
 #include "server/url.hpp"
 
 namespace stockd::server {
+
+using connectors::json_writer;
 namespace {
 
 using actors::reservation_limits;

@@ -5,10 +5,12 @@
 #include <utility>
 
 #include "engine/time.hpp"
-#include "server/json_writer.hpp"
+#include "connectors/json_writer.hpp"
 #include "server/url.hpp"
 
 namespace stockd::server {
+
+using connectors::json_writer;
 namespace {
 
 constexpr std::string_view prefix = "/v1/snapshots/";

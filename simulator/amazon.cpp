@@ -10,7 +10,7 @@ constexpr std::string_view prefix = "/listings/2021-08-01/items/";
 constexpr std::string_view availability_path = "/attributes/fulfillment_availability";
 
 std::string errors_json(std::string_view code, std::string_view message) {
-  json_out out;
+  json_writer out;
   out.begin_object().key("errors").begin_array().begin_object();
   out.field("code", code).field("message", message).field("details", "");
   out.end_object().end_array().end_object();
@@ -180,7 +180,7 @@ reply amazon_emulator::patch(const request& req, const std::string& sku, time_po
   if (faults().bad_sku(sku)) {
     issues.push_back({"8541", "the listing cannot be updated (emulator bad-skus fault)"});
   }
-  json_out out;
+  json_writer out;
   out.begin_object().field("sku", sku);
   if (issues.empty()) {
     found->second = next;
@@ -218,7 +218,7 @@ reply amazon_emulator::get(const request& req, const std::string& sku, time_poin
     return r;
   }
   const std::string included = query_param(to_std(req.target()), "includedData").value_or("summaries");
-  json_out out;
+  json_writer out;
   out.begin_object().field("sku", sku);
   if (included.find("fulfillmentAvailability") != std::string::npos) {
     out.key("fulfillmentAvailability").begin_array();
@@ -280,7 +280,7 @@ std::optional<std::string> amazon_emulator::do_buy_one(std::mt19937_64& rng) {
   return *names[i];
 }
 
-void amazon_emulator::write_quantities(json_out& out) const {
+void amazon_emulator::write_quantities(json_writer& out) const {
   for (const auto& [sku, l] : listings_) {
     out.begin_object().field("sku", sku).field("location", "DEFAULT");
     if (l.has_availability) {
@@ -295,7 +295,7 @@ void amazon_emulator::write_quantities(json_out& out) const {
   }
 }
 
-void amazon_emulator::write_rate_limit(json_out& out, time_point now) {
+void amazon_emulator::write_rate_limit(json_writer& out, time_point now) {
   const double elapsed = seconds_since_start(now);
   out.field("kind", "token_bucket").field("rate", patch_bucket_.rate());
   out.field("burst", patch_bucket_.burst());

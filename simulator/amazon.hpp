@@ -39,8 +39,8 @@ protected:
   std::optional<std::int64_t> do_quantity(std::string_view sku,
                                           std::string_view location) const override;
   std::optional<std::string> do_buy_one(std::mt19937_64& rng) override;
-  void write_quantities(json_out& out) const override;
-  void write_rate_limit(json_out& out, time_point now) override;
+  void write_quantities(json_writer& out) const override;
+  void write_rate_limit(json_writer& out, time_point now) override;
 
 private:
   struct listing {
@@ -53,8 +53,8 @@ private:
   reply get(const request& req, const std::string& sku, time_point now);
 
   amazon_options opts_;
-  token_bucket patch_bucket_;
-  token_bucket get_bucket_;
+  connectors::token_bucket patch_bucket_;
+  connectors::token_bucket get_bucket_;
   std::map<std::string, listing, std::less<>> listings_;
   std::uint64_t patches_accepted_ = 0;
   std::uint64_t patches_invalid_ = 0;

@@ -114,7 +114,7 @@ void buyer::buy_loop() {
     ++purchases_;
     const std::string order_id = opts_.channel_id + "-" + nonce_ + "-" +
                                  std::to_string(++order_number);
-    json_out out;
+    json_writer out;
     out.begin_array().begin_object();
     out.field("id", order_id + ":1").field("source", opts_.channel_id);
     out.field("type", "order_created").field("sku", *sku).field("qty", 1);
@@ -214,7 +214,7 @@ std::optional<std::chrono::milliseconds> buyer::deliver(pending& p, http_client*
   return std::min(delay, opts_.retry_delay_max);
 }
 
-void buyer::write_stats(json_out& out) const {
+void buyer::write_stats(json_writer& out) const {
   out.begin_object();
   out.field("buys_per_second", opts_.buys_per_second);
   out.field("purchases", purchases_.load()).field("out_of_stock", out_of_stock_.load());

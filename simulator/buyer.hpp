@@ -53,7 +53,7 @@ public:
   /// Stops buying, lets queued orders go out for up to `drain`, then stops delivering.
   void stop(std::chrono::milliseconds drain = std::chrono::milliseconds{0});
   /// Counters as a JSON object (safe from any thread, takes no emulator lock).
-  void write_stats(json_out& out) const;
+  void write_stats(json_writer& out) const;
 
   std::uint64_t purchases() const noexcept { return purchases_.load(); }
   std::uint64_t delivered() const noexcept { return delivered_.load(); }

@@ -9,7 +9,7 @@ constexpr std::size_t json_depth_max = 32;
 constexpr std::size_t test_api_items_max = 100'000;
 
 std::string error_json(std::string_view message) {
-  json_out out;
+  json_writer out;
   out.begin_object().field("error", message).end_object();
   return out.take();
 }
@@ -177,7 +177,7 @@ reply emulator::test_api(const request& req) {
   if (path == "/_emulator/stats" && req.method() == http::verb::get) {
     r.res = make_response(req, http::status::ok, "");
     // stats_json takes the lock itself: build it here instead.
-    json_out out;
+    json_writer out;
     const time_point now = now_();
     out.begin_object().field("emulator", kind_).field("uptime_s", seconds_since_start(now));
     out.field("calls", calls_);
@@ -209,7 +209,7 @@ reply emulator::test_api(const request& req) {
     return r;
   }
   if (path == "/_emulator/faults" && req.method() == http::verb::get) {
-    json_out out;
+    json_writer out;
     out.begin_object().field("faults", describe(faults_.settings())).end_object();
     r.res = make_response(req, http::status::ok, out.take());
     return r;
@@ -221,13 +221,13 @@ reply emulator::test_api(const request& req) {
       return r;
     }
     faults_.set(std::move(*parsed.settings));
-    json_out out;
+    json_writer out;
     out.begin_object().field("faults", describe(faults_.settings())).end_object();
     r.res = make_response(req, http::status::ok, out.take());
     return r;
   }
   if (path == "/_emulator/quantities" && req.method() == http::verb::get) {
-    json_out out;
+    json_writer out;
     out.begin_object().key("items").begin_array();
     write_quantities(out);
     out.end_array().end_object();
@@ -261,7 +261,7 @@ reply emulator::test_api(const request& req) {
         return r;
       }
     }
-    json_out out;
+    json_writer out;
     out.begin_object().field("set", static_cast<std::uint64_t>(n)).end_object();
     r.res = make_response(req, http::status::ok, out.take());
     return r;
@@ -306,7 +306,7 @@ std::string emulator::quantities_json() {
   return handle(req).res.body();
 }
 
-void emulator::set_extra_stats(std::function<void(json_out&)> writer) {
+void emulator::set_extra_stats(std::function<void(json_writer&)> writer) {
   std::lock_guard lock(mu_);
   extra_stats_ = std::move(writer);
 }

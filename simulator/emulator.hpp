@@ -26,15 +26,18 @@
 #include <simdjson.h>
 
 #include "simulator/faults.hpp"
-#include "simulator/json_out.hpp"
-#include "simulator/rate_limit.hpp"
+#include "connectors/json_writer.hpp"
+#include "connectors/rate_limiter.hpp"
 
 namespace stockd::simulator {
 
 namespace http = boost::beast::http;
 using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
+using clock_type = connectors::limiter_clock;
+using time_point = connectors::limiter_time;
 using clock_fn = std::function<time_point()>;
+using connectors::json_writer;
 
 /// What the transport does with a reply: write it; or hold the connection for `hang` and then
 /// close it without writing (a timeout as the client sees it); or reset the connection.
@@ -75,7 +78,7 @@ public:
   std::string quantities_json();
   const std::string& kind() const noexcept { return kind_; }
   /// Extra counters (the buyer's) written under "buyer" in the stats.
-  void set_extra_stats(std::function<void(json_out&)> writer);
+  void set_extra_stats(std::function<void(json_writer&)> writer);
 
 protected:
   // All of these run under mu_.
@@ -90,8 +93,8 @@ protected:
   virtual std::optional<std::int64_t> do_quantity(std::string_view sku,
                                                   std::string_view location) const = 0;
   virtual std::optional<std::string> do_buy_one(std::mt19937_64& rng) = 0;
-  virtual void write_quantities(json_out& out) const = 0;
-  virtual void write_rate_limit(json_out& out, time_point now) = 0;
+  virtual void write_quantities(json_writer& out) const = 0;
+  virtual void write_rate_limit(json_writer& out, time_point now) = 0;
 
   /// Counted by the concrete emulator: a call that reached its store (items = its batch size).
   void count_call_items(std::size_t items);
@@ -114,7 +117,7 @@ private:
   std::mutex mu_;
   fault_plan faults_;
   simdjson::dom::parser parser_;
-  std::function<void(json_out&)> extra_stats_;
+  std::function<void(json_writer&)> extra_stats_;
   std::uint64_t calls_ = 0;
   std::uint64_t item_calls_ = 0;
   std::uint64_t items_ = 0;

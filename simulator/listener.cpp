@@ -65,7 +65,7 @@ private:
       status = http::status::request_header_fields_too_large;
       message = "header larger than " + std::to_string(opts_.header_bytes_max) + " bytes";
     }
-    json_out out;
+    json_writer out;
     out.begin_object().field("error", message).end_object();
     request unread{http::verb::unknown, "/", 11};
     unread.keep_alive(false);  // the rest of the request is unread: close after answering

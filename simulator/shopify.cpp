@@ -74,13 +74,13 @@ std::string_view version_of(std::string_view path) {
 shopify_emulator::shopify_emulator(shopify_options opts, clock_fn now)
     : emulator("shopify", now),
       opts_(std::move(opts)),
-      bucket_(opts_.bucket_max, opts_.restore_per_second,
+      bucket_({opts_.bucket_max, opts_.bucket_max, opts_.restore_per_second},
               now ? now() : clock_type::now()) {
   assert(!opts_.locations.empty());
 }
 
 std::string shopify_emulator::error_body(unsigned status) const {
-  json_out out;
+  json_writer out;
   out.begin_object();
   if (status == 429) {
     out.key("errors").begin_array().begin_object().field("message", "Throttled");
@@ -224,7 +224,7 @@ reply shopify_emulator::on_api(const request& req, std::optional<fault_kind> fau
     }
   }
   if (c.actual) {
-    bucket_.refund(c.requested - *c.actual);
+    bucket_.refund(c.requested - *c.actual, now);
     points_actual_ += *c.actual;
   }
   r.res = make_response(req, http::status::ok, envelope(data, error_code, error_message, c, now));
@@ -234,7 +234,7 @@ reply shopify_emulator::on_api(const request& req, std::optional<fault_kind> fau
 std::string shopify_emulator::envelope(std::string_view data, std::string_view error_code,
                                        std::string_view error_message, const cost& c,
                                        time_point now) {
-  json_out out;
+  json_writer out;
   out.begin_object();
   if (!error_code.empty()) {
     out.key("errors").begin_array().begin_object().field("message", error_message);
@@ -251,9 +251,9 @@ std::string shopify_emulator::envelope(std::string_view data, std::string_view e
     out.key("actualQueryCost").null();
   }
   out.key("throttleStatus").begin_object();
-  out.field("maximumAvailable", bucket_.maximum());
+  out.field("maximumAvailable", bucket_.status().maximum_available);
   out.field("currentlyAvailable", static_cast<std::int64_t>(std::floor(bucket_.available(now))));
-  out.field("restoreRate", bucket_.restore_per_second());
+  out.field("restoreRate", bucket_.status().restore_rate);
   out.end_object().end_object().end_object().end_object();
   return out.take();
 }
@@ -406,7 +406,7 @@ std::string shopify_emulator::set_quantities(simdjson::dom::element variables, b
     }
     changes.push_back({*item_at, *location, quantity});
   }
-  json_out out;
+  json_writer out;
   out.begin_object().key("inventorySetQuantities").begin_object();
   if (!errors.empty()) {
     // All or nothing: one bad item fails the whole input (channels.md: NON_MUTABLE_INVENTORY_ITEM
@@ -469,7 +469,7 @@ std::string shopify_emulator::read_items(simdjson::dom::element variables,
     start = n;
   }
   const std::size_t end = std::min(items_.size(), start + static_cast<std::size_t>(first));
-  json_out out;
+  json_writer out;
   out.begin_object().key("inventoryItems").begin_object().key("nodes").begin_array();
   for (std::size_t i = start; i < end; ++i) {
     out.begin_object().field("id", std::string(item_prefix) + std::to_string(i + 1));
@@ -556,7 +556,7 @@ std::optional<std::string> shopify_emulator::do_buy_one(std::mt19937_64& rng) {
   return items_[i].sku;
 }
 
-void shopify_emulator::write_quantities(json_out& out) const {
+void shopify_emulator::write_quantities(json_writer& out) const {
   for (std::size_t i = 0; i < items_.size(); ++i) {
     for (const auto& [location, quantity] : items_[i].available) {
       out.begin_object().field("sku", items_[i].sku);
@@ -566,14 +566,15 @@ void shopify_emulator::write_quantities(json_out& out) const {
   }
 }
 
-void shopify_emulator::write_rate_limit(json_out& out, time_point now) {
+void shopify_emulator::write_rate_limit(json_writer& out, time_point now) {
   const double elapsed = seconds_since_start(now);
-  out.field("kind", "leaky_bucket").field("maximum_available", bucket_.maximum());
-  out.field("restore_rate", bucket_.restore_per_second());
+  out.field("kind", "leaky_bucket").field("maximum_available", bucket_.status().maximum_available);
+  out.field("restore_rate", bucket_.status().restore_rate);
   out.field("currently_available", bucket_.available(now));
   out.field("points_requested", points_requested_).field("points_actual", points_actual_);
   // Utilisation: points spent over what the bucket could give in the run (start full + restore).
-  const double capacity = bucket_.maximum() + elapsed * bucket_.restore_per_second();
+  const double capacity =
+      bucket_.status().maximum_available + elapsed * bucket_.status().restore_rate;
   out.field("utilisation", capacity > 0 ? points_actual_ / capacity : 0.0);
   out.field("mutations", mutations_).field("stale_answers", stale_answers_);
   out.field("idempotent_replays", replays_);

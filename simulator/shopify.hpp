@@ -49,8 +49,8 @@ protected:
   std::optional<std::int64_t> do_quantity(std::string_view sku,
                                           std::string_view location) const override;
   std::optional<std::string> do_buy_one(std::mt19937_64& rng) override;
-  void write_quantities(json_out& out) const override;
-  void write_rate_limit(json_out& out, time_point now) override;
+  void write_quantities(json_writer& out) const override;
+  void write_rate_limit(json_writer& out, time_point now) override;
 
 private:
   struct item {
@@ -76,7 +76,7 @@ private:
   std::optional<std::size_t> item_index(std::string_view gid) const;
 
   shopify_options opts_;
-  leaky_bucket bucket_;
+  connectors::cost_bucket bucket_;  // Shopify's: the same bucket stockd paces itself with
   std::vector<item> items_;  // index + 1 is the GID number
   std::unordered_map<std::string, std::size_t> by_sku_;
   std::unordered_map<std::string, remembered> idempotency_;

@@ -1,8 +1,6 @@
 #include "simulator/webhook.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <charconv>
 #include <cmath>
@@ -12,31 +10,12 @@ namespace stockd::simulator {
 namespace {
 
 std::string error_json(std::string_view message) {
-  json_out out;
+  json_writer out;
   out.begin_object().field("error", message).end_object();
   return out.take();
 }
 
 } // namespace
-
-std::string webhook_signature(std::string_view secret, std::string_view timestamp,
-                              std::string_view payload) {
-  std::string signed_text;
-  signed_text.reserve(timestamp.size() + 1 + payload.size());
-  signed_text.append(timestamp).append(".").append(payload);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac,
-       &length);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned i = 0; i < length; ++i) {
-    out += hex[mac[i] >> 4];
-    out += hex[mac[i] & 15];
-  }
-  return out;
-}
 
 webhook_emulator::webhook_emulator(webhook_options opts, clock_fn now)
     : emulator("webhook", now),
@@ -72,7 +51,7 @@ reply webhook_emulator::on_api(const request& req, std::optional<fault_kind>, ti
   if (!bucket_.try_take(now)) {
     count_throttled();
     r.res = make_response(req, http::status::too_many_requests, error_body(429));
-    const double wait = bucket_.seconds_until_token(now);
+    const double wait = std::chrono::duration<double>(bucket_.wait(now)).count();
     r.res.set(http::field::retry_after,
               std::to_string(std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(wait)))));
     return r;
@@ -107,7 +86,7 @@ reply webhook_emulator::post_batch(const request& req) {
                                      std::to_string(opts_.batch_items_max)));
     return r;
   }
-  json_out out;
+  json_writer out;
   out.begin_object().key("results").begin_array();
   std::size_t index = 0;
   for (auto item : items) {
@@ -176,7 +155,7 @@ reply webhook_emulator::get_items(const request& req, std::string_view rest) {
   reply r;
   // stockd's read-back: ?skus=a,b,c (each percent-encoded) → {"quantities": {"a": N, ...}}.
   if (auto list = query_param(to_std(req.target()), "skus")) {
-    json_out out;
+    json_writer out;
     out.begin_object().key("quantities").begin_object();
     std::string_view text = *list;
     while (!text.empty()) {
@@ -198,7 +177,7 @@ reply webhook_emulator::get_items(const request& req, std::string_view rest) {
       r.res = make_response(req, http::status::not_found, error_json("sku: unknown"));
       return r;
     }
-    json_out out;
+    json_writer out;
     out.begin_object().field("sku", sku).field("quantity", it->second).end_object();
     r.res = make_response(req, http::status::ok, out.take());
     return r;
@@ -217,7 +196,7 @@ reply webhook_emulator::get_items(const request& req, std::string_view rest) {
   }
   const std::string after = query_param(to_std(req.target()), "after").value_or("");
   auto it = after.empty() ? quantities_.begin() : quantities_.upper_bound(after);
-  json_out out;
+  json_writer out;
   out.begin_object().key("items").begin_array();
   std::size_t n = 0;
   std::string last;
@@ -268,13 +247,13 @@ std::optional<std::string> webhook_emulator::do_buy_one(std::mt19937_64& rng) {
   return it->first;
 }
 
-void webhook_emulator::write_quantities(json_out& out) const {
+void webhook_emulator::write_quantities(json_writer& out) const {
   for (const auto& [sku, quantity] : quantities_) {
     out.begin_object().field("sku", sku).field("quantity", quantity).end_object();
   }
 }
 
-void webhook_emulator::write_rate_limit(json_out& out, time_point now) {
+void webhook_emulator::write_rate_limit(json_writer& out, time_point now) {
   const double elapsed = seconds_since_start(now);
   out.field("kind", "token_bucket").field("rate", bucket_.rate()).field("burst", bucket_.burst());
   const double capacity = bucket_.burst() + elapsed * bucket_.rate();

@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "connectors/webhook_client.hpp"
 #include "simulator/emulator.hpp"
 
 namespace stockd::simulator {
@@ -25,9 +26,8 @@ struct webhook_options {
   std::size_t idempotency_keys_max = 100'000;
 };
 
-/// "sha256=" + hex HMAC-SHA256(secret, timestamp + "." + payload): X-Stockd-Signature.
-std::string webhook_signature(std::string_view secret, std::string_view timestamp,
-                              std::string_view payload);
+/// The connector's own signing (connectors/webhook_client.hpp): the emulator checks the same.
+using connectors::webhook_signature;
 
 class webhook_emulator final : public emulator {
 public:
@@ -41,8 +41,8 @@ protected:
   std::optional<std::int64_t> do_quantity(std::string_view sku,
                                           std::string_view location) const override;
   std::optional<std::string> do_buy_one(std::mt19937_64& rng) override;
-  void write_quantities(json_out& out) const override;
-  void write_rate_limit(json_out& out, time_point now) override;
+  void write_quantities(json_writer& out) const override;
+  void write_rate_limit(json_writer& out, time_point now) override;
 
 private:
   reply post_batch(const request& req);
@@ -53,7 +53,7 @@ private:
   };
 
   webhook_options opts_;
-  token_bucket bucket_;
+  connectors::token_bucket bucket_;
   std::map<std::string, std::int64_t, std::less<>> quantities_;
   std::unordered_map<std::string, remembered> keys_;
   std::deque<std::string> keys_order_;

@@ -265,7 +265,7 @@ TEST_CASE("customers buy the displayed stock down to zero and stockd gets one or
   CHECK(per_sku == std::map<std::string, int>{{"A", 4}, {"B", 4}, {"C", 4}});
   json stats(channel.stats_json());
   (void)stats;
-  json_out out;
+  json_writer out;
   customers.write_stats(out);
   json counters(out.take());
   CHECK(counters["retries"].get_uint64().value() == 2);  // the two 503s

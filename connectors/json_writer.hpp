@@ -1,11 +1,12 @@
 #pragma once
-// A small streaming JSON writer for our answers: escapes strings, nothing else. Callers emit
-// well-formed structure (this is output we build, not input we parse).
+// A small streaming JSON writer for what stockd writes: the API's answers, connectors' request
+// bodies, the emulators' answers. Escapes strings, nothing else; callers emit well-formed
+// structure (this is output we build, not input we parse).
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace stockd::server {
+namespace stockd::connectors {
 
 class json_writer {
 public:
@@ -32,6 +33,8 @@ public:
   json_writer& value(double v);
   json_writer& value(bool v) { comma(); out_ += v ? "true" : "false"; return *this; }
   json_writer& null() { comma(); out_ += "null"; return *this; }
+  /// Inserts already-serialized JSON as a value.
+  json_writer& raw(std::string_view json) { comma(); out_ += json; return *this; }
   template <class T>
   json_writer& field(std::string_view k, const T& v) { key(k); return value(v); }
 
@@ -47,4 +50,4 @@ private:
   bool first_ = true;
 };
 
-} // namespace stockd::server
+} // namespace stockd::connectors

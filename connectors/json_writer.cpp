@@ -1,11 +1,11 @@
-#include "simulator/json_out.hpp"
+#include "connectors/json_writer.hpp"
 
 #include <cmath>
 #include <cstdio>
 
-namespace stockd::simulator {
+namespace stockd::connectors {
 
-json_out& json_out::value(double v) {
+json_writer& json_writer::value(double v) {
   comma();
   if (!std::isfinite(v)) {
     out_ += "null";
@@ -17,7 +17,7 @@ json_out& json_out::value(double v) {
   return *this;
 }
 
-void json_out::quote(std::string_view s) {
+void json_writer::quote(std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out_ += '"';
   for (char c : s) {
@@ -41,4 +41,4 @@ void json_out::quote(std::string_view s) {
   out_ += '"';
 }
 
-} // namespace stockd::simulator
+} // namespace stockd::connectors
