@@ -1,5 +1,8 @@
 #include "actors/channel.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include <caf/send.hpp>
 
 namespace stockd::actors {
@@ -10,20 +13,6 @@ using connectors::sync_time;
 
 std::int64_t age_ms(sync_time since, sync_time now) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count();
-}
-
-/// The kits that contain `component`, from the catalog (one level of kits: config/ checks).
-std::vector<engine::sku_id> kits_with(const engine::catalog& catalog,
-                                      const engine::sku_id& component) {
-  std::vector<engine::sku_id> out;
-  for (const auto* kit : catalog.kits()) {
-    for (const auto& c : kit->components) {
-      if (c.sku == component) {
-        out.push_back(kit->id);
-      }
-    }
-  }
-  return out;
 }
 
 std::int64_t expected_for(const channel_holder& h, const engine::sku_id& sku) {
@@ -70,8 +59,14 @@ void start_reads(self_pointer self, sync_time now) {
   }
   h.limiter->try_take(now);
   h.read_in_flight = true;
-  h.reading.swap(h.pending_reads);
-  h.pending_reads.clear();
+  // At most a batch's worth per call (a read names its SKUs in the request); the rest wait for
+  // the next call.
+  const std::size_t n = std::min(h.pending_reads.size(), h.setup.client->batch_max());
+  h.reading.assign(std::make_move_iterator(h.pending_reads.begin()),
+                   std::make_move_iterator(h.pending_reads.begin() +
+                                           static_cast<std::ptrdiff_t>(n)));
+  h.pending_reads.erase(h.pending_reads.begin(),
+                        h.pending_reads.begin() + static_cast<std::ptrdiff_t>(n));
   auto handle = caf::actor_cast<channel_actor>(self);
   h.setup.client->read(h.reading, [handle](connectors::read_result result) {
     caf::anon_send(handle, read_atom::value, std::move(result));
@@ -136,7 +131,7 @@ void on_stock(self_pointer self, const stock_update& u) {
     h.sync->own_order_seen(u.key.sku, u.order_qty, now);
   }
   h.sync->set_expected(u.key.sku, expected_for(h, u.key.sku), now);
-  for (const auto& kit : kits_with(*h.catalog, u.key.sku)) {
+  for (const auto& kit : h.catalog->kits_containing(u.key.sku)) {
     h.sync->set_expected(kit, expected_for(h, kit), now);
   }
   pump(self);
@@ -252,7 +247,7 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         s.queued_urgent = st.sync->queued(connectors::lane::urgent);
         s.queued_normal = st.sync->queued(connectors::lane::normal);
         s.queued_bulk = st.sync->queued(connectors::lane::bulk);
-        s.out_of_sync = st.sync->out_of_sync(now, std::chrono::milliseconds(0), SIZE_MAX).size();
+        s.out_of_sync = st.sync->out_of_sync_count();
         if (auto oldest = st.sync->oldest_out_of_sync()) {
           s.oldest_out_of_sync_ms = age_ms(*oldest, now);
         }

@@ -53,7 +53,8 @@ void channel_sync::mark_out_of_sync(sku_sync& r, std::string_view reason, sync_t
   if (!r.out_of_sync_since) {
     r.out_of_sync_since = now;
   }
-  r.reason = std::string(reason);
+  // While the limiter holds every call back, what waits waits for it.
+  r.reason = std::string(rate_limited_ && reason == reason_pending ? reason_rate_limited : reason);
 }
 
 void channel_sync::set_expected(const engine::sku_id& sku, std::int64_t expected, sync_time now) {
@@ -294,6 +295,7 @@ std::optional<outgoing_batch> channel_sync::next_batch(sync_time now) {
     batch.items.push_back(item_for(sku, r));
     r.in_flight = batch.items.back().quantity;
   }
+  rate_limited_ = false;  // a call goes: the limiter let it
   ++calls_in_flight_;
   ++counters_.calls;
   counters_.items_sent += batch.items.size();
@@ -468,6 +470,10 @@ std::vector<engine::sku_id> channel_sync::take_reads() {
 }
 
 void channel_sync::note_rate_limited(sync_time now) {
+  if (rate_limited_) {
+    return;  // already said: the actor asks on every pump while the limiter waits
+  }
+  rate_limited_ = true;
   for (const auto& q : lanes_) {
     for (const auto& sku : q) {
       auto rec = records_.find(sku);
@@ -535,6 +541,14 @@ std::vector<std::pair<engine::sku_id, const sku_sync*>> channel_sync::parked() c
     }
   }
   return out;
+}
+
+std::size_t channel_sync::out_of_sync_count() const {
+  std::size_t n = 0;
+  for (const auto& [sku, r] : records_) {
+    n += r.out_of_sync_since ? 1 : 0;
+  }
+  return n;
 }
 
 std::optional<sync_time> channel_sync::oldest_out_of_sync() const {

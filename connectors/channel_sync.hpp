@@ -141,7 +141,8 @@ public:
   /// SKUs whose stale answer carried no value: read them back, then channel_reported().
   std::vector<engine::sku_id> take_reads();
 
-  /// The caller's rate limiter said wait: queued SKUs show rate_limited until a call goes.
+  /// The caller's rate limiter said wait: queued SKUs, and those queued after, show rate_limited
+  /// until a call goes. Cheap to repeat: only the first call after a call went walks the queues.
   void note_rate_limited(sync_time now);
 
   const sku_sync* find(const engine::sku_id& sku) const;
@@ -156,6 +157,7 @@ public:
   const sync_counters& counters() const noexcept { return counters_; }
   std::size_t skus() const noexcept { return records_.size(); }
   std::optional<sync_time> oldest_out_of_sync() const;
+  std::size_t out_of_sync_count() const;
 
 private:
   struct split_group {
@@ -190,6 +192,7 @@ private:
   void release_unseen(sync_time now);
   void request_recheck(const engine::sku_id& sku, sku_sync& r, sync_time now);
   std::size_t calls_in_flight_ = 0;
+  bool rate_limited_ = false;  // note_rate_limited() since the last call went
   circuit_state circuit_ = circuit_state::closed;
   std::uint32_t consecutive_failures_ = 0;
   std::chrono::milliseconds cooldown_{};

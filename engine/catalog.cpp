@@ -25,6 +25,11 @@ catalog::catalog(std::vector<location_info> locations, std::vector<sku_info> sku
     [[maybe_unused]] const bool fresh = skus_.emplace(std::move(key), std::move(info)).second;
     assert(fresh);
   }
+  for (const auto& [id, info] : skus_) {
+    for (const auto& component : info.components) {
+      kits_by_component_[component.sku.str()].push_back(info.id);
+    }
+  }
   // Kits of kits would need recursive expansion (and cycle checks) at ingest; config/ refuses
   // them, so one level is all ingest ever expands.
   for ([[maybe_unused]] const auto& [id, info] : skus_) {
@@ -98,14 +103,12 @@ const sku_info* catalog::find_sku(const sku_id& sku) const {
   return it == skus_.end() ? nullptr : &it->second;
 }
 
-std::vector<const sku_info*> catalog::kits() const {
-  std::vector<const sku_info*> out;
-  for (const auto& [id, info] : skus_) {
-    if (!info.components.empty()) {
-      out.push_back(&info);
-    }
+std::span<const sku_id> catalog::kits_containing(const sku_id& component) const {
+  auto it = kits_by_component_.find(component.str());
+  if (it == kits_by_component_.end()) {
+    return {};
   }
-  return out;
+  return it->second;
 }
 
 const channel_info* catalog::find_channel(const channel_id& id) const {

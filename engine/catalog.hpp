@@ -91,8 +91,9 @@ public:
   /// The configured SKU, or nullptr. Valid as long as the catalog.
   const sku_info* find_sku(const sku_id& sku) const;
 
-  /// Every configured kit. Valid as long as the catalog.
-  std::vector<const sku_info*> kits() const;
+  /// The kits that contain `component`, in SKU order; empty for most SKUs. Indexed once at
+  /// construction (a channel asks on every stock change). Valid as long as the catalog.
+  std::span<const sku_id> kits_containing(const sku_id& component) const;
 
   const std::vector<channel_info>& channels() const noexcept { return channels_; }
   /// The configured channel, or nullptr. Valid as long as the catalog.
@@ -109,6 +110,7 @@ private:
   std::map<std::string, sku_info, std::less<>> skus_;
   std::map<std::string, std::map<std::string, sku_id, std::less<>>, std::less<>> sku_maps_;
   std::vector<channel_info> channels_;
+  std::map<std::string, std::vector<sku_id>, std::less<>> kits_by_component_;
 };
 
 } // namespace stockd::engine

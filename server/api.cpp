@@ -331,8 +331,7 @@ snapshot_start api::begin_snapshot(const request& header, boost::asio::any_io_ex
   return server::begin_snapshot(deps_, misses_, snapshots_active_, header, std::move(executor));
 }
 
-std::string channels_json(const std::vector<actors::channel_status>& channels) {
-  json_writer w;
+void write_channel_statuses(json_writer& w, const std::vector<actors::channel_status>& channels) {
   w.begin_array();
   for (const auto& c : channels) {
     w.begin_object();
@@ -352,7 +351,6 @@ std::string channels_json(const std::vector<actors::channel_status>& channels) {
     w.end_object();
   }
   w.end_array();
-  return w.take();
 }
 
 std::string channel_metrics(const std::vector<actors::channel_status>& channels) {
@@ -437,19 +435,16 @@ void api::handle(request&& req, responder respond) {
     return;
   }
   if (path == "/v1/status") {
-    auto base = std::make_shared<response>(get_status(req));
-    deps_.engine->channel_statuses(
-        [base, respond](std::vector<actors::channel_status> channels) {
-          // The status object gains "channels": the body is one JSON object, so its closing
-          // brace makes room for one more member.
-          auto& body = base->body();
-          if (!body.empty() && body.back() == '}') {
-            body.pop_back();
-            body += ",\"channels\":" + channels_json(channels) + "}";
-            base->prepare_payload();
-          }
-          respond(std::move(*base));
-        });
+    // Everything but the channels now; the channels answer from their actors, then the object
+    // is closed (the callback runs on an actor thread and must not touch `this`).
+    auto status = std::make_shared<json_writer>(status_open());
+    deps_.engine->channel_statuses([status, respond, version, keep_alive](
+                                       std::vector<actors::channel_status> channels) {
+      status->key("channels");
+      write_channel_statuses(*status, channels);
+      status->end_object();
+      respond(make_response(http::status::ok, version, keep_alive, status->take()));
+    });
     return;
   }
   if (path == "/metrics") {
@@ -831,7 +826,7 @@ void api::get_sku_events(const request& req, std::string sku, responder respond)
   respond(make_response(http::status::ok, req.version(), req.keep_alive(), w.take()));
 }
 
-response api::get_status(const request& req) {
+json_writer api::status_open() {
   const auto& m = *deps_.counters;
   auto load = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
   const auto stats = deps_.db->read_stats();
@@ -911,8 +906,7 @@ response api::get_status(const request& req) {
   w.field("responses_5xx", load(m.http_responses_5xx));
   w.field("overloaded", load(m.http_overloaded));
   w.end_object();
-  w.end_object();
-  return make_response(http::status::ok, req.version(), req.keep_alive(), w.take());
+  return w;  // still open: the caller adds "channels" and closes it
 }
 
 response api::get_metrics(const request& req) {

@@ -148,6 +148,17 @@ private:
   std::map<line_key, engine::location_id> lines_;
 };
 
+/// The decision itself: `views` holds the states of every SKU the unplaced events name.
+void place_with(std::vector<decoded_event>& decoded, const engine::catalog& catalog,
+                std::vector<engine::sku_location_state> views) {
+  placer p(catalog, std::move(views));
+  for (auto& r : decoded) {
+    if (r.ev) {
+      p.place(r);
+    }
+  }
+}
+
 } // namespace
 
 bool needs_placement(const std::vector<decoded_event>& decoded) {
@@ -159,15 +170,6 @@ bool needs_placement(const std::vector<decoded_event>& decoded) {
   return false;
 }
 
-void place_with(std::vector<decoded_event>& decoded, const engine::catalog& catalog,
-                std::vector<engine::sku_location_state> views) {
-  placer p(catalog, std::move(views));
-  for (auto& r : decoded) {
-    if (r.ev) {
-      p.place(r);
-    }
-  }
-}
 
 void place_lines(std::shared_ptr<std::vector<decoded_event>> decoded,
                  const engine::catalog& catalog, actors::runtime& engine,

@@ -33,9 +33,4 @@ void place_lines(std::shared_ptr<std::vector<connectors::decoded_event>> decoded
                  const engine::catalog& catalog, actors::runtime& engine,
                  std::function<void()> done);
 
-/// The decision itself, pure: `views` holds the states of every SKU the unplaced events name.
-/// Exposed for tests.
-void place_with(std::vector<connectors::decoded_event>& decoded, const engine::catalog& catalog,
-                std::vector<engine::sku_location_state> views);
-
 } // namespace stockd::server

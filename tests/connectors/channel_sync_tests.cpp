@@ -72,16 +72,8 @@ TEST_CASE("only the latest quantity per SKU is pushed", "[connectors][sync]") {
 TEST_CASE("a decrease is urgent, an increase waits for the settle window", "[connectors][sync]") {
   sync_options opts;
   opts.batch_max = 1;
-  channel_sync s(channel_id("shop"), opts, 1, 1);
-  settle_at(s, "UP", 10, t0);
-  settle_at(s, "DOWN", 10, t0);
-  // Now with a settle window: an increase queued first still goes after the decrease.
-  channel_sync w(channel_id("shop"), [] {
-    sync_options o;
-    o.batch_max = 1;
-    o.settle = 2s;
-    return o;
-  }(), 1, 1);
+  opts.settle = 2s;
+  channel_sync w(channel_id("shop"), opts, 1, 1);
   w.set_expected(sku("UP"), 10, t0);
   w.set_expected(sku("DOWN"), 10, t0);
   CHECK_FALSE(w.next_batch(t0 + 1s).has_value());  // both are first pushes of 10: settling
@@ -166,6 +158,24 @@ TEST_CASE("a failed call retries with the same key after a capped, jittered back
   REQUIRE(later);
   CHECK(later->items[0].quantity == 4);
   CHECK(later->items[0].idempotency_key != key);
+}
+
+TEST_CASE("while the limiter says wait, queued SKUs say rate_limited until a call goes",
+          "[connectors][sync]") {
+  sync_options opts;
+  opts.batch_max = 1;
+  channel_sync s(channel_id("shop"), opts, 1, 1);
+  s.set_expected(sku("A"), 0, t0);
+  CHECK(s.find(sku("A"))->reason == "pending");
+  s.note_rate_limited(t0);
+  CHECK(s.find(sku("A"))->reason == "rate_limited");
+  s.note_rate_limited(t0);  // again: nothing changes
+  s.set_expected(sku("B"), 0, t0);
+  CHECK(s.find(sku("B"))->reason == "rate_limited");  // queued while the limiter waits
+  auto b = s.next_batch(t0 + 1s);  // the limiter let a call go
+  REQUIRE(b);
+  s.set_expected(sku("C"), 0, t0 + 1s);
+  CHECK(s.find(sku("C"))->reason == "pending");
 }
 
 TEST_CASE("Retry-After is honoured and the SKUs say rate_limited", "[connectors][sync]") {

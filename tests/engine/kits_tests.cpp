@@ -66,6 +66,13 @@ TEST_CASE("a kit lists its components in configured order and other SKUs are not
   CHECK(c.is_kit(sku_id{"GIFT-BOX"}));
   CHECK_FALSE(c.is_kit(sku_id{"TSHIRT-RED-M"}));
   CHECK_FALSE(c.is_kit(sku_id{"MUG"}));
+  // The reverse index: MUG is in both kits (SKU order), the shirt in one, a kit in none.
+  const auto mug = c.kits_containing(sku_id{"MUG"});
+  REQUIRE(mug.size() == 2);
+  CHECK(mug[0] == sku_id{"DUO"});
+  CHECK(mug[1] == sku_id{"GIFT-BOX"});
+  REQUIRE(c.kits_containing(sku_id{"TSHIRT-RED-M"}).size() == 1);
+  CHECK(c.kits_containing(sku_id{"GIFT-BOX"}).empty());
 }
 
 TEST_CASE("kit availability is the minimum over components of floor(available / qty)",
