@@ -108,6 +108,26 @@ bool is_identifier(std::string_view s) {
   return true;
 }
 
+// The name an entry of an array of tables is known by (a token's name, a location's or a
+// channel's id): required, an identifier, unique among `seen`. `what` names it in the error.
+std::optional<config_error> read_unique_identifier(const toml::table& t, std::string_view key,
+                                                   const std::string& prefix,
+                                                   std::string_view what,
+                                                   std::set<std::string>& seen,
+                                                   std::string& out) {
+  if (auto e = read_string(t, key, prefix, out)) {
+    return e;
+  }
+  if (!is_identifier(out)) {
+    return config_error{prefix + std::string(key), "is required: letters, digits, '-', '_', '.'"};
+  }
+  if (!seen.insert(out).second) {
+    return config_error{prefix + std::string(key),
+                        "duplicate " + std::string(what) + " '" + out + "'"};
+  }
+  return std::nullopt;
+}
+
 std::optional<config_error> read_server(const toml::table& t, settings& s) {
   const std::string p = "server.";
   if (auto e = check_keys(t, p,
@@ -234,14 +254,8 @@ std::optional<config_error> read_tokens(const toml::array& tokens, settings& s) 
       return e;
     }
     server::token_entry entry;
-    if (auto e = read_string(*t, "name", p, entry.name)) {
+    if (auto e = read_unique_identifier(*t, "name", p, "token name", names, entry.name)) {
       return e;
-    }
-    if (!is_identifier(entry.name)) {
-      return config_error{p + "name", "is required: letters, digits, '-', '_', '.'"};
-    }
-    if (!names.insert(entry.name).second) {
-      return config_error{p + "name", "duplicate token name '" + entry.name + "'"};
     }
     if (auto e = read_string(*t, "sha256", p, entry.sha256_hex)) {
       return e;
@@ -286,14 +300,8 @@ std::optional<config_error> read_locations(const toml::array& locations, setting
       return e;
     }
     std::string id;
-    if (auto e = read_string(*t, "id", p, id)) {
+    if (auto e = read_unique_identifier(*t, "id", p, "location id", ids, id)) {
       return e;
-    }
-    if (!is_identifier(id)) {
-      return config_error{p + "id", "is required: letters, digits, '-', '_', '.'"};
-    }
-    if (!ids.insert(id).second) {
-      return config_error{p + "id", "duplicate location id '" + id + "'"};
     }
     engine::location_info info{engine::location_id(id), {}};
     if (const toml::node* node = t->get("aliases")) {
@@ -762,14 +770,8 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
       return e;
     }
     std::string id;
-    if (auto e = read_string(*t, "id", p, id)) {
+    if (auto e = read_unique_identifier(*t, "id", p, "channel id", ids, id)) {
       return e;
-    }
-    if (!is_identifier(id)) {
-      return config_error{p + "id", "is required: letters, digits, '-', '_', '.'"};
-    }
-    if (!ids.insert(id).second) {
-      return config_error{p + "id", "duplicate channel id '" + id + "'"};
     }
     connectors::channel_options options;
     options.id = engine::channel_id(id);
