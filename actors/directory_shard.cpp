@@ -224,24 +224,14 @@ void try_next_location(self_pointer self, std::shared_ptr<reserve_attempt> attem
             attempt->reply(std::move(reply));
           },
           [attempt](caf::error&) {
-            reservation_reply reply;
-            reply.status = reservation_status::failed;
-            reply.detail = "timed out; retry with the same key";
-            attempt->reply(std::move(reply));
+            attempt->reply(
+                error_reply(reservation_status::failed, "timed out; retry with the same key"));
           });
 }
 
 void on_reserve(self_pointer self, reserve_request& req, reservation_callback& reply) {
   auto attempt = std::make_shared<reserve_attempt>();
-  if (req.location) {
-    attempt->candidates.push_back(*req.location);
-  } else if (!req.candidates.empty()) {
-    attempt->candidates = req.candidates;
-  } else {
-    for (const auto& info : self->state.catalog->locations()) {
-      attempt->candidates.push_back(info.id);
-    }
-  }
+  attempt->candidates = reservation_candidates(req, *self->state.catalog);
   attempt->req = std::move(req);
   attempt->reply = std::move(reply);
   if (attempt->candidates.empty()) {
@@ -256,20 +246,14 @@ void on_reserve(self_pointer self, reserve_request& req, reservation_callback& r
 void on_end(self_pointer self, end_request& req, reservation_callback& reply) {
   auto& st = self->state;
   if (!st.catalog->has_location(req.key.location)) {
-    reservation_reply unknown;
-    unknown.status = reservation_status::not_found;
-    unknown.detail = "unknown reservation";
-    reply(std::move(unknown));
+    reply(error_reply(reservation_status::not_found, "unknown reservation"));
     return;
   }
   slot& target = slot_for(self, req.key);
   self->request(target.actor, st.ctx->opts.request_timeout, end_atom::value, std::move(req))
       .then([reply](reservation_reply& answer) { reply(std::move(answer)); },
             [reply](caf::error&) {
-              reservation_reply failed;
-              failed.status = reservation_status::failed;
-              failed.detail = "timed out; retry";
-              reply(std::move(failed));
+              reply(error_reply(reservation_status::failed, "timed out; retry"));
             });
 }
 

@@ -23,7 +23,7 @@ struct kit_state;
 /// terminates when the last reply is handled (an actor without a behavior lives as long as it
 /// awaits responses). CAF has no typed handle without messages, hence the plain actor type; its
 /// behavior is empty, so nothing untyped is ever matched.
-using coordinator_pointer = caf::stateful_actor<kit_state>*;
+using self_pointer = caf::stateful_actor<kit_state>*;
 
 /// One component's part in one round of the protocol.
 struct component_op {
@@ -65,15 +65,6 @@ struct kit_state {
   }
   static inline const char* name = "kit_reservation";
 };
-
-using self_pointer = coordinator_pointer;
-
-reservation_reply error_reply(reservation_status status, std::string detail) {
-  reservation_reply r;
-  r.status = status;
-  r.detail = std::move(detail);
-  return r;
-}
 
 void finish(self_pointer self, reservation_reply reply) {
   auto& st = self->state;
@@ -153,6 +144,17 @@ void prepare_all(self_pointer self, const round_ptr& round, Done done) {
               one_done();
             });
   }
+}
+
+/// The ops of `round` that prepared: the ones to journal (or abort).
+round_ptr prepared_of(const std::vector<component_op>& round) {
+  auto prepared = std::make_shared<std::vector<component_op>>();
+  for (const auto& op : round) {
+    if (op.prepared.status == prepare_status::prepared) {
+      prepared->push_back(op);
+    }
+  }
+  return prepared;
 }
 
 void abort_prepared(self_pointer self, const std::vector<component_op>& round) {
@@ -239,15 +241,14 @@ void release_components(self_pointer self,
   restart_deadline(self->state);  // putting the journal right is worth its own time budget
   auto round = end_round(ids, location, event_type::reservation_released, event_prefix, {}, {});
   prepare_all(self, round, [self, round, then] {
-    auto prepared = std::make_shared<std::vector<component_op>>();
+    auto prepared = prepared_of(*round);
     bool ok = true;
     for (const auto& op : *round) {
-      if (op.prepared.status == prepare_status::prepared) {
-        prepared->push_back(op);
-      } else if (op.prepared.reply.status == reservation_status::overloaded ||
-                 op.prepared.reply.status == reservation_status::failed) {
+      if (op.prepared.status != prepare_status::prepared &&
+          (op.prepared.reply.status == reservation_status::overloaded ||
+           op.prepared.reply.status == reservation_status::failed)) {
         ok = false;  // still held, or not known
-      }  // else not held any more: nothing to release
+      }  // else prepared, or not held any more: nothing to release
     }
     if (!ok) {
       abort_prepared(self, *prepared);
@@ -604,12 +605,7 @@ void on_end_prepared(self_pointer self, const round_ptr& round) {
     finish(self, kit_end_reply(st, done_status, *round));  // a retried end: already done
     return;
   }
-  auto to_end = std::make_shared<std::vector<component_op>>();
-  for (const auto& op : *round) {
-    if (op.prepared.status == prepare_status::prepared) {
-      to_end->push_back(op);
-    }
-  }
+  auto to_end = prepared_of(*round);
   commit_all(self, to_end, [self, round, to_end, done_status](bool refused) {
     auto& s = self->state;
     if (refused) {

@@ -108,6 +108,28 @@ std::optional<std::array<std::string, 3>> parse_id(std::string_view prefix, std:
 
 } // namespace
 
+reservation_reply error_reply(reservation_status status, std::string detail) {
+  reservation_reply r;
+  r.status = status;
+  r.detail = std::move(detail);
+  return r;
+}
+
+std::vector<engine::location_id> reservation_candidates(const reserve_request& req,
+                                                        const engine::catalog& catalog) {
+  if (req.location) {
+    return {*req.location};
+  }
+  if (!req.candidates.empty()) {
+    return req.candidates;
+  }
+  std::vector<engine::location_id> all;
+  for (const auto& info : catalog.locations()) {
+    all.push_back(info.id);
+  }
+  return all;
+}
+
 std::string make_reservation_id(const engine::sku_location_key& key, std::string_view key_digest) {
   return make_id("r.", key.sku.str(), key.location.str(), key_digest);
 }

@@ -20,6 +20,7 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
+#include "engine/catalog.hpp"
 #include "engine/event.hpp"
 #include "engine/ids.hpp"
 #include "engine/time.hpp"
@@ -109,6 +110,15 @@ struct reservation_reply {
   std::vector<reservation_component> components;  // a kit reservation: one per component
 };
 using reservation_callback = std::function<void(reservation_reply)>;
+
+/// A reply that carries only a status and why (no reservation to describe).
+reservation_reply error_reply(reservation_status status, std::string detail);
+
+/// The locations a reservation may be placed at, in the order to try them: the named one, else
+/// the request's candidates (the channel's priority order), else every configured location in
+/// config order. The one rule for plain and kit reservations alike.
+std::vector<engine::location_id> reservation_candidates(const reserve_request& req,
+                                                        const engine::catalog& catalog);
 
 /// What the journal said about an event the engine submitted; sent to the shard that owns the
 /// SKU after the entry, when fresh, was dispatched (so the actor applies it first).

@@ -115,6 +115,28 @@ void runtime::dispatch(std::vector<engine::journal_entry>&& entries) {
   }
 }
 
+runtime::journaled_counts
+runtime::dispatch_journaled(std::vector<engine::journal_entry>& journaled,
+                            const std::vector<store::append_status>& statuses) {
+  journaled_counts counts;
+  std::vector<engine::journal_entry> fresh;
+  fresh.reserve(journaled.size());
+  for (std::size_t i = 0; i < journaled.size(); ++i) {
+    if (statuses[i].duplicate) {
+      ++counts.duplicate;
+    } else {
+      fresh.push_back(std::move(journaled[i]));
+    }
+  }
+  counts.accepted = fresh.size();
+  ctx_.counters->events_duplicate.fetch_add(counts.duplicate, std::memory_order_relaxed);
+  ctx_.counters->events_accepted.fetch_add(counts.accepted, std::memory_order_relaxed);
+  if (!fresh.empty()) {
+    dispatch(std::move(fresh));
+  }
+  return counts;
+}
+
 bool runtime::submit_batch(std::vector<engine::journal_entry> entries) {
   // Before recovery finishes, dispatch() belongs to the recovery loop: refusing here keeps it
   // to one thread.
@@ -131,24 +153,17 @@ bool runtime::submit_batch(std::vector<engine::journal_entry> entries) {
                   std::vector<engine::journal_entry>& journaled,
                   const std::vector<store::append_status>& statuses,
                   const store::error* failure) mutable {
-    std::vector<engine::journal_entry> fresh;
     for (std::size_t i = 0; i < results.size(); ++i) {
       journal_result& result = results[i];
       if (failure != nullptr) {
         result.failure = std::string(store::to_string(failure->code)) + ": " + failure->message;
-        continue;
-      }
-      result.seq = statuses[i].seq;
-      result.duplicate = statuses[i].duplicate;
-      if (result.duplicate) {
-        ctx_.counters->events_duplicate.fetch_add(1, std::memory_order_relaxed);
       } else {
-        ctx_.counters->events_accepted.fetch_add(1, std::memory_order_relaxed);
-        fresh.push_back(std::move(journaled[i]));
+        result.seq = statuses[i].seq;
+        result.duplicate = statuses[i].duplicate;
       }
     }
-    if (!fresh.empty()) {
-      dispatch(std::move(fresh));
+    if (failure == nullptr) {
+      dispatch_journaled(journaled, statuses);
     }
     // Same thread, after the deliveries: each actor applies its entry before it hears the result.
     const auto n = static_cast<std::uint32_t>(shards_.size());
@@ -193,16 +208,7 @@ bool runtime::wake_expiring() {
 
 void runtime::reserve(reserve_request req, reservation_callback reply) {
   if (auto components = catalog_.kit_components(req.sku); !components.empty()) {
-    std::vector<engine::location_id> candidates;
-    if (req.location) {
-      candidates.push_back(*req.location);
-    } else if (!req.candidates.empty()) {
-      candidates = req.candidates;
-    } else {
-      for (const auto& info : catalog_.locations()) {
-        candidates.push_back(info.id);
-      }
-    }
+    auto candidates = reservation_candidates(req, catalog_);
     reserve_kit(*system_, kit_routes{&ctx_, shards_}, {components.begin(), components.end()},
                 std::move(candidates), std::move(req), std::move(reply));
     return;
@@ -219,10 +225,7 @@ void runtime::end_reservation(end_request req, reservation_callback reply) {
 void runtime::end_kit_reservation(kit_end_request req, reservation_callback reply) {
   auto components = catalog_.kit_components(req.kit);
   if (components.empty() || !catalog_.has_location(req.location)) {
-    reservation_reply unknown;
-    unknown.status = reservation_status::not_found;
-    unknown.detail = "unknown reservation";
-    reply(std::move(unknown));
+    reply(error_reply(reservation_status::not_found, "unknown reservation"));
     return;
   }
   end_kit(*system_, kit_routes{&ctx_, shards_}, {components.begin(), components.end()},

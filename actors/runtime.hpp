@@ -46,6 +46,16 @@ public:
   /// Routes journaled entries (in journal order) to their shards. Called from one thread at a
   /// time: the writer thread, or the recovery loop before the writer starts.
   void dispatch(std::vector<engine::journal_entry>&& entries);
+  /// What a commit did with a submission, entry by entry.
+  struct journaled_counts {
+    std::uint64_t accepted = 0;   // new to the journal
+    std::uint64_t duplicate = 0;  // the journal had its id already
+  };
+  /// The steps after every successful commit of a submission: count its entries as accepted or
+  /// duplicate (events_accepted, events_duplicate) and dispatch the accepted ones, which are
+  /// moved out of `journaled`. `statuses` follow `journaled`, one each. On dispatch()'s thread.
+  journaled_counts dispatch_journaled(std::vector<engine::journal_entry>& journaled,
+                                      const std::vector<store::append_status>& statuses);
   /// Tells every shard the journal head after a commit (checkpoint watermarks follow it).
   void publish_head(std::uint64_t head);
   /// Replays the journal from the checkpoint watermark. Blocks until every replayed event is

@@ -116,15 +116,23 @@ reservation_reply make_reply(reservation_status status, const engine::sku_locati
   return r;
 }
 
-reservation_reply error_reply(reservation_status status, std::string detail) {
-  reservation_reply r;
-  r.status = status;
-  r.detail = std::move(detail);
-  return r;
-}
-
 /// What stock a new hold may take: the engine's available minus holds still in flight.
 std::int64_t free_to_reserve(const sku_location_holder& h) { return h.state.qty.available - h.held; }
+
+/// The `limit` answer when a new hold would pass reservations_max here, counting the holds still
+/// in flight; nullopt when there is room.
+std::optional<reservation_reply> at_reservation_limit(const sku_location_holder& h) {
+  std::size_t holds = 0;
+  for (const auto& [_, op] : h.pending) {
+    holds += op.hold > 0 ? 1 : 0;
+  }
+  if (h.state.reservations.size() + holds < engine::state_limits::reservations_max) {
+    return std::nullopt;
+  }
+  return error_reply(reservation_status::limit,
+                     "at most " + std::to_string(engine::state_limits::reservations_max) +
+                         " reservations per SKU and location");
+}
 
 engine::journal_entry engine_event(const sku_location_holder& h, event_type type,
                                    std::string event_id, std::string reservation_id) {
@@ -240,15 +248,18 @@ std::string expiry_event_id(const engine::sku_location_key& key, const engine::r
   return "expire:" + r.id + "#" + hex;
 }
 
+/// The event-id prefixes of the ends of a reservation other than its expiry: "<prefix><id>".
+constexpr std::string_view end_prefixes[] = {"release:", "commit:", kit_undo_prefix};
+
 /// Whether an end of reservation `id` is pending here (a release, commit or expiry in flight,
 /// or one a kit coordinator prepared): its expiry waits, and other ends are told to retry.
-bool ending(const sku_location_holder& h, const std::string& id) {
-  if (const engine::reservation* r = find_reservation(h.state, id);
-      r != nullptr && h.pending.contains(expiry_event_id(h.state.key, *r))) {
+/// `held`: the reservation `id` in the state, or nullptr when it is not held (no expiry then).
+bool ending(const sku_location_holder& h, const std::string& id,
+            const engine::reservation* held) {
+  if (held != nullptr && h.pending.contains(expiry_event_id(h.state.key, *held))) {
     return true;
   }
-  for (std::string_view prefix : {std::string_view("release:"), std::string_view("commit:"),
-                                  kit_undo_prefix}) {
+  for (std::string_view prefix : end_prefixes) {
     std::string event_id(prefix);
     event_id += id;
     if (h.pending.contains(event_id)) {
@@ -260,8 +271,7 @@ bool ending(const sku_location_holder& h, const std::string& id) {
 
 /// Whether a kit coordinator's end of `id` is pending under another event id than `event_id`.
 bool kit_ending(const sku_location_holder& h, const std::string& id, const std::string& event_id) {
-  for (std::string_view prefix :
-       {std::string_view("release:"), std::string_view("commit:"), kit_undo_prefix}) {
+  for (std::string_view prefix : end_prefixes) {
     std::string other(prefix);
     other += id;
     if (other == event_id) {
@@ -302,7 +312,7 @@ void schedule_expiry(self_pointer self) {
   auto& h = self->state;
   std::optional<engine::timestamp> earliest;
   for (const auto& r : h.state.reservations) {
-    if (r.expires_at && (!earliest || *r.expires_at < *earliest) && !ending(h, r.id)) {
+    if (r.expires_at && (!earliest || *r.expires_at < *earliest) && !ending(h, r.id, &r)) {
       earliest = r.expires_at;
     }
   }
@@ -331,20 +341,16 @@ void on_expire(self_pointer self) {
   std::size_t submitted = 0;
   for (const auto& id : ids) {
     const engine::reservation* held = find_reservation(h.state, id);
-    if (held == nullptr) {
-      continue;
-    }
-    std::string event_id = expiry_event_id(h.state.key, *held);
-    if (ending(h, id)) {
+    if (held == nullptr || ending(h, id, held)) {
       continue;  // in flight already, or a release or commit will end it first
     }
     if (submitted == limits::expire_batch_max ||
         h.pending.size() >= limits::pending_per_actor_max) {
       break;
     }
-    const engine::reservation* r = find_reservation(h.state, id);
+    std::string event_id = expiry_event_id(h.state.key, *held);
     auto entry = engine_event(h, event_type::reservation_expired, event_id, id);
-    entry.ev.qty = r != nullptr ? r->qty : 0;
+    entry.ev.qty = held->qty;
     if (!ctx.submit(std::move(entry))) {
       retry_expiry_later(self);
       return;
@@ -394,15 +400,8 @@ caf::typed_response_promise<reservation_reply> on_reserve(self_pointer self,
     promise.deliver(error_reply(reservation_status::overloaded, "reservations in flight"));
     return promise;
   }
-  std::size_t holds = 0;
-  for (const auto& [_, op] : h.pending) {
-    holds += op.hold > 0 ? 1 : 0;
-  }
-  if (h.state.reservations.size() + holds >= engine::state_limits::reservations_max) {
-    promise.deliver(error_reply(reservation_status::limit,
-                                "at most " +
-                                    std::to_string(engine::state_limits::reservations_max) +
-                                    " reservations per SKU and location"));
+  if (auto full = at_reservation_limit(h)) {
+    promise.deliver(std::move(*full));
     return promise;
   }
   if (const std::int64_t free = free_to_reserve(h); free < req.qty) {
@@ -522,10 +521,10 @@ void note_applied(sku_location_holder& h, const engine::journal_entry& entry,
   op.hold = 0;
 }
 
-/// The answer to a reservation_created the journal already had under this key: the original
-/// reservation, wherever it was placed, read back from the journal at its seq.
+/// The answer to a reservation_created of `qty` the journal already had under this key: the
+/// original reservation, wherever it was placed, read back from the journal at its seq.
 reservation_reply replay_original(const sku_location_holder& h, std::uint64_t seq,
-                                  const pending_op& op) {
+                                  std::int64_t qty) {
   if (h.ctx->db == nullptr) {
     return error_reply(reservation_status::failed, "no journal to read the original from");
   }
@@ -538,8 +537,7 @@ reservation_reply replay_original(const sku_location_holder& h, std::uint64_t se
     return error_reply(reservation_status::failed, "journal: original reservation unreadable");
   }
   const engine::event& ev = original->ev;
-  if (ev.type != event_type::reservation_created || ev.sku != h.state.key.sku ||
-      ev.qty != op.qty) {
+  if (ev.type != event_type::reservation_created || ev.sku != h.state.key.sku || ev.qty != qty) {
     return error_reply(reservation_status::key_conflict,
                        "key already used for a different reservation");
   }
@@ -614,7 +612,7 @@ void on_journaled(self_pointer self, const journal_result& result) {
     reply = error_reply(reservation_status::failed, "journal: " + *result.failure);
   } else if (result.duplicate) {
     reply = op.type == event_type::reservation_created
-                ? replay_original(h, result.seq, op)
+                ? replay_original(h, result.seq, op.qty)
                 : lookup_ended(h, op.reservation_id,
                                op.type == event_type::reservation_committed ? end_kind::commit
                                                                             : end_kind::release,
@@ -644,30 +642,16 @@ bool journaled_before(const sku_location_holder& h, const prepare_request& req,
   if (!seq->has_value()) {
     return false;
   }
-  std::optional<engine::journal_entry> original;
-  auto read = h.ctx->db->read_journal(**seq, 1, [&original](const engine::journal_entry& e) {
-    original = e;
-    return false;
-  });
-  if (!read || !original || original->seq != **seq) {
-    out.reply = error_reply(reservation_status::failed, "journal: original reservation unreadable");
-    return true;
+  out.reply = replay_original(h, **seq, req.qty);
+  if (out.reply.status != reservation_status::created) {
+    return true;  // unreadable, or the key names another reservation
   }
-  const engine::event& ev = original->ev;
-  if (ev.type != event_type::reservation_created || ev.sku != key.sku || ev.qty != req.qty) {
-    out.reply = error_reply(reservation_status::key_conflict,
-                            "key already used for a different reservation");
-    return true;
-  }
-  out.reply = make_reply(reservation_status::created, {ev.sku, ev.location}, ev.reservation_id,
-                         ev.qty, ev.expires_at);
-  out.reply.replayed = true;
-  if (ev.location != key.location) {
+  if (out.reply.location != key.location) {
     out.status = prepare_status::elsewhere;
     return true;
   }
   // Journaled here and not held now (the caller looked): ended, or never held at all.
-  auto story = read_story(h, key.location, ev.reservation_id);
+  auto story = read_story(h, key.location, out.reply.id);
   if (!story) {
     out.reply = error_reply(reservation_status::failed, "ledger: " + story.error().message);
     return true;
@@ -724,14 +708,8 @@ prepare_reply prepare_create(self_pointer self, const prepare_request& req, prep
     out.reply = error_reply(reservation_status::overloaded, "reservations in flight");
     return out;
   }
-  std::size_t holds = 0;
-  for (const auto& [_, op] : h.pending) {
-    holds += op.hold > 0 ? 1 : 0;
-  }
-  if (h.state.reservations.size() + holds >= engine::state_limits::reservations_max) {
-    out.reply = error_reply(reservation_status::limit,
-                            "at most " + std::to_string(engine::state_limits::reservations_max) +
-                                " reservations per SKU and location");
+  if (auto full = at_reservation_limit(h)) {
+    out.reply = std::move(*full);
     return out;
   }
   if (out.free < req.qty) {
@@ -760,11 +738,11 @@ prepare_reply prepare_end(self_pointer self, const prepare_request& req, prepare
   const context& ctx = *h.ctx;
   const auto& key = h.state.key;
   const bool commit = req.type == event_type::reservation_committed;
-  if (ending(h, req.reservation_id)) {
+  const engine::reservation* r = find_reservation(h.state, req.reservation_id);
+  if (ending(h, req.reservation_id, r)) {
     out.reply = error_reply(reservation_status::overloaded, "being ended; retry");
     return out;
   }
-  const engine::reservation* r = find_reservation(h.state, req.reservation_id);
   if (r == nullptr) {
     out.reply = lookup_ended(h, req.reservation_id, commit ? end_kind::commit : end_kind::release,
                              req.order_id);

@@ -43,17 +43,11 @@ std::string_view to_string(http_error error) noexcept {
 
 namespace {
 
+/// Beast's ASCII case-insensitive compare, for std::string_view (Beast 1.74 takes its own
+/// boost::string_view, which does not convert from std::string_view).
 bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
+  return beast::iequals(beast::string_view(a.data(), a.size()),
+                        beast::string_view(b.data(), b.size()));
 }
 
 http::verb to_verb(http_method method) {
@@ -279,13 +273,15 @@ private:
     SSL* native = conn_->secure->native_handle();
     beast::error_code not_ip;
     net::ip::make_address(url_.host, not_ip);
-    if (not_ip) {
-      // SNI for a name (RFC 6066 forbids it for addresses), and the name checked against the
-      // certificate as part of chain verification.
-      SSL_set_tlsext_host_name(native, url_.host.c_str());
-      SSL_set1_host(native, url_.host.c_str());
-    } else {
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(native), url_.host.c_str());
+    // SNI for a name (RFC 6066 forbids it for addresses), and the name or address checked
+    // against the certificate as part of chain verification. Should OpenSSL fail to take it,
+    // the handshake would verify the chain but not whose it is: refuse instead.
+    const bool named =
+        not_ip ? SSL_set_tlsext_host_name(native, url_.host.c_str()) == 1 &&
+                     SSL_set1_host(native, url_.host.c_str()) == 1
+               : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(native), url_.host.c_str()) == 1;
+    if (!named) {
+      return finish(http_error::tls, "tls_setup_failed: cannot set the peer name " + url_.host);
     }
     conn_->tcp().expires_at(deadline_);
     conn_->secure->async_handshake(

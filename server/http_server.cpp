@@ -73,9 +73,7 @@ private:
   }
 
   void fail_read(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == net::error::eof ||
-        ec == beast::error::timeout || ec == net::error::connection_reset ||
-        ec == net::error::operation_aborted) {
+    if (is_gone(ec)) {
       return close();
     }
     // A request we refuse before reading it all: answer, then close (the rest is unread).
@@ -108,10 +106,16 @@ private:
     return snapshot ? opts_.snapshot_bytes_max : opts_.body_bytes_max;
   }
 
-  static bool is_disconnect(beast::error_code ec) {
+  // The peer left, went silent past the timeout, or we closed: nobody to answer.
+  static bool is_gone(beast::error_code ec) {
     return ec == http::error::end_of_stream || ec == net::error::eof ||
            ec == beast::error::timeout || ec == net::error::connection_reset ||
-           ec == net::error::operation_aborted || ec == http::error::partial_message;
+           ec == net::error::operation_aborted;
+  }
+
+  // While a snapshot body streams, a body cut short is the sender leaving as well.
+  static bool is_disconnect(beast::error_code ec) {
+    return is_gone(ec) || ec == http::error::partial_message;
   }
 
   // ---- POST /v1/snapshots/{location}: the body is streamed to a snapshot_upload ----------------

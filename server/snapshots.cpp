@@ -275,8 +275,8 @@ void snapshot_upload::submit_batch() {
   }
 }
 
-// On the writer thread, after the commit: the same steps as POST /v1/events (count, dispatch
-// what is new), then let the transport go on if it was waiting for this.
+// On the writer thread, after the commit: the same steps as every commit (count, dispatch what
+// is new: runtime::dispatch_journaled), then let the transport go on if it was waiting for this.
 void snapshot_upload::on_commit(std::vector<engine::journal_entry>& journaled,
                                 const std::vector<store::append_status>& statuses,
                                 const store::error* failed) {
@@ -296,25 +296,11 @@ void snapshot_upload::on_commit(std::vector<engine::journal_entry>& journaled,
     }
     resume = std::exchange(resume_, nullptr);
   } else {
-    std::vector<engine::journal_entry> fresh;
-    fresh.reserve(journaled.size());
-    std::uint64_t duplicates = 0;
-    for (std::size_t i = 0; i < journaled.size(); ++i) {
-      if (statuses[i].duplicate) {
-        ++duplicates;
-      } else {
-        fresh.push_back(std::move(journaled[i]));
-      }
-    }
-    auto& counters = *setup_.deps->counters;
-    counters.events_duplicate.fetch_add(duplicates, std::memory_order_relaxed);
-    counters.events_accepted.fetch_add(fresh.size(), std::memory_order_relaxed);
-    const std::uint64_t accepted = fresh.size();
-    setup_.deps->engine->dispatch(std::move(fresh));
+    const auto counts = setup_.deps->engine->dispatch_journaled(journaled, statuses);
     std::lock_guard lock(mutex_);
     --in_flight_;
-    accepted_ += accepted;
-    duplicate_ += duplicates;
+    accepted_ += counts.accepted;
+    duplicate_ += counts.duplicate;
     resume = std::exchange(resume_, nullptr);
   }
   if (resume) {
