@@ -1,18 +1,12 @@
 // Kit reservations (actors/kit_reservation.hpp) on CAF's deterministic test coordinator, over a
-// real LMDB journal in a temporary directory. Two directory shards, so the kit's two components
-// live in different shards as they usually do. The journal writer is played by the test:
-// submissions queue until `commit_journal()`, which appends each submission in one transaction
-// (with the real dedup), delivers the fresh entries and then reports each entry's result, in the
-// order the production writer thread does.
+// real LMDB journal in a temporary directory, with the journal writer played by the test
+// (shard_fixture.hpp's journaled_shards). Two directory shards, so the kit's two components live
+// in different shards as they usually do.
 #include <catch2/catch.hpp>
 
-#include <deque>
 #include <optional>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
 #include "actors/directory_shard.hpp"
@@ -25,124 +19,30 @@ namespace {
 using namespace std::chrono_literals;
 namespace engine = stockd::engine;
 namespace actors = stockd::actors;
-namespace store = stockd::store;
 using actors::reservation_status;
 using engine::event_type;
-using stockd::actors::testing::temp_dir;
-
-using answer_slot = std::shared_ptr<std::optional<actors::reservation_reply>>;
+using stockd::actors::testing::answer_slot;
+using stockd::actors::testing::answered;
+using stockd::actors::testing::journaled_shards;
+using stockd::actors::testing::reply_into;
+using stockd::actors::testing::test_locations;
 
 /// GIFT = 2 × SHIRT + 1 × MUG, at locations main and east.
-class kit_engine {
+class kit_engine : public journaled_shards {
 public:
   static constexpr std::uint32_t shard_count = 2;
 
-  explicit kit_engine(const std::filesystem::path& dir)
-      : catalog_({engine::location_info{engine::location_id("main"), {}},
-                  engine::location_info{engine::location_id("east"), {}}},
-                 {engine::sku_info{engine::sku_id("GIFT"),
-                                   {},
-                                   {engine::kit_component{engine::sku_id("SHIRT"), 2},
-                                    engine::kit_component{engine::sku_id("MUG"), 1}}}}),
-        watermarks_(shard_count) {
-    store::options opts;
-    opts.dir = dir;
-    opts.map_size_bytes = 16u << 20;
-    auto opened = store::database::open(opts);
-    REQUIRE(opened.has_value());
-    db_ = std::move(*opened);
-    ctx_.opts.checkpoint_interval = 1h;
-    ctx_.opts.request_timeout = 10s;
-    ctx_.db = db_.get();
-    ctx_.counters = &counters_;
-    ctx_.watermarks = &watermarks_;
-    ctx_.persist = [](std::vector<store::checkpoint_record>, std::uint32_t, std::uint64_t,
-                      store::checkpoint_completion) { return false; };
-    ctx_.clock = [this] { return now; };
-    ctx_.submit = [this](engine::journal_entry entry) {
-      std::vector<engine::journal_entry> one;
-      one.push_back(std::move(entry));
-      return queue(std::move(one));
-    };
-    ctx_.submit_batch = [this](std::vector<engine::journal_entry> entries) {
-      return queue(std::move(entries));
-    };
-    counters_.ready.store(true);
-    cfg_.set("scheduler.policy", caf::atom("testing"));
-    cfg_.set("logger.file-verbosity", caf::atom("quiet"));
-    system_ = std::make_unique<caf::actor_system>(cfg_);
-    sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(system_->scheduler());
-    for (std::uint32_t i = 0; i < shard_count; ++i) {
-      shards_.push_back(system_->spawn(actors::directory_shard, i, &ctx_, &catalog_));
-    }
-    run();
+  kit_engine()
+      : journaled_shards(
+            engine::catalog(test_locations({"main", "east"}),
+                            {engine::sku_info{engine::sku_id("GIFT"),
+                                              {},
+                                              {engine::kit_component{engine::sku_id("SHIRT"), 2},
+                                               engine::kit_component{engine::sku_id("MUG"), 1}}}}),
+            shard_count) {
     // The point of two shards: the components are owned by different ones.
     REQUIRE(actors::shard_of(engine::sku_id("SHIRT"), shard_count) !=
             actors::shard_of(engine::sku_id("MUG"), shard_count));
-  }
-  ~kit_engine() { shutdown(); }
-
-  /// Stops the shards and the actor system, as the runtime does; waits for every actor.
-  void shutdown() {
-    if (system_ == nullptr) {
-      return;
-    }
-    for (auto& shard : shards_) {
-      caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
-    }
-    run();
-    shards_.clear();
-    system_.reset();
-  }
-
-  void run() { sched_->run(); }
-  void fire_timers() {
-    sched_->trigger_timeouts();
-    run();
-  }
-
-  const actors::directory_shard_actor& shard_of(const std::string& sku) {
-    return shards_[actors::shard_of(engine::sku_id(sku), shard_count)];
-  }
-
-  /// Plays the journal writer: each submission in one append, deliver the fresh, then report.
-  void commit_journal() {
-    while (!submitted.empty()) {
-      std::vector<engine::journal_entry> batch = std::move(submitted.front());
-      submitted.pop_front();
-      ++commits;
-      std::vector<store::append_status> statuses;
-      REQUIRE(db_->append(batch, statuses).has_value());
-      std::vector<actors::journal_result> results;
-      std::vector<actors::entry_batch> fresh(shard_count);
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        const auto& ev = batch[i].ev;
-        results.push_back(actors::journal_result{
-            {ev.sku, ev.location}, ev.id, statuses[i].seq, statuses[i].duplicate, std::nullopt});
-        if (!statuses[i].duplicate) {
-          counters_.in_flight.fetch_add(1);
-          fresh[actors::shard_of(ev.sku, shard_count)].push_back(std::move(batch[i]));
-        }
-      }
-      for (std::uint32_t s = 0; s < shard_count; ++s) {
-        if (!fresh[s].empty()) {
-          caf::anon_send(shards_[s], actors::deliver_atom::value, std::move(fresh[s]));
-        }
-      }
-      for (auto& result : results) {
-        caf::anon_send(shard_of(result.key.sku.str()), actors::journaled_atom::value,
-                       std::move(result));
-      }
-      run();
-    }
-  }
-
-  /// Journals an ordinary event (a receipt, an order) the way ingest does.
-  void ingest(engine::journal_entry e) {
-    std::vector<engine::journal_entry> one;
-    one.push_back(std::move(e));
-    submitted.push_back(std::move(one));
-    commit_journal();
   }
 
   answer_slot reserve_kit(const std::string& key, std::int64_t qty,
@@ -159,17 +59,14 @@ public:
       req.location = engine::location_id(*location);
       candidates.push_back(*req.location);
     } else {
-      for (const auto& info : catalog_.locations()) {
+      for (const auto& info : catalog().locations()) {
         candidates.push_back(info.id);
       }
     }
-    auto components = catalog_.kit_components(req.sku);
+    auto components = catalog().kit_components(req.sku);
     auto answer = std::make_shared<std::optional<actors::reservation_reply>>();
-    actors::reserve_kit(*system_, actors::kit_routes{&ctx_, shards_},
-                        {components.begin(), components.end()}, std::move(candidates),
-                        std::move(req), [answer](actors::reservation_reply r) {
-                          *answer = std::move(r);
-                        });
+    actors::reserve_kit(system(), routes(), {components.begin(), components.end()},
+                        std::move(candidates), std::move(req), reply_into(answer));
     run();
     return answer;
   }
@@ -186,11 +83,10 @@ public:
     req.kind = kind;
     req.order_id = order_id;
     req.line_id = line_id;
-    auto components = catalog_.kit_components(req.kit);
+    auto components = catalog().kit_components(req.kit);
     auto answer = std::make_shared<std::optional<actors::reservation_reply>>();
-    actors::end_kit(*system_, actors::kit_routes{&ctx_, shards_},
-                    {components.begin(), components.end()}, std::move(req),
-                    [answer](actors::reservation_reply r) { *answer = std::move(r); });
+    actors::end_kit(system(), routes(), {components.begin(), components.end()}, std::move(req),
+                    reply_into(answer));
     run();
     return answer;
   }
@@ -204,12 +100,7 @@ public:
     req.sku = engine::sku_id(sku);
     req.location = engine::location_id(location);
     req.qty = qty;
-    auto answer = std::make_shared<std::optional<actors::reservation_reply>>();
-    caf::anon_send(shard_of(sku), actors::reserve_atom::value, std::move(req),
-                   actors::reservation_callback(
-                       [answer](actors::reservation_reply r) { *answer = std::move(r); }));
-    run();
-    return answer;
+    return send_reserve(std::move(req));
   }
 
   answer_slot release_plain(const std::string& id) {
@@ -217,12 +108,7 @@ public:
     req.id = id;
     req.key = *actors::parse_reservation_id(id);
     req.kind = actors::end_kind::release;
-    auto answer = std::make_shared<std::optional<actors::reservation_reply>>();
-    caf::anon_send(shard_of(req.key.sku.str()), actors::end_atom::value, req,
-                   actors::reservation_callback(
-                       [answer](actors::reservation_reply r) { *answer = std::move(r); }));
-    run();
-    return answer;
+    return send_end(std::move(req));
   }
 
   /// A request from a short-lived actor, as a coordinator makes it; the reply lands in the slot.
@@ -231,7 +117,7 @@ public:
     auto slot = std::make_shared<std::optional<Reply>>();
     // Arguments rather than captures: CAF 0.17 binds a null tuple for a spawn without any,
     // which UBSan reports.
-    system_->spawn(
+    system().spawn(
         [](caf::event_based_actor* self, std::shared_ptr<std::optional<Reply>> into,
            actors::directory_shard_actor shard, Ts... args) {
           self->request(shard, 10s, args...).then([into](Reply& r) { *into = std::move(r); });
@@ -241,29 +127,15 @@ public:
     return slot;
   }
 
+  /// The SKU's state at `location`; all zero when nothing has touched it there.
   engine::sku_location_state state(const std::string& sku, const std::string& location = "main") {
-    std::optional<actors::sku_view> view;
-    caf::anon_send(shard_of(sku), actors::get_atom::value, engine::sku_id(sku),
-                   actors::sku_view_callback([&view](actors::sku_view v) { view = std::move(v); }));
-    run();
-    REQUIRE(view.has_value());
-    for (auto& s : view->locations) {
-      if (s.key.location.str() == location) {
-        return s;
-      }
+    if (auto found = find_state(sku, location)) {
+      return std::move(*found);
     }
-    engine::sku_location_state none;  // never touched: all zero
+    engine::sku_location_state none;
     none.key = {engine::sku_id(sku), engine::location_id(location)};
     return none;
   }
-
-  std::vector<engine::journal_entry> ledger(const std::string& sku) {
-    auto entries = db_->sku_ledger(engine::sku_id(sku), 0, 100);
-    REQUIRE(entries.has_value());
-    return *entries;
-  }
-
-  std::uint64_t journal_head() const { return db_->journal_head(); }
 
   static std::string digest(const std::string& key) { return "d" + key; }
   static std::string kit_id(const std::string& key, const std::string& location = "main") {
@@ -275,30 +147,6 @@ public:
     return actors::make_reservation_id({engine::sku_id(sku), engine::location_id(location)},
                                        digest(key));
   }
-
-  std::deque<std::vector<engine::journal_entry>> submitted;
-  bool refuse_submissions = false;
-  int commits = 0;
-  engine::timestamp now = *engine::parse_rfc3339("2026-11-27T10:00:00Z");
-
-private:
-  bool queue(std::vector<engine::journal_entry> entries) {
-    if (refuse_submissions) {
-      return false;
-    }
-    submitted.push_back(std::move(entries));
-    return true;
-  }
-
-  engine::catalog catalog_;
-  std::unique_ptr<store::database> db_;
-  actors::metrics counters_;
-  std::vector<std::atomic<std::uint64_t>> watermarks_;
-  actors::context ctx_;
-  caf::actor_system_config cfg_;
-  std::unique_ptr<caf::actor_system> system_;
-  caf::scheduler::test_coordinator* sched_ = nullptr;
-  std::vector<actors::directory_shard_actor> shards_;
 };
 
 engine::journal_entry stock_event(event_type type, std::string id, const std::string& sku,
@@ -331,12 +179,33 @@ void stock(kit_engine& k, std::int64_t shirts, std::int64_t mugs,
   k.ingest(received("m-" + location, "MUG", mugs, location));
 }
 
+/// A kit reservation, journaled; fails the test unless it was created.
+actors::reservation_reply created_kit(kit_engine& k, const std::string& key, std::int64_t qty,
+                                      std::optional<std::string> location = {},
+                                      std::optional<std::chrono::seconds> expires_in = {}) {
+  auto kit = k.reserve_kit(key, qty, std::move(location), expires_in);
+  k.commit_journal();
+  REQUIRE(answered(kit).status == reservation_status::created);
+  return answered(kit);
+}
+
+/// What a kit coordinator prepares for one mug of the kit reservation `key`, held for 10 s.
+actors::prepare_request mug_prepare(const std::string& key) {
+  actors::prepare_request req;
+  req.key = {engine::sku_id("MUG"), engine::location_id("main")};
+  req.type = event_type::reservation_created;
+  req.event_id = actors::kit_component_event_id(kit_engine::digest(key), engine::sku_id("MUG"));
+  req.reservation_id = kit_engine::component_id("MUG", key);
+  req.qty = 1;
+  req.hold_for = 10s;
+  return req;
+}
+
 } // namespace
 
 TEST_CASE("a kit reservation holds every component at one location, journaled in one commit",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 10, 5);
   const int commits_before = k.commits;
 
@@ -354,8 +223,7 @@ TEST_CASE("a kit reservation holds every component at one location, journaled in
 
   k.commit_journal();
   CHECK(k.commits == commits_before + 1);
-  REQUIRE(kit->has_value());
-  const auto& r = **kit;
+  const auto& r = answered(kit);
   CHECK(r.status == reservation_status::created);
   CHECK_FALSE(r.replayed);
   CHECK(r.id == kit_engine::kit_id("cart-1"));
@@ -377,33 +245,28 @@ TEST_CASE("a kit reservation holds every component at one location, journaled in
   CHECK(k.ledger("SHIRT")[0].seq + 1 == k.ledger("MUG")[0].seq);
 
   SECTION("the same key again answers the same kit reservation and journals nothing") {
-    auto again = k.reserve_kit("cart-1", 2);
-    REQUIRE(again->has_value());
-    CHECK((*again)->status == reservation_status::created);
-    CHECK((*again)->replayed);
-    CHECK((*again)->id == r.id);
+    const auto& again = answered(k.reserve_kit("cart-1", 2));
+    CHECK(again.status == reservation_status::created);
+    CHECK(again.replayed);
+    CHECK(again.id == r.id);
     CHECK(k.submitted.empty());
     CHECK(k.state("MUG").qty.reserved == 2);
   }
   SECTION("the same key for another quantity is a conflict") {
-    auto other = k.reserve_kit("cart-1", 1);
-    REQUIRE(other->has_value());
-    CHECK((*other)->status == reservation_status::key_conflict);
+    CHECK(answered(k.reserve_kit("cart-1", 1)).status == reservation_status::key_conflict);
     CHECK(k.submitted.empty());
   }
 }
 
 TEST_CASE("a kit one component cannot cover holds nothing anywhere and answers the kits there are",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 10, 1);  // shirts for 5 kits, mugs for 1
   const auto head = k.journal_head();
 
-  auto kit = k.reserve_kit("cart-1", 2, "main");
-  REQUIRE(kit->has_value());  // answered without the journal
-  CHECK((*kit)->status == reservation_status::insufficient);
-  CHECK((*kit)->available == 1);
+  const auto& kit = answered(k.reserve_kit("cart-1", 2, "main"));  // without the journal
+  CHECK(kit.status == reservation_status::insufficient);
+  CHECK(kit.available == 1);
   CHECK(k.submitted.empty());
   CHECK(k.journal_head() == head);
   CHECK(k.state("SHIRT").qty.reserved == 0);
@@ -411,99 +274,71 @@ TEST_CASE("a kit one component cannot cover holds nothing anywhere and answers t
   // The shirts' prepared hold was aborted at once: all 10 can be reserved again.
   auto shirts = k.reserve_plain("SHIRT", "plain-1", 10);
   k.commit_journal();
-  REQUIRE(shirts->has_value());
-  CHECK((*shirts)->status == reservation_status::created);
+  CHECK(answered(shirts).status == reservation_status::created);
 }
 
 TEST_CASE("without a location a kit goes to the first location that covers every component",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 10, 1, "main");  // 1 kit
   stock(k, 4, 4, "east");   // 2 kits
-  auto two = k.reserve_kit("k1", 2);
-  k.commit_journal();
-  REQUIRE(two->has_value());
-  CHECK((*two)->status == reservation_status::created);
-  CHECK((*two)->location.str() == "east");
-  CHECK((*two)->id == kit_engine::kit_id("k1", "east"));
+  const auto two = created_kit(k, "k1", 2);
+  CHECK(two.location.str() == "east");
+  CHECK(two.id == kit_engine::kit_id("k1", "east"));
   CHECK(k.state("SHIRT", "east").qty.reserved == 4);
   CHECK(k.state("SHIRT", "main").qty.reserved == 0);
 
-  auto none = k.reserve_kit("k2", 2);
-  REQUIRE(none->has_value());
-  CHECK((*none)->status == reservation_status::insufficient);
-  CHECK((*none)->available == 1);  // the most one location could give: main
+  const auto& none = answered(k.reserve_kit("k2", 2));
+  CHECK(none.status == reservation_status::insufficient);
+  CHECK(none.available == 1);  // the most one location could give: main
   CHECK(k.submitted.empty());
 
   // The same key names the placed reservation even when asked for another location.
-  auto again = k.reserve_kit("k1", 2, "main");
-  REQUIRE(again->has_value());
-  CHECK((*again)->status == reservation_status::created);
-  CHECK((*again)->replayed);
-  CHECK((*again)->location.str() == "east");
+  const auto& again = answered(k.reserve_kit("k1", 2, "main"));
+  CHECK(again.status == reservation_status::created);
+  CHECK(again.replayed);
+  CHECK(again.location.str() == "east");
   CHECK(k.submitted.empty());
 }
 
 TEST_CASE("prepared component holds block a concurrent plain reservation of the last unit",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 2, 1);
   auto kit = k.reserve_kit("cart-1", 1);
   REQUIRE(k.submitted.size() == 1);  // prepared everywhere, in the journal's queue
 
-  auto mug = k.reserve_plain("MUG", "pos-1", 1);
-  REQUIRE(mug->has_value());
-  CHECK((*mug)->status == reservation_status::insufficient);
-  CHECK((*mug)->available == 0);
+  const auto& mug = answered(k.reserve_plain("MUG", "pos-1", 1));
+  CHECK(mug.status == reservation_status::insufficient);
+  CHECK(mug.available == 0);
 
   k.commit_journal();
-  REQUIRE(kit->has_value());
-  CHECK((*kit)->status == reservation_status::created);
+  CHECK(answered(kit).status == reservation_status::created);
   CHECK(k.state("MUG").qty.reserved == 1);
   CHECK(k.state("SHIRT").qty.reserved == 2);
 }
 
 TEST_CASE("a prepared hold lapses by itself when no submission is announced",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 0, 1);
   // A coordinator that prepares and then disappears.
-  actors::prepare_request req;
-  req.key = {engine::sku_id("MUG"), engine::location_id("main")};
-  req.type = event_type::reservation_created;
-  req.event_id = actors::kit_component_event_id("dgone", engine::sku_id("MUG"));
-  req.reservation_id = kit_engine::component_id("MUG", "gone");
-  req.qty = 1;
-  req.hold_for = 10s;
-  caf::anon_send(k.shard_of("MUG"), actors::kit_prepare_atom::value, req);
+  caf::anon_send(k.shard_of("MUG"), actors::kit_prepare_atom::value, mug_prepare("gone"));
   k.run();
-  auto blocked = k.reserve_plain("MUG", "pos-1", 1);
-  REQUIRE(blocked->has_value());
-  CHECK((*blocked)->status == reservation_status::insufficient);
+  CHECK(answered(k.reserve_plain("MUG", "pos-1", 1)).status == reservation_status::insufficient);
 
   k.fire_timers();  // the lapse timer
   auto freed = k.reserve_plain("MUG", "pos-2", 1);
   k.commit_journal();
-  REQUIRE(freed->has_value());
-  CHECK((*freed)->status == reservation_status::created);
+  CHECK(answered(freed).status == reservation_status::created);
   CHECK(k.ledger("MUG")[0].ev.id == "reservation:pos-2");  // nothing of the lapsed op journaled
 }
 
 TEST_CASE("an announcement that comes after its prepared op lapsed still gets the journal's answer",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 0, 1);
-  actors::prepare_request req;
-  req.key = {engine::sku_id("MUG"), engine::location_id("main")};
-  req.type = event_type::reservation_created;
-  req.event_id = actors::kit_component_event_id("dslow", engine::sku_id("MUG"));
-  req.reservation_id = kit_engine::component_id("MUG", "slow");
-  req.qty = 1;
-  req.hold_for = 10s;
+  const auto req = mug_prepare("slow");
   auto prepared = k.ask<actors::prepare_reply>("MUG", actors::kit_prepare_atom::value, req);
   REQUIRE(prepared->has_value());
   REQUIRE((*prepared)->status == actors::prepare_status::prepared);
@@ -513,32 +348,27 @@ TEST_CASE("an announcement that comes after its prepared op lapsed still gets th
   CHECK_FALSE(answer->has_value());  // tracked again, without a hold, until the journal answers
   k.submitted.push_back({(*prepared)->entry});
   k.commit_journal();
-  REQUIRE(answer->has_value());
-  CHECK((*answer)->status == reservation_status::created);  // the apply checked the stock
+  CHECK(answered(answer).status == reservation_status::created);  // the apply checked the stock
   CHECK(k.state("MUG").qty.reserved == 1);
 }
 
 TEST_CASE("a refused journal submission aborts every prepared component",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 2, 1);
   k.refuse_submissions = true;
-  auto kit = k.reserve_kit("cart-1", 1);
-  REQUIRE(kit->has_value());
-  CHECK((*kit)->status == reservation_status::overloaded);
+  CHECK(answered(k.reserve_kit("cart-1", 1)).status == reservation_status::overloaded);
   k.refuse_submissions = false;
   auto mug = k.reserve_plain("MUG", "pos-1", 1);
   auto shirts = k.reserve_plain("SHIRT", "pos-2", 2);
   k.commit_journal();
-  CHECK((*mug)->status == reservation_status::created);
-  CHECK((*shirts)->status == reservation_status::created);
+  CHECK(answered(mug).status == reservation_status::created);
+  CHECK(answered(shirts).status == reservation_status::created);
 }
 
 TEST_CASE("a component the engine refuses at apply time is undone, so the kit nets to none",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 2, 1);
   auto kit = k.reserve_kit("cart-1", 1);
   REQUIRE(k.submitted.size() == 1);
@@ -548,9 +378,8 @@ TEST_CASE("a component the engine refuses at apply time is undone, so the kit ne
   k.submitted.push_front(std::move(order));
   k.commit_journal();
 
-  REQUIRE(kit->has_value());
-  CHECK((*kit)->status == reservation_status::insufficient);
-  CHECK((*kit)->available == 0);
+  CHECK(answered(kit).status == reservation_status::insufficient);
+  CHECK(answered(kit).available == 0);
   auto shirts = k.state("SHIRT");
   CHECK(shirts.qty.available == 2);
   CHECK(shirts.qty.reserved == 0);
@@ -566,39 +395,35 @@ TEST_CASE("a component the engine refuses at apply time is undone, so the kit ne
   CHECK(ledger[1].ev.type == event_type::reservation_created);
 
   // The key stays refused, and its id names nothing.
-  auto again = k.reserve_kit("cart-1", 1);
-  REQUIRE(again->has_value());
-  CHECK((*again)->status == reservation_status::insufficient);
+  CHECK(answered(k.reserve_kit("cart-1", 1)).status == reservation_status::insufficient);
   CHECK(k.submitted.empty());
   auto release = k.end_kit(kit_engine::kit_id("cart-1"), actors::end_kind::release);
-  REQUIRE(release->has_value());
-  CHECK((*release)->status == reservation_status::not_found);
+  CHECK(answered(release).status == reservation_status::not_found);
 }
 
 TEST_CASE("release and commit end every component, and a commit opens each component's line",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 10, 5);
   auto a = k.reserve_kit("a", 1);
   auto b = k.reserve_kit("b", 2);
   k.commit_journal();
-  REQUIRE((*a)->status == reservation_status::created);
-  REQUIRE((*b)->status == reservation_status::created);
+  const std::string a_id = answered(a).id;
+  const std::string b_id = answered(b).id;
+  REQUIRE(answered(a).status == reservation_status::created);
+  REQUIRE(answered(b).status == reservation_status::created);
 
-  auto released = k.end_kit((*a)->id, actors::end_kind::release);
+  auto released = k.end_kit(a_id, actors::end_kind::release);
   REQUIRE(k.submitted.size() == 1);
   CHECK(k.submitted.front().size() == 2);  // both releases in one submission
   k.commit_journal();
-  REQUIRE(released->has_value());
-  CHECK((*released)->status == reservation_status::released);
-  CHECK((*released)->qty == 1);
+  CHECK(answered(released).status == reservation_status::released);
+  CHECK(answered(released).qty == 1);
 
-  auto committed = k.end_kit((*b)->id, actors::end_kind::commit, "web-7", "3");
+  auto committed = k.end_kit(b_id, actors::end_kind::commit, "web-7", "3");
   k.commit_journal();
-  REQUIRE(committed->has_value());
-  CHECK((*committed)->status == reservation_status::committed);
-  CHECK((*committed)->order_id == "web-7");
+  CHECK(answered(committed).status == reservation_status::committed);
+  CHECK(answered(committed).order_id == "web-7");
   auto shirts = k.state("SHIRT");
   CHECK(shirts.qty.available == 6);
   CHECK(shirts.qty.committed == 4);
@@ -612,60 +437,51 @@ TEST_CASE("release and commit end every component, and a commit opens each compo
   CHECK(mugs.open_lines[0].line_id == "3/MUG");
 
   // Retries answer the same; an end of the other kind is told how it ended.
-  auto again = k.end_kit((*b)->id, actors::end_kind::commit, "web-7", "3");
-  REQUIRE(again->has_value());
-  CHECK((*again)->status == reservation_status::committed);
-  auto release_committed = k.end_kit((*b)->id, actors::end_kind::release);
-  REQUIRE(release_committed->has_value());
-  CHECK((*release_committed)->status == reservation_status::ended);
-  CHECK((*release_committed)->detail == "committed");
-  auto release_again = k.end_kit((*a)->id, actors::end_kind::release);
-  CHECK((*release_again)->status == reservation_status::released);
+  CHECK(answered(k.end_kit(b_id, actors::end_kind::commit, "web-7", "3")).status ==
+        reservation_status::committed);
+  const auto& release_committed = answered(k.end_kit(b_id, actors::end_kind::release));
+  CHECK(release_committed.status == reservation_status::ended);
+  CHECK(release_committed.detail == "committed");
+  CHECK(answered(k.end_kit(a_id, actors::end_kind::release)).status ==
+        reservation_status::released);
   CHECK(k.submitted.empty());
-  auto unknown = k.end_kit(kit_engine::kit_id("never"), actors::end_kind::release);
-  CHECK((*unknown)->status == reservation_status::not_found);
+  CHECK(answered(k.end_kit(kit_engine::kit_id("never"), actors::end_kind::release)).status ==
+        reservation_status::not_found);
 }
 
 TEST_CASE("a kit commit the engine would refuse for one component commits none of them",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 4, 2);
-  auto kit = k.reserve_kit("cart-1", 1);
-  k.commit_journal();
-  REQUIRE((*kit)->status == reservation_status::created);
+  const auto kit = created_kit(k, "cart-1", 1);
   // The mug's line of that order already exists: the engine would refuse its commit.
   auto order = stock_event(event_type::order_created, "o1", "MUG", 1);
   order.ev.order_id = "web-7";
   order.ev.line_id = "3/MUG";
   k.ingest(order);
 
-  auto committed = k.end_kit((*kit)->id, actors::end_kind::commit, "web-7", "3");
-  REQUIRE(committed->has_value());
-  CHECK((*committed)->status == reservation_status::refused);
-  CHECK((*committed)->detail.find("already exists") != std::string::npos);
+  const auto& committed = answered(k.end_kit(kit.id, actors::end_kind::commit, "web-7", "3"));
+  CHECK(committed.status == reservation_status::refused);
+  CHECK(committed.detail.find("already exists") != std::string::npos);
   CHECK(k.submitted.empty());
   CHECK(k.state("SHIRT").qty.reserved == 2);  // still held, not committed
   CHECK(k.state("SHIRT").qty.committed == 0);
   CHECK(k.state("MUG").qty.reserved == 1);
   // Committed to a free line, it goes through.
-  auto other_line = k.end_kit((*kit)->id, actors::end_kind::commit, "web-7", "4");
+  auto other_line = k.end_kit(kit.id, actors::end_kind::commit, "web-7", "4");
   k.commit_journal();
-  CHECK((*other_line)->status == reservation_status::committed);
+  CHECK(answered(other_line).status == reservation_status::committed);
   CHECK(k.state("SHIRT").qty.committed == 2);
 }
 
 TEST_CASE("every component of a kit reservation expires at the same time",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 4, 2);
-  auto kit = k.reserve_kit("cart-1", 2, "main", 60s);
-  k.commit_journal();
-  REQUIRE((*kit)->status == reservation_status::created);
-  REQUIRE((*kit)->expires_at.has_value());
-  CHECK(k.state("SHIRT").reservations.at(0).expires_at == (*kit)->expires_at);
-  CHECK(k.state("MUG").reservations.at(0).expires_at == (*kit)->expires_at);
+  const auto kit = created_kit(k, "cart-1", 2, "main", 60s);
+  REQUIRE(kit.expires_at.has_value());
+  CHECK(k.state("SHIRT").reservations.at(0).expires_at == kit.expires_at);
+  CHECK(k.state("MUG").reservations.at(0).expires_at == kit.expires_at);
 
   k.now += 60s;
   k.fire_timers();
@@ -678,52 +494,45 @@ TEST_CASE("every component of a kit reservation expires at the same time",
 
 TEST_CASE("the same key settles a partly ended kit to none",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 4, 2);
-  auto kit = k.reserve_kit("cart-1", 1);
-  k.commit_journal();
-  REQUIRE((*kit)->status == reservation_status::created);
+  created_kit(k, "cart-1", 1);
   // Someone releases the mug by its own component id: the kit is now half held.
   auto mug = k.release_plain(kit_engine::component_id("MUG", "cart-1"));
   k.commit_journal();
-  REQUIRE((*mug)->status == reservation_status::released);
+  REQUIRE(answered(mug).status == reservation_status::released);
   CHECK(k.state("SHIRT").qty.reserved == 2);
 
   auto again = k.reserve_kit("cart-1", 1);
   k.commit_journal();
-  REQUIRE(again->has_value());
-  CHECK((*again)->status == reservation_status::created);  // the original, as created
-  CHECK((*again)->replayed);
+  CHECK(answered(again).status == reservation_status::created);  // the original, as created
+  CHECK(answered(again).replayed);
   CHECK(k.state("SHIRT").qty.reserved == 0);  // nothing of it stays held
   CHECK(k.ledger("SHIRT")[0].ev.id == "release:" + kit_engine::component_id("SHIRT", "cart-1"));
 }
 
 TEST_CASE("a component's own release waits while its kit is being ended",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 4, 2);
-  auto kit = k.reserve_kit("cart-1", 1);
-  k.commit_journal();
-  auto committing = k.end_kit((*kit)->id, actors::end_kind::commit, "web-1");
+  const auto kit = created_kit(k, "cart-1", 1);
+  auto committing = k.end_kit(kit.id, actors::end_kind::commit, "web-1");
   REQUIRE(k.submitted.size() == 1);  // prepared and submitted, not yet journaled
-  auto mug = k.release_plain(kit_engine::component_id("MUG", "cart-1"));
-  REQUIRE(mug->has_value());
-  CHECK((*mug)->status == reservation_status::overloaded);
+  const auto& mug = answered(k.release_plain(kit_engine::component_id("MUG", "cart-1")));
+  CHECK(mug.status == reservation_status::overloaded);
   k.commit_journal();
-  CHECK((*committing)->status == reservation_status::committed);
+  CHECK(answered(committing).status == reservation_status::committed);
   CHECK(k.state("MUG").qty.committed == 1);
 }
 
 TEST_CASE("a kit request in flight at shutdown is answered at once and does not hold shutdown",
           "[actors][reservations][kits]") {
-  temp_dir dir;
-  kit_engine k(dir.path);
+  kit_engine k;
   stock(k, 4, 2);
   auto kit = k.reserve_kit("cart-1", 1);
   REQUIRE(k.submitted.size() == 1);  // waiting for the journal, which never answers
-  k.shutdown();                      // the test clock fires no request timeout: only going down
-  REQUIRE(kit->has_value());         // with the shards ends the coordinator
-  CHECK((*kit)->status == reservation_status::failed);
+  // The test clock fires no request timeout: only going down with the shards ends the
+  // coordinator.
+  k.shutdown();
+  CHECK(answered(kit).status == reservation_status::failed);
 }

@@ -1,18 +1,9 @@
 // Reservations in the actor engine on CAF's deterministic test coordinator, with a real LMDB
-// journal in a temporary directory. The journal writer is played by the test: submissions queue
-// until `commit_journal()`, which appends them (with the real dedup), delivers the fresh ones and
-// then reports the result, in the order the production writer thread does.
+// journal in a temporary directory; the journal writer is played by the test (shard_fixture.hpp's
+// journaled_shards).
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-#include <deque>
-#include <filesystem>
 #include <optional>
-
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
-#include <caf/send.hpp>
 
 #include "actors/directory_shard.hpp"
 #include "engine/time.hpp"
@@ -23,84 +14,21 @@ namespace {
 using namespace std::chrono_literals;
 namespace engine = stockd::engine;
 namespace actors = stockd::actors;
-namespace store = stockd::store;
 using actors::reservation_status;
 
-using stockd::actors::testing::temp_dir;
+using stockd::actors::testing::answer_slot;
+using stockd::actors::testing::journaled_shards;
+using stockd::actors::testing::test_locations;
 
-class reservation_shard {
+/// One directory shard, SKU "A" at locations main and east.
+class reservation_shard : public journaled_shards {
 public:
-  explicit reservation_shard(const std::filesystem::path& dir)
-      : catalog_({engine::location_info{engine::location_id("main"), {}},
-                  engine::location_info{engine::location_id("east"), {}}}),
-        watermarks_(1) {
-    store::options opts;
-    opts.dir = dir;
-    opts.map_size_bytes = 16u << 20;
-    auto opened = store::database::open(opts);
-    REQUIRE(opened.has_value());
-    db_ = std::move(*opened);
-    ctx_.opts.checkpoint_interval = 1h;
-    ctx_.opts.request_timeout = 10s;
-    ctx_.db = db_.get();
-    ctx_.counters = &counters_;
-    ctx_.watermarks = &watermarks_;
-    ctx_.persist = [](std::vector<store::checkpoint_record>, std::uint32_t, std::uint64_t,
-                      store::checkpoint_completion) { return false; };
-    ctx_.clock = [this] { return now; };
-    ctx_.submit = [this](engine::journal_entry entry) {
-      if (refuse_submissions) {
-        return false;
-      }
-      submitted.push_back(std::move(entry));
-      return true;
-    };
-    counters_.ready.store(true);
-    cfg_.set("scheduler.policy", caf::atom("testing"));
-    cfg_.set("logger.file-verbosity", caf::atom("quiet"));
-    system_ = std::make_unique<caf::actor_system>(cfg_);
-    sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(system_->scheduler());
-    shard = system_->spawn(actors::directory_shard, 0u, &ctx_, &catalog_);
-    run();
-  }
-  ~reservation_shard() {
-    caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
-    run();
-    shard = nullptr;
-    system_.reset();
-  }
+  reservation_shard() : journaled_shards(engine::catalog(test_locations({"main", "east"})), 1) {}
 
-  void run() { sched_->run(); }
-
-  /// Plays the journal writer: append (dedup included), deliver what is fresh, then report.
-  void commit_journal() {
-    while (!submitted.empty()) {
-      std::vector<engine::journal_entry> batch{std::move(submitted.front())};
-      submitted.pop_front();
-      std::vector<store::append_status> statuses;
-      REQUIRE(db_->append(batch, statuses).has_value());
-      actors::journal_result result{{batch[0].ev.sku, batch[0].ev.location}, batch[0].ev.id,
-                                    statuses[0].seq, statuses[0].duplicate, std::nullopt};
-      if (!statuses[0].duplicate) {
-        counters_.in_flight.fetch_add(1);
-        caf::anon_send(shard, actors::deliver_atom::value, std::move(batch));
-      }
-      caf::anon_send(shard, actors::journaled_atom::value, std::move(result));
-      run();
-    }
-  }
-
-  /// Journals an ordinary event (e.g. a receipt) the way ingest does.
-  void ingest(engine::journal_entry e) {
-    submitted.push_back(std::move(e));
-    commit_journal();
-  }
-
-  /// Sends a reservation request; the answer lands in the returned slot once it comes.
-  std::shared_ptr<std::optional<actors::reservation_reply>> reserve(std::string key,
-                                                                   std::int64_t qty,
-                                                                   std::optional<std::chrono::seconds> expires_in = {},
-                                                                   std::vector<std::string> candidates = {}) {
+  /// Sends a reservation request for "A"; the answer lands in the returned slot once it comes.
+  answer_slot reserve(std::string key, std::int64_t qty,
+                      std::optional<std::chrono::seconds> expires_in = {},
+                      std::vector<std::string> candidates = {}) {
     actors::reserve_request req;
     req.key = key;
     req.key_digest = "d" + key;
@@ -110,65 +38,28 @@ public:
     for (auto& location : candidates) {
       req.candidates.emplace_back(std::move(location));
     }
-    auto answer = std::make_shared<std::optional<actors::reservation_reply>>();
-    caf::anon_send(shard, actors::reserve_atom::value, std::move(req),
-                   actors::reservation_callback(
-                       [answer](actors::reservation_reply r) { *answer = std::move(r); }));
-    run();
-    return answer;
+    return send_reserve(std::move(req));
   }
 
-  std::shared_ptr<std::optional<actors::reservation_reply>> end(
-      const std::string& id, actors::end_kind kind, std::string order_id = "order-1",
-      std::string line_id = "") {
+  answer_slot end(const std::string& id, actors::end_kind kind, std::string order_id = "order-1",
+                  std::string line_id = "") {
     actors::end_request req;
     req.id = id;
     req.key = *actors::parse_reservation_id(id);
     req.kind = kind;
     req.order_id = kind == actors::end_kind::commit ? std::move(order_id) : "";
     req.line_id = kind == actors::end_kind::commit ? std::move(line_id) : "";
-    auto answer = std::make_shared<std::optional<actors::reservation_reply>>();
-    caf::anon_send(shard, actors::end_atom::value, std::move(req),
-                   actors::reservation_callback(
-                       [answer](actors::reservation_reply r) { *answer = std::move(r); }));
-    run();
-    return answer;
+    return send_end(std::move(req));
   }
 
+  /// The state of "A" at `location`; fails the test when there is none.
   engine::sku_location_state state(const std::string& location = "main") {
-    std::optional<actors::sku_view> view;
-    caf::anon_send(shard, actors::get_atom::value, engine::sku_id("A"),
-                   actors::sku_view_callback([&view](actors::sku_view v) { view = std::move(v); }));
-    run();
-    REQUIRE(view.has_value());
-    for (auto& s : view->locations) {
-      if (s.key.location.str() == location) {
-        return s;
-      }
+    auto found = find_state("A", location);
+    if (!found) {
+      FAIL("no state at " << location);
     }
-    FAIL("no state at " << location);
-    return {};
+    return std::move(*found);
   }
-
-  void fire_timers() {
-    sched_->trigger_timeouts();
-    run();
-  }
-
-  actors::directory_shard_actor shard;
-  std::deque<engine::journal_entry> submitted;
-  bool refuse_submissions = false;
-  engine::timestamp now = *engine::parse_rfc3339("2026-11-27T10:00:00Z");
-
-private:
-  engine::catalog catalog_;
-  std::unique_ptr<store::database> db_;
-  actors::metrics counters_;
-  std::vector<std::atomic<std::uint64_t>> watermarks_;
-  actors::context ctx_;
-  caf::actor_system_config cfg_;
-  std::unique_ptr<caf::actor_system> system_;
-  caf::scheduler::test_coordinator* sched_ = nullptr;
 };
 
 engine::journal_entry received(std::string id, std::int64_t qty, std::string location = "main") {
@@ -199,8 +90,7 @@ engine::journal_entry ordered(std::string id, std::string order_id, std::string 
 
 TEST_CASE("two reservations for the last unit: one is created, the other refused at once",
           "[actors][reservations]") {
-  temp_dir dir;
-  reservation_shard s(dir.path);
+  reservation_shard s;
   s.ingest(received("r1", 1));
   auto first = s.reserve("cart-1", 1);
   auto second = s.reserve("cart-2", 1);
@@ -224,8 +114,7 @@ TEST_CASE("two reservations for the last unit: one is created, the other refused
 
 TEST_CASE("the same key while the first request is in flight gets the same answer",
           "[actors][reservations]") {
-  temp_dir dir;
-  reservation_shard s(dir.path);
+  reservation_shard s;
   s.ingest(received("r1", 5));
   auto first = s.reserve("cart-1", 2);
   auto again = s.reserve("cart-1", 2);
@@ -244,8 +133,7 @@ TEST_CASE("the same key while the first request is in flight gets the same answe
 
 TEST_CASE("without a location the shard tries the locations in config order",
           "[actors][reservations]") {
-  temp_dir dir;
-  reservation_shard s(dir.path);
+  reservation_shard s;
   s.ingest(received("r1", 1, "main"));
   s.ingest(received("r2", 3, "east"));
   auto r = s.reserve("cart-1", 2);
@@ -261,8 +149,7 @@ TEST_CASE("without a location the shard tries the locations in config order",
 
 TEST_CASE("without a location the shard tries the request's candidates in their order",
           "[actors][reservations]") {
-  temp_dir dir;
-  reservation_shard s(dir.path);
+  reservation_shard s;
   s.ingest(received("r1", 3, "main"));
   s.ingest(received("r2", 3, "east"));
   auto r = s.reserve("cart-1", 2, std::nullopt, {"east", "main"});  // a channel's priority
@@ -276,8 +163,7 @@ TEST_CASE("without a location the shard tries the request's candidates in their 
 }
 
 TEST_CASE("a refused journal submission leaves no hold behind", "[actors][reservations]") {
-  temp_dir dir;
-  reservation_shard s(dir.path);
+  reservation_shard s;
   s.ingest(received("r1", 1));
   s.refuse_submissions = true;
   auto refused = s.reserve("cart-1", 1);
@@ -290,10 +176,9 @@ TEST_CASE("a refused journal submission leaves no hold behind", "[actors][reserv
   CHECK((*ok)->status == reservation_status::created);
 }
 
-TEST_CASE("release and commit end a hold once; a second end is told how it ended",
+TEST_CASE("release and commit end a hold once, and a second end is told how it ended",
           "[actors][reservations]") {
-  temp_dir dir;
-  reservation_shard s(dir.path);
+  reservation_shard s;
   s.ingest(received("r1", 10));
   auto a = s.reserve("a", 2);
   auto b = s.reserve("b", 3);
@@ -321,8 +206,7 @@ TEST_CASE("release and commit end a hold once; a second end is told how it ended
 
 TEST_CASE("an expired hold is journaled as reservation_expired on the engine's clock",
           "[actors][reservations]") {
-  temp_dir dir;
-  reservation_shard s(dir.path);
+  reservation_shard s;
   s.ingest(received("r1", 4));
   auto r = s.reserve("cart-1", 3, std::chrono::seconds(60));
   s.commit_journal();
@@ -335,9 +219,11 @@ TEST_CASE("an expired hold is journaled as reservation_expired on the engine's c
   s.now += 1s;
   s.fire_timers();
   REQUIRE(s.submitted.size() == 1);
-  CHECK(s.submitted.front().ev.type == engine::event_type::reservation_expired);
-  CHECK(s.submitted.front().ev.id.rfind("expire:" + (*r)->id + "#", 0) == 0);
-  CHECK(s.submitted.front().ev.source.str() == "stockd");
+  REQUIRE(s.submitted.front().size() == 1);
+  const auto& expiry = s.submitted.front()[0].ev;
+  CHECK(expiry.type == engine::event_type::reservation_expired);
+  CHECK(expiry.id.rfind("expire:" + (*r)->id + "#", 0) == 0);
+  CHECK(expiry.source.str() == "stockd");
   s.fire_timers();
   CHECK(s.submitted.size() == 1);  // in flight: not submitted twice
   s.commit_journal();
@@ -352,8 +238,7 @@ TEST_CASE("a commit to an order line that already exists is refused and the hold
   // Found by the randomized HTTP test (tests/e2e/random_http_tests.cpp): such a commit used to
   // be journaled, refused by the engine, and answered 200 "committed" from the ledger, while the
   // hold stayed reserved and its id "commit:<id>" was spent, so it could never be committed.
-  temp_dir dir;
-  reservation_shard s(dir.path);
+  reservation_shard s;
   s.ingest(received("r1", 10));
   s.ingest(ordered("o1", "order-1", "1", 1));
   auto r = s.reserve("cart-1", 2);
@@ -386,8 +271,7 @@ TEST_CASE("a commit to an order line that already exists is refused and the hold
 
 TEST_CASE("a commit refused by the engine after it was journaled is answered as refused",
           "[actors][reservations]") {
-  temp_dir dir;
-  reservation_shard s(dir.path);
+  reservation_shard s;
   s.ingest(received("r1", 10));
   auto r = s.reserve("cart-1", 2);
   s.commit_journal();
@@ -395,7 +279,7 @@ TEST_CASE("a commit refused by the engine after it was journaled is answered as 
   // The commit passes the check, then an order opens the same line before it is applied.
   auto commit = s.end((*r)->id, actors::end_kind::commit, "order-1", "1");
   REQUIRE(s.submitted.size() == 1);
-  s.submitted.push_front(ordered("o1", "order-1", "1", 1));
+  s.submitted.push_front({ordered("o1", "order-1", "1", 1)});
   s.commit_journal();
   REQUIRE(commit->has_value());
   CHECK((*commit)->status == reservation_status::refused);

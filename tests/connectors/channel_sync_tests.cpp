@@ -226,7 +226,7 @@ TEST_CASE("a batch refused as a whole is split until the bad item is alone and p
   CHECK(s.next_batch(t0 + 1s).has_value());
 }
 
-TEST_CASE("an item the channel rejects is parked; the rest of its batch is applied",
+TEST_CASE("an item the channel rejects is parked, and the rest of its batch is applied",
           "[connectors][sync]") {
   channel_sync s(channel_id("shop"), {}, 1, 1);
   s.set_expected(sku("A"), 0, t0);
@@ -283,8 +283,8 @@ TEST_CASE("systemic failures open the circuit, which probes with one item and cl
   CHECK(rest->items.size() == 4);
 }
 
-TEST_CASE("the channel's own orders lower the shadow; compare-and-set never raises over an unseen "
-          "order",
+TEST_CASE("the channel's own orders lower the shadow, and compare-and-set never raises over an "
+          "unseen order",
           "[connectors][sync]") {
   sync_options opts;
   opts.compare_and_set = true;

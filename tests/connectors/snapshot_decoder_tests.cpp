@@ -185,7 +185,7 @@ TEST_CASE("a snapshot line becomes a counted event with the snapshot's envelope 
   }
 }
 
-TEST_CASE("a snapshot line's own as_of wins over the snapshot's; without either it is rejected",
+TEST_CASE("a snapshot line's own as_of wins over the snapshot's, and without either it is rejected",
           "[connectors][snapshot]") {
   const engine::event own =
       accept(R"({"sku":"X","counted":1,"as_of":"2026-11-27T09:00:00+01:00"})");

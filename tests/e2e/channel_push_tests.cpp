@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <sys/wait.h>
-#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -51,23 +50,9 @@ std::string config_for(std::uint16_t port) {
 
 /// Waits up to 15 s for the channel to show `want` for `sku`.
 bool channel_shows(hook& h, std::string_view sku, std::int64_t want) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (h.channel.quantity(sku) == std::optional<std::int64_t>{want}) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
-void post_ok(const server_process& server, const std::vector<std::string>& events) {
-  auto res = server.post("/v1/events", json_array(events));
-  INFO(res.body);
-  REQUIRE(res.status == 200);
-  for (const auto& r : parse_results(res.body)) {
-    REQUIRE(r.status == "accepted");
-  }
+  return eventually(
+      [&] { return h.channel.quantity(sku) == std::optional<std::int64_t>{want}; },
+      std::chrono::seconds(15), std::chrono::milliseconds(20));
 }
 
 } // namespace
@@ -81,32 +66,29 @@ TEST_CASE("stockd pushes each stock change to a webhook channel until it converg
   server_process server(opts);
   server.start();
 
-  post_ok(server, {event_json("received", "r1", "HOOK-A", "\"qty\":10")});
+  post_accepted(server, {event_json("received", "r1", "HOOK-A", "\"qty\":10")});
   CHECK(channel_shows(h, "HOOK-A", 10));
 
   // The channel's own order: stockd commits it, the channel already lowered itself; another
   // channel's order lowers what this one should show.
-  post_ok(server, {order_created_json("o1", "HOOK-A", 3, "O-1")});
+  post_accepted(server, {order_created_json("o1", "HOOK-A", 3, "O-1")});
   CHECK(channel_shows(h, "HOOK-A", 7));
 
   // The channel fails its next three calls: stockd retries (same key) and converges.
   REQUIRE_FALSE(h.channel.set_faults("5xx=next:3"));
-  post_ok(server, {event_json("adjusted", "a1", "HOOK-A", "\"delta\":-2,\"reason\":\"shrink\"")});
+  post_accepted(server, {event_json("adjusted", "a1", "HOOK-A", "\"delta\":-2,\"reason\":\"shrink\"")});
   CHECK(channel_shows(h, "HOOK-A", 5));
 
   // The record says so, and nothing is out of sync.
-  bool in_sync = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!in_sync && std::chrono::steady_clock::now() < deadline) {
-    json_doc sku = server.get_json("/v1/skus/HOOK-A");
-    auto record = sku["channels"]["wholesale"];
-    in_sync = record["in_sync"].get_bool().value() &&
-              record["last_pushed"].get_int64().value() == 5 &&
-              record["expected"].get_int64().value() == 5;
-    if (!in_sync) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
+  const bool in_sync = eventually(
+      [&] {
+        json_doc sku = server.get_json("/v1/skus/HOOK-A");
+        auto record = sku["channels"]["wholesale"];
+        return record["in_sync"].get_bool().value() &&
+               record["last_pushed"].get_int64().value() == 5 &&
+               record["expected"].get_int64().value() == 5;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50));
   CHECK(in_sync);
   json_doc status = server.get_json("/v1/status");
   auto channel = status["channels"].at(0);

@@ -6,8 +6,10 @@
 // STOCKD_E2E_SEED=<seed> replays the same plan (thread timing still varies from run to run).
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -315,11 +317,17 @@ void run_crash_soak(const soak_plan& plan) {
 
   std::uniform_int_distribution<std::int64_t> kill_after(plan.kill_after_min.count(),
                                                          plan.kill_after_max.count());
-  std::bernoulli_distribution orderly(plan.sigterm_share);
+  // Exactly the planned share of SIGTERM cycles, at places the seed chooses: drawn one by one,
+  // a mix of 8 cycles would now and then have no SIGTERM (or no kill -9) at all.
+  std::vector<char> orderly(static_cast<std::size_t>(plan.cycles), 0);
+  const auto orderly_count =
+      static_cast<std::ptrdiff_t>(std::lround(plan.sigterm_share * plan.cycles));
+  std::fill(orderly.begin(), orderly.begin() + orderly_count, 1);
+  std::shuffle(orderly.begin(), orderly.end(), rng);
   int sigterm_cycles = 0;
   for (int cycle = 0; cycle < plan.cycles; ++cycle) {
     std::this_thread::sleep_for(milliseconds(kill_after(rng)));
-    if (orderly(rng)) {
+    if (orderly[static_cast<std::size_t>(cycle)] != 0) {
       // Requests in flight lose their answers here too; their events are durable and the
       // clients' retries must come back duplicate.
       ++sigterm_cycles;

@@ -12,17 +12,6 @@
 #include "tests/e2e/server_process.hpp"
 
 namespace stockd::e2e {
-namespace {
-
-std::vector<event_result> post_events(const server_process& server, const std::string& body,
-                                      const std::string& content_type = "application/json") {
-  auto res = server.post("/v1/events", body, content_type);
-  INFO("POST /v1/events answered " << res.status << " " << res.transport_error << res.body);
-  REQUIRE(res.status == 200);
-  return parse_results(res.body);
-}
-
-} // namespace
 
 TEST_CASE("stockd journals posted events and answers them back as buckets and a paged ledger",
           "[e2e]") {

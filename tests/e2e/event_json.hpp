@@ -1,10 +1,16 @@
 #pragma once
-// Event envelopes (DESIGN §2) as JSON text, and readers for the answers of the HTTP API, shared
-// by the end-to-end and durability suites.
+// Event envelopes (DESIGN §2) as JSON text, readers for the answers of the HTTP API, and the
+// steps every suite takes (post events, wait for a condition), shared by the end-to-end and
+// durability suites.
+#include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "tests/e2e/server_process.hpp"
 
@@ -101,6 +107,51 @@ inline std::vector<event_result> parse_results(std::string_view body) {
   return out;
 }
 
+/// POSTs `body` to /v1/events and requires a 200; the answer's results.
+inline std::vector<event_result> post_events(const server_process& server, const std::string& body,
+                                             const std::string& content_type = "application/json") {
+  auto res = server.post("/v1/events", body, content_type);
+  INFO("POST /v1/events answered " << res.status << " " << res.transport_error << res.body);
+  REQUIRE(res.status == 200);
+  return parse_results(res.body);
+}
+
+/// POSTs `events` as one array and requires every one of them accepted; their results.
+inline std::vector<event_result> post_accepted(const server_process& server,
+                                               const std::vector<std::string>& events) {
+  auto results = post_events(server, json_array(events));
+  REQUIRE(results.size() == events.size());
+  for (const auto& r : results) {
+    INFO("event " << r.id << " answered " << r.status << " " << r.field << " " << r.error);
+    REQUIRE(r.status == "accepted");
+  }
+  return results;
+}
+
+/// Journals a receipt of `qty` units of `sku` at `location`; requires it accepted.
+inline void receive(const server_process& server, std::string_view id, std::string_view sku,
+                    std::int64_t qty, std::string_view location = "main") {
+  post_accepted(server,
+                {event_json("received", id, sku, "\"qty\":" + std::to_string(qty), location)});
+}
+
+/// Asks `done` every `interval` until it answers true or `timeout` has passed: whether it did.
+/// For what the server does on its own clock (expiry, pushes); never waits longer than `timeout`.
+template <class Predicate>
+bool eventually(Predicate done, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds interval = std::chrono::milliseconds(100)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (done()) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(interval);
+  }
+}
+
 inline std::uint64_t journal_head(const server_process& server) {
   return server.get_json("/v1/status")["journal"]["head"].get_uint64().value();
 }
@@ -179,6 +230,17 @@ inline ledger_page read_ledger_page(const server_process& server, std::string_vi
   return page;
 }
 
+/// Follows a ledger's next_before: throws unless it moves strictly back (each seq is read once),
+/// so a server that answered the same cursor again could not keep a test reading forever.
+inline std::uint64_t next_ledger_cursor(std::uint64_t before, std::uint64_t next_before) {
+  if (before != 0 && next_before >= before) {
+    throw std::runtime_error("ledger paging did not move back: next_before " +
+                             std::to_string(next_before) + " after before=" +
+                             std::to_string(before));
+  }
+  return next_before;
+}
+
 /// The whole ledger of a SKU, newest first, following next_before from page to page.
 inline std::vector<ledger_entry> read_full_ledger(const server_process& server,
                                                   std::string_view sku,
@@ -195,7 +257,7 @@ inline std::vector<ledger_entry> read_full_ledger(const server_process& server,
     if (page.next_before == 0) {
       return all;
     }
-    before = page.next_before;
+    before = next_ledger_cursor(before, page.next_before);
   }
 }
 

@@ -59,40 +59,33 @@ std::string order_json(std::string_view id, std::string_view sku, std::int64_t q
                    "\"channel\":\"" + std::string(channel) + "\"");
 }
 
-std::vector<event_result> post(const server_process& server, const std::vector<std::string>& events) {
-  auto res = server.post("/v1/events", json_array(events));
-  INFO(res.body);
-  REQUIRE(res.status == 200);
-  return parse_results(res.body);
+/// The placement config, for a server of one test.
+server_options placement_options() {
+  server_options opts;
+  opts.config_toml = config;
+  return opts;
 }
 
 void stock(const server_process& server, std::string_view sku, std::int64_t east,
            std::int64_t west) {
-  auto results = post(server, {event_json("received", std::string(sku) + "-e", sku,
-                                          "\"qty\":" + std::to_string(east), "DC-EAST"),
-                               event_json("received", std::string(sku) + "-w", sku,
-                                          "\"qty\":" + std::to_string(west), "DC-WEST")});
-  REQUIRE(results[0].status == "accepted");
-  REQUIRE(results[1].status == "accepted");
+  post_accepted(server, {event_json("received", std::string(sku) + "-e", sku,
+                                    "\"qty\":" + std::to_string(east), "DC-EAST"),
+                         event_json("received", std::string(sku) + "-w", sku,
+                                    "\"qty\":" + std::to_string(west), "DC-WEST")});
 }
 
 } // namespace
 
 TEST_CASE("an order that names only its channel goes where the channel's priority can cover it",
           "[e2e][placement]") {
-  server_options opts;
-  opts.config_toml = config;
-  server_process server(opts);
+  server_process server(placement_options());
   server.start();
   stock(server, "TENT", 5, 2);
 
   // DC-WEST comes first for "shop" and covers 2; the second order finds DC-WEST empty (the first
   // took it, in this same body) and goes to DC-EAST; the cancel follows O1 to DC-WEST.
-  auto results = post(server, {order_json("o1", "TENT", 2, "O1"), order_json("o2", "TENT", 1, "O2"),
-                               line_json("order_cancelled", "c1", "TENT", 1, "O1")});
-  for (const auto& r : results) {
-    CHECK(r.status == "accepted");
-  }
+  post_accepted(server, {order_json("o1", "TENT", 2, "O1"), order_json("o2", "TENT", 1, "O2"),
+                         line_json("order_cancelled", "c1", "TENT", 1, "O1")});
   auto west = read_location(server, "TENT", "DC-WEST");
   CHECK(west.available == 1);
   CHECK(west.committed == 1);
@@ -101,18 +94,15 @@ TEST_CASE("an order that names only its channel goes where the channel's priorit
   CHECK(east.committed == 1);
 
   // A later request: the fulfilment finds O2 where the engine holds it.
-  results = post(server, {line_json("order_fulfilled", "f2", "TENT", 1, "O2")});
-  CHECK(results[0].status == "accepted");
+  post_accepted(server, {line_json("order_fulfilled", "f2", "TENT", 1, "O2")});
   CHECK(read_location(server, "TENT", "DC-EAST").committed == 0);
 
   // A channel the config does not know: every location, in config order.
-  results = post(server, {order_json("o3", "TENT", 1, "O3", "pos")});
-  CHECK(results[0].status == "accepted");
+  post_accepted(server, {order_json("o3", "TENT", 1, "O3", "pos")});
   CHECK(read_location(server, "TENT", "DC-EAST").committed == 1);
 
   // Nobody can cover 50: the channel's first location takes the line and records the oversell.
-  results = post(server, {order_json("o4", "TENT", 50, "O4")});
-  CHECK(results[0].status == "accepted");
+  post_accepted(server, {order_json("o4", "TENT", 50, "O4")});
   west = read_location(server, "TENT", "DC-WEST");
   CHECK(west.available == -49);
   CHECK(west.oversold == 49);
@@ -143,13 +133,13 @@ TEST_CASE("an order that names only its channel goes where the channel's priorit
 
 TEST_CASE("a later line event no location holds is rejected, naming the location field",
           "[e2e][placement]") {
-  server_options opts;
-  opts.config_toml = config;
-  server_process server(opts);
+  server_process server(placement_options());
   server.start();
   stock(server, "TENT", 5, 1);
-  auto results = post(server, {line_json("order_cancelled", "c9", "TENT", 1, "NEVER"),
-                               event_json("received", "ok", "TENT", "\"qty\":1", "DC-EAST")});
+  auto results = post_events(
+      server, json_array({line_json("order_cancelled", "c9", "TENT", 1, "NEVER"),
+                          event_json("received", "ok", "TENT", "\"qty\":1", "DC-EAST")}));
+  REQUIRE(results.size() == 2);
   CHECK(results[0].status == "rejected");
   CHECK(results[0].field == "location");
   CHECK(results[1].status == "accepted");  // the rest of the batch proceeds
@@ -158,28 +148,22 @@ TEST_CASE("a later line event no location holds is rejected, naming the location
 
 TEST_CASE("a kit order without a location goes where every component is covered",
           "[e2e][placement]") {
-  server_options opts;
-  opts.config_toml = config;
-  server_process server(opts);
+  server_process server(placement_options());
   server.start();
   stock(server, "TENT", 3, 3);
   stock(server, "POLE", 4, 1);  // DC-WEST cannot make a bundle: it has one pole of two
-  auto results = post(server, {order_json("k1", "BUNDLE", 1, "K1")});
-  CHECK(results[0].status == "accepted");
+  post_accepted(server, {order_json("k1", "BUNDLE", 1, "K1")});
   CHECK(read_location(server, "TENT", "DC-EAST").committed == 1);
   CHECK(read_location(server, "POLE", "DC-EAST").committed == 2);
   CHECK(read_location(server, "TENT", "DC-WEST").committed == 0);
-  results = post(server, {line_json("order_cancelled", "kc1", "BUNDLE", 1, "K1")});
-  CHECK(results[0].status == "accepted");
+  post_accepted(server, {line_json("order_cancelled", "kc1", "BUNDLE", 1, "K1")});
   CHECK(read_location(server, "POLE", "DC-EAST").committed == 0);
   CHECK(read_location(server, "POLE", "DC-EAST").available == 4);
 }
 
 TEST_CASE("a reservation that names a channel follows the channel's priority",
           "[e2e][placement][reservations]") {
-  server_options opts;
-  opts.config_toml = config;
-  server_process server(opts);
+  server_process server(placement_options());
   server.start();
   stock(server, "TENT", 5, 2);
   auto res = server.post("/v1/reservations",
@@ -194,9 +178,7 @@ TEST_CASE("a reservation that names a channel follows the channel's priority",
 
 TEST_CASE("GET /v1/skus shows what each channel should show under its rules",
           "[e2e][channels]") {
-  server_options opts;
-  opts.config_toml = config;
-  server_process server(opts);
+  server_process server(placement_options());
   server.start();
   stock(server, "TENT", 5, 2);
   stock(server, "POLE", 4, 1);

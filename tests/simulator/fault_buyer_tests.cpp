@@ -112,7 +112,7 @@ TEST_CASE("5xx faults answer the configured status, switched over POST /_emulato
   CHECK(s["faults_injected"]["5xx"].get_uint64().value() == 2 + static_cast<unsigned>(errors));
 }
 
-TEST_CASE("hang-before times out without applying; hang-after applies then times out",
+TEST_CASE("hang-before times out without applying, and hang-after applies then times out",
           "[simulator][faults]") {
   running<webhook_emulator> hook(roomy());
   REQUIRE_FALSE(hook.channel.set_quantity("A", 1));

@@ -278,7 +278,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "store::database replay_from is the lowest shard watermark plus one; watermarks never drop",
+    "store::database replay_from is the lowest shard watermark plus one, and watermarks never drop",
     "[store]") {
   temp_dir dir;
   auto db = open_db(dir.path());
