@@ -37,7 +37,7 @@ std::string_view to_string(errc code) noexcept {
 
 namespace {
 
-constexpr unsigned named_dbs_max = 8;  // five tables today, slack so a new one needs no migration
+constexpr unsigned named_dbs_max = 8;  // six tables today, slack so a new one needs no migration
 // Only another process can resize the map under us; a handful of retries covers it, more means
 // something is badly wrong and we give up rather than spin.
 constexpr int map_resized_retries_max = 8;
@@ -211,6 +211,7 @@ struct database::impl {
   MDB_dbi ledger = 0;
   MDB_dbi checkpoints = 0;
   MDB_dbi meta = 0;
+  MDB_dbi outbox = 0;
   options opts;
   std::size_t key_bytes_max = 0;
   int lock_fd = -1;
@@ -247,6 +248,31 @@ struct database::impl {
       return unexpected(make_error(errc::invalid, "sku contains a NUL byte"));
     }
     return check_key(checkpoint_key(key), "checkpoint");
+  }
+
+  result<void> check_outbox(const outbox_record& record) const {
+    if (has_nul(record.channel.str()) || has_nul(record.sku.str())) {
+      return unexpected(make_error(errc::invalid, "channel or sku contains a NUL byte"));
+    }
+    return check_key(composite_key(record.channel.str(), record.sku.str()), "outbox");
+  }
+
+  int put_outbox(MDB_txn* txn, std::span<const outbox_record> records) {
+    for (const auto& record : records) {
+      const std::string key = composite_key(record.channel.str(), record.sku.str());
+      MDB_val k = as_val(key);
+      if (record.bytes.empty()) {
+        if (const int rc = mdb_del(txn, outbox, &k, nullptr); rc != 0 && rc != MDB_NOTFOUND) {
+          return rc;
+        }
+        continue;
+      }
+      MDB_val v = as_val(record.bytes);
+      if (const int rc = mdb_put(txn, outbox, &k, &v, 0); rc != 0) {
+        return rc;
+      }
+    }
+    return 0;
   }
 
   std::size_t map_size() const {
@@ -369,7 +395,7 @@ struct database::impl {
     return write("open tables", [this](MDB_txn* txn) {
       const std::pair<const char*, MDB_dbi*> tables[] = {
           {"journal", &journal}, {"dedup", &dedup},   {"ledger", &ledger},
-          {"checkpoints", &checkpoints}, {"meta", &meta},
+          {"checkpoints", &checkpoints}, {"meta", &meta},     {"outbox", &outbox},
       };
       for (const auto& [name, dbi] : tables) {
         if (const int rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi); rc != 0) {
@@ -546,10 +572,16 @@ result<void> database::append(std::span<engine::journal_entry> entries,
 
 result<void> database::commit(std::span<engine::journal_entry> entries,
                               std::vector<append_status>& out,
-                              std::span<const checkpoint_batch> checkpoints) {
+                              std::span<const checkpoint_batch> checkpoints,
+                              std::span<const outbox_record> outbox) {
   out.assign(entries.size(), append_status{});
-  if (entries.empty() && checkpoints.empty()) {
+  if (entries.empty() && checkpoints.empty() && outbox.empty()) {
     return {};
+  }
+  for (const auto& record : outbox) {
+    if (auto r = impl_->check_outbox(record); !r) {
+      return r;
+    }
   }
   for (const auto& entry : entries) {
     if (auto r = check(entry); !r) {
@@ -629,7 +661,7 @@ result<void> database::commit(std::span<engine::journal_entry> entries,
         return rc;
       }
     }
-    return 0;
+    return d.put_outbox(txn, outbox);
   };
   if (auto r = d.write("commit", body); !r) {
     out.assign(entries.size(), append_status{});
@@ -952,6 +984,44 @@ result<std::vector<checkpoint_record>> database::read_checkpoints(
   }
   if (rc != 0 && rc != MDB_NOTFOUND) {
     return unexpected(lmdb_error(rc, "read checkpoints"));
+  }
+  return records;
+}
+
+result<std::vector<outbox_record>> database::read_outbox(const engine::channel_id& channel,
+                                                       const std::optional<engine::sku_id>& after,
+                                                       std::size_t max_count) const {
+  const impl& d = *impl_;
+  if (has_nul(channel.str()) || (after && has_nul(after->str()))) {
+    return unexpected(make_error(errc::invalid, "channel or sku contains a NUL byte"));
+  }
+  const std::string prefix = composite_key(channel.str(), {});
+  const std::string start = after ? composite_key(channel.str(), after->str()) : prefix;
+  if (auto r = d.check_key(start, "outbox"); !r) {
+    return unexpected(r.error());
+  }
+  std::vector<outbox_record> records;
+  read_cursor reader(d.remap_mutex);
+  if (auto opened = d.open_cursor(reader, d.outbox); !opened) {
+    return unexpected(opened.error());
+  }
+  MDB_cursor* const cursor = reader.cursor.get();
+  MDB_val k = as_val(start);
+  MDB_val v{};
+  int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && records.size() < max_count) {
+    const std::string_view key = as_view(k);
+    if (!key.starts_with(prefix)) {
+      break;  // past this channel's entries
+    }
+    if (!after || key != start) {
+      records.push_back(outbox_record{channel, engine::sku_id(key.substr(prefix.size())),
+                                      std::string(as_view(v))});
+    }
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return unexpected(lmdb_error(rc, "read outbox"));
   }
   return records;
 }

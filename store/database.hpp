@@ -55,6 +55,14 @@ struct checkpoint_record {
   std::string state_bytes;  // engine::encode(sku_location_state)
 };
 
+/// One channel's durable outbox entry for one SKU (connectors/outbox.hpp encodes it; the store
+/// keeps the bytes as they are). Empty bytes delete the entry.
+struct outbox_record {
+  engine::channel_id channel;
+  engine::sku_id sku;
+  std::string bytes;
+};
+
 struct stats {
   std::uint64_t journal_head = 0;     // highest seq appended
   std::uint64_t journal_entries = 0;
@@ -85,10 +93,12 @@ public:
     std::uint32_t shard = 0;
     std::uint64_t watermark = 0;
   };
-  /// `append` and any number of checkpoint batches in ONE durable transaction: one commit (two
-  /// fsyncs) instead of one per job. Either everything is stored or nothing is.
+  /// `append`, any number of checkpoint batches and channel outbox entries in ONE durable
+  /// transaction: one commit (two fsyncs) instead of one per job. Either everything is stored or
+  /// nothing is.
   result<void> commit(std::span<engine::journal_entry> entries, std::vector<append_status>& out,
-                      std::span<const checkpoint_batch> checkpoints);
+                      std::span<const checkpoint_batch> checkpoints,
+                      std::span<const outbox_record> outbox = {});
 
   /// Persists checkpoint states and, in the same transaction, the shard's watermark: every event
   /// with seq <= watermark routed to that shard is reflected in stored checkpoints.
@@ -128,6 +138,11 @@ public:
   /// nullopt); copies, so the caller pages through a large table one short read at a time.
   result<std::vector<checkpoint_record>> read_checkpoints(
       const std::optional<engine::sku_location_key>& after, std::size_t max_count) const;
+  /// Up to `max_count` of `channel`'s outbox entries in SKU order, starting after `after` (from
+  /// the first when nullopt); the channel actor pages through them at start-up.
+  result<std::vector<outbox_record>> read_outbox(const engine::channel_id& channel,
+                                                 const std::optional<engine::sku_id>& after,
+                                                 std::size_t max_count) const;
   /// Every location for which `sku` has a checkpoint.
   result<std::vector<engine::location_id>> checkpointed_locations(const engine::sku_id& sku) const;
   stats read_stats() const;

@@ -25,6 +25,11 @@ struct writer::checkpoint_job {
   checkpoint_completion done;
 };
 
+struct writer::outbox_job {
+  std::vector<outbox_record> records;
+  outbox_completion done;
+};
+
 namespace {
 
 // io_error and corrupt mean the store can no longer be trusted to keep what it acknowledges;
@@ -89,6 +94,22 @@ bool writer::submit_checkpoints(std::vector<checkpoint_record> records, std::uin
   return true;
 }
 
+bool writer::submit_outbox(std::vector<outbox_record> records, outbox_completion done) {
+  assert(done);
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || failed_ || outboxes_.size() >= opts_.queue_outbox_jobs_max) {
+      return false;
+    }
+    auto job = std::make_unique<outbox_job>();
+    job->records = std::move(records);
+    job->done = std::move(done);
+    outboxes_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+  return true;
+}
+
 void writer::on_commit(std::function<void(std::uint64_t head)> hook) {
   std::lock_guard lock(mutex_);
   on_commit_ = std::move(hook);
@@ -145,16 +166,19 @@ void writer::run() {
   std::vector<std::unique_ptr<append_job>> batch;
   std::vector<checkpoint_part> parts;
   std::vector<std::unique_ptr<checkpoint_job>> finished;
+  std::vector<std::unique_ptr<outbox_job>> outboxes;
   for (;;) {
     batch.clear();
     parts.clear();
     finished.clear();
+    outboxes.clear();
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] {
-        return stopping_ || !appends_.empty() || !checkpoints_.empty() || partial_ != nullptr;
+        return stopping_ || !appends_.empty() || !checkpoints_.empty() || partial_ != nullptr ||
+               !outboxes_.empty();
       });
-      if (appends_.empty() && checkpoints_.empty() && partial_ == nullptr) {
+      if (appends_.empty() && checkpoints_.empty() && partial_ == nullptr && outboxes_.empty()) {
         return;  // stopping, and everything queued is done
       }
       // Everything queued, up to the batch limits, goes into one commit: that is the group
@@ -192,14 +216,33 @@ void writer::run() {
           partial_ = std::move(job);
         }
       }
+      // Outbox entries ride in the same commit too: a channel's change waits for this commit
+      // before it is first sent, so it should cost no fsync of its own.
+      std::size_t outbox_records = 0;
+      while (!outboxes_.empty() &&
+             (outboxes.empty() || outbox_records + outboxes_.front()->records.size() <=
+                                      opts_.outbox_records_per_commit_max)) {
+        outbox_records += outboxes_.front()->records.size();
+        outboxes.push_back(std::move(outboxes_.front()));
+        outboxes_.pop_front();
+      }
     }
-    commit_group(batch, parts, finished);
+    commit_group(batch, parts, finished, outboxes);
   }
 }
 
 void writer::commit_group(std::vector<std::unique_ptr<append_job>>& jobs,
                           const std::vector<checkpoint_part>& parts,
-                          std::vector<std::unique_ptr<checkpoint_job>>& finished) {
+                          std::vector<std::unique_ptr<checkpoint_job>>& finished,
+                          std::vector<std::unique_ptr<outbox_job>>& outboxes) {
+  std::vector<outbox_record> outbox;
+  if (outboxes.size() == 1) {
+    outbox = std::move(outboxes.front()->records);
+  } else {
+    for (auto& job : outboxes) {
+      std::move(job->records.begin(), job->records.end(), std::back_inserter(outbox));
+    }
+  }
   std::vector<database::checkpoint_batch> batches;
   batches.reserve(parts.size());
   for (const auto& part : parts) {
@@ -208,7 +251,7 @@ void writer::commit_group(std::vector<std::unique_ptr<append_job>>& jobs,
                            .subspan(part.begin, part.end - part.begin),
                        part.job->shard, part.last ? part.job->watermark : 0});
   }
-  std::optional<error> failure = commit_appends(jobs, batches);
+  std::optional<error> failure = commit_appends(jobs, batches, outbox);
   if (!parts.empty()) {
     checkpoint_commits_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -220,10 +263,14 @@ void writer::commit_group(std::vector<std::unique_ptr<append_job>>& jobs,
   for (auto& job : finished) {
     job->done(failure ? &*failure : nullptr);
   }
+  for (auto& job : outboxes) {
+    job->done(failure ? &*failure : nullptr);
+  }
 }
 
 std::optional<error> writer::commit_appends(std::vector<std::unique_ptr<append_job>>& jobs,
-                                           std::span<const database::checkpoint_batch> checkpoints) {
+                                           std::span<const database::checkpoint_batch> checkpoints,
+                                           std::span<const outbox_record> outbox) {
   std::optional<error> fatal;
   std::function<void(std::uint64_t)> hook;
   {
@@ -261,7 +308,8 @@ std::optional<error> writer::commit_appends(std::vector<std::unique_ptr<append_j
 
   std::vector<append_status> statuses;
   const auto commit_started = std::chrono::steady_clock::now();
-  auto committed = db_.commit(std::span<engine::journal_entry>(all), statuses, checkpoints);
+  auto committed =
+      db_.commit(std::span<engine::journal_entry>(all), statuses, checkpoints, outbox);
   journal_commit_ns_.fetch_add(nanoseconds_since(commit_started), std::memory_order_relaxed);
 
   std::size_t offset = 0;
@@ -274,20 +322,22 @@ std::optional<error> writer::commit_appends(std::vector<std::unique_ptr<append_j
     }
   }
 
-  if (!committed && committed.error().code == errc::map_full &&
-      (valid_jobs > 1 || !checkpoints.empty())) {
+  // Parts the group can be split into: each submission, and the state (checkpoints, outbox)
+  // as one. Splitting a single part would only retry it, forever.
+  const std::size_t parts = valid_jobs + (checkpoints.empty() && outbox.empty() ? 0 : 1);
+  if (!committed && committed.error().code == errc::map_full && parts > 1) {
     // The group did not fit even at map_size_max; a smaller submission may still. Events go
-    // first, alone; the checkpoints after them, on their own.
+    // first, alone; the checkpoints and outbox entries after them, on their own.
     for (auto& job : jobs) {
       std::vector<std::unique_ptr<append_job>> single;
       single.push_back(std::move(job));
-      commit_appends(single, {});
+      commit_appends(single, {}, {});
     }
-    if (checkpoints.empty()) {
+    if (checkpoints.empty() && outbox.empty()) {
       return std::nullopt;
     }
     std::vector<std::unique_ptr<append_job>> none;
-    return commit_appends(none, checkpoints);
+    return commit_appends(none, checkpoints, outbox);
   }
   if (!committed && is_fatal(committed.error())) {
     // Before the completions, so a completion that resubmits is already refused.

@@ -30,6 +30,10 @@ struct writer_options {
   // 50k events/s: ack p99 66 ms with 1024, 45 ms with 256, 25 ms with 64 (= no checkpoints at
   // all). The cost: under sustained load checkpoints advance by this many states per commit.
   std::size_t checkpoint_records_per_commit_max = 64;
+  std::size_t queue_outbox_jobs_max = 1024;  // outbox submissions past this are refused
+  // Channel outbox entries in one commit at most (whole submissions; one larger still goes).
+  // An entry is a few dozen bytes, written where its channel's others are.
+  std::size_t outbox_records_per_commit_max = 4096;
 };
 
 /// Called on the writer thread after the commit: `statuses[i]` belongs to `entries[i]`, whose
@@ -38,6 +42,7 @@ using append_completion =
     std::function<void(std::vector<engine::journal_entry>& entries,
                        const std::vector<append_status>& statuses, const error* failure)>;
 using checkpoint_completion = std::function<void(const error* failure)>;
+using outbox_completion = std::function<void(const error* failure)>;
 
 /// Thread rules: submit*, on_commit, queued_events, commits and stop may be called from any
 /// thread. Completions and the hook run on the writer thread: they must not throw, must not block
@@ -60,6 +65,9 @@ public:
   bool submit(std::vector<engine::journal_entry> entries, append_completion done);
   bool submit_checkpoints(std::vector<checkpoint_record> records, std::uint32_t shard,
                           std::uint64_t watermark, checkpoint_completion done);
+  /// A channel's outbox entries (connectors/outbox.hpp), committed with the next group; `done`
+  /// after the commit (failure set when nothing was stored). False as for submit_checkpoints.
+  bool submit_outbox(std::vector<outbox_record> records, outbox_completion done);
 
   /// Called on the writer thread after each successful journal commit (after its completions)
   /// with the new journal head.
@@ -84,6 +92,7 @@ public:
 private:
   struct append_job;
   struct checkpoint_job;
+  struct outbox_job;
   void run();
   struct checkpoint_part {
     checkpoint_job* job = nullptr;
@@ -93,11 +102,13 @@ private:
   };
   void commit_group(std::vector<std::unique_ptr<append_job>>& jobs,
                     const std::vector<checkpoint_part>& parts,
-                    std::vector<std::unique_ptr<checkpoint_job>>& finished);
-  /// Commits the jobs and the checkpoints together; returns the failure that applies to the
-  /// checkpoints (nullopt when they are stored).
+                    std::vector<std::unique_ptr<checkpoint_job>>& finished,
+                    std::vector<std::unique_ptr<outbox_job>>& outboxes);
+  /// Commits the jobs, the checkpoints and the outbox entries together; returns the failure that
+  /// applies to the checkpoints and outbox entries (nullopt when they are stored).
   std::optional<error> commit_appends(std::vector<std::unique_ptr<append_job>>& jobs,
-                                      std::span<const database::checkpoint_batch> checkpoints);
+                                      std::span<const database::checkpoint_batch> checkpoints,
+                                      std::span<const outbox_record> outbox);
   void mark_failed(const error& failure);
 
   database& db_;
@@ -112,6 +123,7 @@ private:
   bool failed_ = false;
   error failure_;  // the fatal failure, once failed_
   std::function<void(std::uint64_t)> on_commit_;
+  std::deque<std::unique_ptr<outbox_job>> outboxes_;
   std::unique_ptr<checkpoint_job> partial_;  // a round spread over commits, begun not finished
   // Writer thread only.
   std::atomic<std::uint64_t> commits_{0};

@@ -457,3 +457,48 @@ TEST_CASE("store::database prepare_recovery on a new store replays from the star
   CHECK(db->prepare_recovery(3).value() == 1);
   CHECK(db->replay_from(3) == 1);
 }
+
+TEST_CASE("store::database keeps each channel's outbox apart, pages it in SKU order and deletes an "
+          "entry given empty bytes",
+          "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  const engine::channel_id shop("shop");
+  const engine::channel_id shop2("shop2");  // a prefix of nothing, but shop is a prefix of it
+  std::vector<store::outbox_record> records;
+  for (int i = 0; i < 5; ++i) {
+    records.push_back({shop, sku("SKU-" + std::to_string(i)), "entry-" + std::to_string(i)});
+  }
+  records.push_back({shop2, sku("SKU-0"), "other channel"});
+  std::vector<store::append_status> none;
+  REQUIRE(db->commit({}, none, {}, records));
+
+  auto first = db->read_outbox(shop, std::nullopt, 2);
+  REQUIRE(first);
+  REQUIRE(first->size() == 2);
+  CHECK((*first)[0].sku == sku("SKU-0"));
+  CHECK((*first)[1].bytes == "entry-1");
+  auto rest = db->read_outbox(shop, first->back().sku, 100);
+  REQUIRE(rest);
+  REQUIRE(rest->size() == 3);
+  CHECK(rest->front().sku == sku("SKU-2"));
+  CHECK(rest->back().sku == sku("SKU-4"));
+  for (const auto& r : *rest) {
+    CHECK(r.channel == shop);
+  }
+
+  std::vector<store::outbox_record> removal{{shop, sku("SKU-1"), ""}};
+  REQUIRE(db->commit({}, none, {}, removal));
+  auto after = db->read_outbox(shop, std::nullopt, 100);
+  REQUIRE(after);
+  CHECK(after->size() == 4);
+  auto other = db->read_outbox(shop2, std::nullopt, 100);
+  REQUIRE(other);
+  REQUIRE(other->size() == 1);
+  CHECK(other->front().bytes == "other channel");
+
+  std::vector<store::outbox_record> bad{{shop, sku(std::string("A\0B", 3)), "x"}};
+  auto refused = db->commit({}, none, {}, bad);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == store::errc::invalid);
+}

@@ -329,3 +329,31 @@ TEST_CASE("store::writer spreads a large checkpoint round over commits and moves
   }
   CHECK(db->replay_from(1) == 8);
 }
+
+TEST_CASE("store::writer commits outbox entries with the next group and completes them after it",
+          "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  store::writer writer(*db, {});
+  const engine::channel_id shop("shop");
+  std::vector<store::outbox_record> records{{shop, sku("A"), "a"}, {shop, sku("B"), "b"}};
+  int completions = 0;
+  const store::error* seen = nullptr;
+  REQUIRE(writer.submit_outbox(records, [&](const store::error* failure) {
+    ++completions;
+    seen = failure;
+  }));
+  REQUIRE(writer.submit_outbox({{shop, sku("A"), "a2"}}, [&](const store::error* failure) {
+    ++completions;
+    seen = failure != nullptr ? failure : seen;
+  }));
+  writer.stop();
+  CHECK(completions == 2);
+  CHECK(seen == nullptr);
+  auto stored = db->read_outbox(shop, std::nullopt, 10);
+  REQUIRE(stored);
+  REQUIRE(stored->size() == 2);
+  CHECK((*stored)[0].bytes == "a2");  // submissions apply in order
+  CHECK((*stored)[1].bytes == "b");
+  CHECK_FALSE(writer.submit_outbox({{shop, sku("C"), "c"}}, [](const store::error*) {}));
+}
