@@ -1,6 +1,7 @@
 #include "actors/channel.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <iterator>
 
 #include <caf/send.hpp>
@@ -10,6 +11,13 @@ namespace {
 
 using self_pointer = channel_actor::stateful_pointer<channel_holder>;
 using connectors::sync_time;
+
+/// Outbox entries in one write at most; the rest go with the next.
+constexpr std::size_t outbox_write_max = 4096;
+/// After a failed outbox write, the next try waits this long (the store may need space).
+constexpr std::chrono::seconds outbox_retry{1};
+/// Entries read at a time when the outbox is restored at spawn.
+constexpr std::size_t outbox_page = 4096;
 
 std::int64_t age_ms(sync_time since, sync_time now) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count();
@@ -73,6 +81,39 @@ void start_reads(self_pointer self, sync_time now) {
   });
 }
 
+void outbox_stored(self_pointer self, bool ok, std::string why);
+
+/// Stores the outbox entries that changed, one write at a time. A change is first sent only
+/// once its key is stored (sync_options::durable_keys), so this runs before anything is sent.
+void store_outbox(self_pointer self, sync_time now) {
+  auto& h = self->state;
+  if (!h.setup.persist || h.store_in_flight || now < h.store_not_before ||
+      !h.sync->has_unstored()) {
+    return;
+  }
+  h.storing = h.sync->take_unstored(outbox_write_max);
+  if (h.storing.empty()) {
+    return;
+  }
+  std::vector<store::outbox_record> records;
+  records.reserve(h.storing.size());
+  for (const auto& w : h.storing) {
+    records.push_back({h.setup.info->id, w.sku, w.bytes});
+  }
+  h.store_in_flight = true;
+  auto handle = caf::actor_cast<channel_actor>(self);
+  const bool queued =
+      h.setup.persist(std::move(records), [handle](const store::error* failure) {
+        caf::anon_send(handle, stored_atom::value, failure == nullptr,
+                       failure == nullptr ? std::string()
+                                          : std::string(store::to_string(failure->code)) + ": " +
+                                                failure->message);
+      });
+  if (!queued) {
+    outbox_stored(self, false, "the writer refused it (queue full or stopped)");
+  }
+}
+
 /// Sends what is due while the rate limiter allows, then sets the next wake-up.
 void pump(self_pointer self) {
   auto& h = self->state;
@@ -80,6 +121,7 @@ void pump(self_pointer self) {
     return;
   }
   const sync_time now = h.setup.clock();
+  store_outbox(self, now);
   start_reads(self, now);
   for (;;) {
     auto due = h.sync->next_due(now);
@@ -108,10 +150,72 @@ void pump(self_pointer self) {
   if (auto due = h.sync->next_due(now); due && *due > now) {
     schedule(self, *due, now);
   }
+  if (!h.store_in_flight && h.sync->has_unstored() && h.store_not_before > now) {
+    schedule(self, h.store_not_before, now);
+  }
 }
 
-void on_stock(self_pointer self, const stock_update& u) {
+void outbox_stored(self_pointer self, bool ok, std::string why) {
   auto& h = self->state;
+  h.store_in_flight = false;
+  if (ok) {
+    h.outbox_writes += h.storing.size();
+    h.outbox_error.clear();
+    h.sync->stored(h.storing);
+  } else {
+    // Nothing of it is stored: the keys it carried are not sent until a write succeeds.
+    ++h.outbox_failures;
+    h.outbox_error = std::move(why);
+    h.sync->store_failed(h.storing);
+    h.store_not_before = h.setup.clock() + outbox_retry;
+  }
+  h.storing.clear();
+  pump(self);
+}
+
+/// Puts the channel's stored outbox back (spawn, before any message). An entry that does not
+/// decode is left out, and said: its SKU is then pushed as if new, which is safe (a new key).
+void restore_outbox(channel_holder& h) {
+  if (h.setup.db == nullptr) {
+    return;
+  }
+  const sync_time now = h.setup.clock();
+  std::optional<engine::sku_id> after;
+  std::size_t restored = 0;
+  std::size_t unreadable = 0;
+  for (;;) {
+    auto page = h.setup.db->read_outbox(h.setup.info->id, after, outbox_page);
+    if (!page) {
+      std::fprintf(stderr, "stockd: channel %s: reading the outbox: %s\n",
+                   h.setup.info->id.str().c_str(), page.error().message.c_str());
+      h.outbox_error = "restore: " + page.error().message;
+      break;
+    }
+    for (const auto& record : *page) {
+      if (auto entry = connectors::decode_outbox_entry(record.bytes)) {
+        h.sync->restore(record.sku, *entry, now);
+        ++restored;
+      } else {
+        ++unreadable;
+      }
+    }
+    if (page->size() < outbox_page) {
+      break;
+    }
+    after = page->back().sku;
+  }
+  if (unreadable > 0) {
+    std::fprintf(stderr, "stockd: channel %s: %zu outbox entries unreadable, left out\n",
+                 h.setup.info->id.str().c_str(), unreadable);
+  }
+  if (restored > 0) {
+    std::printf("stockd: channel %s: %zu outbox entries restored\n",
+                h.setup.info->id.str().c_str(), restored);
+  }
+}
+
+/// Takes one stock update into the channel's view; the caller pumps.
+void absorb(channel_holder& h, const stock_update& u) {
   const auto& locations = h.setup.info->locations;
   std::size_t index = locations.size();
   for (std::size_t i = 0; i < locations.size(); ++i) {
@@ -134,7 +238,6 @@ void on_stock(self_pointer self, const stock_update& u) {
   for (const auto& kit : h.catalog->kits_containing(u.key.sku)) {
     h.sync->set_expected(kit, expected_for(h, kit), now);
   }
-  pump(self);
 }
 
 channel_sku_view view_of(const channel_holder& h, const engine::sku_id& sku) {
@@ -174,12 +277,26 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
   }
   sync_opts.settle = o.settle;
   sync_opts.compare_and_set = o.connector == connectors::connector_kind::shopify;
+  // Only a channel that pushes has an outbox to keep.
+  sync_opts.durable_keys = h.setup.persist && h.setup.client;
   h.sync = std::make_unique<connectors::channel_sync>(h.setup.info->id, sync_opts, h.setup.boot,
                                                       h.setup.boot ^ 0x9e3779b97f4a7c15ULL);
   h.limiter = std::make_unique<connectors::token_bucket>(
       o.requests_per_second, static_cast<double>(o.burst), h.setup.clock());
+  restore_outbox(h);
   return {
-      [self](stock_atom, const stock_update& u) { on_stock(self, u); },
+      [self](stock_atom, const stock_update& u) {
+        absorb(self->state, u);
+        pump(self);
+      },
+      [self](seed_atom, const std::vector<stock_update>& updates) {
+        for (const auto& u : updates) {
+          absorb(self->state, u);
+        }
+        pump(self);
+        return true;
+      },
+      [self](stored_atom, bool ok, std::string& why) { outbox_stored(self, ok, std::move(why)); },
       [self](pushed_atom, std::uint64_t id, const connectors::push_result& result) {
         auto& st = self->state;
         auto it = st.in_flight.find(id);
@@ -234,6 +351,20 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         }
         return out;
       },
+      [self](dead_atom, std::uint64_t limit) {
+        auto& st = self->state;
+        const sync_time now = st.setup.clock();
+        std::vector<out_of_sync_entry> out;
+        for (const auto& [sku, r] : st.sync->parked()) {
+          if (out.size() >= limit) {
+            break;
+          }
+          out.push_back({st.setup.info->id, sku, r->target(), r->last_pushed,
+                         r->out_of_sync_since ? age_ms(*r->out_of_sync_since, now) : 0,
+                         r->reason});
+        }
+        return out;
+      },
       [self](status_atom) {
         auto& st = self->state;
         const sync_time now = st.setup.clock();
@@ -261,6 +392,10 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         s.rejected = c.rejected;
         s.coalesced = c.coalesced;
         s.updates = st.updates;
+        s.dead_letters = st.sync->parked_count();
+        s.outbox_writes = st.outbox_writes;
+        s.outbox_failures = st.outbox_failures;
+        s.outbox_error = st.outbox_error;
         return s;
       },
   };

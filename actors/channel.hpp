@@ -21,6 +21,8 @@
 #include "connectors/rate_limiter.hpp"
 #include "engine/catalog.hpp"
 #include "engine/channel_rules.hpp"
+#include "store/database.hpp"
+#include "store/writer.hpp"
 
 namespace stockd::actors {
 
@@ -33,6 +35,11 @@ struct channel_setup {
   /// The clock of every decision; steady_clock in production, a fake in tests.
   std::function<connectors::sync_time()> clock;
   std::uint64_t boot = 0;  // makes idempotency keys unique across restarts
+  /// The outbox (connectors/outbox.hpp): `db` gives back the stored entries at spawn, `persist`
+  /// commits changed ones (store::writer::submit_outbox). Unset: nothing survives a restart
+  /// (tests of the actor alone); changes are then sent without waiting for a store.
+  store::database* db = nullptr;
+  std::function<bool(std::vector<store::outbox_record>, store::outbox_completion)> persist;
 };
 
 struct channel_holder {
@@ -48,6 +55,13 @@ struct channel_holder {
   std::vector<engine::sku_id> pending_reads;  // to read back when the limiter allows
   std::vector<engine::sku_id> reading;        // the read in flight
   std::uint64_t updates = 0;
+  // The outbox write in flight (one at a time), and what failures left.
+  std::vector<connectors::outbox_write> storing;
+  bool store_in_flight = false;
+  connectors::sync_time store_not_before{};  // after a failure, the next try
+  std::uint64_t outbox_writes = 0;
+  std::uint64_t outbox_failures = 0;
+  std::string outbox_error;
   static inline const char* name = "channel";
 };
 

@@ -50,6 +50,9 @@ using pushed_atom = caf::atom_constant<caf::atom("pushed")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
 using oos_atom = caf::atom_constant<caf::atom("oos")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
+using stored_atom = caf::atom_constant<caf::atom("stored")>;
+using dead_atom = caf::atom_constant<caf::atom("dead")>;
+using seed_atom = caf::atom_constant<caf::atom("seed")>;
 
 /// What a sku_location actor tells the channels that sell from its location after it applied an
 /// event that changed what they may show, or that was one of their own orders.
@@ -103,6 +106,10 @@ struct channel_status {
   std::uint64_t rejected = 0;
   std::uint64_t coalesced = 0;
   std::uint64_t updates = 0;  // stock updates absorbed
+  std::size_t dead_letters = 0;           // items parked after the channel refused them
+  std::uint64_t outbox_writes = 0;        // outbox entries stored
+  std::uint64_t outbox_failures = 0;      // outbox commits that failed (retried)
+  std::string outbox_error;               // the last failure, until a commit succeeds
 };
 using kit_prepare_atom = caf::atom_constant<caf::atom("kit_prep")>;
 using kit_await_atom = caf::atom_constant<caf::atom("kit_await")>;
@@ -140,11 +147,15 @@ using sku_location_actor = caf::typed_actor<
 /// coalesces, paces and batches pushes through its connector (connectors/channel_sync.hpp).
 using channel_actor = caf::typed_actor<
     caf::reacts_to<stock_atom, stock_update>,
+    // Start-up: checkpointed stock, a page at a time (the reply paces the reader).
+    caf::replies_to<seed_atom, std::vector<stock_update>>::with<bool>,
+    caf::reacts_to<stored_atom, bool, std::string>,        // outbox write done (ok, why not)
     caf::reacts_to<pushed_atom, std::uint64_t, connectors::push_result>,  // batch id, answer
     caf::reacts_to<read_atom, connectors::read_result>,
     caf::reacts_to<tick_atom>,                                         // something is due
     caf::replies_to<get_atom, engine::sku_id>::with<channel_sku_view>,
     caf::replies_to<oos_atom, std::int64_t, std::uint64_t>::with<std::vector<out_of_sync_entry>>,
+    caf::replies_to<dead_atom, std::uint64_t>::with<std::vector<out_of_sync_entry>>,  // limit
     caf::replies_to<status_atom>::with<channel_status>>;
 
 /// The directory for one range of SKUs, and that range's checkpointer.
@@ -177,6 +188,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_id)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_location_key)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::sku_view_callback)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::stock_update)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stockd::actors::stock_update>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_sku_view)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::out_of_sync_entry)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stockd::actors::out_of_sync_entry>)

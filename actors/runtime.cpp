@@ -1,5 +1,7 @@
 #include "actors/runtime.hpp"
 
+#include <cstdio>
+#include <map>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -175,6 +177,56 @@ bool runtime::submit_batch(std::vector<engine::journal_entry> entries) {
   return journal_(std::move(entries), std::move(done));
 }
 
+bool runtime::seed_channels(std::chrono::milliseconds timeout) {
+  if (channels_.empty() || ctx_.db == nullptr) {
+    return true;
+  }
+  constexpr std::size_t page = 4096;
+  caf::scoped_actor self{*system_, true};
+  std::optional<engine::sku_location_key> after;
+  std::map<const channel_actor*, std::vector<stock_update>> updates;
+  for (;;) {
+    auto records = ctx_.db->read_checkpoints(after, page);
+    if (!records) {
+      std::fprintf(stderr, "stockd: seeding channels: %s\n", records.error().message.c_str());
+      return false;
+    }
+    for (const auto& record : *records) {
+      auto it = ctx_.channels_by_location.find(record.key.location.str());
+      if (it == ctx_.channels_by_location.end()) {
+        continue;
+      }
+      auto state = engine::decode_state(record.state_bytes);
+      if (!state) {
+        std::fprintf(stderr, "stockd: seeding channels: the checkpoint of %s at %s is unreadable\n",
+                     record.key.sku.str().c_str(), record.key.location.str().c_str());
+        return false;
+      }
+      stock_update u;
+      u.key = record.key;
+      u.available = state->qty.available;
+      u.incoming = state->qty.incoming;
+      for (const auto& channel : it->second) {
+        updates[&channel].push_back(u);
+      }
+    }
+    // One page to each channel at a time: a large catalog never piles up in a mailbox.
+    bool ok = true;
+    for (auto& [channel, batch] : updates) {
+      self->request(*channel, timeout, seed_atom::value, std::move(batch))
+          .receive([](bool) {}, [&ok](caf::error&) { ok = false; });
+    }
+    updates.clear();
+    if (!ok) {
+      return false;
+    }
+    if (records->size() < page) {
+      return true;
+    }
+    after = records->back().key;
+  }
+}
+
 bool runtime::wake_expiring() {
   // One pass over the checkpoints at start, a page per read transaction; the actors are not
   // passivated, so after this every hold with an expiry has a live actor and a timer.
@@ -244,6 +296,9 @@ std::optional<std::uint64_t> runtime::recover(std::chrono::milliseconds timeout)
     return 0;
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (!seed_channels(timeout)) {
+    return std::nullopt;
+  }
   const std::uint64_t head = ctx_.db->journal_head();
   std::uint64_t next = watermark_min() + 1;
   std::uint64_t replayed = 0;
@@ -354,18 +409,30 @@ void runtime::query_channels(const engine::sku_id& sku,
                                  get_atom::value, sku);
 }
 
-void runtime::out_of_sync(engine::channel_id channel, std::chrono::milliseconds min_age,
-                          std::uint64_t limit,
-                          std::function<void(std::vector<out_of_sync_entry>)> reply) {
+std::vector<channel_actor> runtime::channels_named(const engine::channel_id& channel) const {
   std::vector<channel_actor> targets;
   for (std::size_t i = 0; i < channels_.size(); ++i) {
     if (channel.empty() || channel_ids_[i] == channel) {
       targets.push_back(channels_[i]);
     }
   }
-  ask_channels_for_lists<out_of_sync_entry>(*system_, targets, ctx_.opts.request_timeout,
-                                            std::move(reply), oos_atom::value,
+  return targets;
+}
+
+void runtime::out_of_sync(engine::channel_id channel, std::chrono::milliseconds min_age,
+                          std::uint64_t limit,
+                          std::function<void(std::vector<out_of_sync_entry>)> reply) {
+  ask_channels_for_lists<out_of_sync_entry>(*system_, channels_named(channel),
+                                            ctx_.opts.request_timeout, std::move(reply),
+                                            oos_atom::value,
                                             static_cast<std::int64_t>(min_age.count()), limit);
+}
+
+void runtime::dead_letters(engine::channel_id channel, std::uint64_t limit,
+                           std::function<void(std::vector<out_of_sync_entry>)> reply) {
+  ask_channels_for_lists<out_of_sync_entry>(*system_, channels_named(channel),
+                                            ctx_.opts.request_timeout, std::move(reply),
+                                            dead_atom::value, limit);
 }
 
 void runtime::channel_statuses(std::function<void(std::vector<channel_status>)> reply) {

@@ -78,6 +78,10 @@ public:
   void out_of_sync(engine::channel_id channel, std::chrono::milliseconds min_age,
                    std::uint64_t limit,
                    std::function<void(std::vector<out_of_sync_entry>)> reply);
+  /// The dead letters (items a channel refused, parked with the reason), at most `limit` per
+  /// channel; `channel` empty means every channel.
+  void dead_letters(engine::channel_id channel, std::uint64_t limit,
+                    std::function<void(std::vector<out_of_sync_entry>)> reply);
   /// Every channel's figures (status, metrics).
   void channel_statuses(std::function<void(std::vector<channel_status>)> reply);
   std::size_t channels() const noexcept { return channels_.size(); }
@@ -98,6 +102,13 @@ private:
   /// ctx_.submit_batch: journals engine events in one submission, then dispatches the fresh ones
   /// and tells each entry's shard. ctx_.submit is a batch of one.
   bool submit_batch(std::vector<engine::journal_entry> entries);
+  /// Tells every channel the checkpointed stock of the locations it sells from, before the
+  /// journal suffix is replayed, so a restarted channel knows every SKU's expected value (and
+  /// pushes what its restored outbox says the channel lacks), not only the SKUs events touch
+  /// from now on. False on a store error or a channel that does not answer in `timeout`.
+  bool seed_channels(std::chrono::milliseconds timeout);
+  /// The channel actors named `channel`, or every one when it is empty.
+  std::vector<channel_actor> channels_named(const engine::channel_id& channel) const;
   /// Spawns the actors whose checkpoint holds a reservation with an expiry, so their timers run
   /// after a restart even if nothing else touches them. False on a store error.
   bool wake_expiring();

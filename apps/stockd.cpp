@@ -181,6 +181,13 @@ int main(int argc, char** argv) {
     setup.info = settings.catalog.find_channel(options.id);
     setup.options = options;
     setup.boot = boot;
+    // The outbox: what each channel still has to be told, and under which keys, survives a
+    // restart (connectors/outbox.hpp).
+    setup.db = db->get();
+    setup.persist = [&writer](std::vector<stockd::store::outbox_record> records,
+                              stockd::store::outbox_completion done) {
+      return writer.submit_outbox(std::move(records), std::move(done));
+    };
     if (options.connector == stockd::connectors::connector_kind::webhook) {
       auto client = stockd::connectors::webhook_client::create(**http_client, options);
       if (!client) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <functional>
+#include <string_view>
 
 namespace stockd::connectors {
 namespace {
@@ -9,6 +11,27 @@ namespace {
 bool systemic(call_outcome o) {
   return o == call_outcome::server_error || o == call_outcome::timeout ||
          o == call_outcome::network || o == call_outcome::unauthorized;
+}
+
+/// Never 0, which means "nothing stored".
+std::uint64_t hash_of(std::string_view bytes) { return std::hash<std::string_view>{}(bytes) | 1; }
+
+/// The durable part of a record (connectors/outbox.hpp).
+outbox_entry entry_of(const sku_sync& r) {
+  outbox_entry e;
+  e.expected = r.expected;
+  e.last_pushed = r.last_pushed;
+  e.shadow = r.shadow;
+  e.maybe_applied = r.maybe_applied;
+  e.intent = r.intent;
+  if (r.intent) {
+    e.key = r.key;
+  }
+  e.parked = r.parked;
+  if (r.parked) {
+    e.reason = r.reason;
+  }
+  return e;
 }
 
 } // namespace
@@ -38,7 +61,94 @@ channel_sync::channel_sync(engine::channel_id channel, sync_options opts, std::u
   assert(opts_.batch_max >= 1 && opts_.calls_in_flight_max >= 1);
 }
 
-sku_sync& channel_sync::record(const engine::sku_id& sku) { return records_[sku]; }
+sku_sync& channel_sync::record(const engine::sku_id& sku) {
+  sku_sync& r = records_[sku];
+  touch(sku, r);
+  return r;
+}
+
+void channel_sync::touch(const engine::sku_id& sku, sku_sync& r) {
+  if (opts_.durable_keys && !r.touched) {
+    r.touched = true;
+    touched_.push_back(sku);
+  }
+}
+
+bool channel_sync::key_stored(const sku_sync& r) const {
+  return !opts_.durable_keys || (r.stored_key != 0 && r.stored_key == hash_of(r.key));
+}
+
+std::vector<outbox_write> channel_sync::take_unstored(std::size_t max) {
+  std::vector<outbox_write> out;
+  std::size_t taken = 0;
+  for (; taken < touched_.size() && out.size() < max; ++taken) {
+    auto rec = records_.find(touched_[taken]);
+    if (rec == records_.end()) {
+      continue;
+    }
+    sku_sync& r = rec->second;
+    r.touched = false;
+    std::string bytes = encode(entry_of(r));
+    const std::uint64_t hash = hash_of(bytes);
+    if (hash == r.stored) {
+      continue;  // changed and changed back, or a change of what is not stored (in flight...)
+    }
+    out.push_back({rec->first, std::move(bytes), hash, r.intent ? hash_of(r.key) : 0});
+  }
+  touched_.erase(touched_.begin(), touched_.begin() + static_cast<std::ptrdiff_t>(taken));
+  return out;
+}
+
+void channel_sync::stored(const std::vector<outbox_write>& writes) {
+  for (const auto& w : writes) {
+    auto rec = records_.find(w.sku);
+    if (rec == records_.end()) {
+      continue;
+    }
+    sku_sync& r = rec->second;
+    r.stored = w.hash;
+    r.stored_key = w.key_hash;
+    // Changed while the write was in flight, then back to what an earlier write stored: the
+    // store now holds `w`, which is not the record any more.
+    if (!r.touched && hash_of(encode(entry_of(r))) != w.hash) {
+      touch(w.sku, r);
+    }
+  }
+}
+
+void channel_sync::store_failed(const std::vector<outbox_write>& writes) {
+  for (const auto& w : writes) {
+    if (auto rec = records_.find(w.sku); rec != records_.end()) {
+      touch(w.sku, rec->second);
+    }
+  }
+}
+
+void channel_sync::restore(const engine::sku_id& sku, const outbox_entry& entry, sync_time now) {
+  sku_sync& r = records_[sku];
+  r.expected = entry.expected;
+  r.last_pushed = entry.last_pushed;
+  r.shadow = entry.shadow;
+  r.maybe_applied = entry.maybe_applied;
+  r.parked = entry.parked;
+  r.stored = hash_of(encode(entry));
+  if (entry.parked) {
+    mark_out_of_sync(r, entry.reason, now);
+  } else if (entry.intent) {
+    // Sent or not before the restart, it goes again with its stored key: a retry, so the
+    // channel can tell it from a new change, and no settle wait.
+    r.intent = entry.intent;
+    r.key = entry.key;
+    r.stored_key = hash_of(entry.key);
+    r.attempts = 1;
+    r.not_before = now;
+    mark_out_of_sync(r, reason_pending, now);
+    enqueue(sku, r, r.shadow && *r.intent < *r.shadow ? lane::urgent : lane::normal, now);
+  } else {
+    reconsider(sku, r, now);
+  }
+  touch(sku, r);  // stored again only if reconsider changed it
+}
 
 const sku_sync* channel_sync::find(const engine::sku_id& sku) const {
   auto it = records_.find(sku);
@@ -209,8 +319,8 @@ void channel_sync::take_from(lane l, std::vector<engine::sku_id>& picked, std::s
       it = q.erase(it);  // moved lanes, sent or settled since it was queued
       continue;
     }
-    if (!due(rec->second, l, now)) {
-      ++it;
+    if (!due(rec->second, l, now) || !key_stored(rec->second)) {
+      ++it;  // not yet, or its key is not stored yet (the outbox write pumps again)
       continue;
     }
     picked.push_back(*it);
@@ -237,7 +347,7 @@ void channel_sync::release_unseen(sync_time now) {
       continue;
     }
     // Its order never came: stop holding the units back (ops see it as a variance later).
-    sku_sync& r = records_[it->first];
+    sku_sync& r = record(it->first);
     r.unseen = 0;
     const engine::sku_id sku = it->first;
     it = unseen_skus_.erase(it);
@@ -269,7 +379,7 @@ std::optional<outgoing_batch> channel_sync::next_batch(sync_time now) {
     for (auto& sku : group.skus) {
       auto rec = records_.find(sku);
       if (rec != records_.end() && rec->second.queued && !rec->second.in_flight &&
-          picked.size() < room) {
+          key_stored(rec->second) && picked.size() < room) {
         picked.push_back(sku);
       }
     }
@@ -388,6 +498,7 @@ void channel_sync::on_result(const outgoing_batch& batch, const push_result& res
     auto rec = records_.find(item.sku);
     assert(rec != records_.end());
     sku_sync& r = rec->second;
+    touch(item.sku, r);
     r.in_flight.reset();
     if (!ok) {
       if (result.outcome == call_outcome::bad_request && batch.items.size() == 1) {
@@ -541,6 +652,14 @@ std::vector<std::pair<engine::sku_id, const sku_sync*>> channel_sync::parked() c
     }
   }
   return out;
+}
+
+std::size_t channel_sync::parked_count() const {
+  std::size_t n = 0;
+  for (const auto& [sku, r] : records_) {
+    n += r.parked ? 1 : 0;
+  }
+  return n;
 }
 
 std::size_t channel_sync::out_of_sync_count() const {

@@ -20,6 +20,11 @@
 // API refuses as a whole is split in halves until the bad item is alone, which is then parked
 // (dead letter) with its reason while the rest go on; systemic failures open the circuit, which
 // probes with one item after a cool-down and closes on success.
+//
+// What survives a restart (the outbox, connectors/outbox.hpp): every record whose durable part
+// changed is handed out by take_unstored() for the store and confirmed with stored(). With
+// `durable_keys`, a change is first sent only once its idempotency key is stored, so its retries,
+// after a restart too, carry the same key; restore() puts a stored entry back at start-up.
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -30,6 +35,7 @@
 #include <vector>
 
 #include "connectors/channel_client.hpp"
+#include "connectors/outbox.hpp"
 #include "engine/ids.hpp"
 
 namespace stockd::connectors {
@@ -50,6 +56,10 @@ struct sync_options {
   /// released (the slowest a channel's order webhook is expected to be).
   std::chrono::milliseconds unseen_hold{15 * 60'000};
   std::size_t calls_in_flight_max = 1;
+  /// The outbox is persisted: changed records are tracked for take_unstored(), and a change is
+  /// sent only once its key is stored (stored()). Off when nothing persists it (a channel
+  /// without a connector, unit tests of the decisions alone): then nothing is tracked.
+  bool durable_keys = false;
 };
 
 enum class lane : std::uint8_t { urgent, normal, bulk };
@@ -81,6 +91,11 @@ struct sku_sync {
   /// `unseen` was set from an ambiguous base (a call that may have applied): once it is used up,
   /// read the channel again to check the shadow.
   bool recheck = false;
+  // The outbox: hashes of the entry and of the key last stored (0: nothing stored), and whether
+  // the SKU is listed for take_unstored() (its entry may differ from the stored one).
+  std::uint64_t stored = 0;
+  std::uint64_t stored_key = 0;
+  bool touched = false;
 
   /// The value to make the channel show: expected minus what it sold that we have not seen.
   std::int64_t target() const noexcept { return expected > unseen ? expected - unseen : 0; }
@@ -105,6 +120,15 @@ struct sync_counters {
   std::uint64_t rejected = 0;       // items parked
   std::uint64_t coalesced = 0;      // intended changes replaced by a newer one before sending
   std::uint64_t circuit_opened = 0;
+};
+
+/// An outbox entry to store: give the vector back to stored() (or store_failed()) once the
+/// store answered.
+struct outbox_write {
+  engine::sku_id sku;
+  std::string bytes;  // encode(outbox_entry)
+  std::uint64_t hash = 0;
+  std::uint64_t key_hash = 0;
 };
 
 /// One batch handed to the connector; give it back to on_result() with the answer.
@@ -141,6 +165,17 @@ public:
   /// SKUs whose stale answer carried no value: read them back, then channel_reported().
   std::vector<engine::sku_id> take_reads();
 
+  /// Entries changed since they were last stored, at most `max` (the rest on the next call).
+  std::vector<outbox_write> take_unstored(std::size_t max);
+  bool has_unstored() const noexcept { return !touched_.empty(); }
+  /// The store committed `writes`: their keys may be sent now.
+  void stored(const std::vector<outbox_write>& writes);
+  /// The store failed `writes`: they are handed out again by the next take_unstored().
+  void store_failed(const std::vector<outbox_write>& writes);
+  /// Puts a stored entry back (start-up, before any other call for `sku`): a pending change is
+  /// retried with its stored key; a parked one stays parked until its expected value changes.
+  void restore(const engine::sku_id& sku, const outbox_entry& entry, sync_time now);
+
   /// The caller's rate limiter said wait: queued SKUs, and those queued after, show rate_limited
   /// until a call goes. Cheap to repeat: only the first call after a call went walks the queues.
   void note_rate_limited(sync_time now);
@@ -149,7 +184,9 @@ public:
   /// SKUs out of sync for at least `min_age`, oldest first, at most `limit`.
   std::vector<std::pair<engine::sku_id, const sku_sync*>> out_of_sync(
       sync_time now, std::chrono::milliseconds min_age, std::size_t limit) const;
+  /// The dead letters: items the channel refused, parked until their expected value changes.
   std::vector<std::pair<engine::sku_id, const sku_sync*>> parked() const;
+  std::size_t parked_count() const;
 
   std::size_t queued(lane l) const noexcept { return lanes_[static_cast<std::size_t>(l)].size(); }
   std::size_t calls_in_flight() const noexcept { return calls_in_flight_; }
@@ -164,7 +201,10 @@ private:
     std::vector<engine::sku_id> skus;
   };
 
+  /// The record of `sku`, created when new, and listed for the outbox: every caller may change it.
   sku_sync& record(const engine::sku_id& sku);
+  void touch(const engine::sku_id& sku, sku_sync& r);
+  bool key_stored(const sku_sync& r) const;
   /// Queues the SKU if the channel needs telling, in the lane its change belongs to.
   void reconsider(const engine::sku_id& sku, sku_sync& r, sync_time now, bool bulk = false);
   void enqueue(const engine::sku_id& sku, sku_sync& r, lane l, sync_time now);
@@ -188,6 +228,7 @@ private:
   std::deque<engine::sku_id> lanes_[3];
   std::deque<split_group> splits_;  // halves of refused batches, sent before anything else
   std::vector<engine::sku_id> reads_;
+  std::vector<engine::sku_id> touched_;  // records whose entry may differ from the stored one
   std::map<engine::sku_id, sync_time> unseen_skus_;  // SKUs holding units back, since when
   void release_unseen(sync_time now);
   void request_recheck(const engine::sku_id& sku, sku_sync& r, sync_time now);

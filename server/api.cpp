@@ -348,6 +348,16 @@ void write_channel_statuses(json_writer& w, const std::vector<actors::channel_st
     w.field("items_applied", c.items_applied).field("throttled", c.throttled);
     w.field("failures", c.failures).field("retries", c.retries).field("stale", c.stale);
     w.field("rejected", c.rejected).field("coalesced", c.coalesced);
+    w.field("dead_letters", static_cast<std::uint64_t>(c.dead_letters));
+    w.key("outbox").begin_object();
+    w.field("writes", c.outbox_writes).field("failures", c.outbox_failures);
+    w.key("error");
+    if (c.outbox_error.empty()) {
+      w.null();
+    } else {
+      w.value(c.outbox_error);
+    }
+    w.end_object();
     w.end_object();
   }
   w.end_array();
@@ -374,6 +384,11 @@ std::string channel_metrics(const std::vector<actors::channel_status>& channels)
   family("out_of_sync_skus", "gauge", "SKUs out of sync.", [](const cs& c) { return c.out_of_sync; });
   family("oldest_out_of_sync_seconds", "gauge", "Age of the oldest out-of-sync SKU.",
          [](const cs& c) { return c.oldest_out_of_sync_ms / 1000; });
+  family("dead_letters", "gauge", "Items the channel refused, parked until they change.",
+         [](const cs& c) { return c.dead_letters; });
+  family("outbox_write_failures_total", "counter",
+         "Outbox commits that failed (their changes wait, unsent, until one succeeds).",
+         [](const cs& c) { return c.outbox_failures; });
   family("api_calls_total", "counter", "API calls made.", [](const cs& c) { return c.calls; });
   family("items_pushed_total", "counter", "Items sent in API calls.",
          [](const cs& c) { return c.items_sent; });
@@ -458,7 +473,11 @@ void api::handle(request&& req, responder respond) {
     return;
   }
   if (path == "/v1/sync/out-of-sync") {
-    get_out_of_sync(req, std::move(respond));
+    get_sync_list(req, sync_list::out_of_sync, std::move(respond));
+    return;
+  }
+  if (path == "/v1/sync/dead-letters") {
+    get_sync_list(req, sync_list::dead_letters, std::move(respond));
     return;
   }
   constexpr std::string_view skus = "/v1/skus/";
@@ -714,8 +733,9 @@ void api::get_kit(const request& req, std::string sku, responder respond) {
 }
 
 // GET /v1/sync/out-of-sync?channel=ID&min_age_s=N&limit=N: SKU × channel pairs out of sync,
-// oldest first.
-void api::get_out_of_sync(const request& req, responder respond) {
+// oldest first. GET /v1/sync/dead-letters?channel=ID&limit=N: the items channels refused,
+// parked with the reason until their expected value changes (the same fields; oldest first).
+void api::get_sync_list(const request& req, sync_list list, responder respond) {
   const std::string_view query =
       query_of(std::string_view(req.target().data(), req.target().size()));
   const unsigned version = req.version();
@@ -730,7 +750,7 @@ void api::get_out_of_sync(const request& req, responder respond) {
     channel = engine::channel_id(std::move(*decoded));
   }
   std::uint64_t min_age_s = 0;
-  if (auto v = query_param(query, "min_age_s")) {
+  if (auto v = query_param(query, "min_age_s"); v && list == sync_list::out_of_sync) {
     auto n = parse_u64(*v);
     if (!n || *n > 365ULL * 24 * 3600) {
       respond(error(http::status::bad_request, version, keep_alive,
@@ -749,33 +769,38 @@ void api::get_out_of_sync(const request& req, responder respond) {
     }
     limit = *n;
   }
-  deps_.engine->out_of_sync(
-      channel, std::chrono::seconds(min_age_s), limit,
-      [respond, version, keep_alive, limit](std::vector<actors::out_of_sync_entry> entries) {
-        std::sort(entries.begin(), entries.end(),
-                  [](const auto& a, const auto& b) { return a.age_ms > b.age_ms; });
-        if (entries.size() > limit) {
-          entries.resize(limit);
-        }
-        json_writer w;
-        w.begin_object().key("out_of_sync").begin_array();
-        for (const auto& e : entries) {
-          w.begin_object();
-          w.field("channel", e.channel.str()).field("sku", e.sku.str());
-          w.field("expected", e.expected);
-          w.key("last_pushed");
-          if (e.last_pushed) {
-            w.value(*e.last_pushed);
-          } else {
-            w.null();
-          }
-          w.field("since", rfc3339_ago(e.age_ms)).field("age_ms", e.age_ms);
-          w.field("reason", e.reason);
-          w.end_object();
-        }
-        w.end_array().end_object();
-        respond(make_response(http::status::ok, version, keep_alive, w.take()));
-      });
+  const char* name = list == sync_list::out_of_sync ? "out_of_sync" : "dead_letters";
+  auto answer = [respond, version, keep_alive, limit,
+                 name](std::vector<actors::out_of_sync_entry> entries) {
+    std::sort(entries.begin(), entries.end(),
+              [](const auto& a, const auto& b) { return a.age_ms > b.age_ms; });
+    if (entries.size() > limit) {
+      entries.resize(limit);
+    }
+    json_writer w;
+    w.begin_object().key(name).begin_array();
+    for (const auto& e : entries) {
+      w.begin_object();
+      w.field("channel", e.channel.str()).field("sku", e.sku.str());
+      w.field("expected", e.expected);
+      w.key("last_pushed");
+      if (e.last_pushed) {
+        w.value(*e.last_pushed);
+      } else {
+        w.null();
+      }
+      w.field("since", rfc3339_ago(e.age_ms)).field("age_ms", e.age_ms);
+      w.field("reason", e.reason);
+      w.end_object();
+    }
+    w.end_array().end_object();
+    respond(make_response(http::status::ok, version, keep_alive, w.take()));
+  };
+  if (list == sync_list::out_of_sync) {
+    deps_.engine->out_of_sync(channel, std::chrono::seconds(min_age_s), limit, std::move(answer));
+  } else {
+    deps_.engine->dead_letters(channel, limit, std::move(answer));
+  }
 }
 
 void api::get_sku_events(const request& req, std::string sku, responder respond) {

@@ -75,7 +75,8 @@ private:
   void get_sku(const request& req, std::string sku, responder respond);
   void get_kit(const request& req, std::string sku, responder respond);
   void get_sku_events(const request& req, std::string sku, responder respond);
-  void get_out_of_sync(const request& req, responder respond);
+  enum class sync_list : std::uint8_t { out_of_sync, dead_letters };
+  void get_sync_list(const request& req, sync_list list, responder respond);
   /// The /v1/status object with every member but "channels", left open.
   connectors::json_writer status_open();
   response get_metrics(const request& req);

@@ -5,7 +5,9 @@
 // in sync.
 #include <chrono>
 #include <cstdlib>
+#include <csignal>
 #include <sys/wait.h>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -96,6 +98,76 @@ TEST_CASE("stockd pushes each stock change to a webhook channel until it converg
   CHECK(channel["failures"].get_uint64().value() >= 1);
   CHECK(channel["retries"].get_uint64().value() >= 1);
   CHECK(channel["out_of_sync"].get_uint64().value() == 0);
+}
+
+/// A counter of the emulator's stats (GET /_emulator/stats, read in process).
+std::uint64_t emulator_count(hook& h, std::string_view section, std::string_view name) {
+  json_doc stats(h.channel.stats_json());
+  auto root = stats.root();
+  return section.empty() ? root[name].get_uint64().value()
+                         : root[section][name].get_uint64().value();
+}
+
+TEST_CASE("a push pending at kill -9 goes again with its key after the restart, nothing confirmed "
+          "is sent again, and a dead letter stays listed",
+          "[e2e][channels][push][outbox]") {
+  ::setenv("STOCKD_E2E_HOOK_SECRET", secret, 1);
+  hook h;
+  server_options opts;
+  opts.config_toml = config_for(h.server.port());
+  server_process server(opts);
+  server.start();
+
+  // A SKU the channel refuses: parked as a dead letter with the channel's reason.
+  REQUIRE_FALSE(h.channel.set_faults("bad-skus=HOOK-BAD"));
+  post_accepted(server, {event_json("received", "bad1", "HOOK-BAD", "\"qty\":4")});
+  const bool listed = eventually(
+      [&] {
+        json_doc dead = server.get_json("/v1/sync/dead-letters?channel=wholesale");
+        auto list = dead["dead_letters"].get_array().value();
+        return list.size() == 1;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50));
+  REQUIRE(listed);
+
+  // The channel applies the next push and then hangs without answering: stockd is killed while
+  // the push is in flight, its effect unknown to stockd.
+  REQUIRE_FALSE(h.channel.set_faults("bad-skus=HOOK-BAD,hang-after=next:1,hang-ms=20000"));
+  post_accepted(server, {event_json("received", "r1", "HOOK-R", "\"qty\":10")});
+  REQUIRE(channel_shows(h, "HOOK-R", 10));
+  server.kill(SIGKILL);
+  REQUIRE(server.wait_exit(std::chrono::seconds(10)).has_value());
+  const std::uint64_t applied_before = emulator_count(h, "rate_limit", "items_applied");
+
+  // After the restart the push goes again under the key it had: the channel answers it as a
+  // replay (items_duplicate), not as a second change.
+  server.start();
+  const bool replayed = eventually(
+      [&] { return emulator_count(h, "rate_limit", "items_duplicate") >= 1; },
+      std::chrono::seconds(15), std::chrono::milliseconds(50));
+  CHECK(replayed);
+  CHECK(emulator_count(h, "rate_limit", "items_applied") == applied_before);
+  const bool in_sync = eventually(
+      [&] {
+        json_doc sku = server.get_json("/v1/skus/HOOK-R");
+        return sku["channels"]["wholesale"]["in_sync"].get_bool().value();
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50));
+  CHECK(in_sync);
+
+  // An orderly restart with everything confirmed sends nothing (the dead letter stays parked).
+  const std::uint64_t calls = emulator_count(h, "", "calls");
+  server.restart();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  CHECK(emulator_count(h, "", "calls") == calls);
+  json_doc dead = server.get_json("/v1/sync/dead-letters");
+  auto list = dead["dead_letters"].get_array().value();
+  REQUIRE(list.size() == 1);
+  auto first = list.at(0);
+  CHECK(std::string_view(first["sku"].get_string().value()) == "HOOK-BAD");
+  CHECK(std::string_view(first["reason"].get_string().value()).starts_with("rejected_item"));
+  json_doc status = server.get_json("/v1/status");
+  CHECK(status["channels"].at(0)["dead_letters"].get_uint64().value() == 1);
 }
 
 TEST_CASE("a webhook channel whose secret is missing stops start-up with the reference named",

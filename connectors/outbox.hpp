@@ -1,0 +1,44 @@
+#pragma once
+// The durable half of a channel's outbox (issue 4 §4, DESIGN §4): per SKU × channel, what must
+// survive a restart so that nothing pending is lost and nothing acknowledged is sent again as a
+// new change. channel_sync (connectors/channel_sync.hpp) keeps the live record and hands out the
+// entries that changed; the store keeps them (store::database outbox table) and gives them back
+// at start-up.
+//
+// Why each field:
+//  - `expected`, `last_pushed`, `shadow`: what the channel should show and what it was confirmed
+//    to show (and shows by our model), so a restart neither re-pushes what the channel already
+//    has nor trusts a value it never confirmed;
+//  - `intent` and `key`: the intended change not yet confirmed and its idempotency key. The key
+//    is stored before the change is first sent, so every retry, across restarts too, carries it
+//    and the channel can deduplicate (never a new key for the same change);
+//  - `maybe_applied`: a call failed without saying whether it applied;
+//  - `parked` and `reason`: the dead letter (an item the channel refused), kept parked across
+//    restarts until its expected value changes.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace stockd::connectors {
+
+struct outbox_entry {
+  std::int64_t expected = 0;
+  std::optional<std::int64_t> last_pushed;
+  std::optional<std::int64_t> shadow;
+  std::optional<std::int64_t> maybe_applied;
+  std::optional<std::int64_t> intent;
+  std::string key;  // empty without an intent
+  bool parked = false;
+  std::string reason;  // the dead letter's reason ("rejected_item: <code>"); empty otherwise
+
+  bool operator==(const outbox_entry&) const = default;
+};
+
+/// A versioned encoding in the journal's wire primitives (engine/codec.hpp: varints, zig-zag,
+/// length-prefixed strings).
+std::string encode(const outbox_entry& entry);
+/// nullopt on bytes this version cannot read (truncated, unknown version, trailing bytes).
+std::optional<outbox_entry> decode_outbox_entry(std::string_view bytes);
+
+} // namespace stockd::connectors

@@ -1,0 +1,182 @@
+// The channel outbox (connectors/outbox.hpp and channel_sync's durable half) by plain calls: the
+// entry's encoding, a change sent only once its key is stored, and what a restart restores — a
+// pending change retried with its stored key, nothing confirmed sent again, a dead letter kept.
+#include <map>
+
+#include <catch2/catch.hpp>
+
+#include "connectors/channel_sync.hpp"
+#include "connectors/outbox.hpp"
+
+using namespace stockd::connectors;
+using namespace std::chrono_literals;
+using stockd::engine::channel_id;
+using stockd::engine::sku_id;
+
+namespace {
+
+const sync_time t0 = sync_time{} + 1000s;
+
+sync_options durable() {
+  sync_options o;
+  o.durable_keys = true;
+  return o;
+}
+
+/// What the store would hold: the last bytes written per SKU.
+struct fake_store {
+  std::map<sku_id, std::string> entries;
+
+  /// Everything `s` has not stored yet, committed.
+  std::size_t persist(channel_sync& s) {
+    auto writes = s.take_unstored(1000);
+    for (const auto& w : writes) {
+      entries[w.sku] = w.bytes;
+    }
+    s.stored(writes);
+    return writes.size();
+  }
+  /// A restarted channel: every stored entry put back.
+  void restore(channel_sync& s, sync_time now) const {
+    for (const auto& [sku, bytes] : entries) {
+      auto entry = decode_outbox_entry(bytes);
+      REQUIRE(entry);
+      s.restore(sku, *entry, now);
+    }
+  }
+};
+
+push_result answer(const outgoing_batch& b, item_outcome outcome, std::string code = "") {
+  push_result r;
+  r.outcome = call_outcome::ok;
+  r.items.assign(b.items.size(), item_result{outcome, code, std::nullopt});
+  return r;
+}
+
+} // namespace
+
+TEST_CASE("an outbox entry encodes and decodes to itself, and damaged bytes are refused",
+          "[connectors][outbox]") {
+  outbox_entry full;
+  full.expected = 12;
+  full.last_pushed = 10;
+  full.shadow = -3;
+  full.maybe_applied = 11;
+  full.intent = 12;
+  full.key = "shop.77.5";
+  full.parked = true;
+  full.reason = "rejected_item: INVALID";
+  const outbox_entry empty;
+  for (const auto& e : {full, empty}) {
+    const std::string bytes = encode(e);
+    auto back = decode_outbox_entry(bytes);
+    REQUIRE(back);
+    CHECK(*back == e);
+    CHECK_FALSE(decode_outbox_entry(bytes.substr(0, bytes.size() - 1)));
+    CHECK_FALSE(decode_outbox_entry(bytes + "x"));
+    std::string other_version = bytes;
+    other_version[0] = 9;
+    CHECK_FALSE(decode_outbox_entry(other_version));
+  }
+  CHECK_FALSE(decode_outbox_entry(""));
+}
+
+TEST_CASE("with durable keys a change is sent only once its key is stored", "[connectors][outbox]") {
+  channel_sync s(channel_id("shop"), durable(), 1, 1);
+  s.set_expected(sku_id("A"), 5, t0);
+  CHECK_FALSE(s.next_batch(t0));  // its key is not stored yet
+  REQUIRE(s.has_unstored());
+  auto writes = s.take_unstored(100);
+  REQUIRE(writes.size() == 1);
+  CHECK_FALSE(s.has_unstored());
+  auto entry = decode_outbox_entry(writes[0].bytes);
+  REQUIRE(entry);
+  CHECK(entry->intent == std::optional<std::int64_t>(5));
+  CHECK_FALSE(s.next_batch(t0));  // written, not yet committed
+
+  s.stored(writes);
+  auto b = s.next_batch(t0);
+  REQUIRE(b);
+  REQUIRE(b->items.size() == 1);
+  CHECK(b->items[0].idempotency_key == entry->key);
+
+  // A failed store hands the entry out again; nothing is lost.
+  s.on_result(*b, answer(*b, item_outcome::applied), t0);
+  auto after = s.take_unstored(100);
+  REQUIRE(after.size() == 1);
+  s.store_failed(after);
+  auto again = s.take_unstored(100);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].bytes == after[0].bytes);
+  s.stored(again);
+  CHECK(s.take_unstored(100).empty());  // nothing changed since
+}
+
+TEST_CASE("after a restart a pending change is retried with its stored key and a confirmed one is "
+          "not sent again",
+          "[connectors][outbox]") {
+  fake_store disk;
+  std::string key_of_a;
+  {
+    channel_sync before(channel_id("shop"), durable(), 1, 1);
+    before.set_expected(sku_id("A"), 5, t0);
+    before.set_expected(sku_id("B"), 7, t0);
+    disk.persist(before);
+    auto b = before.next_batch(t0);
+    REQUIRE(b);
+    REQUIRE(b->items.size() == 2);
+    // B is confirmed; A's call fails without saying (it may or may not have applied).
+    push_result r = answer(*b, item_outcome::applied);
+    REQUIRE(b->items[0].sku == sku_id("A"));
+    r.items[0] = item_result{item_outcome::retry, "timeout", std::nullopt};
+    key_of_a = b->items[0].idempotency_key;
+    before.on_result(*b, r, t0);
+    disk.persist(before);
+  }  // the process dies here
+
+  channel_sync after(channel_id("shop"), durable(), 2, 2);  // another boot: other new keys
+  disk.restore(after, t0 + 1s);
+  // The start-up seeding tells the same expected values again.
+  after.set_expected(sku_id("A"), 5, t0 + 1s);
+  after.set_expected(sku_id("B"), 7, t0 + 1s);
+  disk.persist(after);
+  CHECK(after.find(sku_id("B"))->in_sync());
+  auto b = after.next_batch(t0 + 2s);
+  REQUIRE(b);
+  REQUIRE(b->items.size() == 1);
+  CHECK(b->items[0].sku == sku_id("A"));
+  CHECK(b->items[0].quantity == 5);
+  CHECK(b->items[0].idempotency_key == key_of_a);
+  after.on_result(*b, answer(*b, item_outcome::applied), t0 + 2s);
+  CHECK(after.find(sku_id("A"))->in_sync());
+  CHECK_FALSE(after.next_batch(t0 + 3s));
+}
+
+TEST_CASE("a dead letter stays parked across a restart until its expected value changes",
+          "[connectors][outbox]") {
+  fake_store disk;
+  {
+    channel_sync before(channel_id("shop"), durable(), 1, 1);
+    before.set_expected(sku_id("BAD"), 4, t0);
+    disk.persist(before);
+    auto b = before.next_batch(t0);
+    REQUIRE(b);
+    before.on_result(*b, answer(*b, item_outcome::rejected, "INVALID_SKU"), t0);
+    disk.persist(before);
+    REQUIRE(before.parked_count() == 1);
+  }
+  channel_sync after(channel_id("shop"), durable(), 2, 2);
+  disk.restore(after, t0 + 1s);
+  after.set_expected(sku_id("BAD"), 4, t0 + 1s);
+  disk.persist(after);
+  REQUIRE(after.parked_count() == 1);
+  CHECK(after.parked().front().second->reason == "rejected_item: INVALID_SKU");
+  CHECK_FALSE(after.next_batch(t0 + 2s));
+
+  after.set_expected(sku_id("BAD"), 3, t0 + 2s);  // a new value is a new change: try again
+  disk.persist(after);
+  auto b = after.next_batch(t0 + 2s);
+  REQUIRE(b);
+  CHECK(b->items[0].quantity == 3);
+  CHECK(after.parked_count() == 0);
+}
