@@ -726,6 +726,44 @@ std::optional<config_error> read_channel_endpoint(const toml::table& t, const st
   return std::nullopt;
 }
 
+// SP-API seller and marketplace ids are short upper-case alphanumerics ("A1B2C3D4E5F6G7",
+// "ATVPDKIKX0DER"); they go into the request path and query as they are, so nothing else passes.
+bool is_amazon_id(std::string_view s) {
+  if (s.empty() || s.size() > 32) {
+    return false;
+  }
+  for (char c : s) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// seller_id and marketplace_id: required for amazon, meaningless (so refused) for the others.
+std::optional<config_error> read_channel_account(const toml::table& t, const std::string& p,
+                                                 connectors::channel_options& out) {
+  const bool amazon = out.connector == connectors::connector_kind::amazon;
+  for (std::string_view key : {"seller_id", "marketplace_id"}) {
+    std::string& value = key == "seller_id" ? out.seller_id : out.marketplace_id;
+    if (!amazon) {
+      if (t.get(key) != nullptr) {
+        return config_error{p + std::string(key), "is only for connector = \"amazon\""};
+      }
+      continue;
+    }
+    if (auto e = read_string(t, key, p, value)) {
+      return e;
+    }
+    if (!is_amazon_id(value)) {
+      return config_error{p + std::string(key),
+                          value.empty() ? "is required for connector = \"amazon\""
+                                        : "must be 1 to 32 upper-case letters and digits"};
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<config_error> read_channel_pacing(const toml::table& t, const std::string& p,
                                                 connectors::channel_options& out) {
   if (const toml::node* rate = t.get("requests_per_second")) {
@@ -766,7 +804,7 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
     if (auto e = check_keys(*t, p,
                             {"id", "connector", "endpoint", "credentials", "locations", "rules",
                              "requests_per_second", "burst", "batch_size", "push",
-                             "push_interval_ms", "settle_ms"})) {
+                             "push_interval_ms", "settle_ms", "seller_id", "marketplace_id"})) {
       return e;
     }
     std::string id;
@@ -786,7 +824,16 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
     if (options.connector == connectors::connector_kind::shopify) {
       options.batch_size = 250;
     }
+    if (options.connector == connectors::connector_kind::amazon) {
+      // patchListingsItem's token bucket (reference/channels.md); x-amzn-RateLimit-Limit
+      // corrects the rate at run time.
+      options.requests_per_second = 5.0;
+      options.burst = 5;
+    }
     if (auto e = read_channel_endpoint(*t, p, options)) {
+      return e;
+    }
+    if (auto e = read_channel_account(*t, p, options)) {
       return e;
     }
     if (auto e = read_channel_pacing(*t, p, options)) {

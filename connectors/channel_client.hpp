@@ -74,7 +74,8 @@ public:
   virtual std::size_t batch_max() const = 0;
   /// Sends one batch; calls `done` exactly once, from any thread, within the client's timeout.
   virtual void push(std::vector<push_item> batch, std::function<void(push_result)> done) = 0;
-  /// Reads what the channel shows for these SKUs; `done` exactly once, from any thread.
+  /// Reads what the channel shows for these SKUs, at most batch_max() of them (the actor spends
+  /// one limiter token per read, as per push); `done` exactly once, from any thread.
   virtual void read(std::vector<engine::sku_id> skus, std::function<void(read_result)> done) = 0;
 };
 

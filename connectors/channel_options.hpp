@@ -23,8 +23,12 @@ struct channel_options {
   connector_kind connector = connector_kind::webhook;
   std::string endpoint;     // https://... (http:// only for loopback emulators)
   std::string credentials;  // a reference such as "env:SHOPIFY_TOKEN", never the secret itself
+  // Amazon only (required there): the selling account the listings belong to (the path's
+  // {sellerId}) and the marketplace they are sold in (marketplaceIds=). Not secrets.
+  std::string seller_id;
+  std::string marketplace_id;
   // Pacing. Shopify paces on the cost bucket its responses report; these are the starting point
-  // and the ceiling. Amazon's token bucket is 5/s burst 5.
+  // and the ceiling. Amazon's token bucket is 5/s burst 5 (its default when the file names none).
   double requests_per_second = 2.0;
   std::int64_t burst = 2;
   std::int64_t batch_size = 100;  // items per API call (Shopify <= 250)

@@ -110,6 +110,9 @@ struct parsed_url {
   std::string target;
 };
 result<parsed_url, std::string> parse_url(std::string_view url);
+/// Every byte but RFC 3986's unreserved ones (A-Z a-z 0-9 - . _ ~) as %XX: safe as one path
+/// segment or one query value.
+std::string percent_encode(std::string_view s);
 
 class http_client {
 public:

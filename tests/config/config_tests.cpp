@@ -244,6 +244,57 @@ TEST_CASE("a bad channel is refused with the key and the problem", "[config]") {
         "channels[1].id: duplicate channel id 'c'");
 }
 
+TEST_CASE("an amazon channel carries its seller and marketplace and paces at 5 per second",
+          "[config]") {
+  auto r = parse(R"(
+[[channels]]
+id = "amazon-us"
+connector = "amazon"
+endpoint = "https://sellingpartnerapi-na.amazon.com"
+credentials = "env:AMAZON_TOKEN"
+seller_id = "A1STOCKSIM"
+marketplace_id = "ATVPDKIKX0DER"
+locations = ["main"]
+
+[[channels]]
+id = "amazon-slow"
+connector = "amazon"
+endpoint = "http://127.0.0.1:9200"
+seller_id = "A2"
+marketplace_id = "A1PA6795UKMFR9"
+locations = ["main"]
+requests_per_second = 1.5
+burst = 3
+)",
+                 "test.toml");
+  REQUIRE(r.has_value());
+  REQUIRE(r->channels.size() == 2);
+  CHECK(r->channels[0].connector == stockd::connectors::connector_kind::amazon);
+  CHECK(r->channels[0].seller_id == "A1STOCKSIM");
+  CHECK(r->channels[0].marketplace_id == "ATVPDKIKX0DER");
+  CHECK(r->channels[0].requests_per_second == 5.0);
+  CHECK(r->channels[0].burst == 5);
+  CHECK(r->channels[1].requests_per_second == 1.5);
+  CHECK(r->channels[1].burst == 3);
+}
+
+TEST_CASE("an amazon channel without a valid seller or marketplace id is refused", "[config]") {
+  const std::string head = "[[channels]]\nid = \"a\"\nconnector = \"amazon\"\n"
+                           "endpoint = \"https://x.example/\"\nlocations = [\"main\"]\n";
+  CHECK(error_of(head + "marketplace_id = \"ATVPDKIKX0DER\"\n") ==
+        "channels[0].seller_id: is required for connector = \"amazon\"");
+  CHECK(error_of(head + "seller_id = \"A1\"\n") ==
+        "channels[0].marketplace_id: is required for connector = \"amazon\"");
+  CHECK(error_of(head + "seller_id = \"A1/../x\"\nmarketplace_id = \"ATVPDKIKX0DER\"\n") ==
+        "channels[0].seller_id: must be 1 to 32 upper-case letters and digits");
+  CHECK(error_of(head + "seller_id = \"A1\"\nmarketplace_id = 7\n") ==
+        "channels[0].marketplace_id: must be a string");
+  CHECK(error_of("[[channels]]\nid = \"w\"\nconnector = \"webhook\"\n"
+                 "endpoint = \"https://x.example/\"\nlocations = [\"main\"]\n"
+                 "seller_id = \"A1\"\n") ==
+        "channels[0].seller_id: is only for connector = \"amazon\"");
+}
+
 TEST_CASE("skus carry units and kit components and mappings carry SKU and location names",
           "[config]") {
   auto r = parse(R"(

@@ -1,8 +1,8 @@
 // End-to-end: the real stockd pushes a channel's quantity through its webhook connector to the
 // webhook emulator (simulator/), running in this process on a loopback port with stockd's
-// signature contract. Stock changes reach the channel, its own orders lower it, a failing
-// channel is retried with the same idempotency key until it converges, and the SKU's record says
-// in sync.
+// signature contract, and through its amazon connector to the SP-API emulator. Stock changes
+// reach the channel, its own orders lower it, a failing channel is retried with the same
+// idempotency key until it converges, and the SKU's record says in sync.
 #include <chrono>
 #include <cstdlib>
 #include <csignal>
@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "simulator/amazon.hpp"
 #include "simulator/listener.hpp"
 #include "simulator/webhook.hpp"
 #include "tests/e2e/event_json.hpp"
@@ -184,6 +185,65 @@ TEST_CASE("a webhook channel whose secret is missing stops start-up with the ref
   CHECK(WIFEXITED(*status));
   CHECK(WEXITSTATUS(*status) == 1);
   CHECK(server.log().find("STOCKD_E2E_HOOK_SECRET_MISSING") != std::string::npos);
+}
+
+namespace {
+
+struct amazon {
+  amazon()
+      : channel(simulator::amazon_options{}),
+        server(simulator::listener_options{},
+               [this](const simulator::request& r) { return channel.handle(r); }) {
+    if (auto error = server.start()) {
+      throw std::runtime_error(*error);
+    }
+  }
+  simulator::amazon_emulator channel;
+  simulator::listener server;
+};
+
+/// Waits up to 15 s for the listing to show `want` for `sku`.
+bool listing_shows(amazon& a, std::string_view sku, std::int64_t want) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (a.channel.quantity(sku) == std::optional<std::int64_t>{want}) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("stockd pushes stock changes to an amazon listing through throttling and keeps its lead "
+          "time",
+          "[e2e][channels][push]") {
+  ::setenv("STOCKD_E2E_AMAZON_TOKEN", "Atza|stocksim", 1);
+  amazon a;
+  REQUIRE_FALSE(a.channel.set_quantity("AMZ-A", 0));
+  server_options opts;
+  opts.config_toml = "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"amazon-us\"\n"
+                     "connector = \"amazon\"\nendpoint = \"http://127.0.0.1:" +
+                     std::to_string(a.server.port()) +
+                     "\"\ncredentials = \"env:STOCKD_E2E_AMAZON_TOKEN\"\n"
+                     "seller_id = \"A1STOCKSIM\"\nmarketplace_id = \"ATVPDKIKX0DER\"\n"
+                     "locations = [\"main\"]\n";
+  server_process server(opts);
+  server.start();
+
+  post_ok(server, {event_json("received", "r1", "AMZ-A", "\"qty\":10")});
+  CHECK(listing_shows(a, "AMZ-A", 10));
+  // SP-API throttles the next two calls without a Retry-After: stockd waits and converges.
+  REQUIRE_FALSE(a.channel.set_faults("429-no-retry=next:2"));
+  post_ok(server, {event_json("adjusted", "a1", "AMZ-A", "\"delta\":-4,\"reason\":\"shrink\"")});
+  CHECK(listing_shows(a, "AMZ-A", 6));
+  // merge, not replace: the listing's lead time is still there.
+  CHECK(a.channel.lead_time_days("AMZ-A") == 2);
+  json_doc status = server.get_json("/v1/status");
+  auto channel = status["channels"].at(0);
+  CHECK(std::string_view(channel["connector"].get_string().value()) == "amazon");
+  CHECK(channel["throttled"].get_uint64().value() >= 1);
 }
 
 } // namespace stockd::e2e

@@ -12,7 +12,7 @@
 namespace stockd::e2e {
 namespace {
 
-// The channels use a connector this version does not run (amazon), so they keep records and
+// The channels use a connector this version does not run (shopify), so they keep records and
 // push nothing: these tests are about placement and expected values, not pushes
 // (channel_push_tests.cpp pushes).
 constexpr const char* config = R"(
@@ -23,13 +23,13 @@ id = "DC-WEST"
 
 [[channels]]
 id = "shop"
-connector = "amazon"
+connector = "shopify"
 endpoint = "http://127.0.0.1:9/stock"
 locations = ["DC-WEST", "DC-EAST"]
 
 [[channels]]
 id = "wholesale"
-connector = "amazon"
+connector = "shopify"
 endpoint = "http://127.0.0.1:9/stock"
 locations = ["DC-EAST"]
 rules = { allocation = "percent", percent = 50 }
