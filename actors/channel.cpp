@@ -308,7 +308,10 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
           st.limiter->pause_until(now + *result.retry_after, now);
         }
         if (result.rate_limit_per_second) {
-          st.limiter->set_rate(*result.rate_limit_per_second, now);
+          // The API's figure lowers the pace; the configured rate stays the ceiling (an operator
+          // who leaves headroom for other tools on the same account keeps it).
+          st.limiter->set_rate(
+              std::min(*result.rate_limit_per_second, st.setup.options.requests_per_second), now);
         }
         st.sync->on_result(it->second, result, now);
         st.in_flight.erase(it);

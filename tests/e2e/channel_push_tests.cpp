@@ -232,11 +232,11 @@ TEST_CASE("stockd pushes stock changes to an amazon listing through throttling a
   server_process server(opts);
   server.start();
 
-  post_ok(server, {event_json("received", "r1", "AMZ-A", "\"qty\":10")});
+  post_accepted(server, {event_json("received", "r1", "AMZ-A", "\"qty\":10")});
   CHECK(listing_shows(a, "AMZ-A", 10));
   // SP-API throttles the next two calls without a Retry-After: stockd waits and converges.
   REQUIRE_FALSE(a.channel.set_faults("429-no-retry=next:2"));
-  post_ok(server, {event_json("adjusted", "a1", "AMZ-A", "\"delta\":-4,\"reason\":\"shrink\"")});
+  post_accepted(server, {event_json("adjusted", "a1", "AMZ-A", "\"delta\":-4,\"reason\":\"shrink\"")});
   CHECK(listing_shows(a, "AMZ-A", 6));
   // merge, not replace: the listing's lead time is still there.
   CHECK(a.channel.lead_time_days("AMZ-A") == 2);
