@@ -754,6 +754,33 @@ std::optional<config_error> read_channel_pacing(const toml::table& t, const std:
   return e;
 }
 
+/// The mutation names its location by GID; one channel sets one Shopify location's quantity.
+std::optional<config_error> read_shopify_location(const toml::table& t, const std::string& p,
+                                                  connectors::channel_options& out) {
+  const bool shopify = out.connector == connectors::connector_kind::shopify;
+  if (t.get("shopify_location") == nullptr) {
+    return shopify ? std::optional<config_error>(config_error{
+                         p + "shopify_location",
+                         "is required for connector \"shopify\": the Location GID it sets, e.g. "
+                         "\"gid://shopify/Location/1\""})
+                   : std::nullopt;
+  }
+  if (!shopify) {
+    return config_error{p + "shopify_location", "is only for connector \"shopify\""};
+  }
+  if (auto e = read_string(t, "shopify_location", p, out.shopify_location)) {
+    return e;
+  }
+  constexpr std::string_view prefix = "gid://shopify/Location/";
+  const std::string& gid = out.shopify_location;
+  if (gid.size() <= prefix.size() || gid.substr(0, prefix.size()) != prefix ||
+      gid.find_first_not_of("0123456789", prefix.size()) != std::string::npos) {
+    return config_error{p + "shopify_location",
+                        "must be a Location GID such as \"gid://shopify/Location/1\""};
+  }
+  return std::nullopt;
+}
+
 std::optional<config_error> read_channels(const toml::array& channels, settings& s,
                                           catalog_parts& parts) {
   std::set<std::string> ids;
@@ -766,7 +793,7 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
     if (auto e = check_keys(*t, p,
                             {"id", "connector", "endpoint", "credentials", "locations", "rules",
                              "requests_per_second", "burst", "batch_size", "push",
-                             "push_interval_ms", "settle_ms"})) {
+                             "push_interval_ms", "settle_ms", "shopify_location"})) {
       return e;
     }
     std::string id;
@@ -790,6 +817,9 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
       return e;
     }
     if (auto e = read_channel_pacing(*t, p, options)) {
+      return e;
+    }
+    if (auto e = read_shopify_location(*t, p, options)) {
       return e;
     }
     engine::channel_info info{options.id, {}, {}};

@@ -23,6 +23,9 @@ struct channel_options {
   connector_kind connector = connector_kind::webhook;
   std::string endpoint;     // https://... (http:// only for loopback emulators)
   std::string credentials;  // a reference such as "env:SHOPIFY_TOKEN", never the secret itself
+  /// Shopify only: the Location GID whose `available` this channel sets
+  /// ("gid://shopify/Location/<n>"); one channel per Shopify location.
+  std::string shopify_location;
   // Pacing. Shopify paces on the cost bucket its responses report; these are the starting point
   // and the ceiling. Amazon's token bucket is 5/s burst 5.
   double requests_per_second = 2.0;

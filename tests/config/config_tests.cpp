@@ -154,6 +154,7 @@ id = "shopify-main"
 connector = "shopify"
 endpoint = "https://example.myshopify.com/admin/api/2024-07/graphql.json"
 credentials = "env:SHOPIFY_TOKEN"
+shopify_location = "gid://shopify/Location/72"
 locations = ["DC-WEST", "DC-EAST"]
 settle_ms = 2000
 rules = { allocation = "percent", percent = 30, rounding = "nearest", keep_one = true, buffer = 2, zero_at_or_below = 1, max = 50, preorder_limit = 10 }
@@ -189,6 +190,8 @@ rules = { allocation = "fixed", fixed = 20, floor = 5 }
   CHECK(r->channels[0].connector == stockd::connectors::connector_kind::shopify);
   CHECK(r->channels[0].batch_size == 250);
   CHECK(r->channels[0].credentials == "env:SHOPIFY_TOKEN");
+  CHECK(r->channels[0].shopify_location == "gid://shopify/Location/72");
+  CHECK(r->channels[1].shopify_location.empty());
   CHECK(r->channels[0].settle == std::chrono::milliseconds(2000));
   CHECK(r->channels[1].push == stockd::connectors::push_mode::event);
   CHECK(r->channels[1].requests_per_second == 0.5);
@@ -228,6 +231,19 @@ TEST_CASE("a bad channel is refused with the key and the problem", "[config]") {
   CHECK(error_of(head + "connector = \"shopify\"\nendpoint = \"https://x/\"\n"
                         "locations = [\"main\"]\nbatch_size = 251\n") ==
         "channels[0].batch_size: must be between 1 and 250");
+  const std::string shop = "connector = \"shopify\"\nendpoint = \"https://x/\"\n"
+                           "locations = [\"main\"]\n";
+  CHECK(error_of(head + shop) ==
+        "channels[0].shopify_location: is required for connector \"shopify\": the Location GID "
+        "it sets, e.g. \"gid://shopify/Location/1\"");
+  CHECK(error_of(head + shop + "shopify_location = \"Location/1\"\n") ==
+        "channels[0].shopify_location: must be a Location GID such as "
+        "\"gid://shopify/Location/1\"");
+  CHECK(error_of(head + shop + "shopify_location = \"gid://shopify/Location/1x\"\n") ==
+        "channels[0].shopify_location: must be a Location GID such as "
+        "\"gid://shopify/Location/1\"");
+  CHECK(error_of(head + ok + "shopify_location = \"gid://shopify/Location/1\"\n") ==
+        "channels[0].shopify_location: is only for connector \"shopify\"");
   CHECK(error_of(head + ok + "rules = { allocation = \"percent\" }\n") ==
         "channels[0].rules.percent: is required with allocation = \"percent\"");
   CHECK(error_of(head + ok + "rules = { percent = 50 }\n") ==
