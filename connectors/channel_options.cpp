@@ -19,4 +19,12 @@ std::string_view to_string(push_mode mode) noexcept {
   return "unknown";
 }
 
+call_limiter limiter_for(const channel_options& options, limiter_time now) {
+  if (options.connector == connector_kind::shopify) {
+    return call_limiter(cost_bucket(throttle_status{}, now), shopify_push_cost, shopify_read_cost);
+  }
+  return call_limiter(
+      token_bucket(options.requests_per_second, static_cast<double>(options.burst), now));
+}
+
 } // namespace stockd::connectors

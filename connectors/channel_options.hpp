@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "connectors/rate_limiter.hpp"
 #include "engine/ids.hpp"
 
 namespace stockd::connectors {
@@ -26,8 +27,8 @@ struct channel_options {
   /// Shopify only: the Location GID whose `available` this channel sets
   /// ("gid://shopify/Location/<n>"); one channel per Shopify location.
   std::string shopify_location;
-  // Pacing. Shopify paces on the cost bucket its responses report; these are the starting point
-  // and the ceiling. Amazon's token bucket is 5/s burst 5.
+  // Pacing of the token-bucket connectors (Amazon's is 5/s burst 5; the webhook's is the
+  // receiver's). Shopify ignores them: it paces on the cost bucket its responses report.
   double requests_per_second = 2.0;
   std::int64_t burst = 2;
   std::int64_t batch_size = 100;  // items per API call (Shopify <= 250)
@@ -36,6 +37,15 @@ struct channel_options {
   /// Increases wait this long for more changes (decreases never wait).
   std::chrono::milliseconds settle{0};
 };
+
+/// Shopify's bucket as stockd assumes it until the first answer reports the real one (the
+/// older guides' 1,000 points at 50/s: the smallest plan's, so a first burst cannot overdraw).
+/// A mutation costs about 10 points; a read asks for a page of 250 (2 + 250 points).
+inline constexpr double shopify_push_cost = 10;
+inline constexpr double shopify_read_cost = 252;
+
+/// The limiter a channel actor paces this channel's calls with (see call_limiter).
+call_limiter limiter_for(const channel_options& options, limiter_time now);
 
 std::string_view to_string(connector_kind kind) noexcept;
 std::string_view to_string(push_mode mode) noexcept;
