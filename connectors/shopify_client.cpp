@@ -85,11 +85,20 @@ call_outcome outcome_of_error_code(std::string_view code) {
 graphql_answer read_answer(const http_result& r) {
   graphql_answer a;
   const auto now = std::chrono::system_clock::now();
-  // Timeouts, network failures and HTTP statuses mean what they mean for the webhook connector;
-  // a 2xx is read below (the webhook mapping takes it as applied).
-  a.head = webhook_push_outcome(r, 0, now);
-  if (r.error != http_error::none) {
-    return a;
+  const bool success = r.error == http_error::none && r.response.status >= 200 &&
+                       r.response.status < 300;
+  if (!success) {
+    // Timeouts, network failures and HTTP statuses mean what they mean for the webhook
+    // connector.
+    a.head = webhook_push_outcome(r, 0, now);
+    if (r.error != http_error::none) {
+      return a;
+    }
+  } else {
+    a.head.code = std::to_string(r.response.status);
+    if (auto id = r.response.header("X-Request-Id")) {
+      a.head.request_id = std::string(*id);
+    }
   }
   dom::element root;
   const bool parsed = !a.parser->parse(r.response.body).get(root) && root.is_object();
@@ -102,7 +111,7 @@ graphql_answer read_answer(const http_result& r) {
       a.head.retry_after = shopify_throttle_wait(*requested, *a.head.throttle);
     }
   };
-  if (r.response.status < 200 || r.response.status >= 300) {
+  if (!success) {
     if (a.head.outcome == call_outcome::throttled) {
       throttle_wait();  // a 429 without Retry-After: the bucket says how long
     }
