@@ -14,6 +14,7 @@
 
 #include "actors/runtime.hpp"
 #include "connectors/http_client.hpp"
+#include "connectors/shopify_client.hpp"
 #include "connectors/webhook_client.hpp"
 #include "config/config.hpp"
 #include "server/api.hpp"
@@ -169,9 +170,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "stockd: outbound HTTP: %s\n", http_client.error().c_str());
     return 1;
   }
-  // One channel actor per configured channel. The webhook connector pushes; Shopify and Amazon
-  // connectors are not in this version yet: those channels keep their records (expected values)
-  // and push nothing ("no_connector").
+  // One channel actor per configured channel. The webhook and Shopify connectors push; the
+  // Amazon connector is not in this version yet: its channels keep their records (expected
+  // values) and push nothing ("no_connector").
   std::vector<stockd::actors::channel_setup> channels;
   const std::uint64_t boot = std::random_device{}() ^
                              static_cast<std::uint64_t>(
@@ -192,6 +193,18 @@ int main(int argc, char** argv) {
       std::printf("stockd: channel %s: webhook to %s, %g requests/s, batches of %lld\n",
                   options.id.str().c_str(), options.endpoint.c_str(), options.requests_per_second,
                   static_cast<long long>(options.batch_size));
+    } else if (options.connector == stockd::connectors::connector_kind::shopify) {
+      auto client = stockd::connectors::shopify_client::create(**http_client, options);
+      if (!client) {
+        std::fprintf(stderr, "stockd: channels: %s: %s\n", options.id.str().c_str(),
+                     client.error().c_str());
+        return 1;
+      }
+      setup.client = std::shared_ptr<stockd::connectors::channel_client>(std::move(*client));
+      std::printf("stockd: channel %s: shopify to %s at %s, paced on the shop's cost bucket, "
+                  "batches of %zu\n",
+                  options.id.str().c_str(), options.endpoint.c_str(),
+                  options.shopify_location.c_str(), setup.client->batch_max());
     } else {
       std::printf("stockd: channel %s (%s): this connector is not in this version yet; expected "
                   "values only\n",
