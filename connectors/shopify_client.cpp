@@ -462,7 +462,7 @@ void do_set(push_pointer c) {
     finish(c, std::move(head));
     return;
   }
-  const std::string key = webhook_idempotency_key(items);
+  const std::string key = shopify_idempotency_key(items);
   auto request =
       c->s->request(shopify_set_body(items, ids, c->s->options.location, key));
   auto& http = c->s->http;
@@ -556,6 +556,21 @@ std::string shopify_set_body(const std::vector<push_item>& batch,
   }
   w.end_array().end_object().end_object().end_object();
   return w.take();
+}
+
+std::string shopify_idempotency_key(const std::vector<push_item>& batch) {
+  // Each line "<item key>:<change_from or ->" as an "observation token" (channels.md): an item's
+  // key is fixed per intended change, but its compare quantity may move between retries (an own
+  // order seen, a re-read), and Shopify refuses a key reused with other variables.
+  std::vector<push_item> lines;
+  lines.reserve(batch.size());
+  for (const auto& item : batch) {
+    push_item line;
+    line.idempotency_key = item.idempotency_key + ":" +
+                           (item.change_from ? std::to_string(*item.change_from) : "-");
+    lines.push_back(std::move(line));
+  }
+  return webhook_idempotency_key(lines);
 }
 
 std::string shopify_items_body(const std::vector<engine::sku_id>& skus,

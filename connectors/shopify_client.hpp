@@ -22,8 +22,12 @@
 //   inventorySetQuantities(input: {name: "available", reason: "correction",
 //     referenceDocumentUri: "gid://stockd/Push/<key>", quantities: [{inventoryItemId, locationId,
 //     quantity, changeFromQuantity}]}) @idempotent(key: <key>)
-//   <key> is the lowercase hex SHA-256 of the items' idempotency keys joined by "\n" (as the
-//   webhook connector's Idempotency-Key), so a retried batch replays instead of applying twice.
+//   <key> is the lowercase hex SHA-256 of "<item key>:<changeFromQuantity or ->" per item joined
+//   by "\n" (the webhook connector's Idempotency-Key, with the compare quantity as the
+//   observation it was made on), so a retried batch replays instead of applying twice, and a
+//   retry whose compare quantity moved is a new operation rather than a key reused with other
+//   variables (which Shopify refuses: IDEMPOTENCY_KEY_PARAMETER_MISMATCH). Never from the
+//   quantity.
 //   changeFromQuantity is push_item::change_from, or an explicit null (required from 2026-04).
 //
 //   Answers:
@@ -100,6 +104,7 @@ private:
 std::string shopify_set_body(const std::vector<push_item>& batch,
                              const std::vector<std::string>& item_ids, std::string_view location,
                              std::string_view key);
+std::string shopify_idempotency_key(const std::vector<push_item>& batch);
 std::string shopify_items_body(const std::vector<engine::sku_id>& skus,
                                const std::optional<std::string>& after);
 /// (requested − available) / restoreRate, rounded up; nullopt when the bucket restores nothing.

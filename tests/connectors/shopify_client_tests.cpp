@@ -89,6 +89,21 @@ TEST_CASE("a shopify mutation sets available with an explicit null or a compare 
         std::string::npos);
 }
 
+TEST_CASE("the shopify idempotency key follows the items' keys and compare quantities only",
+          "[connectors][shopify]") {
+  const auto key = shopify_idempotency_key({item("A", 7, 5), item("B", 0)});
+  CHECK(key.size() == 64);
+  CHECK(key == shopify_idempotency_key({item("A", 7, 5), item("B", 0)}));
+  // Not from the quantity: the item's own key stands for the intended change.
+  auto other_quantity = item("A", 8, 5);
+  other_quantity.idempotency_key = item("A", 7, 5).idempotency_key;
+  CHECK(key == shopify_idempotency_key({other_quantity, item("B", 0)}));
+  // A retry on another observed base is another operation.
+  CHECK(key != shopify_idempotency_key({item("A", 7, 4), item("B", 0)}));
+  CHECK(key != shopify_idempotency_key({item("A", 7), item("B", 0)}));
+  CHECK(key != shopify_idempotency_key({item("B", 0), item("A", 7, 5)}));
+}
+
 TEST_CASE("the wait after THROTTLED is what is missing over the restore rate",
           "[connectors][shopify]") {
   CHECK(shopify_throttle_wait(10, {2000, 0, 100}) == std::optional(100ms));
