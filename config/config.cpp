@@ -728,6 +728,16 @@ std::optional<config_error> read_channel_endpoint(const toml::table& t, const st
 
 std::optional<config_error> read_channel_pacing(const toml::table& t, const std::string& p,
                                                 connectors::channel_options& out) {
+  if (out.connector == connectors::connector_kind::shopify) {
+    for (std::string_view key : {"requests_per_second", "burst"}) {
+      if (t.get(key) != nullptr) {
+        // Refused rather than ignored: a reader would believe it caps the channel.
+        return config_error{p + std::string(key),
+                            "is not for connector \"shopify\": it paces on the cost bucket "
+                            "the shop reports"};
+      }
+    }
+  }
   if (const toml::node* rate = t.get("requests_per_second")) {
     auto value = rate->value<double>();
     if (!value || !(*value > 0.0) || *value > 10'000.0) {

@@ -236,6 +236,13 @@ TEST_CASE("a bad channel is refused with the key and the problem", "[config]") {
   CHECK(error_of(head + shop) ==
         "channels[0].shopify_location: is required for connector \"shopify\": the Location GID "
         "it sets, e.g. \"gid://shopify/Location/1\"");
+  CHECK(error_of(head + shop + "shopify_location = \"gid://shopify/Location/1\"\n"
+                               "requests_per_second = 5\n") ==
+        "channels[0].requests_per_second: is not for connector \"shopify\": it paces on the "
+        "cost bucket the shop reports");
+  CHECK(error_of(head + shop + "shopify_location = \"gid://shopify/Location/1\"\nburst = 5\n") ==
+        "channels[0].burst: is not for connector \"shopify\": it paces on the cost bucket the "
+        "shop reports");
   CHECK(error_of(head + shop + "shopify_location = \"Location/1\"\n") ==
         "channels[0].shopify_location: must be a Location GID such as "
         "\"gid://shopify/Location/1\"");
