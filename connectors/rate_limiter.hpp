@@ -95,7 +95,7 @@ enum class call_kind : std::uint8_t { push, read };
 
 class call_limiter {
 public:
-  call_limiter(token_bucket bucket) : bucket_(bucket) {}
+  explicit call_limiter(token_bucket bucket) : bucket_(bucket) {}
   call_limiter(cost_bucket bucket, double push_cost, double read_cost)
       : bucket_(bucket), push_cost_(push_cost), read_cost_(read_cost) {}
 

@@ -1,8 +1,9 @@
 #include "connectors/shopify_client.hpp"
 
+#include <algorithm>
 #include <cassert>
-#include <cmath>
 #include <charconv>
+#include <cmath>
 #include <mutex>
 #include <unordered_map>
 
