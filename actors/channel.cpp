@@ -60,12 +60,12 @@ void start_reads(self_pointer self, sync_time now) {
   if (h.read_in_flight || h.pending_reads.empty()) {
     return;
   }
-  const auto wait = h.limiter->wait(now);
+  const auto wait = h.limiter->wait(connectors::call_kind::read, now);
   if (wait != sync_time::duration::zero()) {
     schedule(self, now + wait, now);
     return;
   }
-  h.limiter->try_take(now);
+  h.limiter->try_take(connectors::call_kind::read, now);
   h.read_in_flight = true;
   // At most a batch's worth per call (a read names its SKUs in the request); the rest wait for
   // the next call.
@@ -128,7 +128,7 @@ void pump(self_pointer self) {
     if (!due || *due > now) {
       break;
     }
-    const auto wait = h.limiter->wait(now);
+    const auto wait = h.limiter->wait(connectors::call_kind::push, now);
     if (wait != sync_time::duration::zero()) {
       h.sync->note_rate_limited(now);
       schedule(self, now + wait, now);
@@ -138,7 +138,7 @@ void pump(self_pointer self) {
     if (!batch) {
       break;  // calls in flight at the limit, or the circuit: an answer or a tick pumps again
     }
-    h.limiter->try_take(now);
+    h.limiter->try_take(connectors::call_kind::push, now);
     const std::uint64_t id = batch->id;
     auto items = batch->items;
     h.in_flight.emplace(id, std::move(*batch));
@@ -281,8 +281,8 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
   sync_opts.durable_keys = h.setup.persist && h.setup.client;
   h.sync = std::make_unique<connectors::channel_sync>(h.setup.info->id, sync_opts, h.setup.boot,
                                                       h.setup.boot ^ 0x9e3779b97f4a7c15ULL);
-  h.limiter = std::make_unique<connectors::token_bucket>(
-      o.requests_per_second, static_cast<double>(o.burst), h.setup.clock());
+  h.limiter = std::make_unique<connectors::call_limiter>(
+      connectors::limiter_for(o, h.setup.clock()));
   restore_outbox(h);
   return {
       [self](stock_atom, const stock_update& u) {
@@ -307,12 +307,13 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         if (result.retry_after) {
           st.limiter->pause_until(now + *result.retry_after, now);
         }
-        if (result.rate_limit_per_second) {
-          // The API's figure lowers the pace; the configured rate stays the ceiling (an operator
-          // who leaves headroom for other tools on the same account keeps it).
-          st.limiter->set_rate(
-              std::min(*result.rate_limit_per_second, st.setup.options.requests_per_second), now);
+        // A reported rate lowers the pace; the configured rate stays the ceiling (an operator
+        // who leaves headroom for other tools on the same account keeps it).
+        std::optional<double> rate = result.rate_limit_per_second;
+        if (rate) {
+          rate = std::min(*rate, st.setup.options.requests_per_second);
         }
+        st.limiter->observe(rate, result.throttle, now);
         st.sync->on_result(it->second, result, now);
         st.in_flight.erase(it);
         pump(self);
@@ -321,6 +322,7 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         auto& st = self->state;
         st.read_in_flight = false;
         const sync_time now = st.setup.clock();
+        st.limiter->observe(std::nullopt, result.throttle, now);
         if (result.ok) {
           for (const auto& [sku, qty] : result.quantities) {
             st.sync->channel_reported(sku, qty, now);

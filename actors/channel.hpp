@@ -46,7 +46,7 @@ struct channel_holder {
   channel_setup setup;
   const engine::catalog* catalog = nullptr;
   std::unique_ptr<connectors::channel_sync> sync;
-  std::unique_ptr<connectors::token_bucket> limiter;
+  std::unique_ptr<connectors::call_limiter> limiter;  // connectors::limiter_for
   /// Per SKU, its stock at each eligible location, in the channel's location order.
   std::unordered_map<std::string, std::vector<engine::location_stock>> stock;
   std::map<std::uint64_t, connectors::outgoing_batch> in_flight;

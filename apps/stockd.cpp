@@ -15,6 +15,7 @@
 #include "actors/runtime.hpp"
 #include "connectors/amazon_client.hpp"
 #include "connectors/http_client.hpp"
+#include "connectors/shopify_client.hpp"
 #include "connectors/webhook_client.hpp"
 #include "config/config.hpp"
 #include "server/api.hpp"
@@ -170,9 +171,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "stockd: outbound HTTP: %s\n", http_client.error().c_str());
     return 1;
   }
-  // One channel actor per configured channel. The webhook and Amazon connectors push; the
-  // Shopify connector is not in this version yet: those channels keep their records (expected
-  // values) and push nothing ("no_connector").
+  // One channel actor per configured channel, each with its connector (connectors/*_client.hpp).
   std::vector<stockd::actors::channel_setup> channels;
   const std::uint64_t boot = std::random_device{}() ^
                              static_cast<std::uint64_t>(
@@ -189,34 +188,53 @@ int main(int argc, char** argv) {
                               stockd::store::outbox_completion done) {
       return writer.submit_outbox(std::move(records), std::move(done));
     };
-    if (options.connector == stockd::connectors::connector_kind::webhook) {
-      auto client = stockd::connectors::webhook_client::create(**http_client, options);
-      if (!client) {
-        std::fprintf(stderr, "stockd: channels: %s: %s\n", options.id.str().c_str(),
-                     client.error().c_str());
-        return 1;
+    // Every connector refuses a channel it cannot serve (a missing secret, a bad endpoint) with
+    // a message that names the reference, never the secret: start-up stops on it.
+    namespace conn = stockd::connectors;
+    std::string refused;
+    switch (options.connector) {
+    case conn::connector_kind::webhook:
+      if (auto c = conn::webhook_client::create(**http_client, options)) {
+        setup.client = std::move(*c);
+        std::printf("stockd: channel %s: webhook to %s, %g requests/s, batches of %zu\n",
+                    options.id.str().c_str(), options.endpoint.c_str(),
+                    options.requests_per_second, setup.client->batch_max());
+      } else {
+        refused = c.error();
       }
-      setup.client = std::shared_ptr<stockd::connectors::channel_client>(std::move(*client));
-      std::printf("stockd: channel %s: webhook to %s, %g requests/s, batches of %lld\n",
-                  options.id.str().c_str(), options.endpoint.c_str(), options.requests_per_second,
-                  static_cast<long long>(options.batch_size));
-    } else if (options.connector == stockd::connectors::connector_kind::amazon) {
-      auto client = stockd::connectors::amazon_client::create(**http_client, options);
-      if (!client) {
-        std::fprintf(stderr, "stockd: channels: %s: %s\n", options.id.str().c_str(),
-                     client.error().c_str());
-        return 1;
+      break;
+    case conn::connector_kind::shopify:
+      if (auto c = conn::shopify_client::create(**http_client, options)) {
+        setup.client = std::move(*c);
+        std::printf("stockd: channel %s: shopify to %s at %s, paced on the shop's cost bucket, "
+                    "batches of %zu\n",
+                    options.id.str().c_str(), options.endpoint.c_str(),
+                    options.shopify_location.c_str(), setup.client->batch_max());
+      } else {
+        refused = c.error();
       }
-      setup.client = std::shared_ptr<stockd::connectors::channel_client>(std::move(*client));
-      std::printf("stockd: channel %s: amazon seller %s in %s at %s, %g requests/s, one SKU per "
-                  "call\n",
-                  options.id.str().c_str(), options.seller_id.c_str(),
-                  options.marketplace_id.c_str(), options.endpoint.c_str(),
-                  options.requests_per_second);
-    } else {
-      std::printf("stockd: channel %s (%s): this connector is not in this version yet; expected "
-                  "values only\n",
-                  options.id.str().c_str(), std::string(to_string(options.connector)).c_str());
+      break;
+    case conn::connector_kind::amazon:
+      if (auto c = conn::amazon_client::create(**http_client, options)) {
+        setup.client = std::move(*c);
+        std::printf("stockd: channel %s: amazon seller %s in %s at %s, %g requests/s, one SKU "
+                    "per call\n",
+                    options.id.str().c_str(), options.seller_id.c_str(),
+                    options.marketplace_id.c_str(), options.endpoint.c_str(),
+                    options.requests_per_second);
+      } else {
+        refused = c.error();
+      }
+      break;
+    case conn::connector_kind::none:
+      std::printf("stockd: channel %s: connector none: expected values only, nothing pushed\n",
+                  options.id.str().c_str());
+      break;
+    }
+    if (!setup.client && options.connector != conn::connector_kind::none) {
+      std::fprintf(stderr, "stockd: channels: %s: %s\n", options.id.str().c_str(),
+                   refused.c_str());
+      return 1;
     }
     channels.push_back(std::move(setup));
   }

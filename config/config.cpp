@@ -766,6 +766,16 @@ std::optional<config_error> read_channel_account(const toml::table& t, const std
 
 std::optional<config_error> read_channel_pacing(const toml::table& t, const std::string& p,
                                                 connectors::channel_options& out) {
+  if (out.connector == connectors::connector_kind::shopify) {
+    for (std::string_view key : {"requests_per_second", "burst"}) {
+      if (t.get(key) != nullptr) {
+        // Refused rather than ignored: a reader would believe it caps the channel.
+        return config_error{p + std::string(key),
+                            "is not for connector \"shopify\": it paces on the cost bucket "
+                            "the shop reports"};
+      }
+    }
+  }
   if (const toml::node* rate = t.get("requests_per_second")) {
     auto value = rate->value<double>();
     if (!value || !(*value > 0.0) || *value > 10'000.0) {
@@ -792,6 +802,33 @@ std::optional<config_error> read_channel_pacing(const toml::table& t, const std:
   return e;
 }
 
+/// The mutation names its location by GID; one channel sets one Shopify location's quantity.
+std::optional<config_error> read_shopify_location(const toml::table& t, const std::string& p,
+                                                  connectors::channel_options& out) {
+  const bool shopify = out.connector == connectors::connector_kind::shopify;
+  if (t.get("shopify_location") == nullptr) {
+    return shopify ? std::optional<config_error>(config_error{
+                         p + "shopify_location",
+                         "is required for connector \"shopify\": the Location GID it sets, e.g. "
+                         "\"gid://shopify/Location/1\""})
+                   : std::nullopt;
+  }
+  if (!shopify) {
+    return config_error{p + "shopify_location", "is only for connector \"shopify\""};
+  }
+  if (auto e = read_string(t, "shopify_location", p, out.shopify_location)) {
+    return e;
+  }
+  constexpr std::string_view prefix = "gid://shopify/Location/";
+  const std::string& gid = out.shopify_location;
+  if (gid.size() <= prefix.size() || gid.substr(0, prefix.size()) != prefix ||
+      gid.find_first_not_of("0123456789", prefix.size()) != std::string::npos) {
+    return config_error{p + "shopify_location",
+                        "must be a Location GID such as \"gid://shopify/Location/1\""};
+  }
+  return std::nullopt;
+}
+
 std::optional<config_error> read_channels(const toml::array& channels, settings& s,
                                           catalog_parts& parts) {
   std::set<std::string> ids;
@@ -804,7 +841,8 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
     if (auto e = check_keys(*t, p,
                             {"id", "connector", "endpoint", "credentials", "locations", "rules",
                              "requests_per_second", "burst", "batch_size", "push",
-                             "push_interval_ms", "settle_ms", "seller_id", "marketplace_id"})) {
+                             "push_interval_ms", "settle_ms", "seller_id", "marketplace_id",
+                             "shopify_location"})) {
       return e;
     }
     std::string id;
@@ -814,13 +852,25 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
     connectors::channel_options options;
     options.id = engine::channel_id(id);
     if (t->get("connector") == nullptr) {
-      return config_error{p + "connector", "is required: \"shopify\", \"amazon\" or \"webhook\""};
+      return config_error{p + "connector",
+                          "is required: \"shopify\", \"amazon\", \"webhook\" or \"none\""};
     }
     std::size_t connector = 0;
-    if (auto e = read_choice(*t, "connector", p, {"shopify", "amazon", "webhook"}, connector)) {
+    if (auto e = read_choice(*t, "connector", p, {"shopify", "amazon", "webhook", "none"},
+                             connector)) {
       return e;
     }
     options.connector = static_cast<connectors::connector_kind>(connector);
+    if (options.connector == connectors::connector_kind::none) {
+      // Nothing is pushed, so nothing about pushing may be set: a reader would believe it is.
+      for (std::string_view key : {"endpoint", "credentials", "requests_per_second", "burst",
+                                   "batch_size", "push", "push_interval_ms", "settle_ms"}) {
+        if (t->get(key) != nullptr) {
+          return config_error{p + std::string(key),
+                              "is not for connector \"none\": it pushes nothing"};
+        }
+      }
+    }
     if (options.connector == connectors::connector_kind::shopify) {
       options.batch_size = 250;
     }
@@ -830,13 +880,18 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
       options.requests_per_second = 5.0;
       options.burst = 5;
     }
-    if (auto e = read_channel_endpoint(*t, p, options)) {
-      return e;
+    if (options.connector != connectors::connector_kind::none) {
+      if (auto e = read_channel_endpoint(*t, p, options)) {
+        return e;
+      }
     }
     if (auto e = read_channel_account(*t, p, options)) {
       return e;
     }
     if (auto e = read_channel_pacing(*t, p, options)) {
+      return e;
+    }
+    if (auto e = read_shopify_location(*t, p, options)) {
       return e;
     }
     engine::channel_info info{options.id, {}, {}};

@@ -65,6 +65,8 @@ struct read_result {
   bool ok = false;
   std::string code;
   std::vector<std::pair<engine::sku_id, std::int64_t>> quantities;
+  /// Shopify's throttleStatus after the read (reads spend the same bucket as pushes).
+  std::optional<throttle_status> throttle;
 };
 
 class channel_client {

@@ -7,6 +7,7 @@ std::string_view to_string(connector_kind kind) noexcept {
   case connector_kind::shopify: return "shopify";
   case connector_kind::amazon: return "amazon";
   case connector_kind::webhook: return "webhook";
+  case connector_kind::none: return "none";
   }
   return "unknown";
 }
@@ -17,6 +18,14 @@ std::string_view to_string(push_mode mode) noexcept {
   case push_mode::interval: return "interval";
   }
   return "unknown";
+}
+
+call_limiter limiter_for(const channel_options& options, limiter_time now) {
+  if (options.connector == connector_kind::shopify) {
+    return call_limiter(cost_bucket(throttle_status{}, now), shopify_push_cost, shopify_read_cost);
+  }
+  return call_limiter(
+      token_bucket(options.requests_per_second, static_cast<double>(options.burst), now));
 }
 
 } // namespace stockd::connectors

@@ -7,11 +7,15 @@
 #include <string>
 #include <string_view>
 
+#include "connectors/rate_limiter.hpp"
 #include "engine/ids.hpp"
 
 namespace stockd::connectors {
 
-enum class connector_kind : std::uint8_t { shopify, amazon, webhook };
+/// `none`: stockd computes what the channel should show (GET /v1/skus, out-of-sync with reason
+/// `no_connector`) and pushes nothing: a channel another tool still syncs (running stockd
+/// beside it before trusting it), or one stockd only reports on.
+enum class connector_kind : std::uint8_t { shopify, amazon, webhook, none };
 
 /// "event": push as soon as availability changes (the default). "interval": push every
 /// `push_interval` only (the periodic batch sync most merchants run today; the simulator's
@@ -27,8 +31,12 @@ struct channel_options {
   // {sellerId}) and the marketplace they are sold in (marketplaceIds=). Not secrets.
   std::string seller_id;
   std::string marketplace_id;
-  // Pacing. Shopify paces on the cost bucket its responses report; these are the starting point
-  // and the ceiling. Amazon's token bucket is 5/s burst 5 (its default when the file names none).
+  /// Shopify only: the Location GID whose `available` this channel sets
+  /// ("gid://shopify/Location/<n>"); one channel per Shopify location.
+  std::string shopify_location;
+  // Pacing of the token-bucket connectors (Amazon's is 5/s burst 5, its default when the file
+  // names none; the webhook's is the receiver's; a rate an answer reports lowers it, never
+  // raises it). Shopify does not take them: it paces on the cost bucket its answers report.
   double requests_per_second = 2.0;
   std::int64_t burst = 2;
   std::int64_t batch_size = 100;  // items per API call (Shopify <= 250)
@@ -37,6 +45,15 @@ struct channel_options {
   /// Increases wait this long for more changes (decreases never wait).
   std::chrono::milliseconds settle{0};
 };
+
+/// Shopify's bucket as stockd assumes it until the first answer reports the real one (the
+/// older guides' 1,000 points at 50/s: the smallest plan's, so a first burst cannot overdraw).
+/// A mutation costs about 10 points; a read asks for a page of 250 (2 + 250 points).
+inline constexpr double shopify_push_cost = 10;
+inline constexpr double shopify_read_cost = 252;
+
+/// The limiter a channel actor paces this channel's calls with (see call_limiter).
+call_limiter limiter_for(const channel_options& options, limiter_time now);
 
 std::string_view to_string(connector_kind kind) noexcept;
 std::string_view to_string(push_mode mode) noexcept;

@@ -130,4 +130,33 @@ void cost_bucket::pause_until(limiter_time until, limiter_time now) {
   paused_until_ = std::max(paused_until_, until);
 }
 
+limiter_clock::duration call_limiter::wait(call_kind kind, limiter_time now) {
+  if (auto* cost = std::get_if<cost_bucket>(&bucket_)) {
+    return cost->wait(cost_of(kind), now);
+  }
+  return std::get<token_bucket>(bucket_).wait(now);
+}
+
+bool call_limiter::try_take(call_kind kind, limiter_time now) {
+  if (auto* cost = std::get_if<cost_bucket>(&bucket_)) {
+    return cost->try_take(cost_of(kind), now);
+  }
+  return std::get<token_bucket>(bucket_).try_take(now);
+}
+
+void call_limiter::pause_until(limiter_time until, limiter_time now) {
+  std::visit([&](auto& bucket) { bucket.pause_until(until, now); }, bucket_);
+}
+
+void call_limiter::observe(std::optional<double> per_second,
+                           const std::optional<throttle_status>& status, limiter_time now) {
+  if (auto* cost = std::get_if<cost_bucket>(&bucket_)) {
+    if (status) {
+      cost->update(*status, now);
+    }
+  } else if (per_second) {
+    std::get<token_bucket>(bucket_).set_rate(*per_second, now);
+  }
+}
+
 } // namespace stockd::connectors

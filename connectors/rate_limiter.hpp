@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <variant>
 
 namespace stockd::connectors {
 
@@ -84,6 +85,38 @@ private:
   throttle_status status_;
   limiter_time last_;
   limiter_time paused_until_{};
+};
+
+/// What a channel actor asks before every call: one of the two buckets above. For Shopify the
+/// cost bucket, charged each call's expected cost (a mutation, or a read's page of 250) and
+/// re-based on the throttleStatus every answer reports; for the others the token bucket, one
+/// token a call, its rate from the answers' rate-limit header when they send one.
+enum class call_kind : std::uint8_t { push, read };
+
+class call_limiter {
+public:
+  explicit call_limiter(token_bucket bucket) : bucket_(bucket) {}
+  call_limiter(cost_bucket bucket, double push_cost, double read_cost)
+      : bucket_(bucket), push_cost_(push_cost), read_cost_(read_cost) {}
+
+  limiter_clock::duration wait(call_kind kind, limiter_time now);
+  bool try_take(call_kind kind, limiter_time now);
+  void pause_until(limiter_time until, limiter_time now);
+  /// What an answer said about pacing (either may be absent).
+  void observe(std::optional<double> per_second, const std::optional<throttle_status>& status,
+               limiter_time now);
+
+  const token_bucket* tokens() const noexcept { return std::get_if<token_bucket>(&bucket_); }
+  const cost_bucket* cost() const noexcept { return std::get_if<cost_bucket>(&bucket_); }
+
+private:
+  double cost_of(call_kind kind) const noexcept {
+    return kind == call_kind::push ? push_cost_ : read_cost_;
+  }
+
+  std::variant<token_bucket, cost_bucket> bucket_;
+  double push_cost_ = 1;
+  double read_cost_ = 1;
 };
 
 } // namespace stockd::connectors

@@ -154,6 +154,7 @@ id = "shopify-main"
 connector = "shopify"
 endpoint = "https://example.myshopify.com/admin/api/2024-07/graphql.json"
 credentials = "env:SHOPIFY_TOKEN"
+shopify_location = "gid://shopify/Location/72"
 locations = ["DC-WEST", "DC-EAST"]
 settle_ms = 2000
 rules = { allocation = "percent", percent = 30, rounding = "nearest", keep_one = true, buffer = 2, zero_at_or_below = 1, max = 50, preorder_limit = 10 }
@@ -189,6 +190,8 @@ rules = { allocation = "fixed", fixed = 20, floor = 5 }
   CHECK(r->channels[0].connector == stockd::connectors::connector_kind::shopify);
   CHECK(r->channels[0].batch_size == 250);
   CHECK(r->channels[0].credentials == "env:SHOPIFY_TOKEN");
+  CHECK(r->channels[0].shopify_location == "gid://shopify/Location/72");
+  CHECK(r->channels[1].shopify_location.empty());
   CHECK(r->channels[0].settle == std::chrono::milliseconds(2000));
   CHECK(r->channels[1].push == stockd::connectors::push_mode::event);
   CHECK(r->channels[1].requests_per_second == 0.5);
@@ -210,9 +213,9 @@ TEST_CASE("a bad channel is refused with the key and the problem", "[config]") {
   const std::string ok = "connector = \"webhook\"\nendpoint = \"https://x.example/\"\n"
                          "locations = [\"main\"]\n";
   CHECK(error_of(head + "endpoint = \"https://x/\"\nlocations = [\"main\"]\n") ==
-        "channels[0].connector: is required: \"shopify\", \"amazon\" or \"webhook\"");
+        "channels[0].connector: is required: \"shopify\", \"amazon\", \"webhook\" or \"none\"");
   CHECK(error_of(head + "connector = \"ebay\"\n") ==
-        "channels[0].connector: must be one of \"shopify\", \"amazon\", \"webhook\"");
+        "channels[0].connector: must be one of \"shopify\", \"amazon\", \"webhook\", \"none\"");
   CHECK(error_of(head + "connector = \"webhook\"\nendpoint = \"http://shop.example/\"\n")
             .find("channels[0].endpoint: must be https://") == 0);
   CHECK(error_of(head + "connector = \"webhook\"\nendpoint = \"https://x/\"\n") ==
@@ -228,6 +231,26 @@ TEST_CASE("a bad channel is refused with the key and the problem", "[config]") {
   CHECK(error_of(head + "connector = \"shopify\"\nendpoint = \"https://x/\"\n"
                         "locations = [\"main\"]\nbatch_size = 251\n") ==
         "channels[0].batch_size: must be between 1 and 250");
+  const std::string shop = "connector = \"shopify\"\nendpoint = \"https://x/\"\n"
+                           "locations = [\"main\"]\n";
+  CHECK(error_of(head + shop) ==
+        "channels[0].shopify_location: is required for connector \"shopify\": the Location GID "
+        "it sets, e.g. \"gid://shopify/Location/1\"");
+  CHECK(error_of(head + shop + "shopify_location = \"gid://shopify/Location/1\"\n"
+                               "requests_per_second = 5\n") ==
+        "channels[0].requests_per_second: is not for connector \"shopify\": it paces on the "
+        "cost bucket the shop reports");
+  CHECK(error_of(head + shop + "shopify_location = \"gid://shopify/Location/1\"\nburst = 5\n") ==
+        "channels[0].burst: is not for connector \"shopify\": it paces on the cost bucket the "
+        "shop reports");
+  CHECK(error_of(head + shop + "shopify_location = \"Location/1\"\n") ==
+        "channels[0].shopify_location: must be a Location GID such as "
+        "\"gid://shopify/Location/1\"");
+  CHECK(error_of(head + shop + "shopify_location = \"gid://shopify/Location/1x\"\n") ==
+        "channels[0].shopify_location: must be a Location GID such as "
+        "\"gid://shopify/Location/1\"");
+  CHECK(error_of(head + ok + "shopify_location = \"gid://shopify/Location/1\"\n") ==
+        "channels[0].shopify_location: is only for connector \"shopify\"");
   CHECK(error_of(head + ok + "rules = { allocation = \"percent\" }\n") ==
         "channels[0].rules.percent: is required with allocation = \"percent\"");
   CHECK(error_of(head + ok + "rules = { percent = 50 }\n") ==
@@ -419,4 +442,20 @@ TEST_CASE("the writer's commit limits come from the engine section", "[config]")
   CHECK(r->writer.checkpoint_records_per_commit_max == 32);
   CHECK(error_of("[engine]\ncheckpoint_records_per_commit_max = 0\n") ==
         "engine.checkpoint_records_per_commit_max: must be between 1 and 1000000");
+}
+
+TEST_CASE("a channel with connector none computes its values and takes nothing about pushing",
+          "[config]") {
+  const std::string head = "[[channels]]\nid = \"c\"\nconnector = \"none\"\nlocations = [\"main\"]\n";
+  auto r = parse(head, "test.toml");
+  REQUIRE(r.has_value());
+  REQUIRE(r->channels.size() == 1);
+  CHECK(r->channels[0].connector == stockd::connectors::connector_kind::none);
+  CHECK(r->catalog.find_channel(stockd::engine::channel_id("c")) != nullptr);
+  CHECK(error_of(head + "endpoint = \"https://x/\"\n") ==
+        "channels[0].endpoint: is not for connector \"none\": it pushes nothing");
+  CHECK(error_of(head + "credentials = \"env:X\"\n") ==
+        "channels[0].credentials: is not for connector \"none\": it pushes nothing");
+  CHECK(error_of(head + "shopify_location = \"gid://shopify/Location/1\"\n") ==
+        "channels[0].shopify_location: is only for connector \"shopify\"");
 }

@@ -1,6 +1,7 @@
 // The channel API pacers (connectors/rate_limiter.hpp), driven by a hand-held clock.
 #include <catch2/catch.hpp>
 
+#include "connectors/channel_options.hpp"
 #include "connectors/rate_limiter.hpp"
 
 using namespace stockd::connectors;
@@ -76,4 +77,45 @@ TEST_CASE("a cost bucket believes every response's throttleStatus", "[connectors
   bucket.pause_until(t0 + 10s, t0 + 3s);
   CHECK(bucket.wait(1, t0 + 3s) == 7s);
   CHECK(bucket.try_take(1, t0 + 10s));
+}
+
+TEST_CASE("a shopify channel paces on the cost bucket its answers report",
+          "[connectors][limiter]") {
+  channel_options shop;
+  shop.connector = connector_kind::shopify;
+  shop.requests_per_second = 0.001;  // ignored: Shopify says its own rate
+  call_limiter limiter = limiter_for(shop, t0);
+  REQUIRE(limiter.cost() != nullptr);
+  // Until an answer says otherwise: the smallest plan's 1,000 points, 10 a mutation.
+  CHECK(limiter.cost()->status().maximum_available == 1000);
+  CHECK(limiter.try_take(call_kind::push, t0));
+  CHECK(limiter.cost()->status().currently_available == Approx(990));
+  // An answer reports a nearly empty 2,000 bucket restoring 100/s: pushes wait for 10 points,
+  // reads for a page's 252.
+  limiter.observe(std::nullopt, throttle_status{2000, 5, 100}, t0);
+  CHECK(limiter.wait(call_kind::push, t0) == 50ms);
+  CHECK(limiter.wait(call_kind::read, t0) == 2470ms);
+  CHECK_FALSE(limiter.try_take(call_kind::push, t0 + 49ms));
+  CHECK(limiter.try_take(call_kind::push, t0 + 50ms));
+  // A rate header means nothing to it; a THROTTLED pause holds everything.
+  limiter.observe(1000.0, std::nullopt, t0 + 50ms);
+  CHECK(limiter.wait(call_kind::push, t0 + 50ms) == 100ms);
+  limiter.pause_until(t0 + 5s, t0 + 50ms);
+  CHECK(limiter.wait(call_kind::push, t0 + 1s) == 4s);
+}
+
+TEST_CASE("other channels pace one token a call at their configured rate",
+          "[connectors][limiter]") {
+  channel_options hook;
+  hook.connector = connector_kind::webhook;
+  hook.requests_per_second = 2;
+  hook.burst = 1;
+  call_limiter limiter = limiter_for(hook, t0);
+  REQUIRE(limiter.tokens() != nullptr);
+  CHECK(limiter.try_take(call_kind::push, t0));
+  CHECK(limiter.wait(call_kind::read, t0) == 500ms);
+  limiter.observe(std::nullopt, throttle_status{2000, 2000, 100}, t0);  // not its kind
+  CHECK(limiter.wait(call_kind::push, t0) == 500ms);
+  limiter.observe(10.0, std::nullopt, t0);  // x-amzn-RateLimit-Limit
+  CHECK(limiter.tokens()->rate() == 10.0);
 }

@@ -13,6 +13,7 @@
 
 #include "simulator/amazon.hpp"
 #include "simulator/listener.hpp"
+#include "simulator/shopify.hpp"
 #include "simulator/webhook.hpp"
 #include "tests/e2e/event_json.hpp"
 #include "tests/e2e/server_process.hpp"
@@ -189,30 +190,27 @@ TEST_CASE("a webhook channel whose secret is missing stops start-up with the ref
 
 namespace {
 
-struct amazon {
-  amazon()
-      : channel(simulator::amazon_options{}),
+/// A channel emulator (simulator/) on a loopback port, in this process.
+template <class Emulator>
+struct emulated {
+  template <class Options>
+  explicit emulated(Options options)
+      : channel(std::move(options)),
         server(simulator::listener_options{},
                [this](const simulator::request& r) { return channel.handle(r); }) {
     if (auto error = server.start()) {
       throw std::runtime_error(*error);
     }
   }
-  simulator::amazon_emulator channel;
+  /// Waits up to 15 s for the channel to show `want` for `sku`.
+  bool shows(std::string_view sku, std::int64_t want) {
+    return eventually(
+        [&] { return channel.quantity(sku) == std::optional<std::int64_t>{want}; },
+        std::chrono::seconds(15), std::chrono::milliseconds(20));
+  }
+  Emulator channel;
   simulator::listener server;
 };
-
-/// Waits up to 15 s for the listing to show `want` for `sku`.
-bool listing_shows(amazon& a, std::string_view sku, std::int64_t want) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (a.channel.quantity(sku) == std::optional<std::int64_t>{want}) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
 
 } // namespace
 
@@ -220,7 +218,7 @@ TEST_CASE("stockd pushes stock changes to an amazon listing through throttling a
           "time",
           "[e2e][channels][push]") {
   ::setenv("STOCKD_E2E_AMAZON_TOKEN", "Atza|stocksim", 1);
-  amazon a;
+  emulated<simulator::amazon_emulator> a(simulator::amazon_options{});
   REQUIRE_FALSE(a.channel.set_quantity("AMZ-A", 0));
   server_options opts;
   opts.config_toml = "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"amazon-us\"\n"
@@ -233,17 +231,62 @@ TEST_CASE("stockd pushes stock changes to an amazon listing through throttling a
   server.start();
 
   post_accepted(server, {event_json("received", "r1", "AMZ-A", "\"qty\":10")});
-  CHECK(listing_shows(a, "AMZ-A", 10));
+  CHECK(a.shows("AMZ-A", 10));
   // SP-API throttles the next two calls without a Retry-After: stockd waits and converges.
   REQUIRE_FALSE(a.channel.set_faults("429-no-retry=next:2"));
   post_accepted(server, {event_json("adjusted", "a1", "AMZ-A", "\"delta\":-4,\"reason\":\"shrink\"")});
-  CHECK(listing_shows(a, "AMZ-A", 6));
+  CHECK(a.shows("AMZ-A", 6));
   // merge, not replace: the listing's lead time is still there.
   CHECK(a.channel.lead_time_days("AMZ-A") == 2);
   json_doc status = server.get_json("/v1/status");
   auto channel = status["channels"].at(0);
   CHECK(std::string_view(channel["connector"].get_string().value()) == "amazon");
   CHECK(channel["throttled"].get_uint64().value() >= 1);
+}
+
+TEST_CASE("stockd pushes to a shopify channel through stale answers and errors until it "
+          "converges",
+          "[e2e][channels][push][shopify]") {
+  ::setenv("STOCKD_E2E_SHOPIFY_TOKEN", "shpat_stocksim", 1);
+  emulated<simulator::shopify_emulator> s(simulator::shopify_options{});
+  REQUIRE_FALSE(s.channel.set_quantity("SHOP-A", 0));  // the emulator has no unknown SKUs
+  server_options opts;
+  opts.config_toml = "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"shop\"\n"
+                     "connector = \"shopify\"\nendpoint = \"http://127.0.0.1:" +
+                     std::to_string(s.server.port()) +
+                     "/admin/api/2026-04/graphql.json\"\ncredentials = "
+                     "\"env:STOCKD_E2E_SHOPIFY_TOKEN\"\nshopify_location = "
+                     "\"gid://shopify/Location/1\"\nlocations = [\"main\"]\n";
+  server_process server(opts);
+  server.start();
+
+  post_accepted(server, {event_json("received", "r1", "SHOP-A", "\"qty\":10")});
+  CHECK(s.shows("SHOP-A", 10));
+
+  // The next compare-and-set is answered stale: stockd reads the shop back and pushes again;
+  // then two 5xx are retried with the same idempotency key.
+  REQUIRE_FALSE(s.channel.set_faults("stale-cas=next:1"));
+  post_accepted(server, {event_json("adjusted", "a1", "SHOP-A", "\"delta\":-2,\"reason\":\"shrink\"")});
+  CHECK(s.shows("SHOP-A", 8));
+  REQUIRE_FALSE(s.channel.set_faults("5xx=next:2"));
+  post_accepted(server, {event_json("adjusted", "a2", "SHOP-A", "\"delta\":-3,\"reason\":\"shrink\"")});
+  CHECK(s.shows("SHOP-A", 5));
+
+  const bool in_sync = eventually(
+      [&] {
+        json_doc sku = server.get_json("/v1/skus/SHOP-A");
+        auto record = sku["channels"]["shop"];
+        return record["in_sync"].get_bool().value() &&
+               record["last_pushed"].get_int64().value() == 5;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50));
+  CHECK(in_sync);
+  json_doc status = server.get_json("/v1/status");
+  auto channel = status["channels"].at(0);
+  CHECK(std::string_view(channel["connector"].get_string().value()) == "shopify");
+  CHECK(channel["stale"].get_uint64().value() >= 1);
+  CHECK(channel["failures"].get_uint64().value() >= 1);
+  CHECK(channel["out_of_sync"].get_uint64().value() == 0);
 }
 
 } // namespace stockd::e2e

@@ -12,9 +12,8 @@
 namespace stockd::e2e {
 namespace {
 
-// The channels use a connector this version does not run (shopify), so they keep records and
-// push nothing: these tests are about placement and expected values, not pushes
-// (channel_push_tests.cpp pushes).
+// The channels have connector "none": they keep records and push nothing; these tests are about
+// placement and expected values, not pushes (channel_push_tests.cpp pushes).
 constexpr const char* config = R"(
 [[locations]]
 id = "DC-EAST"
@@ -23,14 +22,12 @@ id = "DC-WEST"
 
 [[channels]]
 id = "shop"
-connector = "shopify"
-endpoint = "http://127.0.0.1:9/stock"
+connector = "none"
 locations = ["DC-WEST", "DC-EAST"]
 
 [[channels]]
 id = "wholesale"
-connector = "shopify"
-endpoint = "http://127.0.0.1:9/stock"
+connector = "none"
 locations = ["DC-EAST"]
 rules = { allocation = "percent", percent = 50 }
 
