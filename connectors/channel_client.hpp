@@ -69,6 +69,13 @@ struct read_result {
   std::optional<throttle_status> throttle;
 };
 
+/// What an HTTP status other than a success says about a whole call, the rule every connector
+/// shares: 429 throttled, 408 timeout, 401 and 403 unauthorized, any other 4xx bad_request, 5xx
+/// server_error, anything else (1xx, 3xx: redirects are not followed) server_error with code
+/// "unexpected_status_<n>". Sets `out.outcome` (and `out.code` for the last). A connector maps
+/// its own exceptions first (Amazon: a 404 names one listing; webhook: a 404 is a wrong endpoint).
+void classify_status(unsigned status, push_result& out);
+
 class channel_client {
 public:
   virtual ~channel_client() = default;

@@ -270,19 +270,10 @@ push_result webhook_push_outcome(const http_result& answer, std::size_t items,
     out.outcome = call_outcome::ok;
     return out;
   }
-  if (status == 429) {
-    out.outcome = call_outcome::throttled;
-  } else if (status == 408) {
-    out.outcome = call_outcome::timeout;
-  } else if (status == 401 || status == 403 || status == 404 || status == 405) {
-    out.outcome = call_outcome::unauthorized;
-  } else if (status >= 400 && status < 500) {
-    out.outcome = call_outcome::bad_request;
-  } else if (status >= 500 && status < 600) {
-    out.outcome = call_outcome::server_error;
+  if (status == 404 || status == 405) {
+    out.outcome = call_outcome::unauthorized;  // a wrong endpoint: systemic, like a wrong secret
   } else {
-    out.outcome = call_outcome::server_error;
-    out.code = "unexpected_status_" + std::to_string(status);
+    classify_status(status, out);
   }
   return out;
 }
