@@ -212,7 +212,6 @@ void channel_sync::channel_reported(const engine::sku_id& sku, std::int64_t show
     // either base. Even a value equal to the call's proves nothing (sales can land there too):
     // the larger base is the safe one, holding more back until orders or the hold release it.
     base = std::max(r.shadow.value_or(0), *r.maybe_applied);
-    r.recheck = r.shadow.value_or(0) != *r.maybe_applied;
     r.maybe_applied.reset();
   }
   if (base && *base > shows) {
@@ -220,6 +219,11 @@ void channel_sync::channel_reported(const engine::sku_id& sku, std::int64_t show
     // the order arrives, so the channel is never raised over it.
     r.unseen += *base - shows;
     unseen_skus_[sku] = now;  // the hold runs from the newest sale it covers
+    // The count can be too high (an ambiguous base, or a shadow that missed an order), and an
+    // order is taken off `unseen` first: a phantom unit would then absorb a sale made after this
+    // read, whose order should have lowered the shadow, and the channel would stay one low while
+    // its record says in sync. So once the orders have used the count up, read again.
+    r.recheck = true;
   }
   r.shadow = shows;
   reconsider(sku, r, now);

@@ -2,6 +2,7 @@
 // lanes, settle window, batching, retries with the same key, Retry-After, splitting a refused
 // batch, parking, the circuit, the shadow with compare-and-set, and a randomized convergence run
 // against a fake channel that sells on its own and fails 20% of calls.
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <set>
@@ -351,16 +352,19 @@ namespace {
 void run_convergence(std::uint64_t seed);
 }
 
+// Seeds 1-200 in every run (a fraction of a second each). Seed 7 found an order absorbed by a
+// phantom unseen unit (a count from a read whose base was too high), which left the channel one
+// unit low while its record said in sync: a read once the count is used up corrects it.
+// STOCKD_SYNC_SEEDS=N runs seeds 1..N instead.
 TEST_CASE("random traffic with 20% faults converges, never raising a channel over unseen orders",
           "[connectors][sync]") {
-  run_convergence(GENERATE(1u, 2u, 3u, 4u, 5u, 6u, 8u, 9u, 10u, 11u));
-}
-
-// Seed 7 ends with one SKU showing one unit fewer than expected while its record says in sync
-// (an under-display, the safe direction: nothing oversells). Not yet understood; kept hidden so
-// it reproduces: connectors_tests "[sync_known]".
-TEST_CASE("known open case: seed 7 converges one unit low", "[.][sync_known]") {
-  run_convergence(7);
+  std::uint64_t last = 200;
+  if (const char* n = std::getenv("STOCKD_SYNC_SEEDS")) {
+    last = std::strtoull(n, nullptr, 10);
+  }
+  for (std::uint64_t seed = 1; seed <= last; ++seed) {
+    run_convergence(seed);
+  }
 }
 
 namespace {
@@ -406,7 +410,9 @@ void run_convergence(std::uint64_t seed) {
     auto sent = stock_at_send.find(item.idempotency_key);
     const std::int64_t base =
         std::max(stock[item.sku], sent == stock_at_send.end() ? 0 : sent->second);
-    return base - unseen[item.sku];
+    // A warehouse decrease while the channel showed more can leave less than its unseen sales
+    // (an oversell no push could prevent): then 0 is what the channel may show.
+    return std::max<std::int64_t>(0, base - unseen[item.sku]);
   };
   auto apply_item = [&](const push_item& item) -> item_result {
     if (auto it = by_key.find(item.idempotency_key); it != by_key.end()) {
@@ -527,8 +533,9 @@ void run_convergence(std::uint64_t seed) {
   // Converged: every SKU shows what stockd expects, and says it is in sync, within a bound
   // (the unseen hold of 5 s plus backoffs of at most 30 s).
   CHECK(now < traffic_end + 60s);
-  for (const auto& [id, left] : stock) {
+  for (const auto& [id, stock_left] : stock) {
     CAPTURE(id.str());
+    const std::int64_t left = std::max<std::int64_t>(0, stock_left);  // oversold shows 0
     if (shows[id] != left) {
       std::string history;
       for (const auto& line : trace[id]) {
