@@ -286,7 +286,16 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
   restore_outbox(h);
   return {
       [self](stock_atom, const stock_update& u) {
+        // A pump scans the queues (next_due): once per burst of updates, not once per update.
+        // The pump message goes behind every update already in the mailbox.
         absorb(self->state, u);
+        if (!self->state.pump_queued) {
+          self->state.pump_queued = true;
+          self->send(self, pump_atom::value);
+        }
+      },
+      [self](pump_atom) {
+        self->state.pump_queued = false;
         pump(self);
       },
       [self](seed_atom, const std::vector<stock_update>& updates) {
@@ -308,10 +317,11 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
           st.limiter->pause_until(now + *result.retry_after, now);
         }
         // A reported rate lowers the pace; the configured rate stays the ceiling (an operator
-        // who leaves headroom for other tools on the same account keeps it).
+        // who leaves headroom for other tools on the same account keeps it). Either is paced
+        // at token_pace of itself, as at start.
         std::optional<double> rate = result.rate_limit_per_second;
         if (rate) {
-          rate = std::min(*rate, st.setup.options.requests_per_second);
+          rate = std::min(*rate, st.setup.options.requests_per_second) * connectors::token_pace;
         }
         st.limiter->observe(rate, result.throttle, now);
         st.sync->on_result(it->second, result, now);

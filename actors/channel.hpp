@@ -51,6 +51,7 @@ struct channel_holder {
   std::unordered_map<std::string, std::vector<engine::location_stock>> stock;
   std::map<std::uint64_t, connectors::outgoing_batch> in_flight;
   std::optional<connectors::sync_time> tick_at;  // the wake-up already scheduled
+  bool pump_queued = false;  // a pump_atom is in the mailbox, behind the updates it will serve
   bool read_in_flight = false;
   std::vector<engine::sku_id> pending_reads;  // to read back when the limiter allows
   std::vector<engine::sku_id> reading;        // the read in flight

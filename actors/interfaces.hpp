@@ -52,6 +52,7 @@ using oos_atom = caf::atom_constant<caf::atom("oos")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using stored_atom = caf::atom_constant<caf::atom("stored")>;
 using dead_atom = caf::atom_constant<caf::atom("dead")>;
+using pump_atom = caf::atom_constant<caf::atom("pump")>;
 using seed_atom = caf::atom_constant<caf::atom("seed")>;
 
 /// What a sku_location actor tells the channels that sell from its location after it applied an
@@ -153,6 +154,7 @@ using channel_actor = caf::typed_actor<
     caf::reacts_to<pushed_atom, std::uint64_t, connectors::push_result>,  // batch id, answer
     caf::reacts_to<read_atom, connectors::read_result>,
     caf::reacts_to<tick_atom>,                                         // something is due
+    caf::reacts_to<pump_atom>,  // the stock updates queued before it are absorbed: pump once
     caf::replies_to<get_atom, engine::sku_id>::with<channel_sku_view>,
     caf::replies_to<oos_atom, std::int64_t, std::uint64_t>::with<std::vector<out_of_sync_entry>>,
     caf::replies_to<dead_atom, std::uint64_t>::with<std::vector<out_of_sync_entry>>,  // limit
