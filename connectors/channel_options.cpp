@@ -24,8 +24,8 @@ call_limiter limiter_for(const channel_options& options, limiter_time now) {
   if (options.connector == connector_kind::shopify) {
     return call_limiter(cost_bucket(throttle_status{}, now), shopify_push_cost, shopify_read_cost);
   }
-  return call_limiter(
-      token_bucket(options.requests_per_second, static_cast<double>(options.burst), now));
+  return call_limiter(token_bucket(options.requests_per_second * token_pace,
+                                   static_cast<double>(options.burst), now));
 }
 
 } // namespace stockd::connectors

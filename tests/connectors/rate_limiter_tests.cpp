@@ -104,18 +104,21 @@ TEST_CASE("a shopify channel paces on the cost bucket its answers report",
   CHECK(limiter.wait(call_kind::push, t0 + 1s) == 4s);
 }
 
-TEST_CASE("other channels pace one token a call at their configured rate",
+TEST_CASE("other channels pace one token a call at token_pace of their configured rate",
           "[connectors][limiter]") {
   channel_options hook;
   hook.connector = connector_kind::webhook;
-  hook.requests_per_second = 2;
+  hook.requests_per_second = 2 / token_pace;  // paced at 2 calls/s
   hook.burst = 1;
   call_limiter limiter = limiter_for(hook, t0);
   REQUIRE(limiter.tokens() != nullptr);
+  CHECK(limiter.tokens()->rate() == Approx(2.0));
   CHECK(limiter.try_take(call_kind::push, t0));
-  CHECK(limiter.wait(call_kind::read, t0) == 500ms);
+  CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(limiter.wait(call_kind::read, t0)) ==
+        500ms);
   limiter.observe(std::nullopt, throttle_status{2000, 2000, 100}, t0);  // not its kind
-  CHECK(limiter.wait(call_kind::push, t0) == 500ms);
+  CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(limiter.wait(call_kind::push, t0)) ==
+        500ms);
   limiter.observe(10.0, std::nullopt, t0);  // x-amzn-RateLimit-Limit
   CHECK(limiter.tokens()->rate() == 10.0);
 }
