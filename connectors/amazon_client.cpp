@@ -17,34 +17,6 @@ namespace od = simdjson::ondemand;
 
 constexpr std::string_view listings_path = "/listings/2021-08-01/items/";
 
-push_result failed(call_outcome outcome, std::string code) {
-  push_result out;
-  out.outcome = outcome;
-  out.code = std::move(code);
-  return out;
-}
-
-/// The transport failures, mapped as webhook_client does; nullopt when there was an answer.
-std::optional<push_result> transport_failure(const http_result& answer) {
-  switch (answer.error) {
-  case http_error::none: return std::nullopt;
-  case http_error::timeout: return failed(call_outcome::timeout, "timeout");
-  case http_error::bad_url:
-    // The endpoint itself is wrong: nothing will pass until the config is fixed.
-    return failed(call_outcome::unauthorized, "bad_url: " + answer.detail);
-  case http_error::network:
-  case http_error::tls: return failed(call_outcome::network, answer.detail);
-  case http_error::response_too_large:
-  case http_error::bad_response:
-  case http_error::overloaded:
-  case http_error::cancelled:
-    // SP-API may or may not have acted: as a network failure; the retry sets the same quantity.
-    return failed(call_outcome::network,
-                  std::string(to_string(answer.error)) + ": " + answer.detail);
-  }
-  return failed(call_outcome::network, "unknown_http_error");
-}
-
 /// x-amzn-RateLimit-Limit: a positive decimal ("5.0"); nullopt when absent or not one.
 std::optional<double> rate_limit(const http_response& response) {
   auto header = response.header("x-amzn-RateLimit-Limit");

@@ -15,6 +15,8 @@
 
 namespace stockd::connectors {
 
+struct http_result;  // connectors/http_client.hpp
+
 /// One intended change: show `quantity` of `sku`. `idempotency_key` is made once per intended
 /// change and reused on every retry of it (never derived from the quantity). `change_from` is the
 /// quantity the engine believes the channel shows now (compare-and-set, where the API has it).
@@ -75,6 +77,13 @@ struct read_result {
 /// "unexpected_status_<n>". Sets `out.outcome` (and `out.code` for the last). A connector maps
 /// its own exceptions first (Amazon: a 404 names one listing; webhook: a 404 is a wrong endpoint).
 void classify_status(unsigned status, push_result& out);
+
+/// A call that got no HTTP answer, the same for every connector: a timeout is `timeout`; a bad
+/// URL is `unauthorized` (systemic: nothing passes until the config is fixed); anything else
+/// (network, TLS, an oversized or malformed answer, the client overloaded or stopping) is
+/// `network`, since the API may or may not have acted: retried with the same keys. nullopt
+/// when there was an answer.
+std::optional<push_result> transport_failure(const http_result& answer);
 
 class channel_client {
 public:

@@ -38,13 +38,6 @@ std::string request_target(const std::string& url) {
   return parsed ? parsed->target : std::string();
 }
 
-push_result failed(call_outcome outcome, std::string code) {
-  push_result out;
-  out.outcome = outcome;
-  out.code = std::move(code);
-  return out;
-}
-
 /// Parses {"results":[...]} into one item_result per item. False when malformed.
 bool parse_results(std::string_view body, std::size_t items, std::vector<item_result>& out,
                    bool& has_results) {
@@ -225,23 +218,8 @@ parse_retry_after(std::string_view value, std::chrono::system_clock::time_point 
 
 push_result webhook_push_outcome(const http_result& answer, std::size_t items,
                                  std::chrono::system_clock::time_point now) {
-  switch (answer.error) {
-  case http_error::none: break;
-  case http_error::timeout: return failed(call_outcome::timeout, "timeout");
-  case http_error::bad_url:
-    // The endpoint itself is wrong: nothing will pass until the config is fixed.
-    return failed(call_outcome::unauthorized, "bad_url: " + answer.detail);
-  case http_error::network:
-  case http_error::tls:
-  case http_error::response_too_large:
-  case http_error::bad_response:
-  case http_error::overloaded:
-  case http_error::cancelled:
-    // The receiver may or may not have acted: as a network failure, retried with the same keys.
-    return failed(call_outcome::network,
-                  answer.error == http_error::network || answer.error == http_error::tls
-                      ? answer.detail
-                      : std::string(to_string(answer.error)) + ": " + answer.detail);
+  if (auto failure = transport_failure(answer)) {
+    return std::move(*failure);
   }
   const http_response& response = answer.response;
   const unsigned status = response.status;
