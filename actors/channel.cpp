@@ -276,6 +276,9 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
     sync_opts.batch_max = std::min(sync_opts.batch_max, h.setup.client->batch_max());
   }
   sync_opts.settle = o.settle;
+  if (o.push == connectors::push_mode::interval) {
+    sync_opts.push_interval = o.push_interval;
+  }
   sync_opts.compare_and_set = o.connector == connectors::connector_kind::shopify;
   // Only a channel that pushes has an outbox to keep.
   sync_opts.durable_keys = h.setup.persist && h.setup.client;

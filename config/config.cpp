@@ -795,10 +795,6 @@ std::optional<config_error> read_channel_pacing(const toml::table& t, const std:
       (e = read_ms(t, "push_interval_ms", p, 100, 86'400'000, out.push_interval)) ||
       (e = read_ms(t, "settle_ms", p, 0, 3'600'000, out.settle));
   out.push = static_cast<connectors::push_mode>(push);
-  if (!e && out.push == connectors::push_mode::interval) {
-    // Parsed so the file's shape is final, refused until the channel actor honours it.
-    return config_error{p + "push", "\"interval\" is not supported by this version yet"};
-  }
   return e;
 }
 

@@ -293,14 +293,20 @@ void channel_sync::enqueue(const engine::sku_id& sku, sku_sync& r, lane l, sync_
   r.queued = l;
 }
 
-bool channel_sync::due(const sku_sync& r, lane l, sync_time now) const {
-  if (now < r.not_before) {
-    return false;
+sync_time channel_sync::release_at(const sku_sync& r, lane l) const {
+  sync_time at = r.not_before;
+  if (r.attempts == 0) {
+    if (l == lane::normal) {
+      at = std::max(at, r.queued_at + opts_.settle);
+    }
+    if (opts_.push_interval.count() > 0) {
+      const auto interval = std::chrono::duration_cast<sync_clock::duration>(opts_.push_interval);
+      const auto since = r.queued_at.time_since_epoch();
+      const auto ticks = (since.count() + interval.count() - 1) / interval.count();
+      at = std::max(at, sync_time{} + interval * ticks);
+    }
   }
-  if (l == lane::normal && r.attempts == 0 && now < r.queued_at + opts_.settle) {
-    return false;
-  }
-  return true;
+  return at;
 }
 
 push_item channel_sync::item_for(const engine::sku_id& sku, sku_sync& r) {
@@ -323,7 +329,7 @@ void channel_sync::take_from(lane l, std::vector<engine::sku_id>& picked, std::s
       it = q.erase(it);  // moved lanes, sent or settled since it was queued
       continue;
     }
-    if (!due(rec->second, l, now) || !key_stored(rec->second)) {
+    if (now < release_at(rec->second, l) || !key_stored(rec->second)) {
       ++it;  // not yet, or its key is not stored yet (the outbox write pumps again)
       continue;
     }
@@ -620,12 +626,7 @@ std::optional<sync_time> channel_sync::next_due(sync_time now) const {
       if (rec == records_.end() || !rec->second.queued) {
         continue;
       }
-      const sku_sync& r = rec->second;
-      sync_time due_at = r.not_before;
-      if (static_cast<lane>(l) == lane::normal && r.attempts == 0) {
-        due_at = std::max(due_at, r.queued_at + opts_.settle);
-      }
-      consider(due_at);
+      consider(release_at(rec->second, static_cast<lane>(l)));
     }
   }
   return earliest;

@@ -56,6 +56,11 @@ struct sync_options {
   /// released (the slowest a channel's order webhook is expected to be).
   std::chrono::milliseconds unseen_hold{15 * 60'000};
   std::size_t calls_in_flight_max = 1;
+  /// 0: push as soon as a change is due (event mode). Otherwise the periodic batch sync most
+  /// merchants run today (the simulator's baseline): a change goes out only at the first
+  /// multiple of this interval (on the steady clock) after it was queued, with everything else
+  /// queued by then. Retries keep their own backoff.
+  std::chrono::milliseconds push_interval{0};
   /// The outbox is persisted: changed records are tracked for take_unstored(), and a change is
   /// sent only once its key is stored (stored()). Off when nothing persists it (a channel
   /// without a connector, unit tests of the decisions alone): then nothing is tracked.
@@ -209,7 +214,9 @@ private:
   void reconsider(const engine::sku_id& sku, sku_sync& r, sync_time now, bool bulk = false);
   void enqueue(const engine::sku_id& sku, sku_sync& r, lane l, sync_time now);
   void mark_out_of_sync(sku_sync& r, std::string_view reason, sync_time now);
-  bool due(const sku_sync& r, lane l, sync_time now) const;
+  /// When a queued record may be sent: its backoff, the settle window of a first increase, and
+  /// in interval mode the next interval boundary after it was queued.
+  sync_time release_at(const sku_sync& r, lane l) const;
   push_item item_for(const engine::sku_id& sku, sku_sync& r);
   void take_from(lane l, std::vector<engine::sku_id>& picked, std::size_t room, sync_time now);
   void retry_later(const engine::sku_id& sku, sku_sync& r, std::string_view reason,

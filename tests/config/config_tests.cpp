@@ -261,8 +261,10 @@ TEST_CASE("a bad channel is refused with the key and the problem", "[config]") {
   CHECK(error_of(head + ok + "rules = { bufer = 1 }\n") == "channels[0].rules.bufer: unknown key");
   CHECK(error_of(head + ok + "rules = { max = 1, floor = 2 }\n") ==
         "channels[0].rules.floor: must not be above max");
-  CHECK(error_of(head + ok + "push = \"interval\"\n") ==
-        "channels[0].push: \"interval\" is not supported by this version yet");
+  CHECK(error_of(head + ok + "push = \"hourly\"\n") ==
+        "channels[0].push: must be one of \"event\", \"interval\"");
+  CHECK(error_of(head + ok + "push = \"interval\"\npush_interval_ms = 50\n") ==
+        "channels[0].push_interval_ms: must be between 100 and 86400000");
   CHECK(error_of(head + ok + "[[channels]]\nid = \"c\"\n" + ok) ==
         "channels[1].id: duplicate channel id 'c'");
 }

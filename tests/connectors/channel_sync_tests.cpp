@@ -97,6 +97,31 @@ TEST_CASE("a decrease is urgent, an increase waits for the settle window", "[con
   CHECK(second->items[0].quantity == 12);
 }
 
+TEST_CASE("interval mode holds every change until the next interval boundary",
+          "[connectors][sync]") {
+  sync_options opts;
+  opts.push_interval = 10s;  // t0 is 1000 s: a boundary
+  channel_sync s(channel_id("shop"), opts, 1, 1);
+  s.set_expected(sku("DOWN"), 0, t0 + 1s);  // urgent in event mode: here it waits too
+  s.set_expected(sku("UP"), 7, t0 + 4s);
+  CHECK_FALSE(s.next_batch(t0 + 9s).has_value());
+  REQUIRE(s.next_due(t0 + 9s) == std::optional<sync_time>{t0 + 10s});
+  CHECK(s.find(sku("UP"))->reason == "pending");
+  auto b = s.next_batch(t0 + 10s);
+  REQUIRE(b);
+  CHECK(b->items.size() == 2);  // one batch of everything queued in the interval
+  s.on_result(*b, all_applied(*b), t0 + 10s);
+  s.set_expected(sku("UP"), 3, t0 + 10s);  // queued exactly on a boundary: goes at once
+  auto c = s.next_batch(t0 + 10s);
+  REQUIRE(c);
+  CHECK(c->items[0].quantity == 3);
+  // A retry keeps its own backoff, not the interval.
+  s.on_result(*c, failed(call_outcome::server_error), t0 + 10s);
+  auto due = s.next_due(t0 + 10s);
+  REQUIRE(due);
+  CHECK(*due < t0 + 20s);
+}
+
 TEST_CASE("batches are filled to the API's maximum", "[connectors][sync]") {
   sync_options opts;
   opts.batch_max = 100;
