@@ -85,6 +85,18 @@ void classify_status(unsigned status, push_result& out);
 /// when there was an answer.
 std::optional<push_result> transport_failure(const http_result& answer);
 
+/// A second call type for the bulk lane, where the API has one (Amazon's JSON_LISTINGS_FEED): a
+/// job that carries many items, runs for minutes, and has its own, much lower, rate limit. The
+/// channel actor then sends the bulk lane only through push_bulk(), one job at a time, and
+/// urgent and normal changes keep going through push() meanwhile.
+struct bulk_limits {
+  std::size_t batch_max = 0;        // items per job (Amazon: 25,000 messages)
+  double jobs_per_second = 0;       // the job submission rate (Amazon: 5 per 5 minutes)
+  double burst = 1;
+  /// The longest a job may take, answer included; the client answers `timeout` past it.
+  std::chrono::milliseconds deadline{30 * 60'000};
+};
+
 class channel_client {
 public:
   virtual ~channel_client() = default;
@@ -95,6 +107,17 @@ public:
   /// Reads what the channel shows for these SKUs, at most batch_max() of them (the actor spends
   /// one limiter token per read, as per push); `done` exactly once, from any thread.
   virtual void read(std::vector<engine::sku_id> skus, std::function<void(read_result)> done) = 0;
+
+  /// The bulk call type, when the API has one; nullopt (the default): bulk-lane items ride in
+  /// push() calls like the others.
+  virtual std::optional<bulk_limits> bulk() const { return std::nullopt; }
+  /// Sends one bulk job of at most bulk()->batch_max items (only called when bulk() says so);
+  /// `done` exactly once, from any thread, when the API has said what became of every item, or
+  /// within bulk()->deadline. The result is read as push()'s: one item_result per item, same
+  /// order; a job the API refused or lost as a whole is a call_outcome without items.
+  virtual void push_bulk(std::vector<push_item> batch, std::function<void(push_result)> done) {
+    push(std::move(batch), std::move(done));
+  }
 };
 
 } // namespace stockd::connectors
