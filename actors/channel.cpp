@@ -114,6 +114,40 @@ void store_outbox(self_pointer self, sync_time now) {
   }
 }
 
+/// Starts the next bulk job when one is due and the bulk limiter allows (a separate call type,
+/// channel_client::bulk(); the ordinary calls go on meanwhile).
+void start_bulk(self_pointer self, sync_time now) {
+  auto& h = self->state;
+  if (!h.bulk_limiter) {
+    return;
+  }
+  auto due = h.sync->next_bulk_due(now);
+  if (!due) {
+    return;
+  }
+  if (*due > now) {
+    schedule(self, *due, now);
+    return;
+  }
+  const auto wait = h.bulk_limiter->wait(now);
+  if (wait != sync_time::duration::zero()) {
+    schedule(self, now + wait, now);
+    return;
+  }
+  auto batch = h.sync->next_bulk_batch(now);
+  if (!batch) {
+    return;
+  }
+  h.bulk_limiter->try_take(now);
+  const std::uint64_t id = batch->id;
+  auto items = batch->items;
+  h.in_flight.emplace(id, std::move(*batch));
+  auto handle = caf::actor_cast<channel_actor>(self);
+  h.setup.client->push_bulk(std::move(items), [handle, id](connectors::push_result result) {
+    caf::anon_send(handle, pushed_atom::value, id, std::move(result));
+  });
+}
+
 /// Sends what is due while the rate limiter allows, then sets the next wake-up.
 void pump(self_pointer self) {
   auto& h = self->state;
@@ -123,6 +157,7 @@ void pump(self_pointer self) {
   const sync_time now = h.setup.clock();
   store_outbox(self, now);
   start_reads(self, now);
+  start_bulk(self, now);
   for (;;) {
     auto due = h.sync->next_due(now);
     if (!due || *due > now) {
@@ -276,6 +311,14 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
     sync_opts.batch_max = std::min(sync_opts.batch_max, h.setup.client->batch_max());
   }
   sync_opts.settle = o.settle;
+  if (h.setup.client) {
+    if (auto bulk = h.setup.client->bulk(); bulk && bulk->batch_max > 0) {
+      sync_opts.bulk_batch_max = bulk->batch_max;
+      h.bulk_limiter = std::make_unique<connectors::token_bucket>(
+          bulk->jobs_per_second * connectors::token_pace, std::max(1.0, bulk->burst),
+          h.setup.clock());
+    }
+  }
   if (o.push == connectors::push_mode::interval) {
     sync_opts.push_interval = o.push_interval;
   }
@@ -316,6 +359,16 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
           return;
         }
         const sync_time now = st.setup.clock();
+        if (it->second.bulk) {
+          // A bulk job's answer speaks of the bulk limit only.
+          if (result.retry_after) {
+            st.bulk_limiter->pause_until(now + *result.retry_after, now);
+          }
+          st.sync->on_result(it->second, result, now);
+          st.in_flight.erase(it);
+          pump(self);
+          return;
+        }
         if (result.retry_after) {
           st.limiter->pause_until(now + *result.retry_after, now);
         }
@@ -356,6 +409,12 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         pump(self);
       },
       [self](get_atom, const engine::sku_id& sku) { return view_of(self->state, sku); },
+      [self](repush_atom) {
+        auto& st = self->state;
+        const auto queued = static_cast<std::uint64_t>(st.sync->repush_all(st.setup.clock()));
+        pump(self);
+        return queued;
+      },
       [self](oos_atom, std::int64_t min_age_ms, std::uint64_t limit) {
         auto& st = self->state;
         const sync_time now = st.setup.clock();
@@ -396,6 +455,9 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         s.queued_urgent = st.sync->queued(connectors::lane::urgent);
         s.queued_normal = st.sync->queued(connectors::lane::normal);
         s.queued_bulk = st.sync->queued(connectors::lane::bulk);
+        s.bulk_jobs = c.bulk_jobs;
+        s.bulk_jobs_in_flight = st.sync->bulk_jobs_in_flight();
+        s.bulk_failures = c.bulk_failures;
         s.out_of_sync = st.sync->out_of_sync_count();
         if (auto oldest = st.sync->oldest_out_of_sync()) {
           s.oldest_out_of_sync_ms = age_ms(*oldest, now);

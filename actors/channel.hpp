@@ -47,6 +47,8 @@ struct channel_holder {
   const engine::catalog* catalog = nullptr;
   std::unique_ptr<connectors::channel_sync> sync;
   std::unique_ptr<connectors::call_limiter> limiter;  // connectors::limiter_for
+  /// The bulk jobs' own limit, when the client has a bulk call type (channel_client::bulk()).
+  std::unique_ptr<connectors::token_bucket> bulk_limiter;
   /// Per SKU, its stock at each eligible location, in the channel's location order.
   std::unordered_map<std::string, std::vector<engine::location_stock>> stock;
   std::map<std::uint64_t, connectors::outgoing_batch> in_flight;

@@ -54,6 +54,7 @@ using stored_atom = caf::atom_constant<caf::atom("stored")>;
 using dead_atom = caf::atom_constant<caf::atom("dead")>;
 using pump_atom = caf::atom_constant<caf::atom("pump")>;
 using seed_atom = caf::atom_constant<caf::atom("seed")>;
+using repush_atom = caf::atom_constant<caf::atom("repush")>;
 
 /// What a sku_location actor tells the channels that sell from its location after it applied an
 /// event that changed what they may show, or that was one of their own orders.
@@ -95,6 +96,9 @@ struct channel_status {
   std::size_t queued_urgent = 0;
   std::size_t queued_normal = 0;
   std::size_t queued_bulk = 0;
+  std::uint64_t bulk_jobs = 0;             // jobs of the bulk call type (Amazon feeds) sent
+  std::size_t bulk_jobs_in_flight = 0;
+  std::uint64_t bulk_failures = 0;
   std::size_t out_of_sync = 0;
   std::int64_t oldest_out_of_sync_ms = 0;
   std::uint64_t calls = 0;
@@ -158,7 +162,9 @@ using channel_actor = caf::typed_actor<
     caf::replies_to<get_atom, engine::sku_id>::with<channel_sku_view>,
     caf::replies_to<oos_atom, std::int64_t, std::uint64_t>::with<std::vector<out_of_sync_entry>>,
     caf::replies_to<dead_atom, std::uint64_t>::with<std::vector<out_of_sync_entry>>,  // limit
-    caf::replies_to<status_atom>::with<channel_status>>;
+    caf::replies_to<status_atom>::with<channel_status>,
+    // A full re-push on the bulk lane; replies the SKUs queued.
+    caf::replies_to<repush_atom>::with<std::uint64_t>>;
 
 /// The directory for one range of SKUs, and that range's checkpointer.
 using directory_shard_actor = caf::typed_actor<

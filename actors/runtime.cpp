@@ -435,6 +435,16 @@ void runtime::dead_letters(engine::channel_id channel, std::uint64_t limit,
                                             dead_atom::value, limit);
 }
 
+void runtime::repush(const engine::channel_id& channel,
+                     std::function<void(std::optional<std::uint64_t>)> reply) {
+  ask_channels<std::uint64_t>(*system_, channels_named(channel), ctx_.opts.request_timeout,
+                              [reply = std::move(reply)](std::vector<std::uint64_t> answers) {
+                                reply(answers.empty() ? std::nullopt
+                                                      : std::optional<std::uint64_t>(answers[0]));
+                              },
+                              repush_atom::value);
+}
+
 void runtime::channel_statuses(std::function<void(std::vector<channel_status>)> reply) {
   ask_channels<channel_status>(*system_, channels_, ctx_.opts.request_timeout, std::move(reply),
                                status_atom::value);

@@ -82,6 +82,10 @@ public:
   /// channel; `channel` empty means every channel.
   void dead_letters(engine::channel_id channel, std::uint64_t limit,
                     std::function<void(std::vector<out_of_sync_entry>)> reply);
+  /// Queues a full re-push of `channel` on its bulk lane (a config change, a channel restored
+  /// from backup); `reply` once with the SKUs queued, nullopt when it did not answer in time.
+  void repush(const engine::channel_id& channel,
+              std::function<void(std::optional<std::uint64_t>)> reply);
   /// Every channel's figures (status, metrics).
   void channel_statuses(std::function<void(std::vector<channel_status>)> reply);
   std::size_t channels() const noexcept { return channels_.size(); }

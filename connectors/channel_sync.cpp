@@ -202,6 +202,15 @@ void channel_sync::repush(const engine::sku_id& sku, sync_time now) {
   reconsider(sku, r, now, true);
 }
 
+std::size_t channel_sync::repush_all(sync_time now) {
+  for (auto& [sku, r] : records_) {
+    touch(sku, r);
+    r.parked = false;
+    reconsider(sku, r, now, true);
+  }
+  return records_.size();
+}
+
 void channel_sync::channel_reported(const engine::sku_id& sku, std::int64_t shows,
                                     sync_time now) {
   sku_sync& r = record(sku);
@@ -329,7 +338,8 @@ void channel_sync::take_from(lane l, std::vector<engine::sku_id>& picked, std::s
       it = q.erase(it);  // moved lanes, sent or settled since it was queued
       continue;
     }
-    if (now < release_at(rec->second, l) || !key_stored(rec->second)) {
+    if (now < release_at(rec->second, l) || !key_stored(rec->second) ||
+        (l == lane::bulk && rec->second.in_bulk)) {
       ++it;  // not yet, or its key is not stored yet (the outbox write pumps again)
       continue;
     }
@@ -397,7 +407,9 @@ std::optional<outgoing_batch> channel_sync::next_batch(sync_time now) {
   if (picked.empty()) {
     take_from(lane::urgent, picked, room, now);
     take_from(lane::normal, picked, room, now);
-    take_from(lane::bulk, picked, room, now);
+    if (opts_.bulk_batch_max == 0) {
+      take_from(lane::bulk, picked, room, now);
+    }
   }
   if (picked.empty()) {
     return std::nullopt;
@@ -472,8 +484,25 @@ void channel_sync::systemic_failure(sync_time now) {
   circuit_until_ = now + cooldown_;
 }
 
+void channel_sync::on_stale(const engine::sku_id& sku, sku_sync& r, const item_result& answer,
+                            sync_time now) {
+  ++counters_.stale;
+  r.intent.reset();  // a new base is a new request: a new key
+  if (answer.channel_quantity) {
+    channel_reported(sku, *answer.channel_quantity, now);
+  } else if (!r.needs_read) {
+    r.needs_read = true;
+    reads_.push_back(sku);
+    mark_out_of_sync(r, reason_pending, now);
+  }
+}
+
 void channel_sync::on_result(const outgoing_batch& batch, const push_result& result,
                              sync_time now) {
+  if (batch.bulk) {
+    on_bulk_result(batch, result, now);
+    return;
+  }
   assert(calls_in_flight_ > 0);
   --calls_in_flight_;
   const bool ok = result.outcome == call_outcome::ok;
@@ -561,15 +590,7 @@ void channel_sync::on_result(const outgoing_batch& batch, const push_result& res
       reconsider(item.sku, r, now);  // in sync now, or a newer change waits
       break;
     case item_outcome::stale:
-      ++counters_.stale;
-      r.intent.reset();  // a new base is a new request: a new key
-      if (answer.channel_quantity) {
-        channel_reported(item.sku, *answer.channel_quantity, now);
-      } else if (!r.needs_read) {
-        r.needs_read = true;
-        reads_.push_back(item.sku);
-        mark_out_of_sync(r, reason_pending, now);
-      }
+      on_stale(item.sku, r, answer, now);
       break;
     case item_outcome::rejected:
       ++counters_.rejected;
@@ -580,6 +601,139 @@ void channel_sync::on_result(const outgoing_batch& batch, const push_result& res
     case item_outcome::retry:
       retry_later(item.sku, r, std::string(reason_channel_error) + answer.code, std::nullopt, now);
       break;
+    }
+  }
+  // A bulk job answered while these pushes were in flight: fold in what it set.
+  for (const auto& item : batch.items) {
+    auto rec = records_.find(item.sku);
+    if (rec->second.bulk_landed && !rec->second.in_flight) {
+      const std::int64_t value = *rec->second.bulk_landed;
+      rec->second.bulk_landed.reset();
+      bulk_landed(item.sku, rec->second, value, now);
+    }
+  }
+}
+
+std::optional<outgoing_batch> channel_sync::next_bulk_batch(sync_time now) {
+  if (opts_.bulk_batch_max == 0 || bulk_in_flight_ > 0 || circuit_ != circuit_state::closed) {
+    return std::nullopt;
+  }
+  std::vector<engine::sku_id> picked;
+  take_from(lane::bulk, picked, opts_.bulk_batch_max, now);
+  if (picked.empty()) {
+    return std::nullopt;
+  }
+  outgoing_batch batch;
+  batch.id = ++next_batch_id_;
+  batch.bulk = true;
+  for (const auto& sku : picked) {
+    sku_sync& r = records_.at(sku);
+    r.queued.reset();
+    if (r.attempts > 0) {
+      ++counters_.retries;
+    }
+    ++r.attempts;
+    batch.items.push_back(item_for(sku, r));
+    r.in_bulk = batch.items.back().quantity;
+  }
+  ++bulk_in_flight_;
+  ++counters_.bulk_jobs;
+  counters_.bulk_items += batch.items.size();
+  return batch;
+}
+
+std::optional<sync_time> channel_sync::next_bulk_due(sync_time now) const {
+  if (opts_.bulk_batch_max == 0 || bulk_in_flight_ > 0) {
+    return std::nullopt;
+  }
+  if (circuit_ == circuit_state::open) {
+    return std::max(circuit_until_, now);
+  }
+  std::optional<sync_time> earliest;
+  for (const auto& sku : lanes_[static_cast<std::size_t>(lane::bulk)]) {
+    auto rec = records_.find(sku);
+    if (rec == records_.end() || rec->second.queued != lane::bulk || rec->second.in_bulk) {
+      continue;
+    }
+    const sync_time t = std::max(release_at(rec->second, lane::bulk), now);
+    if (!earliest || t < *earliest) {
+      earliest = t;
+    }
+  }
+  return earliest;
+}
+
+void channel_sync::bulk_landed(const engine::sku_id& sku, sku_sync& r, std::int64_t value,
+                               sync_time now) {
+  if (r.in_flight) {
+    r.bulk_landed = value;  // the push's answer folds it in
+    return;
+  }
+  // The channel may show the job's value even if a push went after it (a job applies at some
+  // moment before its answer): take it as the channel's, so a target that moved since is pushed
+  // again. A job carries the value the SKU was in sync at when queued, so this is at worst one
+  // redundant push.
+  r.last_pushed = value;
+  r.shadow = value;
+  reconsider(sku, r, now);
+}
+
+void channel_sync::on_bulk_result(const outgoing_batch& batch, const push_result& result,
+                                  sync_time now) {
+  assert(bulk_in_flight_ > 0);
+  --bulk_in_flight_;
+  const bool ok = result.outcome == call_outcome::ok;
+  if (!ok) {
+    ++counters_.bulk_failures;
+    if (result.outcome == call_outcome::throttled) {
+      ++counters_.throttled;
+    }
+  }
+  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+    const push_item& item = batch.items[i];
+    auto rec = records_.find(item.sku);
+    assert(rec != records_.end());
+    sku_sync& r = rec->second;
+    touch(item.sku, r);
+    r.in_bulk.reset();
+    const item_result answer = ok && i < result.items.size() ? result.items[i] : item_result{};
+    const bool may_have_applied =
+        result.outcome == call_outcome::timeout || result.outcome == call_outcome::network;
+    if (ok && answer.outcome == item_outcome::applied) {
+      ++counters_.items_applied;
+      r.attempts = 0;
+      bulk_landed(item.sku, r, item.quantity, now);
+      continue;
+    }
+    if (ok && answer.outcome == item_outcome::rejected) {
+      ++counters_.rejected;
+      r.parked = true;
+      r.intent.reset();
+      mark_out_of_sync(r, std::string(reason_rejected_item) + answer.code, now);
+      continue;
+    }
+    if (ok && answer.outcome == item_outcome::stale) {
+      on_stale(item.sku, r, answer, now);
+      continue;
+    }
+    if (may_have_applied) {
+      bulk_landed(item.sku, r, item.quantity, now);
+    }
+    // Not applied, or not known to be: the re-push goes again. A job the API refused as a
+    // whole (the document, not an item) goes through the ordinary calls instead; the others
+    // wait for the bulk lane's backoff.
+    reconsider(item.sku, r, now, true);
+    if (r.queued == lane::bulk) {
+      if (result.outcome == call_outcome::bad_request) {
+        r.not_before = now;
+        enqueue(item.sku, r, lane::normal, now);
+      } else {
+        auto wait = backoff(r.attempts);
+        if (result.retry_after && *result.retry_after > wait) {
+          wait = *result.retry_after;
+        }
+        r.not_before = now + wait;
+      }
     }
   }
 }
@@ -620,7 +774,8 @@ std::optional<sync_time> channel_sync::next_due(sync_time now) const {
     consider(circuit_until_);
     return earliest;
   }
-  for (std::size_t l = 0; l < 3; ++l) {
+  const std::size_t lanes = opts_.bulk_batch_max == 0 ? 3 : 2;  // else: next_bulk_due()
+  for (std::size_t l = 0; l < lanes; ++l) {
     for (const auto& sku : lanes_[l]) {
       auto rec = records_.find(sku);
       if (rec == records_.end() || !rec->second.queued) {

@@ -61,6 +61,11 @@ struct sync_options {
   /// multiple of this interval (on the steady clock) after it was queued, with everything else
   /// queued by then. Retries keep their own backoff.
   std::chrono::milliseconds push_interval{0};
+  /// 0: bulk-lane items ride in next_batch() calls. Otherwise the API has a bulk call type
+  /// (channel_client::bulk(), Amazon's feeds): the bulk lane goes only through
+  /// next_bulk_batch(), up to this many items a job, one job at a time, and a SKU in a job in
+  /// flight still takes urgent and normal pushes meanwhile.
+  std::size_t bulk_batch_max = 0;
   /// The outbox is persisted: changed records are tracked for take_unstored(), and a change is
   /// sent only once its key is stored (stored()). Off when nothing persists it (a channel
   /// without a connector, unit tests of the decisions alone): then nothing is tracked.
@@ -81,6 +86,11 @@ struct sku_sync {
   std::optional<std::int64_t> shadow;        // what the channel shows by our model
   std::optional<std::int64_t> in_flight;     // the quantity of a call not yet answered
   std::optional<std::int64_t> maybe_applied; // a call that failed without saying: may have applied
+  std::optional<std::int64_t> in_bulk;       // the quantity of a bulk job not yet answered
+  /// A bulk job set the channel to this while a push of the SKU was in flight: which landed
+  /// last is unknown, so once the push is answered the shadow takes this and the target is
+  /// pushed again if they differ.
+  std::optional<std::int64_t> bulk_landed;
   std::optional<sync_time> unseen_since;
   std::optional<sync_time> out_of_sync_since;
   std::string reason;                        // "" when in sync; see reason_* below
@@ -125,6 +135,9 @@ struct sync_counters {
   std::uint64_t rejected = 0;       // items parked
   std::uint64_t coalesced = 0;      // intended changes replaced by a newer one before sending
   std::uint64_t circuit_opened = 0;
+  std::uint64_t bulk_jobs = 0;      // bulk jobs sent (next_bulk_batch)
+  std::uint64_t bulk_items = 0;     // items they carried
+  std::uint64_t bulk_failures = 0;  // jobs that failed as a whole
 };
 
 /// An outbox entry to store: give the vector back to stored() (or store_failed()) once the
@@ -141,6 +154,7 @@ struct outgoing_batch {
   std::uint64_t id = 0;
   std::vector<push_item> items;
   bool probe = false;  // the half-open circuit's one-item probe
+  bool bulk = false;   // a bulk job (next_bulk_batch): its answer comes from push_bulk()
 };
 
 class channel_sync {
@@ -156,13 +170,21 @@ public:
   /// Re-push `sku` on the bulk lane even if believed in sync (after a config change, or a
   /// reconciliation that found the channel different).
   void repush(const engine::sku_id& sku, sync_time now);
+  /// repush() for every SKU the channel knows (a full re-push); the count.
+  std::size_t repush_all(sync_time now);
   /// What a read-back found the channel showing (a re-read after stale, or reconciliation).
   void channel_reported(const engine::sku_id& sku, std::int64_t shows, sync_time now);
 
   /// The next batch to send now, or nullopt (nothing due, circuit open, or calls in flight at
   /// the limit). The caller has already checked its rate limiter.
   std::optional<outgoing_batch> next_batch(sync_time now);
-  /// The answer to a batch from next_batch().
+  /// The next bulk job to send now (bulk_batch_max > 0 only), or nullopt (nothing due, a job
+  /// in flight, or the circuit not closed). The caller has already checked its bulk limiter.
+  std::optional<outgoing_batch> next_bulk_batch(sync_time now);
+  /// When next_bulk_batch() may have something (nullopt: nothing, or a job in flight).
+  std::optional<sync_time> next_bulk_due(sync_time now) const;
+  std::size_t bulk_jobs_in_flight() const noexcept { return bulk_in_flight_; }
+  /// The answer to a batch from next_batch() or next_bulk_batch().
   void on_result(const outgoing_batch& batch, const push_result& result, sync_time now);
   /// When next_batch() may have something to do (settle, backoff, cool-down, a hold to
   /// release): the earliest such time, `now` when already due, nullopt when nothing waits.
@@ -222,6 +244,13 @@ private:
   void retry_later(const engine::sku_id& sku, sku_sync& r, std::string_view reason,
                    std::optional<std::chrono::milliseconds> at_least, sync_time now);
   void systemic_failure(sync_time now);
+  void on_bulk_result(const outgoing_batch& batch, const push_result& result, sync_time now);
+  /// A stale answer: take the channel's value when it said, else read it back.
+  void on_stale(const engine::sku_id& sku, sku_sync& r, const item_result& answer,
+                sync_time now);
+  /// The channel now shows `value` (a bulk job applied it): believe it once no push is in
+  /// flight, and push the target again if it differs.
+  void bulk_landed(const engine::sku_id& sku, sku_sync& r, std::int64_t value, sync_time now);
   std::chrono::milliseconds backoff(std::uint32_t attempts);
   std::string new_key();
 
@@ -240,6 +269,7 @@ private:
   void release_unseen(sync_time now);
   void request_recheck(const engine::sku_id& sku, sku_sync& r, sync_time now);
   std::size_t calls_in_flight_ = 0;
+  std::size_t bulk_in_flight_ = 0;
   bool rate_limited_ = false;  // note_rate_limited() since the last call went
   circuit_state circuit_ = circuit_state::closed;
   std::uint32_t consecutive_failures_ = 0;

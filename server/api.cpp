@@ -342,6 +342,11 @@ void write_channel_statuses(json_writer& w, const std::vector<actors::channel_st
     w.field("normal", static_cast<std::uint64_t>(c.queued_normal));
     w.field("bulk", static_cast<std::uint64_t>(c.queued_bulk));
     w.end_object();
+    w.key("bulk_jobs").begin_object();
+    w.field("sent", c.bulk_jobs);
+    w.field("in_flight", static_cast<std::uint64_t>(c.bulk_jobs_in_flight));
+    w.field("failed", c.bulk_failures);
+    w.end_object();
     w.field("out_of_sync", static_cast<std::uint64_t>(c.out_of_sync));
     w.field("oldest_out_of_sync_ms", c.oldest_out_of_sync_ms);
     w.field("updates", c.updates).field("calls", c.calls).field("items_sent", c.items_sent);
@@ -381,6 +386,12 @@ std::string channel_metrics(const std::vector<actors::channel_status>& channels)
          [](const cs& c) { return c.queued_normal; });
   family("queue_depth_bulk", "gauge", "SKUs waiting in the bulk lane.",
          [](const cs& c) { return c.queued_bulk; });
+  family("bulk_jobs_total", "counter", "Bulk jobs sent (Amazon feeds).",
+         [](const cs& c) { return c.bulk_jobs; });
+  family("bulk_jobs_in_flight", "gauge", "Bulk jobs sent and not yet answered.",
+         [](const cs& c) { return c.bulk_jobs_in_flight; });
+  family("bulk_job_failures_total", "counter", "Bulk jobs that failed as a whole.",
+         [](const cs& c) { return c.bulk_failures; });
   family("out_of_sync_skus", "gauge", "SKUs out of sync.", [](const cs& c) { return c.out_of_sync; });
   family("oldest_out_of_sync_seconds", "gauge", "Age of the oldest out-of-sync SKU.",
          [](const cs& c) { return c.oldest_out_of_sync_ms / 1000; });
@@ -434,6 +445,22 @@ void api::handle(request&& req, responder respond) {
   if (path == "/v1/reservations" || path.starts_with("/v1/reservations/")) {
     if (authorize(req, scope::ingest, respond)) {
       handle_reservations(deps_, path, std::move(req), std::move(respond));
+    }
+    return;
+  }
+  constexpr std::string_view admin_channels = "/v1/admin/channels/";
+  constexpr std::string_view repush_suffix = "/repush";
+  if (path.starts_with(admin_channels) && path.ends_with(repush_suffix) &&
+      path.size() > admin_channels.size() + repush_suffix.size()) {
+    if (method != http::verb::post) {
+      respond(error(http::status::method_not_allowed, version, keep_alive, "use POST"));
+      return;
+    }
+    if (authorize(req, scope::admin, respond)) {
+      post_repush(req,
+                  path.substr(admin_channels.size(),
+                              path.size() - admin_channels.size() - repush_suffix.size()),
+                  std::move(respond));
     }
     return;
   }
@@ -735,6 +762,33 @@ void api::get_kit(const request& req, std::string sku, responder respond) {
 // GET /v1/sync/out-of-sync?channel=ID&min_age_s=N&limit=N: SKU × channel pairs out of sync,
 // oldest first. GET /v1/sync/dead-letters?channel=ID&limit=N: the items channels refused,
 // parked with the reason until their expected value changes (the same fields; oldest first).
+void api::post_repush(const request& req, std::string_view channel_in_path,
+                      responder respond) {
+  const unsigned version = req.version();
+  const bool keep_alive = req.keep_alive();
+  auto decoded = channel_in_path.find('/') == std::string_view::npos
+                     ? percent_decode(channel_in_path)
+                     : std::nullopt;
+  if (!decoded || deps_.catalog->find_channel(engine::channel_id(*decoded)) == nullptr) {
+    respond(error(http::status::not_found, version, keep_alive, "unknown channel", "channel"));
+    return;
+  }
+  engine::channel_id channel(std::move(*decoded));
+  deps_.engine->repush(channel, [channel, respond, version, keep_alive](
+                                    std::optional<std::uint64_t> queued) {
+    if (!queued) {
+      respond(error(http::status::service_unavailable, version, keep_alive,
+                    "the channel did not answer in time"));
+      return;
+    }
+    json_writer w;
+    w.begin_object();
+    w.field("channel", channel.str()).field("queued", *queued).field("lane", "bulk");
+    w.end_object();
+    respond(make_response(http::status::accepted, version, keep_alive, w.take()));
+  });
+}
+
 void api::get_sync_list(const request& req, sync_list list, responder respond) {
   const std::string_view query =
       query_of(std::string_view(req.target().data(), req.target().size()));

@@ -77,6 +77,8 @@ private:
   void get_sku_events(const request& req, std::string sku, responder respond);
   enum class sync_list : std::uint8_t { out_of_sync, dead_letters };
   void get_sync_list(const request& req, sync_list list, responder respond);
+  /// POST /v1/admin/channels/{id}/repush: a full re-push of the channel on its bulk lane.
+  void post_repush(const request& req, std::string_view channel, responder respond);
   /// The /v1/status object with every member but "channels", left open.
   connectors::json_writer status_open();
   response get_metrics(const request& req);

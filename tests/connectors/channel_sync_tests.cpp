@@ -576,3 +576,140 @@ void run_convergence(std::uint64_t seed) {
   CHECK(s.counters().stale + s.counters().failures + s.counters().throttled > 0);
 }
 } // namespace
+
+namespace {
+
+push_result bulk_answer(const outgoing_batch& b, std::vector<item_outcome> outcomes) {
+  push_result r;
+  r.outcome = call_outcome::ok;
+  for (auto o : outcomes) {
+    r.items.push_back(item_result{o, o == item_outcome::rejected ? "90220" : "", std::nullopt});
+  }
+  REQUIRE(r.items.size() == b.items.size());
+  return r;
+}
+
+} // namespace
+
+TEST_CASE("with a bulk call type the bulk lane goes only in bulk jobs, one at a time",
+          "[connectors][sync][bulk]") {
+  sync_options opts;
+  opts.bulk_batch_max = 2;
+  channel_sync s(channel_id("amz"), opts, 1, 1);
+  for (const char* name : {"A", "B", "C"}) {
+    settle_at(s, name, 5, t0);
+    s.repush(sku(name), t0);
+  }
+  CHECK(s.queued(lane::bulk) == 3);
+  CHECK_FALSE(s.next_batch(t0).has_value());  // not in ordinary calls
+  CHECK_FALSE(s.next_due(t0).has_value());
+  REQUIRE(s.next_bulk_due(t0) == std::optional<sync_time>{t0});
+  auto job = s.next_bulk_batch(t0);
+  REQUIRE(job);
+  CHECK(job->bulk);
+  CHECK(job->items.size() == 2);
+  CHECK_FALSE(s.next_bulk_batch(t0).has_value());  // one job at a time
+  CHECK_FALSE(s.next_bulk_due(t0).has_value());
+  CHECK(s.find(sku("A"))->in_sync());  // a re-push of what the channel shows
+  s.on_result(*job, bulk_answer(*job, {item_outcome::applied, item_outcome::applied}), t0 + 1s);
+  auto rest = s.next_bulk_batch(t0 + 1s);
+  REQUIRE(rest);
+  CHECK(rest->items.size() == 1);
+  s.on_result(*rest, bulk_answer(*rest, {item_outcome::rejected}), t0 + 2s);
+  CHECK(s.find(sku("C"))->parked);
+  CHECK(s.find(sku("C"))->reason == "rejected_item: 90220");
+  CHECK(s.counters().bulk_jobs == 2);
+  CHECK(s.counters().bulk_items == 3);
+  CHECK(s.queued(lane::bulk) == 0);
+}
+
+TEST_CASE("a bulk job in flight never delays an urgent change, and its late value is pushed over",
+          "[connectors][sync][bulk]") {
+  sync_options opts;
+  opts.bulk_batch_max = 100;
+  channel_sync s(channel_id("amz"), opts, 1, 1);
+  settle_at(s, "HOT", 10, t0);
+  settle_at(s, "COLD", 10, t0);
+  s.repush(sku("HOT"), t0);
+  s.repush(sku("COLD"), t0);
+  auto job = s.next_bulk_batch(t0);
+  REQUIRE(job);
+  REQUIRE(job->items.size() == 2);
+  // Stock drops while the job (a feed: minutes) runs: the decrease goes at once.
+  s.set_expected(sku("HOT"), 2, t0 + 1s);
+  auto urgent = s.next_batch(t0 + 1s);
+  REQUIRE(urgent);
+  REQUIRE(urgent->items.size() == 1);
+  CHECK(urgent->items[0].quantity == 2);
+  s.on_result(*urgent, all_applied(*urgent), t0 + 2s);
+  CHECK(s.find(sku("HOT"))->in_sync());
+  // The job then says it applied 10 to HOT: it may have landed after the decrease, so the
+  // channel may show 10 again. HOT is pushed again; COLD, unchanged, is in sync.
+  s.on_result(*job, bulk_answer(*job, {item_outcome::applied, item_outcome::applied}), t0 + 60s);
+  CHECK_FALSE(s.find(sku("HOT"))->in_sync());
+  CHECK(s.find(sku("COLD"))->in_sync());
+  auto again = s.next_batch(t0 + 60s);
+  REQUIRE(again);
+  REQUIRE(again->items.size() == 1);
+  CHECK(again->items[0].sku == sku("HOT"));
+  CHECK(again->items[0].quantity == 2);
+  s.on_result(*again, all_applied(*again), t0 + 61s);
+  CHECK(s.find(sku("HOT"))->in_sync());
+}
+
+TEST_CASE("a bulk job answered while a push of the same SKU is in flight is folded in after it",
+          "[connectors][sync][bulk]") {
+  sync_options opts;
+  opts.bulk_batch_max = 100;
+  channel_sync s(channel_id("amz"), opts, 1, 1);
+  settle_at(s, "A", 10, t0);
+  s.repush(sku("A"), t0);
+  auto job = s.next_bulk_batch(t0);
+  REQUIRE(job);
+  s.set_expected(sku("A"), 4, t0 + 1s);
+  auto push = s.next_batch(t0 + 1s);
+  REQUIRE(push);
+  s.on_result(*job, bulk_answer(*job, {item_outcome::applied}), t0 + 2s);  // push still out
+  CHECK_FALSE(s.next_batch(t0 + 2s).has_value());
+  s.on_result(*push, all_applied(*push), t0 + 3s);
+  auto again = s.next_batch(t0 + 3s);  // which landed last is unknown: say 4 once more
+  REQUIRE(again);
+  CHECK(again->items[0].quantity == 4);
+  s.on_result(*again, all_applied(*again), t0 + 4s);
+  CHECK(s.find(sku("A"))->in_sync());
+  CHECK_FALSE(s.next_batch(t0 + 4s).has_value());
+}
+
+TEST_CASE("a throttled bulk job waits for Retry-After, a refused one goes in ordinary calls",
+          "[connectors][sync][bulk]") {
+  sync_options opts;
+  opts.bulk_batch_max = 100;
+  channel_sync s(channel_id("amz"), opts, 1, 1);
+  settle_at(s, "A", 10, t0);
+  settle_at(s, "B", 7, t0);
+  s.repush(sku("A"), t0);
+  s.repush(sku("B"), t0);
+  auto job = s.next_bulk_batch(t0);
+  REQUIRE(job);
+  push_result throttled = failed(call_outcome::throttled, "429");
+  throttled.retry_after = 300s;
+  s.on_result(*job, throttled, t0);
+  CHECK(s.counters().bulk_failures == 1);
+  CHECK(s.find(sku("A"))->in_sync());  // nothing out of sync: the channel shows the value
+  auto due = s.next_bulk_due(t0);
+  REQUIRE(due);
+  CHECK(*due >= t0 + 300s);
+  CHECK_FALSE(s.next_bulk_batch(t0 + 299s).has_value());
+  auto retry = s.next_bulk_batch(*due);
+  REQUIRE(retry);
+  CHECK(retry->items.size() == 2);
+  s.on_result(*retry, failed(call_outcome::bad_request, "400"), *due);
+  CHECK_FALSE(s.next_bulk_batch(*due).has_value());
+  auto ordinary = s.next_batch(*due);
+  REQUIRE(ordinary);
+  CHECK_FALSE(ordinary->bulk);
+  CHECK(ordinary->items.size() == 2);
+  s.on_result(*ordinary, all_applied(*ordinary), *due);
+  CHECK(s.find(sku("A"))->in_sync());
+  CHECK(s.find(sku("B"))->in_sync());
+}

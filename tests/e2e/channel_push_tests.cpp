@@ -111,6 +111,47 @@ std::uint64_t emulator_count(hook& h, std::string_view section, std::string_view
                          : root[section][name].get_uint64().value();
 }
 
+TEST_CASE("an admin re-push sends every SKU of a channel again and needs the admin scope",
+          "[e2e][channels][push]") {
+  ::setenv("STOCKD_E2E_HOOK_SECRET", secret, 1);
+  hook h;
+  server_options opts;
+  // printf %s e2e-reader-token | sha256sum
+  opts.config_toml = config_for(h.server.port()) + R"(
+[[tokens]]
+name = "reader"
+sha256 = "2d322c4212048209849d8ae06f985be7df342a4af41b95b46a2ef5c4f54f66af"
+scopes = ["read"]
+)";
+  server_process server(opts);
+  server.start();
+  post_accepted(server, {event_json("received", "r1", "RP-A", "\"qty\":4"),
+                         event_json("received", "r2", "RP-B", "\"qty\":6")});
+  REQUIRE(channel_shows(h, "RP-A", 4));
+  REQUIRE(channel_shows(h, "RP-B", 6));
+  const std::uint64_t before = emulator_count(h, "", "items");
+  // Someone edits the channel by hand: stockd does not know (no read-back here).
+  REQUIRE_FALSE(h.channel.set_quantity("RP-A", 40));
+
+  auto repushed = server.post("/v1/admin/channels/wholesale/repush", "");
+  REQUIRE(repushed.status == 202);
+  CHECK(json_doc(repushed.body)["queued"].get_uint64().value() == 2);
+  // Both go again (the bulk lane rides in ordinary calls on a webhook channel), which undoes
+  // the hand edit.
+  const std::uint64_t wanted = before + 2;
+  CHECK(eventually([&] { return emulator_count(h, "", "items") >= wanted; },
+                   std::chrono::seconds(15), std::chrono::milliseconds(20)));
+  CHECK(channel_shows(h, "RP-A", 4));
+
+  CHECK(server.post("/v1/admin/channels/nope/repush", "").status == 404);
+  CHECK(server.get("/v1/admin/channels/wholesale/repush").status == 405);
+  http_request reader;
+  reader.method = "POST";
+  reader.target = "/v1/admin/channels/wholesale/repush";
+  reader.token = "e2e-reader-token";
+  CHECK(server.request(reader).status == 403);
+}
+
 TEST_CASE("a push pending at kill -9 goes again with its key after the restart, nothing confirmed "
           "is sent again, and a dead letter stays listed",
           "[e2e][channels][push][outbox]") {
