@@ -311,6 +311,7 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
     sync_opts.batch_max = std::min(sync_opts.batch_max, h.setup.client->batch_max());
   }
   sync_opts.settle = o.settle;
+  sync_opts.unseen_hold = o.unseen_hold;
   if (h.setup.client) {
     if (auto bulk = h.setup.client->bulk(); bulk && bulk->batch_max > 0) {
       sync_opts.bulk_batch_max = bulk->batch_max;

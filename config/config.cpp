@@ -793,7 +793,8 @@ std::optional<config_error> read_channel_pacing(const toml::table& t, const std:
       (e = read_int(t, "batch_size", p, 1, batch_high, out.batch_size)) ||
       (e = read_choice(t, "push", p, {"event", "interval"}, push)) ||
       (e = read_ms(t, "push_interval_ms", p, 100, 86'400'000, out.push_interval)) ||
-      (e = read_ms(t, "settle_ms", p, 0, 3'600'000, out.settle));
+      (e = read_ms(t, "settle_ms", p, 0, 3'600'000, out.settle)) ||
+      (e = read_ms(t, "unseen_hold_ms", p, 1'000, 86'400'000, out.unseen_hold));
   out.push = static_cast<connectors::push_mode>(push);
   return e;
 }
@@ -837,8 +838,8 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
     if (auto e = check_keys(*t, p,
                             {"id", "connector", "endpoint", "credentials", "locations", "rules",
                              "requests_per_second", "burst", "batch_size", "push",
-                             "push_interval_ms", "settle_ms", "seller_id", "marketplace_id",
-                             "shopify_location"})) {
+                             "push_interval_ms", "settle_ms", "unseen_hold_ms", "seller_id",
+                             "marketplace_id", "shopify_location"})) {
       return e;
     }
     std::string id;
@@ -860,7 +861,8 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
     if (options.connector == connectors::connector_kind::none) {
       // Nothing is pushed, so nothing about pushing may be set: a reader would believe it is.
       for (std::string_view key : {"endpoint", "credentials", "requests_per_second", "burst",
-                                   "batch_size", "push", "push_interval_ms", "settle_ms"}) {
+                                   "batch_size", "push", "push_interval_ms", "settle_ms",
+                                   "unseen_hold_ms"}) {
         if (t->get(key) != nullptr) {
           return config_error{p + std::string(key),
                               "is not for connector \"none\": it pushes nothing"};

@@ -44,6 +44,10 @@ struct channel_options {
   std::chrono::milliseconds push_interval{60'000};
   /// Increases wait this long for more changes (decreases never wait).
   std::chrono::milliseconds settle{0};
+  /// How long units the channel sold without stockd seeing the order (found by a stale
+  /// compare-and-set or a read) are held back waiting for it: the slowest the channel's order
+  /// webhooks are expected to be. Past it they are released and the channel is read again.
+  std::chrono::milliseconds unseen_hold{15 * 60'000};
 };
 
 /// Shopify's bucket as stockd assumes it until the first answer reports the real one (the

@@ -134,6 +134,12 @@ void channel_sync::restore(const engine::sku_id& sku, const outbox_entry& entry,
   r.stored = hash_of(encode(entry));
   if (entry.parked) {
     mark_out_of_sync(r, entry.reason, now);
+  } else if (opts_.compare_and_set && entry.maybe_applied) {
+    // A call that may have applied, with a key the channel knew only within its batch: read
+    // the channel back, and take the safe base (channel_reported).
+    r.needs_read = true;
+    reads_.push_back(sku);
+    mark_out_of_sync(r, reason_pending, now);
   } else if (entry.intent) {
     // Sent or not before the restart, it goes again with its stored key: a retry, so the
     // channel can tell it from a new change, and no settle wait.
@@ -238,10 +244,37 @@ void channel_sync::channel_reported(const engine::sku_id& sku, std::int64_t show
   reconsider(sku, r, now);
 }
 
+void channel_sync::unpin(const engine::sku_id& sku, sync_time now) {
+  for (auto it = pinned_.begin(); it != pinned_.end(); ++it) {
+    const bool holds = std::any_of(it->items.begin(), it->items.end(),
+                                   [&](const push_item& item) { return item.sku == sku; });
+    if (!holds) {
+      continue;
+    }
+    for (const auto& item : it->items) {
+      sku_sync& r = records_.at(item.sku);
+      r.pinned = false;
+      r.intent.reset();
+      if (!r.needs_read) {
+        r.needs_read = true;  // maybe_applied stays: channel_reported takes the safe base
+        reads_.push_back(item.sku);
+      }
+      mark_out_of_sync(r, reason_pending, now);
+    }
+    pinned_.erase(it);
+    return;
+  }
+}
+
 void channel_sync::reconsider(const engine::sku_id& sku, sku_sync& r, sync_time now, bool bulk) {
-  if (r.in_flight) {
+  if (r.pinned && !r.in_flight && r.intent && r.target() < *r.intent) {
+    // The pinned change would now show more than the SKU may: it must not go again. Give up
+    // the pin (for its whole batch) and resolve by reading the channel instead.
+    unpin(sku, now);
+  }
+  if (r.in_flight || r.pinned) {
     // The answer decides what follows (on_result reconsiders); keep the record honest meanwhile.
-    if (r.target() != *r.in_flight) {
+    if (r.target() != (r.in_flight ? *r.in_flight : r.intent.value_or(-1))) {
       mark_out_of_sync(r, reason_pending, now);
     }
     return;
@@ -390,6 +423,25 @@ std::optional<outgoing_batch> channel_sync::next_batch(sync_time now) {
   if (circuit_ == circuit_state::half_open && calls_in_flight_ > 0) {
     return std::nullopt;  // one probe at a time
   }
+  if (!pinned_.empty() && pinned_.front().not_before <= now) {
+    // Verbatim, keys and compare values included (the half-open probe too).
+    outgoing_batch batch;
+    batch.id = ++next_batch_id_;
+    batch.probe = circuit_ == circuit_state::half_open;
+    batch.items = std::move(pinned_.front().items);
+    pinned_.pop_front();
+    for (const auto& item : batch.items) {
+      sku_sync& r = records_.at(item.sku);
+      ++counters_.retries;
+      ++r.attempts;
+      r.in_flight = item.quantity;
+    }
+    rate_limited_ = false;
+    ++calls_in_flight_;
+    ++counters_.calls;
+    counters_.items_sent += batch.items.size();
+    return batch;
+  }
   const std::size_t room = circuit_ == circuit_state::half_open ? 1 : opts_.batch_max;
   std::vector<engine::sku_id> picked;
   // Halves of a refused batch go alone, so the bad item ends up alone.
@@ -399,6 +451,7 @@ std::optional<outgoing_batch> channel_sync::next_batch(sync_time now) {
     for (auto& sku : group.skus) {
       auto rec = records_.find(sku);
       if (rec != records_.end() && rec->second.queued && !rec->second.in_flight &&
+          !rec->second.pinned &&
           key_stored(rec->second) && picked.size() < room) {
         picked.push_back(sku);
       }
@@ -532,6 +585,29 @@ void channel_sync::on_result(const outgoing_batch& batch, const push_result& res
     splits_.push_front(std::move(second));
     splits_.push_front(std::move(first));
   }
+  // No answer about the items: on a compare-and-set channel, the batch goes again as it was.
+  // A pinned batch stays pinned until the channel answers its items: a 429 or a 401 says the
+  // resend was not run, nothing of whether the first one applied. (A 400 does end it: the same
+  // request refused as a whole now was refused then.)
+  const bool ambiguous = result.outcome == call_outcome::timeout ||
+                         result.outcome == call_outcome::network ||
+                         result.outcome == call_outcome::server_error;
+  const bool batch_pinned = records_.at(batch.items.front().sku).pinned;
+  const bool not_run = result.outcome == call_outcome::throttled ||
+                       result.outcome == call_outcome::unauthorized;
+  const bool pin = (ambiguous || (batch_pinned && not_run)) && opts_.compare_and_set &&
+                   std::all_of(batch.items.begin(), batch.items.end(), [&](const push_item& item) {
+                     // Only a change the SKU may still show goes again as it was.
+                     return item.change_from.has_value() &&
+                            item.quantity <= records_.at(item.sku).target();
+                   });
+  if (pin) {
+    auto wait = backoff(records_.at(batch.items.front().sku).attempts);
+    if (result.retry_after && *result.retry_after > wait) {
+      wait = *result.retry_after;
+    }
+    pinned_.push_back({batch.items, now + wait});
+  }
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     const push_item& item = batch.items[i];
     auto rec = records_.find(item.sku);
@@ -539,6 +615,35 @@ void channel_sync::on_result(const outgoing_batch& batch, const push_result& res
     sku_sync& r = rec->second;
     touch(item.sku, r);
     r.in_flight.reset();
+    const bool was_pinned = std::exchange(r.pinned, false);
+    if (pin) {
+      if (!was_pinned) {
+        r.maybe_applied = item.quantity;  // orders seen while pinned lower it (own_order_seen)
+      }
+      r.pinned = true;
+      mark_out_of_sync(r, circuit_ == circuit_state::open
+                              ? std::string(reason_circuit_open)
+                              : std::string(reason_channel_error) + result.code,
+                       now);
+      continue;
+    }
+    const item_outcome said =
+        ok && i < result.items.size() ? result.items[i].outcome : item_outcome::retry;
+    if (was_pinned && (said == item_outcome::stale || said == item_outcome::rejected ||
+                       result.outcome == call_outcome::bad_request)) {
+      // A definite answer that it did not apply (a replay would have said applied): the
+      // channel's value moved from our shadow alone.
+      r.maybe_applied.reset();
+    }
+    if (was_pinned && ok && said == item_outcome::retry) {
+      // Still unknown, and the batch cannot go again verbatim without its other items: read
+      // the channel back and take the safe base (channel_reported).
+      r.intent.reset();
+      r.needs_read = true;
+      reads_.push_back(item.sku);
+      mark_out_of_sync(r, std::string(reason_channel_error) + result.items[i].code, now);
+      continue;
+    }
     if (!ok) {
       if (result.outcome == call_outcome::bad_request && batch.items.size() == 1) {
         ++counters_.rejected;
@@ -583,7 +688,9 @@ void channel_sync::on_result(const outgoing_batch& batch, const push_result& res
     case item_outcome::applied:
       ++counters_.items_applied;
       r.last_pushed = item.quantity;
-      r.shadow = item.quantity;
+      // A pinned change applied at some moment since it was first sent: the channel's own
+      // orders seen since then are off it already.
+      r.shadow = was_pinned && r.maybe_applied ? *r.maybe_applied : item.quantity;
       r.maybe_applied.reset();
       r.intent.reset();
       r.attempts = 0;
@@ -606,7 +713,7 @@ void channel_sync::on_result(const outgoing_batch& batch, const push_result& res
   // A bulk job answered while these pushes were in flight: fold in what it set.
   for (const auto& item : batch.items) {
     auto rec = records_.find(item.sku);
-    if (rec->second.bulk_landed && !rec->second.in_flight) {
+    if (rec->second.bulk_landed && !rec->second.in_flight && !rec->second.pinned) {
       const std::int64_t value = *rec->second.bulk_landed;
       rec->second.bulk_landed.reset();
       bulk_landed(item.sku, rec->second, value, now);
@@ -665,7 +772,7 @@ std::optional<sync_time> channel_sync::next_bulk_due(sync_time now) const {
 
 void channel_sync::bulk_landed(const engine::sku_id& sku, sku_sync& r, std::int64_t value,
                                sync_time now) {
-  if (r.in_flight) {
+  if (r.in_flight || r.pinned) {
     r.bulk_landed = value;  // the push's answer folds it in
     return;
   }
@@ -773,6 +880,9 @@ std::optional<sync_time> channel_sync::next_due(sync_time now) const {
   if (circuit_ == circuit_state::open) {
     consider(circuit_until_);
     return earliest;
+  }
+  for (const auto& p : pinned_) {
+    consider(p.not_before);
   }
   const std::size_t lanes = opts_.bulk_batch_max == 0 ? 3 : 2;  // else: next_bulk_due()
   for (std::size_t l = 0; l < lanes; ++l) {

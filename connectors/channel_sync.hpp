@@ -86,6 +86,11 @@ struct sku_sync {
   std::optional<std::int64_t> shadow;        // what the channel shows by our model
   std::optional<std::int64_t> in_flight;     // the quantity of a call not yet answered
   std::optional<std::int64_t> maybe_applied; // a call that failed without saying: may have applied
+  /// Compare-and-set only: a call failed without saying whether it applied, and is sent again
+  /// exactly as it was (same items, same keys, same compare values) until the channel answers
+  /// it. Its idempotency key makes that answer definite: a replay if the first one applied, a
+  /// compare-and-set against the old base if not. Nothing else is sent for the SKU meanwhile.
+  bool pinned = false;
   std::optional<std::int64_t> in_bulk;       // the quantity of a bulk job not yet answered
   /// A bulk job set the channel to this while a push of the SKU was in flight: which landed
   /// last is unknown, so once the push is answered the shadow takes this and the target is
@@ -114,7 +119,9 @@ struct sku_sync {
 
   /// The value to make the channel show: expected minus what it sold that we have not seen.
   std::int64_t target() const noexcept { return expected > unseen ? expected - unseen : 0; }
-  bool in_sync() const noexcept { return shadow && *shadow == target() && !in_flight; }
+  bool in_sync() const noexcept {
+    return shadow && *shadow == target() && !in_flight && !pinned;
+  }
 };
 
 /// Why a SKU is out of sync (DESIGN §4 reasons).
@@ -227,6 +234,11 @@ private:
   struct split_group {
     std::vector<engine::sku_id> skus;
   };
+  /// A batch that failed ambiguously on a compare-and-set channel, to send again verbatim.
+  struct pinned_batch {
+    std::vector<push_item> items;
+    sync_time not_before{};
+  };
 
   /// The record of `sku`, created when new, and listed for the outbox: every caller may change it.
   sku_sync& record(const engine::sku_id& sku);
@@ -235,6 +247,8 @@ private:
   /// Queues the SKU if the channel needs telling, in the lane its change belongs to.
   void reconsider(const engine::sku_id& sku, sku_sync& r, sync_time now, bool bulk = false);
   void enqueue(const engine::sku_id& sku, sku_sync& r, lane l, sync_time now);
+  /// Drops the pinned batch holding `sku`: its SKUs are read back instead.
+  void unpin(const engine::sku_id& sku, sync_time now);
   void mark_out_of_sync(sku_sync& r, std::string_view reason, sync_time now);
   /// When a queued record may be sent: its backoff, the settle window of a first increase, and
   /// in interval mode the next interval boundary after it was queued.
@@ -263,6 +277,7 @@ private:
   std::map<engine::sku_id, sku_sync> records_;
   std::deque<engine::sku_id> lanes_[3];
   std::deque<split_group> splits_;  // halves of refused batches, sent before anything else
+  std::deque<pinned_batch> pinned_;  // sent again verbatim, before anything else
   std::vector<engine::sku_id> reads_;
   std::vector<engine::sku_id> touched_;  // records whose entry may differ from the stored one
   std::map<engine::sku_id, sync_time> unseen_skus_;  // SKUs holding units back, since when

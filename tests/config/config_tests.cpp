@@ -157,6 +157,7 @@ credentials = "env:SHOPIFY_TOKEN"
 shopify_location = "gid://shopify/Location/72"
 locations = ["DC-WEST", "DC-EAST"]
 settle_ms = 2000
+unseen_hold_ms = 120000
 rules = { allocation = "percent", percent = 30, rounding = "nearest", keep_one = true, buffer = 2, zero_at_or_below = 1, max = 50, preorder_limit = 10 }
 
 [[channels]]
@@ -193,6 +194,8 @@ rules = { allocation = "fixed", fixed = 20, floor = 5 }
   CHECK(r->channels[0].shopify_location == "gid://shopify/Location/72");
   CHECK(r->channels[1].shopify_location.empty());
   CHECK(r->channels[0].settle == std::chrono::milliseconds(2000));
+  CHECK(r->channels[0].unseen_hold == std::chrono::milliseconds(120000));
+  CHECK(r->channels[1].unseen_hold == std::chrono::minutes(15));
   CHECK(r->channels[1].push == stockd::connectors::push_mode::event);
   CHECK(r->channels[1].requests_per_second == 0.5);
   CHECK(r->channels[1].batch_size == 500);

@@ -381,6 +381,67 @@ void run_convergence(std::uint64_t seed);
 // phantom unseen unit (a count from a read whose base was too high), which left the channel one
 // unit low while its record said in sync: a read once the count is used up corrects it.
 // STOCKD_SYNC_SEEDS=N runs seeds 1..N instead.
+TEST_CASE("a compare-and-set batch that got no answer goes again verbatim until the channel "
+          "answers it",
+          "[connectors][sync]") {
+  sync_options opts;
+  opts.compare_and_set = true;
+  channel_sync s(channel_id("shop"), opts, 1, 1);
+  settle_at(s, "A", 5, t0);
+  s.set_expected(sku("A"), 9, t0);
+  auto first = s.next_batch(t0);
+  REQUIRE(first);
+  REQUIRE(first->items[0].change_from == std::optional<std::int64_t>{5});
+  s.on_result(*first, failed(call_outcome::timeout, "timeout"), t0);
+  CHECK(s.take_reads().empty());  // no read: the same request will tell
+  CHECK(s.find(sku("A"))->pinned);
+  CHECK(s.find(sku("A"))->reason == "channel_error: timeout");
+
+  SECTION("an increase meanwhile waits, the resend is the same request, and its answer counts") {
+    s.set_expected(sku("A"), 10, t0 + 1ms);
+    CHECK_FALSE(s.next_batch(t0 + 1ms).has_value());  // backoff
+    auto due = s.next_due(t0 + 1ms);
+    REQUIRE(due);
+    auto again = s.next_batch(*due);
+    REQUIRE(again);
+    REQUIRE(again->items.size() == 1);
+    CHECK(again->items[0].quantity == 9);
+    CHECK(again->items[0].change_from == first->items[0].change_from);
+    CHECK(again->items[0].idempotency_key == first->items[0].idempotency_key);
+    // A 429 says the resend did not run: still pinned, still the same request.
+    s.on_result(*again, failed(call_outcome::throttled, "429"), *due);
+    auto third = s.next_batch(*s.next_due(*due));
+    REQUIRE(third);
+    CHECK(third->items[0].idempotency_key == first->items[0].idempotency_key);
+    s.on_result(*third, all_applied(*third), *due + 1s);  // a replay, or applied now
+    const sku_sync* r = s.find(sku("A"));
+    CHECK_FALSE(r->pinned);
+    CHECK(r->shadow == std::optional<std::int64_t>{9});
+    CHECK(r->unseen == 0);
+    auto next = s.next_batch(*due + 1s);
+    REQUIRE(next);
+    CHECK(next->items[0].quantity == 10);
+    CHECK(next->items[0].change_from == std::optional<std::int64_t>{9});
+  }
+  SECTION("a stale answer to the resend means the first never applied: no units held back") {
+    auto again = s.next_batch(*s.next_due(t0));
+    REQUIRE(again);
+    push_result stale;
+    stale.outcome = call_outcome::ok;
+    stale.items.push_back({item_outcome::stale, "CHANGE_FROM_QUANTITY_STALE", 4});
+    s.on_result(*again, stale, t0 + 1s);
+    const sku_sync* r = s.find(sku("A"));
+    CHECK(r->unseen == 1);  // the one sale between 5 and 4, not 9 - 4
+    CHECK_FALSE(r->maybe_applied.has_value());
+  }
+  SECTION("a decrease drops the pin: the old request must not go again, the channel is read") {
+    s.set_expected(sku("A"), 2, t0 + 1ms);
+    CHECK_FALSE(s.find(sku("A"))->pinned);
+    CHECK(s.take_reads() == std::vector<sku_id>{sku("A")});
+    CHECK_FALSE(s.next_batch(t0 + 1min).has_value());  // until the read answers
+  }
+}
+
 TEST_CASE("random traffic with 20% faults converges, never raising a channel over unseen orders",
           "[connectors][sync]") {
   std::uint64_t last = 200;
