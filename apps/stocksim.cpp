@@ -59,6 +59,9 @@ amazon:
   --feeds-per-5min N     createFeed submissions per 5 minutes, also the burst (default 5)
   --feed-ms N            a feed's processing time, plus --feed-us-per-message (default 2000)
   --feed-us-per-message N  (default 100)
+  --lwa-client-id ID --lwa-client-secret S --lwa-refresh-token T
+                         what POST /auth/o2/token takes (defaults in simulator/README.md)
+  --lwa-lifetime-s N     lifetime of the access tokens it issues (default 3600)
 webhook:
   --secret S             HMAC secret (default stocksim-webhook-secret)
   --path P               (default /inventory)
@@ -198,6 +201,14 @@ int main(int argc, char** argv) {
       aopts.feed_time_base = std::chrono::milliseconds(to_int(flag, v));
     } else if (flag == "--feed-us-per-message" && kind == "amazon") {
       aopts.feed_time_per_message = std::chrono::microseconds(to_int(flag, v));
+    } else if (flag == "--lwa-client-id" && kind == "amazon") {
+      aopts.lwa_client_id = v;
+    } else if (flag == "--lwa-client-secret" && kind == "amazon") {
+      aopts.lwa_client_secret = v;
+    } else if (flag == "--lwa-refresh-token" && kind == "amazon") {
+      aopts.lwa_refresh_token = v;
+    } else if (flag == "--lwa-lifetime-s" && kind == "amazon") {
+      aopts.lwa_token_lifetime = std::chrono::seconds(to_int(flag, v));
     } else if (flag == "--rate" && kind != "shopify") {
       aopts.patch_rate = wopts.rate = to_double(flag, v);
     } else if (flag == "--burst" && kind != "shopify") {
@@ -218,7 +229,7 @@ int main(int argc, char** argv) {
   lopts.port = static_cast<std::uint16_t>(*port);
   if (sopts.bucket_max <= 0 || sopts.restore_per_second <= 0 || sopts.locations.empty() ||
       aopts.patch_rate <= 0 || aopts.patch_burst < 1 || aopts.create_feed_burst < 1 ||
-      aopts.feed_time_base.count() < 0 || aopts.feed_time_per_message.count() < 0 ||
+      aopts.feed_time_base.count() < 0 || aopts.lwa_token_lifetime.count() < 1 || aopts.feed_time_per_message.count() < 0 ||
       wopts.rate <= 0 || wopts.burst < 1 ||
       wopts.batch_items_max < 1 || lopts.body_bytes_max < 1024 || lopts.connections_max < 1) {
     die("limits must be positive (rate > 0, burst >= 1, batch >= 1, body >= 1024 bytes)");

@@ -80,6 +80,9 @@ reply amazon_emulator::on_api(const request& req, std::optional<fault_kind>, tim
   if (path.substr(0, feeds_prefix.size()) == feeds_prefix) {
     return feeds(req, path, now);
   }
+  if (path == "/auth/o2/token") {
+    return lwa_token(req, now);
+  }
   if (path.substr(0, uploads_prefix.size()) == uploads_prefix) {
     // The presigned S3 URL: no access token, as the real one.
     if (req.method() == http::verb::put) {
@@ -104,7 +107,10 @@ reply amazon_emulator::listings(const request& req, std::string_view path, time_
   }
   const std::string seller = percent_decode(rest.substr(0, slash));
   const std::string sku = percent_decode(rest.substr(slash + 1));
-  if (req["x-amz-access-token"] != opts_.access_token || seller != opts_.seller_id) {
+  if (auto refused = refuse_token(req, now)) {
+    return std::move(*refused);
+  }
+  if (seller != opts_.seller_id) {
     r.res = make_response(req, http::status::forbidden,
                           errors_json("Unauthorized", "Access to requested resource is denied."));
     return r;
@@ -301,10 +307,8 @@ amazon_emulator::document& amazon_emulator::new_document() {
 
 reply amazon_emulator::feeds(const request& req, std::string_view path, time_point now) {
   reply r;
-  if (req["x-amz-access-token"] != opts_.access_token) {
-    r.res = make_response(req, http::status::forbidden,
-                          errors_json("Unauthorized", "Access to requested resource is denied."));
-    return r;
+  if (auto refused = refuse_token(req, now)) {
+    return std::move(*refused);
   }
   const std::string_view rest = path.substr(feeds_prefix.size());
   if (rest == "documents" && req.method() == http::verb::post) {
@@ -621,6 +625,78 @@ void amazon_emulator::process(feed& f) {
   feed_messages_invalid_ += invalid;
 }
 
+// --- Login with Amazon ------------------------------------------------------------------------
+
+reply amazon_emulator::lwa_token(const request& req, time_point now) {
+  reply r;
+  auto field = [&](std::string_view name) {
+    // application/x-www-form-urlencoded: the body is a query string.
+    return query_param("?" + req.body(), name).value_or("");
+  };
+  if (req.method() != http::verb::post || field("grant_type") != "refresh_token") {
+    json_writer out;
+    out.begin_object().field("error", "unsupported_grant_type");
+    out.field("error_description", "POST with grant_type=refresh_token").end_object();
+    r.res = make_response(req, http::status::bad_request, out.take());
+    return r;
+  }
+  if (field("client_id") != opts_.lwa_client_id || field("client_secret") != opts_.lwa_client_secret) {
+    ++lwa_refused_;
+    json_writer out;
+    out.begin_object().field("error", "invalid_client");
+    out.field("error_description", "Client authentication failed").end_object();
+    r.res = make_response(req, http::status::unauthorized, out.take());
+    return r;
+  }
+  if (field("refresh_token") != opts_.lwa_refresh_token) {
+    ++lwa_refused_;
+    json_writer out;
+    out.begin_object().field("error", "invalid_grant");
+    out.field("error_description", "The request has an invalid grant parameter : refresh_token")
+        .end_object();
+    r.res = make_response(req, http::status::bad_request, out.take());
+    return r;
+  }
+  // Forget the expired ones, and the oldest past the limit.
+  for (auto it = issued_.begin(); it != issued_.end();) {
+    it = it->second <= now ? issued_.erase(it) : std::next(it);
+  }
+  while (issued_.size() >= opts_.lwa_tokens_max) {
+    issued_.erase(issued_.begin());
+  }
+  const std::string token = "Atza|stocksim-lwa-" + std::to_string(++lwa_issued_);
+  issued_.emplace(token, now + opts_.lwa_token_lifetime);
+  json_writer out;
+  out.begin_object().field("access_token", token).field("refresh_token", opts_.lwa_refresh_token);
+  out.field("token_type", "bearer");
+  out.field("expires_in", static_cast<std::int64_t>(
+                              std::chrono::duration_cast<std::chrono::seconds>(opts_.lwa_token_lifetime).count()));
+  out.end_object();
+  r.res = make_response(req, http::status::ok, out.take());
+  return r;
+}
+
+std::optional<reply> amazon_emulator::refuse_token(const request& req, time_point now) {
+  const auto given = to_std(req["x-amz-access-token"]);
+  if (!given.empty() && given == opts_.access_token) {
+    return std::nullopt;
+  }
+  auto found = issued_.find(given);
+  if (found != issued_.end() && now < found->second) {
+    return std::nullopt;
+  }
+  reply r;
+  if (found != issued_.end()) {
+    ++expired_tokens_;
+    r.res = make_response(req, http::status::unauthorized,
+                          errors_json("Unauthorized", "The access token you provided has expired."));
+    return r;
+  }
+  r.res = make_response(req, http::status::forbidden,
+                        errors_json("Unauthorized", "Access to requested resource is denied."));
+  return r;
+}
+
 std::optional<std::string> amazon_emulator::do_set_quantity(std::string_view sku,
                                                             std::int64_t quantity,
                                                             std::string_view location) {
@@ -699,6 +775,9 @@ void amazon_emulator::write_rate_limit(json_writer& out, time_point now) {
   out.field("processed", feeds_done_ + feeds_fatal_);
   out.field("messages_accepted", feed_messages_accepted_);
   out.field("messages_invalid", feed_messages_invalid_);
+  out.end_object();
+  out.key("lwa").begin_object().field("tokens_issued", lwa_issued_);
+  out.field("refused", lwa_refused_).field("expired_tokens_refused", expired_tokens_);
   out.end_object();
 }
 

@@ -4,7 +4,8 @@
 // per-operation token bucket (5 requests/s, burst 5) answering 429 QuotaExceeded, and
 // x-amzn-RateLimit-Limit on every response; and the Feeds 2021-06-30 flow for JSON_LISTINGS_FEED
 // (createFeedDocument, the upload, createFeed at 5 per 5 minutes, getFeed, the processing
-// report), feeds processed one after another on the emulator's clock (see README.md).
+// report), feeds processed one after another on the emulator's clock; and Login with Amazon's
+// refresh-token grant issuing short-lived access tokens (see README.md).
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -49,6 +50,14 @@ struct amazon_options {
   std::size_t feeds_max = 1'000;
   /// Submitted and not yet processed; past it createFeed answers 429.
   std::size_t feeds_queued_max = 100;
+
+  // Login with Amazon (POST /auth/o2/token): the refresh-token grant these three pass issues an
+  // access token valid for lwa_token_lifetime, taken by the API beside `access_token`.
+  std::string lwa_client_id = "amzn1.application-oa2-client.stocksim";
+  std::string lwa_client_secret = "stocksim-lwa-secret";
+  std::string lwa_refresh_token = "Atzr|stocksim";
+  std::chrono::seconds lwa_token_lifetime{3600};
+  std::size_t lwa_tokens_max = 1'000;  // live tokens kept; past it one is forgotten
 };
 
 class amazon_emulator final : public emulator {
@@ -108,6 +117,10 @@ private:
   reply get_feed(const request& req, std::string_view id, time_point now);
   reply get_document(const request& req, std::string_view id, time_point now);
   void on_time(time_point now) override;
+  reply lwa_token(const request& req, time_point now);
+  /// The API's answer to a request whose token is not `access_token` nor a live LWA one: 401
+  /// for an expired LWA token (SP-API's "The access token you provided has expired."), else 403.
+  std::optional<reply> refuse_token(const request& req, time_point now);
   void process(feed& f);
   document& new_document();
   /// Applies `patches` to `next` (a copy of a listing): an error message when the patches are
@@ -139,6 +152,10 @@ private:
   std::uint64_t feeds_fatal_ = 0;
   std::uint64_t feed_messages_accepted_ = 0;
   std::uint64_t feed_messages_invalid_ = 0;
+  std::map<std::string, time_point, std::less<>> issued_;  // LWA token -> expiry
+  std::uint64_t lwa_issued_ = 0;
+  std::uint64_t lwa_refused_ = 0;
+  std::uint64_t expired_tokens_ = 0;
 };
 
 } // namespace stockd::simulator

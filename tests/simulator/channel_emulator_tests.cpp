@@ -576,3 +576,34 @@ TEST_CASE("amazon refuses a feed of no messages, and ends FATAL a feed of anothe
   json stats(amazon.channel.stats_json());
   CHECK(stats["rate_limit"]["feeds"]["fatal"].get_uint64().value() == 2);
 }
+
+TEST_CASE("amazon's LWA issues short-lived tokens and the API answers 401 once they expire",
+          "[simulator][amazon][lwa]") {
+  amazon_options o;
+  o.lwa_token_lifetime = 60s;
+  running<amazon_emulator> amazon(o);
+  REQUIRE_FALSE(amazon.channel.set_quantity("SKU-1", 5));
+  client_request grant;
+  grant.method = "POST";
+  grant.target = "/auth/o2/token";
+  grant.headers = {{"Content-Type", "application/x-www-form-urlencoded;charset=UTF-8"}};
+  grant.body = "grant_type=refresh_token&refresh_token=Atzr%7Cstocksim"
+               "&client_id=amzn1.application-oa2-client.stocksim&client_secret=stocksim-lwa-secret";
+  auto issued = amazon.send(grant);
+  REQUIRE(issued.status == 200);
+  json token(issued.body);
+  CHECK(token["token_type"].get_string().value() == "bearer");
+  CHECK(token["expires_in"].get_int64().value() == 60);
+  auto patch = amazon_patch("SKU-1", 3);
+  patch.headers = {{"x-amz-access-token", std::string(token["access_token"].get_string().value())}};
+  CHECK(amazon.send(patch).status == 200);
+  amazon.clock.advance(60s);
+  auto expired = amazon.send(patch);
+  CHECK(expired.status == 401);
+  CHECK(expired.body.find("expired") != std::string::npos);
+  auto wrong = grant;
+  wrong.body.replace(wrong.body.find("stocksim-lwa-secret"), 19, "nope");
+  auto refused = amazon.send(wrong);
+  CHECK(refused.status == 401);
+  CHECK(json(refused.body)["error"].get_string().value() == "invalid_client");
+}
