@@ -132,6 +132,243 @@ bool read_answer(std::string_view body, bool& found, std::int64_t& quantity) {
 
 } // namespace
 
+// --- Login with Amazon ------------------------------------------------------------------------
+
+/// The access token every SP-API call carries: fixed, or exchanged for the refresh token at LWA
+/// and cached. Shared by the client and its calls in flight (which may outlive it).
+struct amazon_token_source {
+  amazon_token_source(http_client& h, const amazon_options& o)
+      : http(h), lwa(o.lwa), lwa_endpoint(o.lwa_endpoint), timeout(o.timeout),
+        refresh_margin(o.token_refresh_margin), token(o.access_token) {}
+
+  /// The token to use, or the LWA exchange's failure as an http_result (see the header).
+  using answer_fn = std::function<void(std::string token, std::optional<http_result> failure)>;
+
+  /// Calls `done` with a token that is not `stale` and not about to expire; refreshes first when
+  /// there is none (calls meanwhile wait in `waiters`, at most amazon_token_waiters_max).
+  void get(const std::shared_ptr<amazon_token_source>& self, const std::string& stale, answer_fn done) {
+    std::unique_lock lock(mu);
+    const auto now = std::chrono::steady_clock::now();
+    if (!lwa || (!token.empty() && token != stale && now + refresh_margin < expires)) {
+      std::string current = token;
+      lock.unlock();
+      done(std::move(current), std::nullopt);
+      return;
+    }
+    if (waiters.size() >= amazon_token_waiters_max) {
+      lock.unlock();
+      http_result overloaded;
+      overloaded.error = http_error::overloaded;
+      overloaded.detail = "login-with-amazon: " + std::to_string(amazon_token_waiters_max) +
+                          " calls already wait for a token";
+      done({}, std::move(overloaded));
+      return;
+    }
+    waiters.push_back(std::move(done));
+    if (refreshing) {
+      return;
+    }
+    refreshing = true;
+    lock.unlock();
+    refresh(self);
+  }
+
+  void refresh(const std::shared_ptr<amazon_token_source>& self) {
+    http_request request;
+    request.method = http_method::post;
+    request.url = lwa_endpoint;
+    request.timeout = timeout;
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded;charset=UTF-8"},
+                       {"Accept", "application/json"}};
+    request.body = "grant_type=refresh_token&refresh_token=" + percent_encode(lwa->refresh_token) +
+                   "&client_id=" + percent_encode(lwa->client_id) +
+                   "&client_secret=" + percent_encode(lwa->client_secret);
+    http.send(std::move(request), [self](http_result r) { self->on_refresh(std::move(r)); });
+  }
+
+  void on_refresh(http_result r) {
+    std::optional<http_result> failure;
+    std::string fresh;
+    std::chrono::seconds lifetime{0};
+    if (r.error != http_error::none) {
+      failure = std::move(r);  // the transport's detail names the endpoint, never the body
+    } else if (r.response.status != 200) {
+      failure = lwa_failure(r.response);
+    } else if (!read_token(r.response.body, fresh, lifetime)) {
+      http_result bad;
+      bad.error = http_error::bad_response;
+      bad.detail = "login-with-amazon: the token answer is not {access_token, expires_in}";
+      failure = std::move(bad);
+    }
+    std::vector<answer_fn> waiting;
+    {
+      std::lock_guard lock(mu);
+      if (!failure) {
+        token = fresh;
+        expires = std::chrono::steady_clock::now() + lifetime;
+      }
+      refreshing = false;
+      waiting.swap(waiters);
+    }
+    for (auto& done : waiting) {
+      done(failure ? std::string() : fresh, failure);
+    }
+  }
+
+  /// LWA refused: 400 invalid_grant / invalid_client, 401 invalid_client: the credentials are
+  /// wrong, a systemic failure (unauthorized, as a 401 of SP-API); 429 and 5xx pass as they are.
+  static http_result lwa_failure(const http_response& response) {
+    http_result out;
+    out.response.status = response.status;
+    std::string code = lwa_error_code(response.body);
+    if (response.status == 400 || response.status == 401 || response.status == 403) {
+      out.response.status = 401;
+    }
+    json_writer w;
+    w.begin_object().key("errors").begin_array().begin_object();
+    w.field("code", "lwa_" + (code.empty() ? std::to_string(response.status) : code));
+    w.end_object().end_array().end_object();
+    out.response.body = w.take();
+    for (const auto& h : response.headers) {
+      if (h.name == "Retry-After" || h.name == "retry-after") {
+        out.response.headers.push_back(h);
+      }
+    }
+    return out;
+  }
+
+  /// LWA's {"error":"invalid_client",...}: the code only (it is ours to log; the description
+  /// might echo input).
+  static std::string lwa_error_code(std::string_view body) {
+    simdjson::padded_string padded(body);
+    od::parser parser;
+    od::document doc;
+    std::string_view code;
+    if (parser.iterate(padded).get(doc) || doc.find_field_unordered("error").get_string().get(code)) {
+      return {};
+    }
+    std::string out;
+    for (char c : code.substr(0, 64)) {
+      const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+      if (plain) {
+        out += c;
+      }
+    }
+    return out;
+  }
+
+  static bool read_token(std::string_view body, std::string& token, std::chrono::seconds& lifetime) {
+    simdjson::padded_string padded(body);
+    od::parser parser;
+    od::document doc;
+    od::object root;
+    std::string_view access;
+    std::int64_t expires_in = 0;
+    if (parser.iterate(padded).get(doc) || doc.get_object().get(root) ||
+        root.find_field_unordered("access_token").get_string().get(access) || access.empty() ||
+        root.find_field_unordered("expires_in").get_int64().get(expires_in) || expires_in <= 0) {
+      return false;
+    }
+    token = std::string(access);
+    lifetime = std::chrono::seconds(std::min<std::int64_t>(expires_in, 24 * 3600));
+    return true;
+  }
+
+  http_client& http;
+  const std::optional<lwa_credentials> lwa;
+  const std::string lwa_endpoint;
+  const std::optional<std::chrono::milliseconds> timeout;
+  const std::chrono::milliseconds refresh_margin;
+  std::mutex mu;
+  std::string token;  // fixed, or the last one LWA gave
+  std::chrono::steady_clock::time_point expires{};
+  bool refreshing = false;
+  std::vector<answer_fn> waiters;
+};
+
+namespace {
+
+/// Sends the request `make` builds with a token; on 401/403 to an LWA token, gets a new one and
+/// sends once more. `done(answer, from_lwa)`: from_lwa when the answer is the token exchange's
+/// failure, not SP-API's.
+using make_fn = std::function<http_request(const std::string& token)>;
+using answer_fn = std::function<void(http_result, bool from_lwa)>;
+
+void send_authorized(std::shared_ptr<amazon_token_source> tokens, make_fn make, answer_fn done,
+                     std::string stale = {}) {
+  const bool retry = !stale.empty();
+  auto source = tokens;
+  source->get(source, stale,
+              [tokens = std::move(tokens), make = std::move(make), done = std::move(done),
+               retry](std::string token, std::optional<http_result> failure) mutable {
+                if (failure) {
+                  done(std::move(*failure), true);
+                  return;
+                }
+                auto request = make(token);
+                auto& http = tokens->http;
+                http.send(std::move(request),
+                          [tokens = std::move(tokens), make = std::move(make),
+                           done = std::move(done), retry,
+                           token = std::move(token)](http_result r) mutable {
+                            const bool refused =
+                                r.error == http_error::none &&
+                                (r.response.status == 401 || r.response.status == 403);
+                            if (refused && tokens->lwa && !retry) {
+                              // The token expired early or was revoked: a new one, once.
+                              send_authorized(std::move(tokens), std::move(make), std::move(done),
+                                              std::move(token));
+                              return;
+                            }
+                            done(std::move(r), false);
+                          });
+              });
+}
+
+/// A push_result of the token exchange's failure: its code says so ("lwa_invalid_client",
+/// "lwa_503", "lwa: connect ...").
+void mark_lwa(push_result& out, const http_result& answer) {
+  if (answer.error != http_error::none) {
+    out.code = "lwa: " + out.code;
+    return;
+  }
+  const std::string code = error_code(answer.response.body);
+  out.code = code.rfind("lwa_", 0) == 0 ? code : "lwa_" + out.code;
+}
+
+} // namespace
+
+std::optional<std::string> parse_amazon_credentials(std::string secret, amazon_options& out) {
+  if (secret.empty() || secret.front() != '{') {
+    out.access_token = std::move(secret);
+    out.lwa.reset();
+    return std::nullopt;
+  }
+  simdjson::padded_string padded(secret);
+  od::parser parser;
+  od::document doc;
+  od::object root;
+  lwa_credentials lwa;
+  const std::string form =
+      "credentials: a JSON object needs client_id, client_secret and refresh_token, each a "
+      "non-empty string";
+  if (parser.iterate(padded).get(doc) || doc.get_object().get(root)) {
+    return form;
+  }
+  for (auto [name, field] : {std::pair{"client_id", &lwa.client_id},
+                             std::pair{"client_secret", &lwa.client_secret},
+                             std::pair{"refresh_token", &lwa.refresh_token}}) {
+    std::string_view value;
+    if (root.find_field_unordered(name).get_string().get(value) || value.empty()) {
+      return form;
+    }
+    *field = std::string(value);
+  }
+  out.access_token.clear();
+  out.lwa = std::move(lwa);
+  return std::nullopt;
+}
+
 std::string amazon_item_url(const amazon_options& options, const engine::sku_id& sku) {
   std::string url = options.endpoint;
   while (!url.empty() && url.back() == '/') {
@@ -229,10 +466,11 @@ read_result amazon_read_outcome(const http_result& answer, const engine::sku_id&
 
 amazon_client::amazon_client(http_client& http, amazon_options options)
     : http_(http), options_(std::move(options)) {
-  assert(!options_.access_token.empty());
+  assert(!options_.access_token.empty() || options_.lwa);
   assert(!options_.seller_id.empty());
   assert(!options_.marketplace_id.empty());
   assert(options_.feed_poll_first.count() > 0 && options_.feed_poll_max >= options_.feed_poll_first);
+  tokens_ = std::make_shared<amazon_token_source>(http_, options_);
 }
 
 amazon_client::~amazon_client() { stopped_->store(true); }
@@ -250,7 +488,13 @@ amazon_client::create(http_client& http, const channel_options& channel) {
   amazon_options options;
   options.channel = channel.id;
   options.endpoint = channel.endpoint;
-  options.access_token = std::move(token.value());
+  if (auto error = parse_amazon_credentials(std::move(token.value()), options)) {
+    return unexpected{"channel '" + channel.id.str() + "': " + *error + " (in " +
+                      channel.credentials + ")"};
+  }
+  if (!channel.lwa_endpoint.empty()) {
+    options.lwa_endpoint = channel.lwa_endpoint;
+  }
   options.seller_id = channel.seller_id;
   options.marketplace_id = channel.marketplace_id;
   return std::make_unique<amazon_client>(http, std::move(options));
@@ -266,19 +510,27 @@ void amazon_client::push(std::vector<push_item> batch, std::function<void(push_r
     return;
   }
   const push_item& item = batch.front();
-  http_request request;
-  request.method = http_method::patch;
-  request.url = amazon_item_url(options_, item.sku);
-  request.body = amazon_patch_body(item.quantity);
-  request.timeout = options_.timeout;
-  request.headers = {
-      {"Content-Type", "application/json"},
-      {"Accept", "application/json"},
-      {"x-amz-access-token", options_.access_token},
+  auto make = [url = amazon_item_url(options_, item.sku), body = amazon_patch_body(item.quantity),
+               timeout = options_.timeout](const std::string& token) {
+    http_request request;
+    request.method = http_method::patch;
+    request.url = url;
+    request.body = body;
+    request.timeout = timeout;
+    request.headers = {
+        {"Content-Type", "application/json"},
+        {"Accept", "application/json"},
+        {"x-amz-access-token", token},
+    };
+    return request;
   };
-  // The callback holds no pointer to this client: it may run after the client is gone.
-  http_.send(std::move(request), [done = std::move(done)](http_result r) {
-    done(amazon_push_outcome(r, std::chrono::system_clock::now()));
+  // The callbacks hold no pointer to this client: they may run after the client is gone.
+  send_authorized(tokens_, std::move(make), [done = std::move(done)](http_result r, bool lwa) {
+    auto out = amazon_push_outcome(r, std::chrono::system_clock::now());
+    if (lwa) {
+      mark_lwa(out, r);
+    }
+    done(std::move(out));
   });
 }
 
@@ -292,17 +544,27 @@ void amazon_client::read(std::vector<engine::sku_id> skus,
     done(std::move(out));
     return;
   }
-  http_request request;
-  request.method = http_method::get;
-  request.url = amazon_item_url(options_, skus.front()) + "&includedData=fulfillmentAvailability";
-  request.timeout = options_.timeout;
-  request.headers = {
-      {"Accept", "application/json"},
-      {"x-amz-access-token", options_.access_token},
+  auto make = [url = amazon_item_url(options_, skus.front()) +
+                    "&includedData=fulfillmentAvailability",
+               timeout = options_.timeout](const std::string& token) {
+    http_request request;
+    request.method = http_method::get;
+    request.url = url;
+    request.timeout = timeout;
+    request.headers = {
+        {"Accept", "application/json"},
+        {"x-amz-access-token", token},
+    };
+    return request;
   };
-  http_.send(std::move(request), [sku = skus.front(), done = std::move(done)](http_result r) {
-    done(amazon_read_outcome(r, sku));
-  });
+  send_authorized(tokens_, std::move(make),
+                  [sku = skus.front(), done = std::move(done)](http_result r, bool lwa) {
+                    auto out = amazon_read_outcome(r, sku);
+                    if (lwa) {
+                      out.code = "lwa: " + out.code;
+                    }
+                    done(std::move(out));
+                  });
 }
 
 // --- push_bulk: JSON_LISTINGS_FEED ------------------------------------------------------------
@@ -321,12 +583,14 @@ using steady = std::chrono::steady_clock;
 /// One feed, from createFeedDocument to the report. Kept alive by the pending callback (of the
 /// http client's send() or after()); holds no pointer to the amazon_client, which may go first.
 struct feed_job {
-  feed_job(http_client& h, amazon_options o, std::shared_ptr<const std::atomic<bool>> s,
-           std::function<void(push_result)> d)
-      : http(h), options(std::move(o)), stopped(std::move(s)), done(std::move(d)) {}
+  feed_job(http_client& h, amazon_options o, std::shared_ptr<amazon_token_source> t,
+           std::shared_ptr<const std::atomic<bool>> s, std::function<void(push_result)> d)
+      : http(h), options(std::move(o)), tokens(std::move(t)), stopped(std::move(s)),
+        done(std::move(d)) {}
 
   http_client& http;
   amazon_options options;
+  std::shared_ptr<amazon_token_source> tokens;
   std::shared_ptr<const std::atomic<bool>> stopped;
   std::function<void(push_result)> done;
   std::size_t items = 0;
@@ -394,25 +658,32 @@ std::chrono::milliseconds request_timeout(const feed_job& job) {
   return std::max(std::chrono::milliseconds(1), std::min(own, left));
 }
 
-http_request api_request(const feed_job& job, http_method method, std::string url,
-                         std::string body = {}) {
-  http_request request;
-  request.method = method;
-  request.url = std::move(url);
-  request.body = std::move(body);
-  request.timeout = request_timeout(job);
-  request.headers = {{"Accept", "application/json"},
-                     {"x-amz-access-token", job.options.access_token}};
-  if (!request.body.empty()) {
-    request.headers.push_back({"Content-Type", "application/json"});
-  }
-  return request;
+/// An SP-API call of the feed, with a token (a new one, once, on 401/403). A token exchange
+/// that fails answers as its own http_result, its code marked "lwa" by the step's mapping.
+void send_api(const job_pointer& job, http_method method, std::string url, std::string body,
+              answer_fn done) {
+  auto make = [job, method, url = std::move(url), body = std::move(body)](const std::string& token) {
+    http_request request;
+    request.method = method;
+    request.url = url;
+    request.body = body;
+    request.timeout = request_timeout(*job);
+    request.headers = {{"Accept", "application/json"}, {"x-amz-access-token", token}};
+    if (!request.body.empty()) {
+      request.headers.push_back({"Content-Type", "application/json"});
+    }
+    return request;
+  };
+  send_authorized(job->tokens, std::move(make), std::move(done));
 }
 
 /// A step before the feed exists failed as a whole: the same mapping as push() (a 404 included:
 /// these paths name no listing).
-push_result step_failure(const http_result& answer) {
+push_result step_failure(const http_result& answer, bool lwa = false) {
   if (auto failure = transport_failure(answer)) {
+    if (lwa) {
+      mark_lwa(*failure, answer);
+    }
     return std::move(*failure);
   }
   push_result out;
@@ -424,6 +695,9 @@ push_result step_failure(const http_result& answer) {
     out.retry_after = parse_retry_after(*retry, std::chrono::system_clock::now());
   }
   classify_status(answer.response.status, out);
+  if (lwa) {
+    mark_lwa(out, answer);
+  }
   return out;
 }
 
@@ -450,10 +724,10 @@ bool read_fields(std::string_view body, std::initializer_list<std::pair<std::str
 /// After the feed exists, a failed poll or report read is tried again (reading is safe, and a
 /// resubmission would cost one of the 5 feeds per 5 minutes): true when `answer` is worth
 /// another try; else `out` says how the whole call ends.
-bool transient(const http_result& answer, push_result& out,
+bool transient(const http_result& answer, bool lwa, push_result& out,
                std::optional<std::chrono::milliseconds>& retry_after) {
   if (answer.error == http_error::cancelled || answer.error == http_error::bad_url) {
-    out = *transport_failure(answer);
+    out = step_failure(answer, lwa);
     return false;
   }
   if (answer.error != http_error::none) {
@@ -466,8 +740,7 @@ bool transient(const http_result& answer, push_result& out,
     }
     return true;
   }
-  out.code = std::to_string(status);
-  classify_status(status, out);
+  out = step_failure(answer, lwa);
   if (out.outcome == call_outcome::bad_request) {
     // The feed or its report is gone (404) or the poll is refused: nothing says which items
     // applied, and no item is to blame.
@@ -499,13 +772,11 @@ void wait_then(job_pointer job, std::optional<std::chrono::milliseconds> asked,
 void do_create_document(job_pointer job) {
   json_writer w;
   w.begin_object().field("contentType", feed_content_type).end_object();
-  auto request = api_request(*job, http_method::post, feeds_url(job->options, "documents"),
-                             w.take());
-  auto& http = job->http;
-  http.send(std::move(request), [job = std::move(job)](http_result r) {
+  auto url = feeds_url(job->options, "documents");
+  send_api(job, http_method::post, std::move(url), w.take(), [job](http_result r, bool lwa) {
     const unsigned status = r.error == http_error::none ? r.response.status : 0;
-    if (status != 200 && status != 201) {
-      return finish(job, step_failure(r));
+    if (lwa || (status != 200 && status != 201)) {
+      return finish(job, step_failure(r, lwa));
     }
     if (!read_fields(r.response.body,
                      {{"feedDocumentId", &job->document_id}, {"url", &job->upload_url}})) {
@@ -542,12 +813,11 @@ void do_create_feed(job_pointer job) {
   w.begin_object().field("feedType", "JSON_LISTINGS_FEED").key("marketplaceIds").begin_array();
   w.value(job->options.marketplace_id).end_array();
   w.field("inputFeedDocumentId", job->document_id).end_object();
-  auto request = api_request(*job, http_method::post, feeds_url(job->options, "feeds"), w.take());
-  auto& http = job->http;
-  http.send(std::move(request), [job = std::move(job)](http_result r) {
+  auto url = feeds_url(job->options, "feeds");
+  send_api(job, http_method::post, std::move(url), w.take(), [job](http_result r, bool lwa) {
     const unsigned status = r.error == http_error::none ? r.response.status : 0;
-    if (status != 202 && status != 200) {
-      return finish(job, step_failure(r));
+    if (lwa || (status != 202 && status != 200)) {
+      return finish(job, step_failure(r, lwa));
     }
     if (auto id = r.response.header("x-amzn-RequestId")) {
       job->request_id = std::string(*id);
@@ -561,15 +831,12 @@ void do_create_feed(job_pointer job) {
 }
 
 void do_poll(job_pointer job) {
-  auto request =
-      api_request(*job, http_method::get, feeds_url(job->options, "feeds/" +
-                                                                      percent_encode(job->feed_id)));
-  auto& http = job->http;
-  http.send(std::move(request), [job = std::move(job)](http_result r) {
+  auto url = feeds_url(job->options, "feeds/" + percent_encode(job->feed_id));
+  send_api(job, http_method::get, std::move(url), {}, [job](http_result r, bool lwa) {
     push_result out;
     std::optional<std::chrono::milliseconds> asked;
-    if (r.error != http_error::none || r.response.status != 200) {
-      if (transient(r, out, asked)) {
+    if (lwa || r.error != http_error::none || r.response.status != 200) {
+      if (transient(r, lwa, out, asked)) {
         return wait_then(job, asked, do_poll);
       }
       return finish(job, std::move(out));
@@ -605,15 +872,12 @@ void do_poll(job_pointer job) {
 }
 
 void do_get_report_document(job_pointer job) {
-  auto request = api_request(
-      *job, http_method::get,
-      feeds_url(job->options, "documents/" + percent_encode(job->report_document_id)));
-  auto& http = job->http;
-  http.send(std::move(request), [job = std::move(job)](http_result r) {
+  auto url = feeds_url(job->options, "documents/" + percent_encode(job->report_document_id));
+  send_api(job, http_method::get, std::move(url), {}, [job](http_result r, bool lwa) {
     push_result out;
     std::optional<std::chrono::milliseconds> asked;
-    if (r.error != http_error::none || r.response.status != 200) {
-      if (transient(r, out, asked)) {
+    if (lwa || r.error != http_error::none || r.response.status != 200) {
+      if (transient(r, lwa, out, asked)) {
         return wait_then(job, asked, do_get_report_document);
       }
       return finish(job, std::move(out));
@@ -642,7 +906,7 @@ void do_download_report(job_pointer job) {
     push_result out;
     std::optional<std::chrono::milliseconds> asked;
     if (r.error != http_error::none || r.response.status != 200) {
-      if (transient(r, out, asked)) {
+      if (transient(r, false, out, asked)) {
         return wait_then(job, asked, do_download_report);
       }
       return finish(job, std::move(out));
@@ -754,7 +1018,7 @@ void amazon_client::push_bulk(std::vector<push_item> batch,
     done(std::move(out));
     return;
   }
-  auto job = std::make_shared<feed_job>(http_, options_, stopped_, std::move(done));
+  auto job = std::make_shared<feed_job>(http_, options_, tokens_, stopped_, std::move(done));
   job->items = batch.size();
   job->document = amazon_feed_document(options_, batch, job->included);
   job->deadline = steady::now() + options_.feed_deadline;

@@ -5,7 +5,7 @@
 // Wire contract (what SP-API, and simulator/amazon, take and answer):
 //
 // push — PATCH <endpoint>/listings/2021-08-01/items/<sellerId>/<sku>?marketplaceIds=<id>
-//   x-amz-access-token: <the resolved credentials>
+//   x-amz-access-token: <the access token (see "Credentials" below)>
 //   body: {"productType":"PRODUCT","patches":[{"op":"merge",
 //          "path":"/attributes/fulfillment_availability",
 //          "value":[{"fulfillment_channel_code":"DEFAULT","quantity":N}]}]}
@@ -70,9 +70,20 @@
 //   with network "cancelled: ...". `done` exactly once on every path. Pacing of feeds is the
 //   actor's, from bulk(): 25,000 items, 5 per 300 s, burst 5.
 //
-// The access token is used as given: SP-API's Login-with-Amazon tokens last an hour, so the
-// credentials reference must name one kept fresh outside stockd (the refresh-token exchange is
-// not in this version).
+// Credentials — the channel's `credentials` reference resolves to either
+//   - an access token, sent as it is in x-amz-access-token (kept fresh outside stockd), or
+//   - a JSON object {"client_id","client_secret","refresh_token"} (Login with Amazon): the
+//     client POSTs <lwa_endpoint> (default https://api.amazon.com/auth/o2/token)
+//       Content-Type: application/x-www-form-urlencoded;charset=UTF-8
+//       grant_type=refresh_token&refresh_token=..&client_id=..&client_secret=.. (percent-encoded)
+//     → 200 {"access_token","token_type":"bearer","expires_in":<s>}, caches the token, and gets a
+//     new one when it has less than token_refresh_margin (60 s) left, or once when SP-API
+//     answers 401/403 to it (the call is then sent again, once). One refresh at a time: calls
+//     meanwhile wait for it, at most amazon_token_waiters_max (1,024), past it `overloaded`
+//     (→ network). LWA refusing (400 invalid_grant, 401 invalid_client) → unauthorized, code
+//     "lwa_<error>"; its 429 / 5xx / no answer → throttled / server_error / as
+//     transport_failure, code prefixed "lwa". The secrets go only into that form body: never
+//     into logs, codes or error messages.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -104,10 +115,29 @@ inline constexpr std::chrono::milliseconds amazon_feed_deadline{30 * 60'000};
 inline constexpr std::chrono::milliseconds amazon_feed_poll_first{1'000};
 inline constexpr std::chrono::milliseconds amazon_feed_poll_max{30'000};
 
+// Login with Amazon.
+inline constexpr std::string_view amazon_lwa_endpoint = "https://api.amazon.com/auth/o2/token";
+/// A cached access token is refreshed when it has less than this left.
+inline constexpr std::chrono::milliseconds amazon_token_refresh_margin{60'000};
+/// Calls waiting for a token while one refresh is in flight; past it, `overloaded`.
+inline constexpr std::size_t amazon_token_waiters_max = 1'024;
+
+/// The refresh-token form of the credentials (see "Credentials" above). Secrets: never logged.
+struct lwa_credentials {
+  std::string client_id;
+  std::string client_secret;
+  std::string refresh_token;
+};
+
 struct amazon_options {
   engine::channel_id channel;
   std::string endpoint;  // scheme://host[:port], e.g. https://sellingpartnerapi-na.amazon.com
-  std::string access_token;  // resolved from the credentials reference; never logged
+  /// The fixed form: the access token itself; empty when `lwa` is set. Never logged.
+  std::string access_token;
+  /// The refresh-token form: the client exchanges it at `lwa_endpoint` for access tokens.
+  std::optional<lwa_credentials> lwa;
+  std::string lwa_endpoint = std::string(amazon_lwa_endpoint);
+  std::chrono::milliseconds token_refresh_margin = amazon_token_refresh_margin;
   std::string seller_id;
   std::string marketplace_id;
   /// Per-call deadline; unset: the http client's request_timeout.
@@ -117,6 +147,14 @@ struct amazon_options {
   std::chrono::milliseconds feed_poll_first = amazon_feed_poll_first;
   std::chrono::milliseconds feed_poll_max = amazon_feed_poll_max;
 };
+
+struct amazon_token_source;  // amazon_client.cpp: the token, fixed or cached from LWA
+
+/// Reads the resolved credentials: a JSON object {"client_id","client_secret","refresh_token"}
+/// (all three non-empty strings) is the refresh-token form, into `out.lwa`; anything else that
+/// does not start with '{' is an access token, into `out.access_token`. An error message that
+/// names no secret.
+std::optional<std::string> parse_amazon_credentials(std::string secret, amazon_options& out);
 
 class amazon_client final : public channel_client {
 public:
@@ -147,6 +185,7 @@ private:
   amazon_options options_;
   /// Set by the destructor; a feed in flight reads it before each step.
   std::shared_ptr<std::atomic<bool>> stopped_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<amazon_token_source> tokens_;
 };
 
 // The wire format's pieces, pure, for tests.

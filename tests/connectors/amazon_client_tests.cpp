@@ -496,3 +496,102 @@ TEST_CASE("amazon cuts a feed document at its size limit and maps the report by 
   CHECK((*mapped)[2].code == "not_in_feed");
   CHECK_FALSE(amazon_feed_report_items("<html>", 1, 1));
 }
+
+// --- Login with Amazon -------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* lwa_json =
+    R"({"client_id":"amzn1.application-oa2-client.stocksim","client_secret":"stocksim-lwa-secret",)"
+    R"("refresh_token":"Atzr|stocksim"})";
+
+/// An amazon_fixture whose client holds the refresh-token form and asks the emulator's LWA.
+struct lwa_fixture {
+  explicit lwa_fixture(sim::amazon_options emulator = emulator_options(),
+                       std::string credentials = lwa_json,
+                       std::chrono::milliseconds margin = amazon_token_refresh_margin)
+      : amazon(std::move(emulator), "unused", std::nullopt,
+               [credentials = std::move(credentials), margin](stockd::connectors::amazon_options& o) {
+                 REQUIRE_FALSE(parse_amazon_credentials(credentials, o));
+                 o.lwa_endpoint = o.endpoint + "/auth/o2/token";  // the emulator's own LWA
+                 o.token_refresh_margin = margin;
+               }) {}
+
+  std::uint64_t tokens_issued() {
+    stockd::simulator::testing::json stats(amazon.channel.channel.stats_json());
+    return stats["rate_limit"]["lwa"]["tokens_issued"].get_uint64().value();
+  }
+
+  amazon_fixture amazon;
+};
+
+} // namespace
+
+TEST_CASE("amazon reads credentials as an access token or as a refresh-token JSON object",
+          "[connectors][amazon][lwa]") {
+  stockd::connectors::amazon_options o;
+  REQUIRE_FALSE(parse_amazon_credentials("Atza|abc", o));
+  CHECK(o.access_token == "Atza|abc");
+  CHECK_FALSE(o.lwa);
+  REQUIRE_FALSE(parse_amazon_credentials(lwa_json, o));
+  REQUIRE(o.lwa);
+  CHECK(o.lwa->client_id == "amzn1.application-oa2-client.stocksim");
+  CHECK(o.lwa->refresh_token == "Atzr|stocksim");
+  CHECK(o.access_token.empty());
+  auto error = parse_amazon_credentials(R"({"client_id":"x","client_secret":"s3cr3t"})", o);
+  REQUIRE(error);
+  CHECK(error->find("s3cr3t") == std::string::npos);  // never the secret
+  CHECK(error->find("refresh_token") != std::string::npos);
+  CHECK(parse_amazon_credentials("{not json", o));
+}
+
+TEST_CASE("amazon exchanges the refresh token once and reuses the access token until near expiry",
+          "[connectors][amazon][lwa]") {
+  auto emulator = emulator_options();
+  emulator.lwa_token_lifetime = 2s;
+  lwa_fixture lwa(emulator, lwa_json, 1'800ms);  // refreshed with 1.8 s of its 2 s left
+  REQUIRE_FALSE(lwa.amazon.channel.channel.set_quantity("SKU-1", 5));
+  REQUIRE(lwa.amazon.push("SKU-1", 1).outcome == call_outcome::ok);
+  REQUIRE(lwa.amazon.read("SKU-1").ok);
+  CHECK(lwa.tokens_issued() == 1);
+  std::this_thread::sleep_for(250ms);  // now within the margin: refreshed before it expires
+  REQUIRE(lwa.amazon.push("SKU-1", 2).outcome == call_outcome::ok);
+  CHECK(lwa.tokens_issued() == 2);
+  CHECK(lwa.amazon.channel.channel.quantity("SKU-1") == 2);
+}
+
+TEST_CASE("amazon refreshes the token once when SP-API answers 401 and sends the call again",
+          "[connectors][amazon][lwa]") {
+  lwa_fixture lwa;  // tokens of an hour, refreshed 60 s before
+  REQUIRE_FALSE(lwa.amazon.channel.channel.set_quantity("SKU-1", 5));
+  REQUIRE(lwa.amazon.push("SKU-1", 1).outcome == call_outcome::ok);
+  lwa.amazon.channel.clock.advance(3601s);  // expired for the emulator, not yet for the client
+  auto result = lwa.amazon.push("SKU-1", 2);
+  REQUIRE(result.outcome == call_outcome::ok);
+  CHECK(result.items[0].outcome == item_outcome::applied);
+  CHECK(lwa.tokens_issued() == 2);
+  stockd::simulator::testing::json stats(lwa.amazon.channel.channel.stats_json());
+  CHECK(stats["rate_limit"]["lwa"]["expired_tokens_refused"].get_uint64().value() == 1);
+  CHECK(lwa.amazon.channel.channel.quantity("SKU-1") == 2);
+}
+
+TEST_CASE("amazon answers unauthorized for a wrong client secret and never tells the secret",
+          "[connectors][amazon][lwa]") {
+  const std::string wrong =
+      R"({"client_id":"amzn1.application-oa2-client.stocksim","client_secret":"WRONG-s3cr3t",)"
+      R"("refresh_token":"Atzr|stocksim"})";
+  lwa_fixture lwa(emulator_options(), wrong);
+  REQUIRE_FALSE(lwa.amazon.channel.channel.set_quantity("SKU-1", 5));
+  auto result = lwa.amazon.push("SKU-1", 1);
+  CHECK(result.outcome == call_outcome::unauthorized);
+  CHECK(result.code == "lwa_invalid_client");
+  CHECK(result.code.find("s3cr3t") == std::string::npos);
+  auto read = lwa.amazon.read("SKU-1");
+  CHECK_FALSE(read.ok);
+  CHECK(read.code.find("s3cr3t") == std::string::npos);
+  auto feed = lwa.amazon.push_bulk(items({{"SKU-1", 1}}));
+  CHECK(feed.outcome == call_outcome::unauthorized);
+  CHECK(feed.code == "lwa_invalid_client");
+  CHECK(lwa.tokens_issued() == 0);
+  CHECK(lwa.amazon.channel.channel.quantity("SKU-1") == 5);
+}
