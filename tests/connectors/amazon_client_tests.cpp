@@ -424,6 +424,23 @@ TEST_CASE("amazon reports a 429 on createFeed or createFeedDocument as throttled
   CHECK(told.retry_after == std::chrono::milliseconds(3000));
 }
 
+TEST_CASE("amazon keeps polling a submitted feed through QuotaExceeded on getFeed",
+          "[connectors][amazon][feeds]") {
+  auto emulator = feed_emulator(100ms);
+  emulator.get_feed_rate = 4;  // one poll per 250 ms: the client's 20-200 ms polls meet 429s
+  emulator.get_feed_burst = 1;
+  feed_fixture feed(emulator);
+  auto& channel = feed.amazon.channel.channel;
+  REQUIRE_FALSE(channel.set_quantity("SKU-1", 5));
+  auto result = feed.amazon.push_bulk(items({{"SKU-1", 1}}));
+  REQUIRE(result.outcome == call_outcome::ok);
+  CHECK(result.items[0].outcome == item_outcome::applied);
+  stockd::simulator::testing::json stats(channel.stats_json());
+  CHECK(stats["throttled"].get_uint64().value() >= 1);  // the test saw the path it is about
+  CHECK(stats["rate_limit"]["feeds"]["submitted"].get_uint64().value() == 1);  // not resubmitted
+  CHECK(channel.quantity("SKU-1") == 1);
+}
+
 TEST_CASE("amazon answers server_error feed_fatal for a feed that ends FATAL",
           "[connectors][amazon][feeds]") {
   feed_fixture feed;
@@ -548,13 +565,13 @@ TEST_CASE("amazon reads credentials as an access token or as a refresh-token JSO
 TEST_CASE("amazon exchanges the refresh token once and reuses the access token until near expiry",
           "[connectors][amazon][lwa]") {
   auto emulator = emulator_options();
-  emulator.lwa_token_lifetime = 2s;
-  lwa_fixture lwa(emulator, lwa_json, 1'800ms);  // refreshed with 1.8 s of its 2 s left
+  emulator.lwa_token_lifetime = 10s;
+  lwa_fixture lwa(emulator, lwa_json, 9s);  // good for 1 s, then refreshed with 9 s left
   REQUIRE_FALSE(lwa.amazon.channel.channel.set_quantity("SKU-1", 5));
   REQUIRE(lwa.amazon.push("SKU-1", 1).outcome == call_outcome::ok);
   REQUIRE(lwa.amazon.read("SKU-1").ok);
   CHECK(lwa.tokens_issued() == 1);
-  std::this_thread::sleep_for(250ms);  // now within the margin: refreshed before it expires
+  std::this_thread::sleep_for(1'100ms);  // now within the margin: refreshed before it expires
   REQUIRE(lwa.amazon.push("SKU-1", 2).outcome == call_outcome::ok);
   CHECK(lwa.tokens_issued() == 2);
   CHECK(lwa.amazon.channel.channel.quantity("SKU-1") == 2);
