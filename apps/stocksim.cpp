@@ -229,7 +229,8 @@ int main(int argc, char** argv) {
   lopts.port = static_cast<std::uint16_t>(*port);
   if (sopts.bucket_max <= 0 || sopts.restore_per_second <= 0 || sopts.locations.empty() ||
       aopts.patch_rate <= 0 || aopts.patch_burst < 1 || aopts.create_feed_burst < 1 ||
-      aopts.feed_time_base.count() < 0 || aopts.lwa_token_lifetime.count() < 1 || aopts.feed_time_per_message.count() < 0 ||
+      aopts.feed_time_base.count() < 0 || aopts.feed_time_per_message.count() < 0 ||
+      aopts.lwa_token_lifetime.count() < 1 ||
       wopts.rate <= 0 || wopts.burst < 1 ||
       wopts.batch_items_max < 1 || lopts.body_bytes_max < 1024 || lopts.connections_max < 1) {
     die("limits must be positive (rate > 0, burst >= 1, batch >= 1, body >= 1024 bytes)");

@@ -146,10 +146,11 @@ struct amazon_token_source {
 
   /// Calls `done` with a token that is not `stale` and not about to expire; refreshes first when
   /// there is none (calls meanwhile wait in `waiters`, at most amazon_token_waiters_max).
-  void get(const std::shared_ptr<amazon_token_source>& self, const std::string& stale, answer_fn done) {
+  void get(const std::shared_ptr<amazon_token_source>& self, const std::string& stale,
+           answer_fn done) {
     std::unique_lock lock(mu);
     const auto now = std::chrono::steady_clock::now();
-    if (!lwa || (!token.empty() && token != stale && now + refresh_margin < expires)) {
+    if (!lwa || (!token.empty() && token != stale && now < refresh_after)) {
       std::string current = token;
       lock.unlock();
       done(std::move(current), std::nullopt);
@@ -205,7 +206,11 @@ struct amazon_token_source {
       std::lock_guard lock(mu);
       if (!failure) {
         token = fresh;
-        expires = std::chrono::steady_clock::now() + lifetime;
+        // refresh_margin before it expires; a token shorter-lived than twice the margin is
+        // used for half its life (else every call would refresh it).
+        const std::chrono::milliseconds life = lifetime;
+        refresh_after =
+            std::chrono::steady_clock::now() + std::max(life - refresh_margin, life / 2);
       }
       refreshing = false;
       waiting.swap(waiters);
@@ -244,12 +249,14 @@ struct amazon_token_source {
     od::parser parser;
     od::document doc;
     std::string_view code;
-    if (parser.iterate(padded).get(doc) || doc.find_field_unordered("error").get_string().get(code)) {
+    if (parser.iterate(padded).get(doc) ||
+        doc.find_field_unordered("error").get_string().get(code)) {
       return {};
     }
     std::string out;
     for (char c : code.substr(0, 64)) {
-      const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+      const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '_';
       if (plain) {
         out += c;
       }
@@ -257,7 +264,8 @@ struct amazon_token_source {
     return out;
   }
 
-  static bool read_token(std::string_view body, std::string& token, std::chrono::seconds& lifetime) {
+  static bool read_token(std::string_view body, std::string& token,
+                         std::chrono::seconds& lifetime) {
     simdjson::padded_string padded(body);
     od::parser parser;
     od::document doc;
@@ -281,7 +289,7 @@ struct amazon_token_source {
   const std::chrono::milliseconds refresh_margin;
   std::mutex mu;
   std::string token;  // fixed, or the last one LWA gave
-  std::chrono::steady_clock::time_point expires{};
+  std::chrono::steady_clock::time_point refresh_after{};
   bool refreshing = false;
   std::vector<answer_fn> waiters;
 };
@@ -469,7 +477,8 @@ amazon_client::amazon_client(http_client& http, amazon_options options)
   assert(!options_.access_token.empty() || options_.lwa);
   assert(!options_.seller_id.empty());
   assert(!options_.marketplace_id.empty());
-  assert(options_.feed_poll_first.count() > 0 && options_.feed_poll_max >= options_.feed_poll_first);
+  assert(options_.feed_poll_first.count() > 0 &&
+         options_.feed_poll_max >= options_.feed_poll_first);
   tokens_ = std::make_shared<amazon_token_source>(http_, options_);
 }
 
@@ -662,7 +671,8 @@ std::chrono::milliseconds request_timeout(const feed_job& job) {
 /// that fails answers as its own http_result, its code marked "lwa" by the step's mapping.
 void send_api(const job_pointer& job, http_method method, std::string url, std::string body,
               answer_fn done) {
-  auto make = [job, method, url = std::move(url), body = std::move(body)](const std::string& token) {
+  auto make = [job, method, url = std::move(url),
+               body = std::move(body)](const std::string& token) {
     http_request request;
     request.method = method;
     request.url = url;

@@ -1,6 +1,7 @@
 #pragma once
 // The `amazon` connector (DESIGN §6, reference/channels.md "Amazon"): Selling Partner API
-// Listings Items, one SKU per call, and JSON_LISTINGS_FEED for the bulk lane. Implements channel_client over the shared http_client.
+// Listings Items, one SKU per call, and JSON_LISTINGS_FEED for the bulk lane. Implements
+// channel_client over the shared http_client.
 //
 // Wire contract (what SP-API, and simulator/amazon, take and answer):
 //

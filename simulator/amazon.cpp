@@ -640,7 +640,8 @@ reply amazon_emulator::lwa_token(const request& req, time_point now) {
     r.res = make_response(req, http::status::bad_request, out.take());
     return r;
   }
-  if (field("client_id") != opts_.lwa_client_id || field("client_secret") != opts_.lwa_client_secret) {
+  if (field("client_id") != opts_.lwa_client_id ||
+      field("client_secret") != opts_.lwa_client_secret) {
     ++lwa_refused_;
     json_writer out;
     out.begin_object().field("error", "invalid_client");
@@ -669,8 +670,7 @@ reply amazon_emulator::lwa_token(const request& req, time_point now) {
   json_writer out;
   out.begin_object().field("access_token", token).field("refresh_token", opts_.lwa_refresh_token);
   out.field("token_type", "bearer");
-  out.field("expires_in", static_cast<std::int64_t>(
-                              std::chrono::duration_cast<std::chrono::seconds>(opts_.lwa_token_lifetime).count()));
+  out.field("expires_in", static_cast<std::int64_t>(opts_.lwa_token_lifetime.count()));
   out.end_object();
   r.res = make_response(req, http::status::ok, out.take());
   return r;
@@ -688,8 +688,9 @@ std::optional<reply> amazon_emulator::refuse_token(const request& req, time_poin
   reply r;
   if (found != issued_.end()) {
     ++expired_tokens_;
-    r.res = make_response(req, http::status::unauthorized,
-                          errors_json("Unauthorized", "The access token you provided has expired."));
+    r.res = make_response(
+        req, http::status::unauthorized,
+        errors_json("Unauthorized", "The access token you provided has expired."));
     return r;
   }
   r.res = make_response(req, http::status::forbidden,

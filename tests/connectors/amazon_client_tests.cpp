@@ -391,7 +391,8 @@ TEST_CASE("amazon rejects exactly the bad SKUs of a feed with their issue codes"
     REQUIRE_FALSE(channel.set_quantity(sku, 5));
   }
   REQUIRE_FALSE(channel.set_faults("bad-skus=BAD-1"));
-  auto result = feed.amazon.push_bulk(items({{"SKU-1", 1}, {"NOPE", 2}, {"BAD-1", 3}, {"SKU-2", 4}}));
+  auto result =
+      feed.amazon.push_bulk(items({{"SKU-1", 1}, {"NOPE", 2}, {"BAD-1", 3}, {"SKU-2", 4}}));
   REQUIRE(result.outcome == call_outcome::ok);
   REQUIRE(result.items.size() == 4);
   CHECK(result.items[0].outcome == item_outcome::applied);
@@ -500,8 +501,10 @@ TEST_CASE("amazon cuts a feed document at its size limit and maps the report by 
 
   auto mapped = amazon_feed_report_items(
       R"({"issues":[{"messageId":2,"code":"W1","severity":"WARNING"},)"
-      R"({"messageId":2,"code":"E1","severity":"ERROR"},{"messageId":2,"code":"E2","severity":"ERROR"},)"
-      R"({"messageId":0,"code":"X","severity":"ERROR"},{"messageId":9,"code":"X","severity":"ERROR"}],)"
+      R"({"messageId":2,"code":"E1","severity":"ERROR"},)"
+      R"({"messageId":2,"code":"E2","severity":"ERROR"},)"
+      R"({"messageId":0,"code":"X","severity":"ERROR"},)"
+      R"({"messageId":9,"code":"X","severity":"ERROR"}],)"
       R"("summary":{}})",
       3, 2);
   REQUIRE(mapped);
@@ -528,7 +531,8 @@ struct lwa_fixture {
                        std::string credentials = lwa_json,
                        std::chrono::milliseconds margin = amazon_token_refresh_margin)
       : amazon(std::move(emulator), "unused", std::nullopt,
-               [credentials = std::move(credentials), margin](stockd::connectors::amazon_options& o) {
+               [credentials = std::move(credentials),
+                margin](stockd::connectors::amazon_options& o) {
                  REQUIRE_FALSE(parse_amazon_credentials(credentials, o));
                  o.lwa_endpoint = o.endpoint + "/auth/o2/token";  // the emulator's own LWA
                  o.token_refresh_margin = margin;
@@ -565,8 +569,8 @@ TEST_CASE("amazon reads credentials as an access token or as a refresh-token JSO
 TEST_CASE("amazon exchanges the refresh token once and reuses the access token until near expiry",
           "[connectors][amazon][lwa]") {
   auto emulator = emulator_options();
-  emulator.lwa_token_lifetime = 10s;
-  lwa_fixture lwa(emulator, lwa_json, 9s);  // good for 1 s, then refreshed with 9 s left
+  emulator.lwa_token_lifetime = 2s;
+  lwa_fixture lwa(emulator, lwa_json, 1'000ms);  // good for 1 s, then refreshed with 1 s left
   REQUIRE_FALSE(lwa.amazon.channel.channel.set_quantity("SKU-1", 5));
   REQUIRE(lwa.amazon.push("SKU-1", 1).outcome == call_outcome::ok);
   REQUIRE(lwa.amazon.read("SKU-1").ok);
