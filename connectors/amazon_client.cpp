@@ -810,7 +810,14 @@ void do_upload(job_pointer job) {
   http.send(std::move(request), [job = std::move(job)](http_result r) {
     const unsigned status = r.error == http_error::none ? r.response.status : 0;
     if (status < 200 || status >= 300) {
-      return finish(job, step_failure(r));
+      push_result out = step_failure(r);
+      if (out.outcome == call_outcome::bad_request || out.outcome == call_outcome::unauthorized) {
+        // The presigned URL refused (expired, or S3's own 4xx): neither our credentials nor an
+        // item is to blame, so neither unauthorized nor bad_request (the actor would split).
+        out.outcome = call_outcome::server_error;
+        out.code = "feed_upload_" + std::to_string(status);
+      }
+      return finish(job, std::move(out));
     }
     if (!ended(job)) {
       do_create_feed(job);

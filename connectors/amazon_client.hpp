@@ -63,7 +63,8 @@
 //      issue's code); WARNINGs and issues about no message are ignored.
 //   Steps 1-3 fail as push() does (429 throttled with Retry-After, 401/403 unauthorized, 5xx
 //   server_error, other 4xx bad_request, transport failures as transport_failure()): nothing was
-//   submitted. Once the feed exists, a poll or report read that gets 429, 408, 5xx or no answer
+//   submitted. Except the upload's 4xx (other than 408/429): server_error "feed_upload_<n>",
+//   since a presigned URL's refusal blames neither the credentials nor an item. Once the feed exists, a poll or report read that gets 429, 408, 5xx or no answer
 //   is tried again at the next interval (a 429's Retry-After when longer), since a resubmission
 //   would spend one of the 5 feeds per 5 minutes; 401/403 → unauthorized; another 4xx (the feed
 //   or report gone) → server_error "feed_lost_<status>". Past the deadline → timeout "timeout".
@@ -78,7 +79,8 @@
 //       Content-Type: application/x-www-form-urlencoded;charset=UTF-8
 //       grant_type=refresh_token&refresh_token=..&client_id=..&client_secret=.. (percent-encoded)
 //     → 200 {"access_token","token_type":"bearer","expires_in":<s>}, caches the token, and gets a
-//     new one when it has less than token_refresh_margin (60 s) left, or once when SP-API
+//     new one when it has less than token_refresh_margin (60 s) left (half-way through the life
+//     of a token that lives less than twice that), or once when SP-API
 //     answers 401/403 to it (the call is then sent again, once). One refresh at a time: calls
 //     meanwhile wait for it, at most amazon_token_waiters_max (1,024), past it `overloaded`
 //     (→ network). LWA refusing (400 invalid_grant, 401 invalid_client) → unauthorized, code
