@@ -736,7 +736,9 @@ bool read_fields(std::string_view body, std::initializer_list<std::pair<std::str
 /// another try; else `out` says how the whole call ends.
 bool transient(const http_result& answer, bool lwa, push_result& out,
                std::optional<std::chrono::milliseconds>& retry_after) {
-  if (answer.error == http_error::cancelled || answer.error == http_error::bad_url) {
+  if (answer.error == http_error::cancelled || answer.error == http_error::bad_url ||
+      answer.error == http_error::response_too_large) {
+    // Stopping, or an answer that would be as wrong the next time: end now, not at the deadline.
     out = step_failure(answer, lwa);
     return false;
   }

@@ -64,9 +64,11 @@
 //   Steps 1-3 fail as push() does (429 throttled with Retry-After, 401/403 unauthorized, 5xx
 //   server_error, other 4xx bad_request, transport failures as transport_failure()): nothing was
 //   submitted. Except the upload's 4xx (other than 408/429): server_error "feed_upload_<n>",
-//   since a presigned URL's refusal blames neither the credentials nor an item. Once the feed exists, a poll or report read that gets 429, 408, 5xx or no answer
-//   is tried again at the next interval (a 429's Retry-After when longer), since a resubmission
-//   would spend one of the 5 feeds per 5 minutes; 401/403 → unauthorized; another 4xx (the feed
+//   since a presigned URL's refusal blames neither the credentials nor an item.
+//   Once the feed exists, a poll or report read that gets 429, 408, 5xx or no answer is tried
+//   again at the next interval (a 429's Retry-After when longer), since a resubmission would
+//   spend one of the 5 feeds per 5 minutes; but an answer over the http client's body limit
+//   (a report of very many issues) is not: network. 401/403 → unauthorized; another 4xx (the feed
 //   or report gone) → server_error "feed_lost_<status>". Past the deadline → timeout "timeout".
 //   The http client shutting down (or this client being destroyed) ends a feed at its next step
 //   with network "cancelled: ...". `done` exactly once on every path. Pacing of feeds is the

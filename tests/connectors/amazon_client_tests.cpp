@@ -35,8 +35,9 @@ struct amazon_fixture {
   explicit amazon_fixture(sim::amazon_options emulator = emulator_options(),
                           std::string token = "Atza|stocksim",
                           std::optional<std::chrono::milliseconds> timeout = std::nullopt,
-                          std::function<void(stockd::connectors::amazon_options&)> adjust = {})
-      : channel(std::move(emulator)) {
+                          std::function<void(stockd::connectors::amazon_options&)> adjust = {},
+                          http_client_options http = {})
+      : channel(std::move(emulator)), io(std::move(http)) {
     stockd::connectors::amazon_options options;
     options.channel = channel_id("amazon-us");
     options.endpoint = "http://127.0.0.1:" + std::to_string(channel.server.port());
@@ -324,13 +325,15 @@ sim::amazon_options feed_emulator(std::chrono::milliseconds feed_time = 50ms) {
 
 struct feed_fixture {
   explicit feed_fixture(sim::amazon_options emulator = feed_emulator(),
-                        std::chrono::milliseconds deadline = 15s)
-      : amazon(std::move(emulator), "Atza|stocksim", std::nullopt,
-               [deadline](stockd::connectors::amazon_options& o) {
-                 o.feed_deadline = deadline;
-                 o.feed_poll_first = 20ms;
-                 o.feed_poll_max = 200ms;
-               }),
+                        std::chrono::milliseconds deadline = 15s, http_client_options http = {})
+      : amazon(
+            std::move(emulator), "Atza|stocksim", std::nullopt,
+            [deadline](stockd::connectors::amazon_options& o) {
+              o.feed_deadline = deadline;
+              o.feed_poll_first = 20ms;
+              o.feed_poll_max = 200ms;
+            },
+            std::move(http)),
         clock(amazon.channel.clock) {}
 
   amazon_fixture amazon;
@@ -440,6 +443,22 @@ TEST_CASE("amazon keeps polling a submitted feed through QuotaExceeded on getFee
   CHECK(stats["throttled"].get_uint64().value() >= 1);  // the test saw the path it is about
   CHECK(stats["rate_limit"]["feeds"]["submitted"].get_uint64().value() == 1);  // not resubmitted
   CHECK(channel.quantity("SKU-1") == 1);
+}
+
+TEST_CASE("amazon ends a feed at once when its report is over the http client's body limit",
+          "[connectors][amazon][feeds]") {
+  http_client_options http;
+  http.response_body_bytes_max = 400;  // every answer of the flow but this report fits
+  feed_fixture feed(feed_emulator(), 15s, http);
+  std::vector<push_item> batch;
+  for (int i = 0; i < 10; ++i) {
+    batch.push_back(push_item{sku_id("NOPE-" + std::to_string(i)), 1, std::nullopt, "k"});
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto result = feed.amazon.push_bulk(batch);  // 10 NotFound issues: ~1 KiB of report
+  CHECK(result.outcome == call_outcome::network);
+  CHECK(result.code.rfind("response_too_large", 0) == 0);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);  // not retried until the deadline
 }
 
 TEST_CASE("amazon answers server_error feed_fatal for a feed that ends FATAL",
