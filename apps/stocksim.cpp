@@ -34,7 +34,7 @@ common:
   --faults SPEC          e.g. "429=0.05,5xx=next:3,hang-before=0.01,hang-ms=500,bad-skus=A|B"
   --sku SKU=QTY          seed one item (repeatable)
   --skus-file FILE       seed items, one "SKU QTY" per line
-  --body-max BYTES       request body limit (default 4194304)
+  --body-max BYTES       request body limit (default 16777216: an Amazon feed is up to 10 MiB)
   --connections-max N    (default 256)
 customers (optional):
   --buy-rate R           purchases per second against the displayed quantity
@@ -56,6 +56,12 @@ amazon:
   --access-token T       x-amz-access-token (default Atza|stocksim)
   --seller-id S          (default A1STOCKSIM)   --marketplace-id M (default ATVPDKIKX0DER)
   --rate R --burst B     patchListingsItem token bucket (default 5, 5)
+  --feeds-per-5min N     createFeed submissions per 5 minutes, also the burst (default 5)
+  --feed-ms N            a feed's processing time, plus --feed-us-per-message (default 2000)
+  --feed-us-per-message N  (default 100)
+  --lwa-client-id ID --lwa-client-secret S --lwa-refresh-token T
+                         what POST /auth/o2/token takes (defaults in simulator/README.md)
+  --lwa-lifetime-s N     lifetime of the access tokens it issues (default 3600)
 webhook:
   --secret S             HMAC secret (default stocksim-webhook-secret)
   --path P               (default /inventory)
@@ -188,6 +194,21 @@ int main(int argc, char** argv) {
       aopts.seller_id = v;
     } else if (flag == "--marketplace-id" && kind == "amazon") {
       aopts.marketplace_id = v;
+    } else if (flag == "--feeds-per-5min" && kind == "amazon") {
+      aopts.create_feed_burst = to_double(flag, v);
+      aopts.create_feed_rate = aopts.create_feed_burst / 300.0;
+    } else if (flag == "--feed-ms" && kind == "amazon") {
+      aopts.feed_time_base = std::chrono::milliseconds(to_int(flag, v));
+    } else if (flag == "--feed-us-per-message" && kind == "amazon") {
+      aopts.feed_time_per_message = std::chrono::microseconds(to_int(flag, v));
+    } else if (flag == "--lwa-client-id" && kind == "amazon") {
+      aopts.lwa_client_id = v;
+    } else if (flag == "--lwa-client-secret" && kind == "amazon") {
+      aopts.lwa_client_secret = v;
+    } else if (flag == "--lwa-refresh-token" && kind == "amazon") {
+      aopts.lwa_refresh_token = v;
+    } else if (flag == "--lwa-lifetime-s" && kind == "amazon") {
+      aopts.lwa_token_lifetime = std::chrono::seconds(to_int(flag, v));
     } else if (flag == "--rate" && kind != "shopify") {
       aopts.patch_rate = wopts.rate = to_double(flag, v);
     } else if (flag == "--burst" && kind != "shopify") {
@@ -207,7 +228,10 @@ int main(int argc, char** argv) {
   }
   lopts.port = static_cast<std::uint16_t>(*port);
   if (sopts.bucket_max <= 0 || sopts.restore_per_second <= 0 || sopts.locations.empty() ||
-      aopts.patch_rate <= 0 || aopts.patch_burst < 1 || wopts.rate <= 0 || wopts.burst < 1 ||
+      aopts.patch_rate <= 0 || aopts.patch_burst < 1 || aopts.create_feed_burst < 1 ||
+      aopts.feed_time_base.count() < 0 || aopts.feed_time_per_message.count() < 0 ||
+      aopts.lwa_token_lifetime.count() < 1 ||
+      wopts.rate <= 0 || wopts.burst < 1 ||
       wopts.batch_items_max < 1 || lopts.body_bytes_max < 1024 || lopts.connections_max < 1) {
     die("limits must be positive (rate > 0, burst >= 1, batch >= 1, body >= 1024 bytes)");
   }

@@ -761,6 +761,19 @@ std::optional<config_error> read_channel_account(const toml::table& t, const std
                                         : "must be 1 to 32 upper-case letters and digits"};
     }
   }
+  // Login with Amazon's token endpoint (used when the credentials are the refresh-token form).
+  if (t.get("lwa_endpoint") != nullptr) {
+    if (!amazon) {
+      return config_error{p + "lwa_endpoint", "is only for connector = \"amazon\""};
+    }
+    if (auto e = read_string(t, "lwa_endpoint", p, out.lwa_endpoint)) {
+      return e;
+    }
+    if (out.lwa_endpoint.substr(0, 8) != "https://" && !is_loopback_http(out.lwa_endpoint)) {
+      return config_error{p + "lwa_endpoint", "must be https:// (plain http:// only on "
+                                              "loopback, for emulators)"};
+    }
+  }
   return std::nullopt;
 }
 
@@ -839,7 +852,7 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
                             {"id", "connector", "endpoint", "credentials", "locations", "rules",
                              "requests_per_second", "burst", "batch_size", "push",
                              "push_interval_ms", "settle_ms", "unseen_hold_ms", "seller_id",
-                             "marketplace_id", "shopify_location"})) {
+                             "marketplace_id", "lwa_endpoint", "shopify_location"})) {
       return e;
     }
     std::string id;

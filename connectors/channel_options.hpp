@@ -31,6 +31,9 @@ struct channel_options {
   // {sellerId}) and the marketplace they are sold in (marketplaceIds=). Not secrets.
   std::string seller_id;
   std::string marketplace_id;
+  /// Amazon only: Login with Amazon's token endpoint, for credentials in the refresh-token form
+  /// (connectors/amazon_client.hpp); empty: https://api.amazon.com/auth/o2/token.
+  std::string lwa_endpoint;
   /// Shopify only: the Location GID whose `available` this channel sets
   /// ("gid://shopify/Location/<n>"); one channel per Shopify location.
   std::string shopify_location;

@@ -123,6 +123,7 @@ struct connection {
 };
 
 class exchange;
+class delayed_call;
 
 } // namespace
 
@@ -137,6 +138,7 @@ struct http_client::state {
   // Strand only, from here on.
   std::map<std::string, std::vector<std::unique_ptr<connection>>> idle;
   std::set<exchange*> in_flight;
+  std::set<delayed_call*> waits;  // after(): timers pending
   bool shut_down = false;
   std::atomic<std::uint64_t> opened{0};
 
@@ -479,6 +481,46 @@ private:
   std::optional<http::response_parser<http::string_body>> parser_;
 };
 
+/// One after(): kept alive by its pending timer handler; answers exactly once, from the
+/// destructor too when the io_context goes away with it pending (as exchange does).
+class delayed_call {
+public:
+  delayed_call(std::shared_ptr<http_client::state> s, std::function<void(bool)> done)
+      : s_(std::move(s)), done_(std::move(done)), timer_(s_->strand) {}
+  ~delayed_call() {
+    s_->waits.erase(this);
+    if (done_) {
+      deliver(false);
+    }
+  }
+
+  static void start(const std::shared_ptr<delayed_call>& self, std::chrono::milliseconds delay) {
+    if (self->s_->shut_down) {
+      return self->deliver(false);
+    }
+    self->s_->waits.insert(self.get());
+    self->timer_.expires_after(delay);
+    self->timer_.async_wait([self](beast::error_code ec) {
+      self->s_->waits.erase(self.get());
+      self->deliver(!ec && !self->s_->shut_down);
+    });
+  }
+
+  void cancel() { timer_.cancel(); }
+
+private:
+  void deliver(bool fired) {
+    auto done = std::move(done_);
+    done_ = nullptr;
+    assert(done);  // exactly once
+    done(fired);
+  }
+
+  std::shared_ptr<http_client::state> s_;
+  std::function<void(bool)> done_;
+  net::steady_timer timer_;
+};
+
 } // namespace
 
 std::optional<std::string_view> http_response::header(std::string_view name) const {
@@ -610,7 +652,16 @@ void http_client::shutdown() {
     for (exchange* ex : std::set<exchange*>(s->in_flight)) {
       ex->cancel();
     }
+    for (delayed_call* w : s->waits) {
+      w->cancel();
+    }
   });
+}
+
+void http_client::after(std::chrono::milliseconds delay, std::function<void(bool fired)> done) {
+  assert(done);
+  auto w = std::make_shared<delayed_call>(state_, std::move(done));
+  net::post(state_->strand, [w, delay] { delayed_call::start(w, delay); });
 }
 
 std::uint64_t http_client::connections_opened() const noexcept {

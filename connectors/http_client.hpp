@@ -129,8 +129,13 @@ public:
   /// Thread-safe. `done` exactly once (see above).
   void send(http_request request, std::function<void(http_result)> done);
   /// Cancels every request in flight and closes every pooled connection; later sends are
-  /// answered `cancelled`.
+  /// answered `cancelled`, as are the waits of after().
   void shutdown();
+  /// Thread-safe. Calls `done(true)` on the io_context's thread once `delay` has passed, or
+  /// `done(false)` (exactly once either way) when the client shuts down first, was shut down
+  /// already, or the io_context goes away: the timer of a connector's multi-step call (polling
+  /// a bulk job), which must not outlive the client's shutdown.
+  void after(std::chrono::milliseconds delay, std::function<void(bool fired)> done);
 
   /// Connections opened so far (a new TCP connection, with TLS handshake for https).
   std::uint64_t connections_opened() const noexcept;

@@ -89,11 +89,12 @@ emulator::emulator(std::string kind, clock_fn now)
 
 reply emulator::handle(const request& req) {
   std::lock_guard lock(mu_);
+  const time_point now = now_();
+  on_time(now);
   if (target_path(to_std(req.target())).substr(0, 11) == "/_emulator/") {
     return test_api(req);
   }
   ++calls_;
-  const time_point now = now_();
   std::optional<fault_kind> fault = faults_.draw();
   if (fault && !supports(*fault)) {
     fault.reset();
@@ -283,16 +284,19 @@ std::optional<std::string> emulator::set_faults(std::string_view spec) {
 std::optional<std::string> emulator::set_quantity(std::string_view sku, std::int64_t quantity,
                                                   std::string_view location) {
   std::lock_guard lock(mu_);
+  on_time(now_());
   return do_set_quantity(sku, quantity, location);
 }
 
 std::optional<std::int64_t> emulator::quantity(std::string_view sku, std::string_view location) {
   std::lock_guard lock(mu_);
+  on_time(now_());
   return do_quantity(sku, location);
 }
 
 std::optional<std::string> emulator::buy_one(std::mt19937_64& rng) {
   std::lock_guard lock(mu_);
+  on_time(now_());
   return do_buy_one(rng);
 }
 

@@ -82,6 +82,10 @@ public:
 
 protected:
   // All of these run under mu_.
+  /// Before every request (test API included) and every public accessor: work the channel does
+  /// in the background (Amazon's feed queue) catches up with the clock here, so a test that
+  /// moves the clock sees it done without any thread of the emulator's own.
+  virtual void on_time(time_point) {}
   virtual reply on_api(const request& req, std::optional<fault_kind> fault, time_point now) = 0;
   virtual bool supports(fault_kind kind) const { return kind != fault_kind::stale_cas; }
   /// The channel's own shape of a 429 / 5xx answer (the status is set by the caller).
@@ -100,6 +104,7 @@ protected:
   void count_call_items(std::size_t items);
   void count_throttled() { ++throttled_; }
   const fault_plan& faults() const noexcept { return faults_; }
+  fault_plan& faults() noexcept { return faults_; }
   /// A DOM parser bounded in depth, for request bodies (the body limit bounds their size).
   simdjson::dom::parser& json_parser() noexcept { return parser_; }
   double seconds_since_start(time_point now) const;

@@ -90,6 +90,10 @@ fault_parse_result parse_faults(std::string_view spec) {
         }
         value = bar == std::string_view::npos ? std::string_view{} : value.substr(bar + 1);
       }
+    } else if (name == "feed-fatal") {
+      if (!parse_int(value, s.feed_fatal_next) || s.feed_fatal_next < 0) {
+        return bad("feed-fatal needs a count >= 0");
+      }
     } else if (name == "hang-ms") {
       std::int64_t ms = 0;
       if (!parse_int(value, ms) || ms < 0 || ms > 600'000) {
@@ -143,6 +147,9 @@ std::string describe(const fault_settings& s) {
       skus += sku;
     }
     add("bad-skus=" + skus);
+  }
+  if (s.feed_fatal_next > 0) {
+    add("feed-fatal=" + std::to_string(s.feed_fatal_next));
   }
   add("hang-ms=" + std::to_string(s.hang.count()));
   add("status=" + std::to_string(s.server_error_status));

@@ -12,6 +12,7 @@
 //   reset=...          close with a TCP reset without applying
 //   stale-cas=...      (shopify) answer CHANGE_FROM_QUANTITY_STALE without applying
 //   bad-skus=A|B       these SKUs are always rejected per item
+//   feed-fatal=N       (amazon) the next N feeds submitted end FATAL, nothing applied
 //   hang-ms=N  status=N  retry-after=S  seed=N
 // "none" (or an empty spec) clears everything.
 #include <array>
@@ -47,6 +48,7 @@ struct fault_rule {
 struct fault_settings {
   std::array<fault_rule, fault_kind_count> rules{};
   std::set<std::string, std::less<>> bad_skus;
+  std::int64_t feed_fatal_next = 0;
   std::chrono::milliseconds hang{2'000};
   unsigned server_error_status = 503;
   std::chrono::seconds retry_after{1};
@@ -70,6 +72,14 @@ public:
   const fault_settings& settings() const noexcept { return settings_; }
   std::optional<fault_kind> draw();
   bool bad_sku(std::string_view sku) const { return settings_.bad_skus.count(sku) != 0; }
+  /// Whether the feed being submitted is to end FATAL (feed-fatal=N); counts one down.
+  bool take_feed_fatal() noexcept {
+    if (settings_.feed_fatal_next <= 0) {
+      return false;
+    }
+    --settings_.feed_fatal_next;
+    return true;
+  }
   std::uint64_t injected(fault_kind k) const noexcept {
     return injected_[static_cast<std::size_t>(k)];
   }

@@ -23,7 +23,8 @@ struct listener_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0: an ephemeral port (see listener::port())
   std::size_t header_bytes_max = 16 * 1024;
-  std::size_t body_bytes_max = 4 * 1024 * 1024;
+  /// An Amazon feed document is up to 10 MiB (25,000 messages), uploaded in one PUT.
+  std::size_t body_bytes_max = 16 * 1024 * 1024;
   std::chrono::milliseconds read_timeout{10'000};
   std::chrono::milliseconds write_timeout{10'000};
   std::chrono::milliseconds idle_timeout{30'000};

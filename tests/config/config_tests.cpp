@@ -323,6 +323,25 @@ TEST_CASE("an amazon channel without a valid seller or marketplace id is refused
         "channels[0].seller_id: is only for connector = \"amazon\"");
 }
 
+TEST_CASE("an amazon channel takes an lwa_endpoint, https or loopback http only", "[config]") {
+  const std::string head = "[[channels]]\nid = \"a\"\nconnector = \"amazon\"\n"
+                           "endpoint = \"https://x.example/\"\nlocations = [\"main\"]\n"
+                           "seller_id = \"A1\"\nmarketplace_id = \"ATVPDKIKX0DER\"\n";
+  auto r = parse(head + "lwa_endpoint = \"http://127.0.0.1:9200/auth/o2/token\"\n", "test.toml");
+  REQUIRE(r);
+  CHECK(r->channels[0].lwa_endpoint == "http://127.0.0.1:9200/auth/o2/token");
+  auto unset = parse(head, "test.toml");
+  REQUIRE(unset);
+  CHECK(unset->channels[0].lwa_endpoint.empty());  // the client's default: api.amazon.com
+  CHECK(error_of(head + "lwa_endpoint = \"http://lwa.example/token\"\n") ==
+        "channels[0].lwa_endpoint: must be https:// (plain http:// only on loopback, for "
+        "emulators)");
+  CHECK(error_of("[[channels]]\nid = \"w\"\nconnector = \"webhook\"\n"
+                 "endpoint = \"https://x.example/\"\nlocations = [\"main\"]\n"
+                 "lwa_endpoint = \"https://api.amazon.com/auth/o2/token\"\n") ==
+        "channels[0].lwa_endpoint: is only for connector = \"amazon\"");
+}
+
 TEST_CASE("skus carry units and kit components and mappings carry SKU and location names",
           "[config]") {
   auto r = parse(R"(

@@ -223,6 +223,31 @@ TEST_CASE("shutdown answers a pending request as cancelled, exactly once", "[con
   CHECK(io.call(get(server.url("/"))).error == http_error::cancelled);
 }
 
+TEST_CASE("after fires once its delay has passed and answers false once shut down",
+          "[connectors][http]") {
+  io_fixture io;
+  auto waited = [&](std::chrono::milliseconds delay) {
+    auto answered = std::make_shared<std::promise<bool>>();
+    auto future = answered->get_future();
+    io.client->after(delay, [answered](bool fired) { answered->set_value(fired); });
+    return future;
+  };
+  const auto start = std::chrono::steady_clock::now();
+  auto quick = waited(20ms);
+  REQUIRE(quick.wait_for(5s) == std::future_status::ready);
+  CHECK(quick.get());
+  CHECK(std::chrono::steady_clock::now() - start >= 20ms);
+  // A pending wait ends at shutdown, not at its delay; a later one at once.
+  auto pending = waited(60s);
+  std::this_thread::sleep_for(20ms);
+  io.client->shutdown();
+  REQUIRE(pending.wait_for(5s) == std::future_status::ready);
+  CHECK_FALSE(pending.get());
+  auto later = waited(60s);
+  REQUIRE(later.wait_for(5s) == std::future_status::ready);
+  CHECK_FALSE(later.get());
+}
+
 TEST_CASE("https: a self-signed certificate is refused by default and accepted once its CA file "
           "is trusted",
           "[connectors][http][tls]") {

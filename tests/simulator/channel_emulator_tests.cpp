@@ -414,3 +414,196 @@ TEST_CASE("webhook limits rate (429 + Retry-After) and batch size (413)", "[simu
   CHECK(hook.send(webhook_post(R"({"items":[]})")).status == 200);
   CHECK(hook.channel.quantity("A") == 1);
 }
+
+namespace {
+
+client_request amazon_call(std::string method, std::string target, std::string body = {}) {
+  client_request req;
+  req.method = std::move(method);
+  req.target = std::move(target);
+  req.body = std::move(body);
+  req.headers = {{"x-amz-access-token", "Atza|stocksim"}};
+  return req;
+}
+
+std::string feed_message(int id, const std::string& sku, std::int64_t quantity) {
+  return R"({"messageId":)" + std::to_string(id) + R"(,"sku":")" + sku +
+         R"(","operationType":"PATCH","productType":"PRODUCT","patches":[{"op":"merge",)"
+         R"("path":"/attributes/fulfillment_availability","value":[{)"
+         R"("fulfillment_channel_code":"DEFAULT","quantity":)" +
+         std::to_string(quantity) + "}]}]}";
+}
+
+std::string feed_document(const std::vector<std::string>& messages) {
+  std::string out = R"({"header":{"sellerId":"A1STOCKSIM","version":"2.0"},"messages":[)";
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    out += (i == 0 ? "" : ",") + messages[i];
+  }
+  return out + "]}";
+}
+
+/// createFeedDocument, the upload and createFeed: the createFeed answer.
+client_response submit_feed(running<amazon_emulator>& amazon, const std::string& document) {
+  auto created = amazon.send(amazon_call("POST", "/feeds/2021-06-30/documents",
+                                         R"({"contentType":"application/json; charset=UTF-8"})"));
+  REQUIRE(created.status == 201);
+  json answer(created.body);
+  const std::string id(answer["feedDocumentId"].get_string().value());
+  const std::string url(answer["url"].get_string().value());
+  const std::string target = url.substr(url.find("/_uploads/"));
+  client_request put;
+  put.method = "PUT";
+  put.target = target;
+  put.body = document;
+  REQUIRE(amazon.send(put).status == 200);
+  return amazon.send(amazon_call("POST", "/feeds/2021-06-30/feeds",
+                                 R"({"feedType":"JSON_LISTINGS_FEED","marketplaceIds":)"
+                                 R"(["ATVPDKIKX0DER"],"inputFeedDocumentId":")" + id + "\"}"));
+}
+
+std::string feed_id(const client_response& res) {
+  return std::string(json(res.body)["feedId"].get_string().value());
+}
+
+std::string feed_status(running<amazon_emulator>& amazon, const std::string& id) {
+  auto res = amazon.send(amazon_call("GET", "/feeds/2021-06-30/feeds/" + id));
+  REQUIRE(res.status == 200);
+  return std::string(json(res.body)["processingStatus"].get_string().value());
+}
+
+std::string feed_report(running<amazon_emulator>& amazon, const std::string& id) {
+  auto res = amazon.send(amazon_call("GET", "/feeds/2021-06-30/feeds/" + id));
+  const std::string document(json(res.body)["resultFeedDocumentId"].get_string().value());
+  auto located = amazon.send(amazon_call("GET", "/feeds/2021-06-30/documents/" + document));
+  REQUIRE(located.status == 200);
+  const std::string url(json(located.body)["url"].get_string().value());
+  client_request get;
+  get.target = url.substr(url.find("/_uploads/"));
+  auto report = amazon.send(get);
+  REQUIRE(report.status == 200);
+  return report.body;
+}
+
+amazon_options feed_options() {
+  amazon_options o;
+  o.feed_time_base = 50ms;
+  o.feed_time_per_message = 0us;
+  return o;
+}
+
+} // namespace
+
+TEST_CASE("amazon takes 5 feed submissions per 5 minutes and answers QuotaExceeded past them",
+          "[simulator][amazon][feeds]") {
+  running<amazon_emulator> amazon(feed_options());
+  REQUIRE_FALSE(amazon.channel.set_quantity("SKU-1", 5));
+  const std::string document = feed_document({feed_message(1, "SKU-1", 3)});
+  for (int i = 0; i < 5; ++i) {
+    auto res = submit_feed(amazon, document);
+    REQUIRE(res.status == 202);
+    CHECK(res.header("x-amzn-RateLimit-Limit") == "0.0167");  // 5 per 300 s
+  }
+  auto throttled = submit_feed(amazon, document);
+  CHECK(throttled.status == 429);
+  CHECK(json(throttled.body)["errors"].at(0)["code"].get_string().value() == "QuotaExceeded");
+  amazon.clock.advance(59'990ms);  // one token every 60 s
+  CHECK(submit_feed(amazon, document).status == 429);
+  amazon.clock.advance(20ms);
+  CHECK(submit_feed(amazon, document).status == 202);
+  CHECK(submit_feed(amazon, document).status == 429);
+  json stats(amazon.channel.stats_json());
+  CHECK(stats["rate_limit"]["feeds"]["submitted"].get_uint64().value() == 6);
+}
+
+TEST_CASE("amazon processes feeds one after another and reports each message",
+          "[simulator][amazon][feeds]") {
+  running<amazon_emulator> amazon(feed_options());
+  REQUIRE_FALSE(amazon.channel.set_quantity("SKU-1", 5));
+  REQUIRE_FALSE(amazon.channel.set_quantity("SKU-2", 5));
+  REQUIRE_FALSE(amazon.channel.set_quantity("BAD-1", 5));
+  REQUIRE_FALSE(amazon.channel.set_faults("bad-skus=BAD-1"));
+  const std::string first = feed_id(submit_feed(
+      amazon, feed_document({feed_message(1, "SKU-1", 3), feed_message(2, "NOPE", 1),
+                             feed_message(3, "BAD-1", 1), feed_message(3, "SKU-2", 9)})));
+  const std::string second =
+      feed_id(submit_feed(amazon, feed_document({feed_message(1, "SKU-1", 7)})));
+  CHECK(feed_status(amazon, first) == "IN_PROGRESS");
+  CHECK(feed_status(amazon, second) == "IN_QUEUE");
+  CHECK(amazon.channel.quantity("SKU-1") == 5);
+  amazon.clock.advance(50ms);  // the first is done; the second starts only now
+  CHECK(feed_status(amazon, first) == "DONE");
+  CHECK(feed_status(amazon, second) == "IN_PROGRESS");
+  CHECK(amazon.channel.quantity("SKU-1") == 3);
+  CHECK(amazon.channel.lead_time_days("SKU-1") == 2);  // merge keeps it
+  CHECK(amazon.channel.quantity("SKU-2") == 5);        // its messageId was a duplicate
+  json report(feed_report(amazon, first));
+  CHECK(report["header"]["feedId"].get_string().value() == first);
+  CHECK(report["summary"]["messagesProcessed"].get_uint64().value() == 4);
+  CHECK(report["summary"]["messagesAccepted"].get_uint64().value() == 1);
+  CHECK(report["summary"]["messagesInvalid"].get_uint64().value() == 3);
+  auto issues = report["issues"].get_array().value();
+  REQUIRE(issues.size() == 3);
+  CHECK(issues.at(0)["messageId"].get_int64().value() == 2);
+  CHECK(issues.at(0)["code"].get_string().value() == "NotFound");
+  CHECK(issues.at(1)["code"].get_string().value() == "8541");
+  CHECK(issues.at(2)["code"].get_string().value() == "DUPLICATE_MESSAGE_ID");
+  CHECK(issues.at(2)["severity"].get_string().value() == "ERROR");
+  amazon.clock.advance(50ms);
+  CHECK(feed_status(amazon, second) == "DONE");
+  CHECK(amazon.channel.quantity("SKU-1") == 7);
+  json stats(amazon.channel.stats_json());
+  CHECK(stats["rate_limit"]["feeds"]["processed"].get_uint64().value() == 2);
+  CHECK(stats["rate_limit"]["feeds"]["messages_accepted"].get_uint64().value() == 2);
+  CHECK(stats["rate_limit"]["feeds"]["messages_invalid"].get_uint64().value() == 3);
+}
+
+TEST_CASE("amazon refuses a feed of no messages, and ends FATAL a feed of another seller or "
+          "under the feed-fatal fault",
+          "[simulator][amazon][feeds]") {
+  running<amazon_emulator> amazon(feed_options());
+  REQUIRE_FALSE(amazon.channel.set_quantity("SKU-1", 5));
+  CHECK(submit_feed(amazon, feed_document({})).status == 400);
+  auto other = feed_document({feed_message(1, "SKU-1", 3)});
+  other.replace(other.find("A1STOCKSIM"), 10, "A2OTHER");
+  const std::string fatal = feed_id(submit_feed(amazon, other));
+  REQUIRE_FALSE(amazon.channel.set_faults("feed-fatal=1"));
+  const std::string faulted =
+      feed_id(submit_feed(amazon, feed_document({feed_message(1, "SKU-1", 3)})));
+  amazon.clock.advance(100ms);
+  CHECK(feed_status(amazon, fatal) == "FATAL");
+  CHECK(feed_status(amazon, faulted) == "FATAL");
+  CHECK(amazon.channel.quantity("SKU-1") == 5);
+  json stats(amazon.channel.stats_json());
+  CHECK(stats["rate_limit"]["feeds"]["fatal"].get_uint64().value() == 2);
+}
+
+TEST_CASE("amazon's LWA issues short-lived tokens and the API answers 401 once they expire",
+          "[simulator][amazon][lwa]") {
+  amazon_options o;
+  o.lwa_token_lifetime = 60s;
+  running<amazon_emulator> amazon(o);
+  REQUIRE_FALSE(amazon.channel.set_quantity("SKU-1", 5));
+  client_request grant;
+  grant.method = "POST";
+  grant.target = "/auth/o2/token";
+  grant.headers = {{"Content-Type", "application/x-www-form-urlencoded;charset=UTF-8"}};
+  grant.body = "grant_type=refresh_token&refresh_token=Atzr%7Cstocksim"
+               "&client_id=amzn1.application-oa2-client.stocksim&client_secret=stocksim-lwa-secret";
+  auto issued = amazon.send(grant);
+  REQUIRE(issued.status == 200);
+  json token(issued.body);
+  CHECK(token["token_type"].get_string().value() == "bearer");
+  CHECK(token["expires_in"].get_int64().value() == 60);
+  auto patch = amazon_patch("SKU-1", 3);
+  patch.headers = {{"x-amz-access-token", std::string(token["access_token"].get_string().value())}};
+  CHECK(amazon.send(patch).status == 200);
+  amazon.clock.advance(60s);
+  auto expired = amazon.send(patch);
+  CHECK(expired.status == 401);
+  CHECK(expired.body.find("expired") != std::string::npos);
+  auto wrong = grant;
+  wrong.body.replace(wrong.body.find("stocksim-lwa-secret"), 19, "nope");
+  auto refused = amazon.send(wrong);
+  CHECK(refused.status == 401);
+  CHECK(json(refused.body)["error"].get_string().value() == "invalid_client");
+}
