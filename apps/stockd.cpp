@@ -166,7 +166,11 @@ int main(int argc, char** argv) {
       thread.join();
     }
   } stop_connect{connect_work, connect_thread};
-  auto http_client = stockd::connectors::http_client::create(connect_io, {});
+  stockd::connectors::http_client_options outbound;
+  // An Amazon feed's processing report lists every rejected message: 25,000 of them run to
+  // several MiB.
+  outbound.response_body_bytes_max = 32 * 1024 * 1024;
+  auto http_client = stockd::connectors::http_client::create(connect_io, outbound);
   if (!http_client) {
     std::fprintf(stderr, "stockd: outbound HTTP: %s\n", http_client.error().c_str());
     return 1;

@@ -356,6 +356,76 @@ TEST_CASE("stockd pushes stock changes to an amazon listing through throttling a
   CHECK(channel["throttled"].get_uint64().value() >= 1);
 }
 
+TEST_CASE("an amazon re-push goes as one JSON_LISTINGS_FEED while urgent changes go around it, "
+          "and a value the feed set late is corrected",
+          "[e2e][channels][push][bulk]") {
+  ::setenv("STOCKD_E2E_AMAZON_TOKEN", "Atza|stocksim", 1);
+  simulator::amazon_options emulator_options;
+  emulator_options.patch_rate = 50;
+  emulator_options.patch_burst = 50;
+  emulator_options.feed_time_base = std::chrono::milliseconds(3000);  // a feed takes a while
+  emulated<simulator::amazon_emulator> a(emulator_options);
+  constexpr int skus = 30;
+  auto name = [](int i) { return "FEED-" + std::to_string(i); };
+  for (int i = 0; i < skus; ++i) {
+    REQUIRE_FALSE(a.channel.set_quantity(name(i), 0));
+  }
+  server_options opts;
+  opts.config_toml = "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"amazon-us\"\n"
+                     "connector = \"amazon\"\nendpoint = \"http://127.0.0.1:" +
+                     std::to_string(a.server.port()) +
+                     "\"\ncredentials = \"env:STOCKD_E2E_AMAZON_TOKEN\"\n"
+                     "seller_id = \"A1STOCKSIM\"\nmarketplace_id = \"ATVPDKIKX0DER\"\n"
+                     "locations = [\"main\"]\nrequests_per_second = 40\nburst = 40\n";
+  server_process server(opts);
+  server.start();
+  std::vector<std::string> receipts;
+  for (int i = 0; i < skus; ++i) {
+    receipts.push_back(event_json("received", "r" + std::to_string(i), name(i), "\"qty\":10"));
+  }
+  post_accepted(server, receipts);
+  for (int i = 0; i < skus; ++i) {
+    REQUIRE(a.shows(name(i), 10));
+  }
+  auto feeds = [&](std::string_view field) {
+    json_doc stats(a.channel.stats_json());
+    return stats["rate_limit"]["feeds"][field].get_uint64().value();
+  };
+  REQUIRE(feeds("submitted") == 0);
+  // Hand edits on Seller Central that stockd does not know about.
+  REQUIRE_FALSE(a.channel.set_quantity(name(1), 99));
+  REQUIRE_FALSE(a.channel.set_quantity(name(2), 99));
+
+  auto repushed = server.post("/v1/admin/channels/amazon-us/repush", "");
+  REQUIRE(repushed.status == 202);
+  CHECK(json_doc(repushed.body)["queued"].get_uint64().value() == skus);
+  REQUIRE(eventually([&] { return feeds("submitted") == 1; }, std::chrono::seconds(10),
+                     std::chrono::milliseconds(20)));
+  // While the feed runs (3 s), a decrease goes at once through patchListingsItem.
+  post_accepted(server, {event_json("adjusted", "a1", name(0), "\"delta\":-3,\"reason\":\"shrink\"")});
+  CHECK(a.shows(name(0), 7));
+  CHECK(feeds("processed") == 0);
+  // The feed then sets 10 on FEED-0 (the value it carried) and undoes the hand edits; stockd
+  // sees the feed applied a value it had since changed, and says 7 again.
+  REQUIRE(eventually([&] { return feeds("processed") == 1; }, std::chrono::seconds(30),
+                     std::chrono::milliseconds(50)));
+  CHECK(feeds("messages_accepted") == skus);
+  CHECK(a.shows(name(1), 10));
+  CHECK(a.shows(name(2), 10));
+  CHECK(a.shows(name(0), 7));
+  CHECK(a.channel.lead_time_days(name(3)) == 2);  // merge, in the feed too
+  json_doc status = server.get_json("/v1/status");
+  auto channel = status["channels"].at(0);
+  CHECK(channel["bulk_jobs"]["sent"].get_uint64().value() == 1);
+  CHECK(channel["bulk_jobs"]["failed"].get_uint64().value() == 0);
+  CHECK(eventually(
+      [&] {
+        json_doc now = server.get_json("/v1/status");
+        return now["channels"].at(0)["out_of_sync"].get_uint64().value() == 0;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50)));
+}
+
 TEST_CASE("stockd pushes to a shopify channel through stale answers and errors until it "
           "converges",
           "[e2e][channels][push][shopify]") {
