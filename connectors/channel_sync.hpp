@@ -172,7 +172,8 @@ public:
 
   /// The rules' answer for `sku` changed (or is first known).
   void set_expected(const engine::sku_id& sku, std::int64_t expected, sync_time now);
-  /// stockd applied an order of this channel for `sku`: the channel already lowered itself.
+  /// stockd applied an order of this channel for `sku`. With compare-and-set the channel already
+  /// lowered itself (the shadow follows); without it, the next push says the new value.
   void own_order_seen(const engine::sku_id& sku, std::int64_t qty, sync_time now);
   /// Re-push `sku` on the bulk lane even if believed in sync (after a config change, or a
   /// reconciliation that found the channel different).
