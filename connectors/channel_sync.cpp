@@ -911,7 +911,10 @@ std::vector<std::pair<engine::sku_id, const sku_sync*>> channel_sync::out_of_syn
     }
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return *a.second->out_of_sync_since < *b.second->out_of_sync_since;
+    if (*a.second->out_of_sync_since != *b.second->out_of_sync_since) {
+      return *a.second->out_of_sync_since < *b.second->out_of_sync_since;
+    }
+    return a.first < b.first;
   });
   if (out.size() > limit) {
     out.resize(limit);
@@ -926,6 +929,7 @@ std::vector<std::pair<engine::sku_id, const sku_sync*>> channel_sync::parked() c
       out.emplace_back(sku, &r);
     }
   }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return out;
 }
 
