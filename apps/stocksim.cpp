@@ -42,8 +42,9 @@ run, demo and config:
   --scenario NAME        steady | flash_sale | chaos (default: steady; demo: flash_sale)
   --duration-s S         traffic time (default 20; demo 10)
   --seed N               one seed for all randomness (default 1)
-  --skus N --locations M catalog size (defaults by scenario: 50 x 2; flash_sale 20 x 2)
-  --stock N              initial units per SKU per location (default 20)
+  --skus N --locations M catalog size (default 50 x 1; flash_sale 20 x 1; see scenario.hpp
+                         before using M > 1)
+  --stock N              initial units per SKU per location (default 40)
   --hot-skus N --hot-stock N --hot-share P   flash_sale's hot SKUs, their stock per location,
                          and their share of the demand
   --rate-scale X         multiplies every channel's purchase attempts per second

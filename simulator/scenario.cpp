@@ -15,12 +15,15 @@ std::optional<scenario> scenario_preset(const std::string& name) {
     return s;
   }
   if (name == "flash_sale") {
-    // 3 hot SKUs × 2 locations × 5 units = 30 hot units; 95 % of 3 × 100 attempts/s over 20 s
-    // is 5,700 attempts on them: ~190× their stock. Orders reach stockd 100-400 ms after the
-    // sale, as storefront webhooks do.
+    // 3 hot SKUs × 20 units = 60 hot units; 95 % of 3 × 100 attempts/s over 20 s is 5,700
+    // attempts on them: ~95× their stock. Orders reach stockd 100-400 ms after the sale, as
+    // storefront webhooks do. At this rate a hot SKU sells out in ~0.2 s, faster than any order
+    // reaches stockd: every channel sells what it shows whatever stockd does, and only
+    // reservations could prevent it. --hot-stock 150 makes a sale that lasts seconds, where
+    // pushing on every change is what separates stockd from the batch baseline.
     s.skus = 20;
     s.hot_skus = 3;
-    s.hot_stock_per_location = 5;
+    s.hot_stock_per_location = 20;
     s.hot_share = 0.95;
     s.buys_per_second = {100, 100, 100};
     s.order_delay = std::chrono::milliseconds{100};
