@@ -210,7 +210,12 @@ struct sku_record {
   bool ok = false;  // answered 200 with the fields below
   std::int64_t on_hand = 0;
   std::int64_t committed = 0;
-  std::map<std::string, std::int64_t, std::less<>> expected;  // per channel
+  struct channel_record {
+    std::int64_t expected = 0;
+    std::optional<std::int64_t> last_pushed;
+    bool in_sync = false;
+  };
+  std::map<std::string, channel_record, std::less<>> channels;
 };
 
 /// GET /v1/skus/{sku}: stockd's buckets summed over locations and each channel's expected value.
@@ -241,10 +246,17 @@ sku_record read_sku(http_client& client, const std::string& token, const std::st
   simdjson::dom::object channels;
   if (root["channels"].get_object().get(channels) == simdjson::SUCCESS) {
     for (auto [name, record] : channels) {
-      std::int64_t v = 0;
-      if (record["expected"].get_int64().get(v) == simdjson::SUCCESS) {
-        out.expected.emplace(std::string(name), v);
+      sku_record::channel_record c;
+      if (record["expected"].get_int64().get(c.expected) != simdjson::SUCCESS) {
+        continue;
       }
+      std::int64_t pushed = 0;
+      if (record["last_pushed"].get_int64().get(pushed) == simdjson::SUCCESS) {
+        c.last_pushed = pushed;
+      }
+      bool in_sync = false;
+      c.in_sync = record["in_sync"].get_bool().get(in_sync) == simdjson::SUCCESS && in_sync;
+      out.channels.emplace(std::string(name), c);
     }
   }
   out.ok = true;
@@ -705,14 +717,22 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
           }
         }
         for (std::size_t c = 0; c < channel_ids().size(); ++c) {
-          auto e = r.expected.find(channel_ids()[c]);
+          auto e = r.channels.find(channel_ids()[c]);
           const auto shown = channels.at(c).quantity(sku);
-          if (e == r.expected.end() || shown != std::optional<std::int64_t>(e->second)) {
+          if (e == r.channels.end() || shown != std::optional<std::int64_t>(e->second.expected)) {
             ++out_of_sync[c];
-            problems.push_back(sku + ": " + channel_ids()[c] + " shows " +
-                               (shown ? std::to_string(*shown) : "nothing") +
-                               ", stockd expects " +
-                               (e == r.expected.end() ? "nothing" : std::to_string(e->second)));
+            std::string p = sku + ": " + channel_ids()[c] + " shows " +
+                            (shown ? std::to_string(*shown) : "nothing") + ", stockd expects ";
+            if (e == r.channels.end()) {
+              p += "nothing";
+            } else {
+              // What stockd believes it pushed, and whether it thinks the channel is in sync:
+              // tells a push that never came from a channel stockd models wrongly.
+              p += std::to_string(e->second.expected) + " (last_pushed " +
+                   (e->second.last_pushed ? std::to_string(*e->second.last_pushed) : "null") +
+                   ", in_sync " + (e->second.in_sync ? "true" : "false") + ")";
+            }
+            problems.push_back(std::move(p));
           }
         }
       }
