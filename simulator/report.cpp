@@ -132,7 +132,9 @@ void write_json(connectors::json_writer& out, const run_summary& s) {
     out.field("api_calls", c.api_calls).field("items", c.items);
     out.field("items_per_call", c.items_per_call).field("throttled", c.throttled);
     out.field("responses_429", c.responses_429);
-    out.field("out_of_sync_skus", c.out_of_sync_skus).end_object();
+    out.field("out_of_sync_skus", c.out_of_sync_skus);
+    write_latency(out, "propagation", c.propagation);
+    out.field("propagation_timeouts", c.propagation_timeouts).end_object();
   }
   out.end_object();
   out.key("convergence").begin_object();
@@ -214,6 +216,15 @@ void text_one(std::string& t, const run_summary& s) {
                   static_cast<unsigned long long>(c.out_of_sync_skus));
     t += line;
   }
+  t += "   propagation (probe SKU: acknowledged -> the channel shows it), p50/p99/max ms:";
+  for (const auto& c : s.channels) {
+    t += " " + c.id + " " + fixed(c.propagation.p50_ms, 0) + "/" + fixed(c.propagation.p99_ms, 0) +
+         "/" + fixed(c.propagation.max_ms, 0) + " (" + std::to_string(c.propagation.count) +
+         (c.propagation_timeouts > 0 ? ", " + std::to_string(c.propagation_timeouts) + " not shown by the end"
+                                     : std::string()) +
+         ")";
+  }
+  t += "\n";
   if (s.converged) {
     t += "   converged " + fixed(s.convergence_s) + " s after traffic stopped (limit " +
          fixed(s.convergence_timeout_s, 0) + " s): every channel shows stockd's expected value, "

@@ -15,6 +15,7 @@
 //               for at least one acknowledged event stockd did not apply.
 //   lost        unanswered + unreflected. Must be 0.
 // Ack latency is the round trip of each send that stockd answered accepted or duplicate.
+// Propagation latency is the probe SKU's (run.hpp): stockd acknowledged → the channel shows it.
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -94,6 +95,9 @@ struct channel_summary {
   std::uint64_t throttled = 0;        // refused by the channel's own rate limit
   std::uint64_t responses_429 = 0;    // every 429 (its limit's and injected ones)
   std::uint64_t out_of_sync_skus = 0; // at the end: channel ≠ stockd's expected
+  /// The probe SKU's adjustments: stockd acknowledged → this channel shows the new quantity.
+  latency_summary propagation;
+  std::uint64_t propagation_timeouts = 0;  // probes not shown when traffic stopped
 };
 
 struct run_summary {

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -30,6 +31,7 @@ constexpr milliseconds request_timeout{10'000};     // each step of each request
 constexpr milliseconds sample_period{50};
 constexpr std::size_t sampled_skus_max = 200;
 constexpr milliseconds convergence_poll{500};
+constexpr milliseconds probe_poll{2};
 
 std::string utc_now_iso() {
   const auto now = std::chrono::system_clock::now();
@@ -283,6 +285,9 @@ struct session {
   bool traffic_ = true;  // false: no new purchase orders
   bool stop_wms = false;
   bool stop_sampler = false;
+  bool stop_probe = false;
+  std::vector<latency_recorder> propagation = std::vector<latency_recorder>(channel_ids().size());
+  std::vector<std::uint64_t> propagation_timeouts = std::vector<std::uint64_t>(channel_ids().size());
   std::vector<open_po> pos;  // under mu (the WMS thread only, and the drain check)
   std::vector<staleness> stale = std::vector<staleness>(channel_ids().size());
   std::size_t sampled = 0;
@@ -361,7 +366,7 @@ struct session {
 
   // ---- the sampler ----
   void sampler_loop() {
-    sampled = std::min(truth.skus().size(), sampled_skus_max);
+    sampled = std::min(scn.skus, sampled_skus_max);  // not the probe
     auto last = steady::now();
     for (;;) {
       {
@@ -386,6 +391,61 @@ struct session {
           }
         }
       }
+    }
+  }
+
+  // ---- the propagation probe ----
+  // Each probe lowers the probe SKU by one, so every value is new and a channel that shows a
+  // value at or below a probe's has shown that probe (coalescing may skip straight to a later
+  // one). Probes overlap: a slow channel does not hold back the measurement of a fast one.
+  // Decreases only: the urgent lane, the one that prevents oversells.
+  struct pending_probe {
+    steady::time_point acked;
+    std::int64_t want;
+  };
+
+  void probe_loop() {
+    wms_sender sender(host, port, opts.token, ledger);
+    const std::string sku = probe_sku(scn);
+    std::vector<std::deque<pending_probe>> pending(channel_ids().size());
+    auto next_probe = steady::now() + scn.probe_period;
+    for (std::uint64_t n = 1;;) {
+      {
+        std::unique_lock lock(mu);
+        if (cv.wait_for(lock, probe_poll, [this] { return stop_probe; })) {
+          break;
+        }
+      }
+      auto now = steady::now();
+      if (now >= next_probe) {
+        next_probe = now + scn.probe_period;
+        connectors::json_writer body;
+        const std::string id = "probe:" + scn.sku_prefix + std::to_string(n++);
+        body.begin_object().field("id", id).field("source", wms_source).field("type", "adjusted");
+        body.field("sku", sku).field("location", truth.locations()[0]).field("delta", -1);
+        body.field("reason", "probe").field("occurred_at", utc_now_iso()).end_object();
+        truth.adjusted(sku, 0, -1);
+        if (sender.send({wms_event{id, body.take()}})) {
+          now = steady::now();
+          const std::int64_t want = truth.truth(sku)->on_hand;
+          for (auto& p : pending) {
+            p.push_back({now, want});
+          }
+        }
+      }
+      for (std::size_t c = 0; c < pending.size(); ++c) {
+        if (pending[c].empty()) {
+          continue;
+        }
+        const auto shown = channels.at(c).quantity(sku);
+        while (shown && !pending[c].empty() && *shown <= pending[c].front().want) {
+          propagation[c].record(now - pending[c].front().acked);
+          pending[c].pop_front();
+        }
+      }
+    }
+    for (std::size_t c = 0; c < pending.size(); ++c) {
+      propagation_timeouts[c] += pending[c].size();  // not shown before traffic stopped
     }
   }
 
@@ -639,6 +699,10 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
   }
   std::thread wms([&run] { run.wms_loop(); });
   std::thread sampler([&run] { run.sampler_loop(); });
+  std::thread prober;
+  if (scn.probe_period.count() > 0) {
+    prober = std::thread([&run] { run.probe_loop(); });
+  }
   const auto started = steady::now();
   for (auto& b : buyers) {
     if (auto error = b->start()) {
@@ -675,6 +739,7 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     std::lock_guard lock(run.mu);
     run.traffic_ = false;
   }
+  run.stop_thread(&session::stop_probe, prober);
   for (std::size_t c = 0; c < channel_ids().size(); ++c) {
     (void)channels.at(c).set_faults("none");
   }
@@ -786,6 +851,8 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     cs.over_display_sku_s = run.stale[c].over_s;
     cs.wrong_display_sku_s = run.stale[c].wrong_s;
     cs.out_of_sync_skus = out_of_sync[c];
+    cs.propagation = run.propagation[c].summary();
+    cs.propagation_timeouts = run.propagation_timeouts[c];
     const std::string stats = channels.at(c).stats_json();
     simdjson::dom::element root;
     if (parser.parse(stats).get(root) == simdjson::SUCCESS) {

@@ -13,6 +13,8 @@
 //              lead time) for SKUs running low. It also sends the initial stock (received).
 //   sampler    one thread: every 50 ms, for up to 200 SKUs (the hot ones first), compares what
 //              each channel shows with the world's sellable stock (staleness).
+//   probe      one thread: lowers a SKU no customer buys by 1 every probe_period and times,
+//              from stockd's acknowledgement, how long each channel takes to show it.
 //
 // A run: seed the channels with the initial stock (the merchant set the shop up) and send it to
 // stockd; traffic for the scenario's duration, with a progress line; stop the customers and let

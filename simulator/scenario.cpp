@@ -65,6 +65,9 @@ std::optional<std::string> validate(const scenario& s) {
       return "buy rates must be 0..10000 per second";
     }
   }
+  if (s.probe_period.count() < 0 || (s.probe_period.count() > 0 && s.probe_period.count() < 50)) {
+    return "probe period: 0 (off) or at least 50 ms";
+  }
   if (s.stock_per_location < 0 || s.hot_stock_per_location < 0 || s.reorder_qty < 1 ||
       s.hot_share < 0 || s.hot_share > 1 || s.order_duplicate_probability < 0 ||
       s.order_duplicate_probability > 1 || !(s.zipf_s > 0)) {
@@ -91,6 +94,8 @@ std::string sku_name(const scenario& s, std::size_t index) { return numbered(s.s
 
 std::string location_name(std::size_t index) { return "L" + std::to_string(index + 1); }
 
+std::string probe_sku(const scenario& s) { return s.sku_prefix + "PROBE"; }
+
 std::vector<std::string> location_names(const scenario& s) {
   std::vector<std::string> out;
   for (std::size_t l = 0; l < s.locations; ++l) {
@@ -105,6 +110,11 @@ std::vector<sku_stock> initial_stock(const scenario& s) {
   for (std::size_t i = 0; i < s.skus; ++i) {
     const std::int64_t each = i < s.hot_skus ? s.hot_stock_per_location : s.stock_per_location;
     out.push_back({sku_name(s, i), std::vector<std::int64_t>(s.locations, each)});
+  }
+  if (s.probe_period.count() > 0) {
+    std::vector<std::int64_t> at(s.locations, 0);
+    at[0] = probe_stock;
+    out.push_back({probe_sku(s), std::move(at)});
   }
   return out;
 }

@@ -59,6 +59,11 @@ struct scenario {
   std::int64_t reorder_point = 5;     // sellable at or below: a purchase order
   std::int64_t reorder_qty = 20;
   std::chrono::milliseconds po_lead_time{2'000};
+  /// Propagation probe: a SKU no customer buys (<prefix>PROBE, probe_stock units at the first
+  /// location), adjusted by -1 every probe_period while traffic runs; after stockd acknowledges
+  /// each adjustment the run times how long each channel takes to show the new quantity (which
+  /// no sale can blur). Decreases only: the urgent lane. 0: no probe.
+  std::chrono::milliseconds probe_period{500};
   /// Channel faults while traffic runs (simulator/faults.hpp spec), the same on every channel.
   std::string channel_faults;
 };
@@ -70,7 +75,10 @@ std::optional<std::string> validate(const scenario& s);
 
 std::string sku_name(const scenario& s, std::size_t index);
 std::string location_name(std::size_t index);
-/// The initial catalog: SKU i (hot ones first) with its stock at every location.
+std::string probe_sku(const scenario& s);
+inline constexpr std::int64_t probe_stock = 1'000'000;  // never runs out
+/// The initial catalog: SKU i (hot ones first) with its stock at every location, then the probe
+/// SKU when there is one (never chosen by customers).
 std::vector<sku_stock> initial_stock(const scenario& s);
 std::vector<std::string> location_names(const scenario& s);
 

@@ -108,6 +108,13 @@ void world::received(std::string_view sku, std::size_t location, std::int64_t qt
   }
 }
 
+void world::adjusted(std::string_view sku, std::size_t location, std::int64_t delta) {
+  std::lock_guard lock(mu_);
+  std::int64_t& here = state_[index_of(sku)].on_hand.at(location);
+  assert(here + delta >= 0);
+  here += delta;
+}
+
 std::optional<sku_truth> world::truth(std::string_view sku) const {
   std::lock_guard lock(mu_);
   auto it = index_.find(std::string(sku));

@@ -84,6 +84,8 @@ public:
 
   void purchase_ordered(std::string_view sku, std::int64_t qty);
   void received(std::string_view sku, std::size_t location, std::int64_t qty, bool from_po);
+  /// A physical adjustment (found, shrink); on_hand at the location may not go below 0.
+  void adjusted(std::string_view sku, std::size_t location, std::int64_t delta);
 
   std::optional<sku_truth> truth(std::string_view sku) const;
   std::map<std::string, channel_sales> sales() const;
