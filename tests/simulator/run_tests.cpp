@@ -128,7 +128,6 @@ TEST_CASE("a short steady run against stockd loses no event and every channel co
   const run_summary s = run_against_stockd(scn, push_setting{}, 20s);
   REQUIRE(s.error.empty());
   CHECK(s.events.created > 100);
-  CHECK(s.events.duplicate_answers > 0);  // the duplicate sends were answered as such
   CHECK(s.unanswered == 0);
   CHECK(s.unreflected_skus == 0);
   CHECK(s.lost == 0);
@@ -192,7 +191,7 @@ TEST_CASE("a short chaos run (duplicates, heavy reordering, channel faults) lose
   scn.seed = 13;
   const run_summary s = run_against_stockd(scn, push_setting{}, 20s);
   REQUIRE(s.error.empty());
-  CHECK(s.events.duplicate_answers > 0);
+  CHECK(s.events.duplicate_answers > 0);  // 20 % of the orders are sent twice
   CHECK(s.unanswered == 0);
   CHECK(s.unreflected_skus == 0);
   CHECK(s.lost == 0);
