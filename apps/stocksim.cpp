@@ -1,8 +1,13 @@
-// stocksim: channel API emulators for stockd (simulator/README.md).
+// stocksim: stockd's traffic simulator and channel API emulators (simulator/README.md).
 //
 //   stocksim emulate shopify|amazon|webhook --port N [options]
-//
-// Runs one emulator on loopback until SIGINT/SIGTERM, then prints its counters as JSON on stdout.
+//       one emulator on loopback until SIGINT/SIGTERM, then its counters as JSON on stdout
+//   stocksim run --scenario NAME --stockd URL --token T [options]
+//       a scenario against a running stockd whose config is `stocksim config` (same ports)
+//   stocksim demo [options]
+//       starts stockd (and the batch baseline) with a matching config, runs a short scenario
+//   stocksim config [options]
+//       prints the stockd config that `run` expects
 #include <pthread.h>
 #include <signal.h>
 
@@ -19,7 +24,9 @@
 #include "simulator/amazon.hpp"
 #include "simulator/buyer.hpp"
 #include "simulator/listener.hpp"
+#include "simulator/run.hpp"
 #include "simulator/shopify.hpp"
+#include "simulator/stockd_process.hpp"
 #include "simulator/webhook.hpp"
 
 namespace {
@@ -27,6 +34,33 @@ namespace {
 using namespace stockd::simulator;
 
 constexpr std::string_view usage = R"(usage: stocksim emulate shopify|amazon|webhook --port N [options]
+       stocksim run --scenario NAME --stockd URL --token T [run options]
+       stocksim demo [run options] [--stockd-bin PATH]
+       stocksim config [run options] [--push event|interval:MS|none]
+
+run, demo and config:
+  --scenario NAME        steady | flash_sale | chaos (default: steady; demo: flash_sale)
+  --duration-s S         traffic time (default 20; demo 10)
+  --seed N               one seed for all randomness (default 1)
+  --skus N --locations M catalog size (default 50 x 1; flash_sale 20 x 1; see scenario.hpp
+                         before using M > 1)
+  --stock N              initial units per SKU per location (default 40)
+  --hot-skus N --hot-stock N --hot-share P   flash_sale's hot SKUs, their stock per location,
+                         and their share of the demand
+  --rate-scale X         multiplies every channel's purchase attempts per second
+  --order-delay-ms N --order-jitter-ms N --order-dup P   orders on their way to stockd
+  --fulfil-delay-ms N    WMS: acknowledgement to shipment (default 500)
+  --faults SPEC          channel faults while traffic runs (chaos has its own)
+  --shopify-port N --amazon-port N --webhook-port N   the emulators' ports (run/config:
+                         18081, 18082, 18083; demo: free ports)
+  --drain-timeout-s S    orders and WMS after traffic (default 30)
+  --convergence-timeout-s S   then channels and on-hand (default 60)
+  --json FILE            write the JSON summary
+  --baseline SETTING     a second run, same scenario and seed, against a stockd started by
+                         stocksim with push = SETTING: interval:MS (demo default interval:5000),
+                         none (stockd pushes nothing), off
+  --stockd-bin PATH      the stockd binary for demo and --baseline (default: next to stocksim)
+  --keep                 keep the temporary directories of the stockd processes (logs, data)
 
 common:
   --host H               listen address (default 127.0.0.1)
@@ -98,14 +132,262 @@ struct seed_item {
   std::int64_t quantity;
 };
 
-} // namespace
+// ---- run, demo, config ----------------------------------------------------------------------
 
-int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.size() < 2 || args[0] != "emulate") {
-    std::cerr << usage;
-    return 2;
+struct sim_command {
+  std::string verb;  // run | demo | config
+  scenario scn;
+  std::string stockd_url;
+  std::string token;
+  channel_ports ports;
+  std::optional<push_setting> baseline;
+  push_setting push;  // config only
+  std::string stockd_bin;
+  std::string json_path;
+  std::chrono::milliseconds drain_timeout{30'000};
+  std::chrono::milliseconds convergence_timeout{60'000};
+  bool keep = false;
+};
+
+sim_command parse_sim(const std::vector<std::string>& args) {
+  sim_command cmd;
+  cmd.verb = args[0];
+  const bool demo = cmd.verb == "demo";
+  std::string name = demo ? "flash_sale" : "steady";
+  for (std::size_t i = 1; i + 1 < args.size(); ++i) {
+    if (args[i] == "--scenario") {
+      name = args[i + 1];
+    }
   }
+  auto preset = scenario_preset(name);
+  if (!preset) {
+    die("unknown scenario '" + name + "' (steady, flash_sale or chaos)");
+  }
+  cmd.scn = *preset;
+  if (demo) {
+    cmd.scn.duration = std::chrono::seconds{10};
+    cmd.baseline = push_setting{push_setting::kind::interval, std::chrono::milliseconds{5'000}};
+  } else {
+    cmd.ports = channel_ports{18081, 18082, 18083};
+    // A long-lived stockd remembers every SKU: a fresh prefix keeps this run's SKUs its own.
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "S%llx-", static_cast<unsigned long long>(now));
+    cmd.scn.sku_prefix = buf;
+  }
+  double rate_scale = 1;
+  auto port_of = [](const std::string& flag, const std::string& v) {
+    const auto n = to_int(flag, v);
+    if (n < 0 || n > 65535) {
+      die(flag + ": a port 0..65535");
+    }
+    return static_cast<std::uint16_t>(n);
+  };
+  auto ms = [](const std::string& flag, const std::string& v) {
+    return std::chrono::milliseconds(to_int(flag, v));
+  };
+  auto seconds = [](const std::string& flag, const std::string& v) {
+    return std::chrono::milliseconds(static_cast<std::int64_t>(to_double(flag, v) * 1000));
+  };
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (flag == "--help" || flag == "-h") {
+      std::cout << usage;
+      std::exit(0);
+    }
+    if (flag == "--keep") {
+      cmd.keep = true;
+      continue;
+    }
+    if (i + 1 >= args.size()) {
+      die(flag + ": needs a value");
+    }
+    const std::string& v = args[++i];
+    if (flag == "--scenario") {
+      // read above
+    } else if (flag == "--duration-s") {
+      cmd.scn.duration = seconds(flag, v);
+    } else if (flag == "--seed") {
+      cmd.scn.seed = static_cast<std::uint64_t>(to_int(flag, v));
+    } else if (flag == "--skus") {
+      cmd.scn.skus = static_cast<std::size_t>(to_int(flag, v));
+    } else if (flag == "--locations") {
+      cmd.scn.locations = static_cast<std::size_t>(to_int(flag, v));
+    } else if (flag == "--stock") {
+      cmd.scn.stock_per_location = to_int(flag, v);
+    } else if (flag == "--hot-skus") {
+      cmd.scn.hot_skus = static_cast<std::size_t>(to_int(flag, v));
+    } else if (flag == "--hot-stock") {
+      cmd.scn.hot_stock_per_location = to_int(flag, v);
+    } else if (flag == "--hot-share") {
+      cmd.scn.hot_share = to_double(flag, v);
+    } else if (flag == "--rate-scale") {
+      rate_scale = to_double(flag, v);
+    } else if (flag == "--order-delay-ms") {
+      cmd.scn.order_delay = ms(flag, v);
+    } else if (flag == "--order-jitter-ms") {
+      cmd.scn.order_jitter = ms(flag, v);
+    } else if (flag == "--order-dup") {
+      cmd.scn.order_duplicate_probability = to_double(flag, v);
+    } else if (flag == "--fulfil-delay-ms") {
+      cmd.scn.fulfil_delay = ms(flag, v);
+    } else if (flag == "--faults") {
+      cmd.scn.channel_faults = v;
+    } else if (flag == "--shopify-port") {
+      cmd.ports.shopify = port_of(flag, v);
+    } else if (flag == "--amazon-port") {
+      cmd.ports.amazon = port_of(flag, v);
+    } else if (flag == "--webhook-port") {
+      cmd.ports.webhook = port_of(flag, v);
+    } else if (flag == "--drain-timeout-s") {
+      cmd.drain_timeout = seconds(flag, v);
+    } else if (flag == "--convergence-timeout-s") {
+      cmd.convergence_timeout = seconds(flag, v);
+    } else if (flag == "--json") {
+      cmd.json_path = v;
+    } else if (flag == "--baseline") {
+      if (v == "off") {
+        cmd.baseline.reset();
+      } else if (auto p = parse_push_setting(v)) {
+        cmd.baseline = *p;
+      } else {
+        die("--baseline: interval:MS (100..86400000), none or off, got '" + v + "'");
+      }
+    } else if (flag == "--push" && cmd.verb == "config") {
+      auto p = parse_push_setting(v);
+      if (!p) {
+        die("--push: event, interval:MS or none, got '" + v + "'");
+      }
+      cmd.push = *p;
+    } else if (flag == "--stockd-bin") {
+      cmd.stockd_bin = v;
+    } else if (flag == "--stockd" && cmd.verb == "run") {
+      cmd.stockd_url = v;
+    } else if (flag == "--token" && cmd.verb == "run") {
+      cmd.token = v;
+    } else {
+      die("unknown option " + flag + " for stocksim " + cmd.verb + " (see --help)");
+    }
+  }
+  for (double& r : cmd.scn.buys_per_second) {
+    r *= rate_scale;
+  }
+  if (auto problem = validate(cmd.scn)) {
+    die(*problem);
+  }
+  if (cmd.drain_timeout.count() < 0 || cmd.convergence_timeout.count() < 0) {
+    die("timeouts must be >= 0");
+  }
+  return cmd;
+}
+
+std::string stockd_binary(const sim_command& cmd) {
+  if (!cmd.stockd_bin.empty()) {
+    return cmd.stockd_bin;
+  }
+  if (auto sibling = sibling_stockd()) {
+    return *sibling;
+  }
+  die("no stockd next to stocksim: give --stockd-bin PATH");
+}
+
+run_options options_for(const sim_command& cmd) {
+  run_options o;
+  o.scn = cmd.scn;
+  o.drain_timeout = cmd.drain_timeout;
+  o.convergence_timeout = cmd.convergence_timeout;
+  o.progress = &std::cerr;
+  return o;
+}
+
+/// Starts a stockd with `push` and emulators on free ports, runs the scenario, stops both.
+run_summary run_with_own_stockd(const sim_command& cmd, const push_setting& push) {
+  channel_set channels;
+  run_options o = options_for(cmd);
+  o.label = push.label();
+  if (auto error = channels.start()) {
+    die(*error);
+  }
+  stockd_process_options so;
+  so.binary = stockd_binary(cmd);
+  so.config_toml = stockd_config(cmd.scn, channels.ports(), push);
+  so.keep_dir = cmd.keep;
+  stockd_process stockd(so);
+  std::cerr << "stocksim: starting " << so.binary << " (" << push.label() << ")" << std::endl;
+  if (auto error = stockd.start()) {
+    run_summary failed;
+    failed.scenario = cmd.scn.name;
+    failed.label = o.label;
+    failed.seed = cmd.scn.seed;
+    failed.skus = cmd.scn.skus;
+    // The first line names the reason (e.g. a config key this stockd refuses).
+    std::string reason = *error;
+    if (auto at = reason.find("config"); at != std::string::npos) {
+      auto end = reason.find('\n', at);
+      reason = "stockd did not start: " + reason.substr(at, end == std::string::npos ? end : end - at);
+    }
+    failed.error = reason;
+    std::cerr << "stocksim: " << *error << std::endl;
+    return failed;
+  }
+  if (cmd.keep) {
+    std::cerr << "stocksim: stockd's directory (log, config, data): " << stockd.dir() << std::endl;
+  }
+  o.stockd_url = stockd.url();
+  o.token = stockd.token();
+  run_summary s = run_scenario(o, channels);
+  stockd.stop();
+  channels.stop();
+  return s;
+}
+
+int sim_main(const std::vector<std::string>& args) {
+  sim_command cmd = parse_sim(args);
+  if (cmd.verb == "config") {
+    std::cout << stockd_config(cmd.scn, cmd.ports, cmd.push);
+    return 0;
+  }
+  export_channel_credentials();
+  signal(SIGPIPE, SIG_IGN);
+  run_summary main_run;
+  if (cmd.verb == "run") {
+    if (cmd.stockd_url.empty() || cmd.token.empty()) {
+      die("run needs --stockd http://host:port and --token T (stocksim config prints the config)");
+    }
+    channel_set channels(cmd.ports);
+    if (auto error = channels.start()) {
+      die(*error);
+    }
+    run_options o = options_for(cmd);
+    o.stockd_url = cmd.stockd_url;
+    o.token = cmd.token;
+    main_run = run_scenario(o, channels);
+    channels.stop();
+  } else {
+    main_run = run_with_own_stockd(cmd, push_setting{});
+  }
+  std::optional<run_summary> baseline;
+  if (cmd.baseline && main_run.error.empty()) {
+    baseline = run_with_own_stockd(cmd, *cmd.baseline);
+  }
+  std::cout << text_report(main_run, baseline) << std::flush;
+  if (!cmd.json_path.empty()) {
+    std::ofstream out(cmd.json_path, std::ios::binary);
+    out << summary_json(main_run, baseline) << "\n";
+    if (!out) {
+      die("--json: cannot write " + cmd.json_path);
+    }
+  }
+  if (!main_run.error.empty()) {
+    std::cerr << "stocksim: " << main_run.error << std::endl;
+    return 1;
+  }
+  // The run's verdict: nothing lost, everything converged.
+  return main_run.lost == 0 && main_run.converged ? 0 : 1;
+}
+
+int emulate_main(const std::vector<std::string>& args) {
   const std::string kind = args[1];
   if (kind != "shopify" && kind != "amazon" && kind != "webhook") {
     die("unknown emulator '" + kind + "' (shopify, amazon or webhook)");
@@ -292,4 +574,18 @@ int main(int argc, char** argv) {
   server.stop();
   std::cout << channel->stats_json() << std::endl;
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && (args[0] == "run" || args[0] == "demo" || args[0] == "config")) {
+    return sim_main(args);
+  }
+  if (args.size() < 2 || args[0] != "emulate") {
+    std::cerr << usage;
+    return 2;
+  }
+  return emulate_main(args);
 }

@@ -106,18 +106,28 @@ void buyer::buy_loop() {
       }
     }
     // Not under mu_: the emulator's lock is taken by its stats while it reads ours (queued_).
-    auto sku = channel_.buy_one(rng_);
-    if (!sku) {
+    const std::string order_id = opts_.channel_id + "-" + nonce_ + "-" +
+                                 std::to_string(order_number + 1);
+    const std::string event_id = order_id + ":1";
+    std::string sku;
+    auto sold = [&](std::string_view s) {
+      sku = s;
+      if (opts_.on_sale) {
+        opts_.on_sale(sale{opts_.channel_id, s, order_id, event_id});
+      }
+    };
+    const bool bought = opts_.choose_sku ? channel_.buy(opts_.choose_sku(rng_), sold)
+                                         : channel_.buy_one(rng_, sold).has_value();
+    if (!bought) {
       ++out_of_stock_;
       continue;
     }
+    ++order_number;
     ++purchases_;
-    const std::string order_id = opts_.channel_id + "-" + nonce_ + "-" +
-                                 std::to_string(++order_number);
     json_writer out;
     out.begin_array().begin_object();
-    out.field("id", order_id + ":1").field("source", opts_.channel_id);
-    out.field("type", "order_created").field("sku", *sku).field("qty", 1);
+    out.field("id", event_id).field("source", opts_.channel_id);
+    out.field("type", "order_created").field("sku", sku).field("qty", 1);
     out.field("order_id", order_id).field("line_id", "1").field("channel", opts_.channel_id);
     out.field("occurred_at", utc_now_iso()).end_object().end_array();
     const std::string body = out.take();
@@ -126,11 +136,11 @@ void buyer::buy_loop() {
           opts_.jitter * uniform(rng_));
     };
     const auto now = clock_type::now();
-    enqueue({now + opts_.delay + jitter(), body, 0});
+    enqueue({now + opts_.delay + jitter(), event_id, body, 0});
     if (opts_.duplicate_probability > 0 && uniform(rng_) < opts_.duplicate_probability) {
       ++duplicates_;
       enqueue({now + opts_.delay + jitter() + opts_.jitter / 2 + std::chrono::milliseconds{1},
-               body, 0});
+               event_id, body, 0});
     }
   }
 }
@@ -190,9 +200,25 @@ std::optional<std::chrono::milliseconds> buyer::deliver(pending& p, http_client*
   }
   ++sends_;
   ++p.attempts;
+  const auto sent_at = clock_type::now();
   const client_response res = client->send(req);
+  auto report = [&](delivery_outcome outcome) {
+    if (opts_.on_delivery) {
+      opts_.on_delivery(delivery{p.event_id, outcome, clock_type::now() - sent_at, p.attempts});
+    }
+  };
   if (res.status >= 200 && res.status < 300) {
+    // One event per body: its status is the only one in the answer.
+    if (res.body.find("\"status\":\"rejected\"") != std::string::npos) {
+      if (rejected_++ < 5) {
+        std::cerr << "stocksim buyer: stockd rejected an order: " << res.body << "\n";
+      }
+      report(delivery_outcome::rejected);
+      return std::nullopt;
+    }
     ++delivered_;
+    const bool duplicate = res.body.find("\"status\":\"duplicate\"") != std::string::npos;
+    report(duplicate ? delivery_outcome::duplicate : delivery_outcome::accepted);
     return std::nullopt;
   }
   const bool transient = res.status == 0 || res.status == 429 || res.status >= 500;
@@ -201,12 +227,15 @@ std::optional<std::chrono::milliseconds> buyer::deliver(pending& p, http_client*
       std::cerr << "stocksim buyer: stockd refused an order (" << res.status << "): " << res.body
                 << "\n";
     }
+    report(delivery_outcome::rejected);
     return std::nullopt;
   }
   if (p.attempts >= opts_.attempts_max) {
     ++failed_;
+    report(delivery_outcome::failed);
     return std::nullopt;
   }
+  report(delivery_outcome::retrying);
   auto delay = opts_.retry_delay_first * (1 << std::min(p.attempts - 1, 10));
   if (auto after = res.header("retry-after"); !after.empty()) {
     delay = std::chrono::milliseconds(1000 * std::atoll(after.c_str()));

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <mutex>
 #include <queue>
@@ -24,6 +25,30 @@
 #include "simulator/emulator.hpp"
 
 namespace stockd::simulator {
+
+/// A sale as the channel made it (reported under the emulator's lock: keep it short).
+struct sale {
+  std::string_view channel_id;
+  std::string_view sku;
+  std::string_view order_id;
+  std::string_view event_id;  // the order_created event's id (its source is the channel id)
+};
+
+/// How stockd answered one send of an order. `latency` is that send's round trip.
+enum class delivery_outcome : std::uint8_t {
+  accepted,   // 2xx, the event's status "accepted"
+  duplicate,  // 2xx, "duplicate": stockd had it already (a duplicate send, or a retry)
+  rejected,   // a 4xx, or the event's status "rejected": stockd refused it, not retried
+  retrying,   // 429, 5xx or no answer: sent again later
+  failed,     // the same on the last attempt: given up
+};
+
+struct delivery {
+  std::string_view event_id;
+  delivery_outcome outcome;
+  std::chrono::nanoseconds latency;
+  int attempt;  // 1 for the first send
+};
 
 struct buyer_options {
   double buys_per_second = 0;
@@ -39,6 +64,13 @@ struct buyer_options {
   std::chrono::milliseconds retry_delay_max{2'000};
   std::chrono::milliseconds request_timeout{5'000};
   std::uint64_t seed = 1;
+  /// Which SKU a customer wants (e.g. a Zipf draw); empty: a random SKU the channel shows in
+  /// stock. A customer who finds the SKU at 0 buys nothing (counted out_of_stock).
+  std::function<std::string(std::mt19937_64&)> choose_sku;
+  /// Called for every sale, under the emulator's lock, before the order is queued.
+  std::function<void(const sale&)> on_sale;
+  /// Called for every send of an order with stockd's answer, on the delivery thread.
+  std::function<void(const delivery&)> on_delivery;
 };
 
 class buyer {
@@ -61,6 +93,7 @@ public:
 private:
   struct pending {
     time_point due;
+    std::string event_id;
     std::string body;
     int attempts = 0;
     bool operator>(const pending& o) const { return due > o.due; }

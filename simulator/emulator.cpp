@@ -294,10 +294,32 @@ std::optional<std::int64_t> emulator::quantity(std::string_view sku, std::string
   return do_quantity(sku, location);
 }
 
-std::optional<std::string> emulator::buy_one(std::mt19937_64& rng) {
+std::optional<std::string> emulator::buy_one(
+    std::mt19937_64& rng, const std::function<void(std::string_view sku)>& sold) {
   std::lock_guard lock(mu_);
   on_time(now_());
-  return do_buy_one(rng);
+  auto sku = do_buy_one(rng);
+  if (sku && sold) {
+    sold(*sku);
+  }
+  return sku;
+}
+
+bool emulator::buy(std::string_view sku, const std::function<void(std::string_view sku)>& sold) {
+  std::lock_guard lock(mu_);
+  on_time(now_());
+  const auto shown = do_quantity(sku, {});
+  if (!shown || *shown <= 0) {
+    return false;
+  }
+  // The same decrement do_buy_one makes: the channel lowers its own quantity when it sells.
+  if (do_set_quantity(sku, *shown - 1, {})) {
+    return false;
+  }
+  if (sold) {
+    sold(sku);
+  }
+  return true;
 }
 
 std::string emulator::stats_json() {

@@ -72,7 +72,13 @@ public:
   std::optional<std::int64_t> quantity(std::string_view sku, std::string_view location = {});
   /// A customer buys one unit of a random SKU that shows stock: the channel decrements its own
   /// quantity, as a real channel does when it sells. The SKU bought, or nothing when all are 0.
-  std::optional<std::string> buy_one(std::mt19937_64& rng);
+  /// `sold`, when given, runs under the emulator's lock right after the decrement, so whoever
+  /// keeps the ground truth (simulator/world) sees the sale at the same instant the channel did.
+  std::optional<std::string> buy_one(std::mt19937_64& rng,
+                                     const std::function<void(std::string_view sku)>& sold = {});
+  /// A customer buys one unit of `sku` if the channel shows any; false when it shows 0 or has no
+  /// such item. `sold` as for buy_one.
+  bool buy(std::string_view sku, const std::function<void(std::string_view sku)>& sold = {});
 
   std::string stats_json();
   std::string quantities_json();

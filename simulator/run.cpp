@@ -1,0 +1,876 @@
+#include "simulator/run.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <simdjson.h>
+
+#include "simulator/buyer.hpp"
+#include "simulator/http_client.hpp"
+
+namespace stockd::simulator {
+namespace {
+
+using std::chrono::milliseconds;
+using steady = std::chrono::steady_clock;
+
+constexpr std::string_view wms_source = "stocksim-wms";
+constexpr std::size_t wms_batch_max = 500;          // events per POST /v1/events
+constexpr int wms_attempts_max = 8;                 // per batch, then its events are given up
+constexpr milliseconds wms_tick{20};
+constexpr milliseconds request_timeout{10'000};     // each step of each request to stockd
+constexpr milliseconds sample_period{50};
+constexpr std::size_t sampled_skus_max = 200;
+constexpr milliseconds convergence_poll{500};
+constexpr milliseconds probe_poll{2};
+
+std::string utc_now_iso() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+answer to_answer(delivery_outcome o) {
+  switch (o) {
+    case delivery_outcome::accepted: return answer::accepted;
+    case delivery_outcome::duplicate: return answer::duplicate;
+    case delivery_outcome::rejected: return answer::rejected;
+    case delivery_outcome::retrying: return answer::retrying;
+    case delivery_outcome::failed: return answer::failed;
+  }
+  return answer::failed;
+}
+
+/// The ledger key of an event: its idempotency key (source, id).
+std::string event_key(std::string_view source, std::string_view id) {
+  std::string key(source);
+  key += '|';
+  key += id;
+  return key;
+}
+
+/// One WMS event: the envelope without a location when `location` is empty (a line event that
+/// follows its order to where stockd placed it).
+struct wms_event {
+  std::string id;
+  std::string body;
+};
+
+wms_event make_event(std::string_view type, std::string id, std::string_view sku,
+                     std::string_view location, std::int64_t qty,
+                     std::vector<std::pair<std::string_view, std::string>> extra) {
+  connectors::json_writer out;
+  out.begin_object().field("id", id).field("source", wms_source).field("type", type);
+  out.field("sku", sku);
+  if (!location.empty()) {
+    out.field("location", location);
+  }
+  out.field("qty", qty).field("occurred_at", utc_now_iso());
+  for (const auto& [k, v] : extra) {
+    out.field(k, v);
+  }
+  out.end_object();
+  return {std::move(id), out.take()};
+}
+
+/// Posts WMS events to stockd in batches, one batch at a time, retrying a batch that got no
+/// answer, a 429 or a 5xx (stockd dedups by (source, id), so a resend is safe) up to
+/// wms_attempts_max times. Records every event's answers in the ledger. One thread.
+class wms_sender {
+public:
+  wms_sender(const std::string& host, std::uint16_t port, std::string token, event_ledger& ledger)
+      : client_(host, port), token_(std::move(token)), ledger_(ledger) {}
+
+  /// True when every event was acknowledged.
+  bool send(const std::vector<wms_event>& events) {
+    bool all = true;
+    for (std::size_t first = 0; first < events.size(); first += wms_batch_max) {
+      const std::size_t last = std::min(events.size(), first + wms_batch_max);
+      all = send_batch(events, first, last) && all;
+    }
+    return all;
+  }
+
+private:
+  bool send_batch(const std::vector<wms_event>& events, std::size_t first, std::size_t last) {
+    std::string body = "[";
+    for (std::size_t i = first; i < last; ++i) {
+      ledger_.created(event_key(wms_source, events[i].id));
+      if (i > first) {
+        body += ',';
+      }
+      body += events[i].body;
+    }
+    body += ']';
+    client_request req;
+    req.method = "POST";
+    req.target = "/v1/events";
+    req.body = std::move(body);
+    req.timeout = request_timeout;
+    req.headers.emplace_back("Authorization", "Bearer " + token_);
+    milliseconds delay{100};
+    for (int attempt = 1; attempt <= wms_attempts_max; ++attempt) {
+      const auto sent_at = steady::now();
+      const client_response res = client_.send(req);
+      const auto latency = steady::now() - sent_at;
+      if (res.status >= 200 && res.status < 300) {
+        return record_results(events, first, last, res.body, latency);
+      }
+      const bool transient = res.status == 0 || res.status == 429 || res.status >= 500;
+      const bool final_attempt = !transient || attempt == wms_attempts_max;
+      for (std::size_t i = first; i < last; ++i) {
+        ledger_.answered(event_key(wms_source, events[i].id),
+                         !transient ? answer::rejected
+                                    : final_attempt ? answer::failed : answer::retrying,
+                         latency);
+      }
+      if (final_attempt) {
+        if (errors_++ < 5) {
+          std::fprintf(stderr, "stocksim wms: stockd answered %u: %.300s%s\n", res.status,
+                       res.body.c_str(), res.transport_error.c_str());
+        }
+        return false;
+      }
+      std::this_thread::sleep_for(delay);
+      delay = std::min(delay * 2, milliseconds{2'000});
+    }
+    return false;
+  }
+
+  bool record_results(const std::vector<wms_event>& events, std::size_t first, std::size_t last,
+                      const std::string& body, steady::duration latency) {
+    simdjson::dom::element root;
+    simdjson::dom::array results;
+    if (parser_.parse(body).get(root) || root["results"].get_array().get(results) ||
+        results.size() != last - first) {
+      for (std::size_t i = first; i < last; ++i) {
+        ledger_.answered(event_key(wms_source, events[i].id), answer::failed, latency);
+      }
+      return false;
+    }
+    bool all = true;
+    std::size_t i = first;
+    for (simdjson::dom::element r : results) {
+      std::string_view status;
+      if (r["status"].get_string().get(status)) {
+        status = "";
+      }
+      const answer a = status == "accepted"    ? answer::accepted
+                       : status == "duplicate" ? answer::duplicate
+                                               : answer::rejected;
+      if (a == answer::rejected) {
+        all = false;
+        if (errors_++ < 5) {
+          std::fprintf(stderr, "stocksim wms: stockd rejected %s: %s\n", events[i].id.c_str(),
+                       simdjson::minify(r).c_str());
+        }
+      }
+      ledger_.answered(event_key(wms_source, events[i].id), a, latency);
+      ++i;
+    }
+    return all;
+  }
+
+  http_client client_;
+  std::string token_;
+  event_ledger& ledger_;
+  simdjson::dom::parser parser_;
+  int errors_ = 0;
+};
+
+/// A purchase order on its way: received at `due`.
+struct open_po {
+  steady::time_point due;
+  std::size_t sku;
+  std::size_t location;
+  std::int64_t qty;
+  std::string po_id;
+};
+
+/// Staleness per channel over the sampled SKUs.
+struct staleness {
+  double over_s = 0;
+  double wrong_s = 0;
+};
+
+struct sku_record {
+  bool ok = false;  // answered 200 with the fields below
+  std::int64_t on_hand = 0;
+  std::int64_t committed = 0;
+  struct channel_record {
+    std::int64_t expected = 0;
+    std::optional<std::int64_t> last_pushed;
+    bool in_sync = false;
+  };
+  std::map<std::string, channel_record, std::less<>> channels;
+};
+
+/// GET /v1/skus/{sku}: stockd's buckets summed over locations and each channel's expected value.
+sku_record read_sku(http_client& client, const std::string& token, const std::string& sku,
+                    simdjson::dom::parser& parser) {
+  client_request req;
+  req.target = "/v1/skus/" + sku;  // the prefix check keeps names URL-safe
+  req.timeout = request_timeout;
+  req.headers.emplace_back("Authorization", "Bearer " + token);
+  const client_response res = client.send(req);
+  sku_record out;
+  simdjson::dom::element root;
+  if (res.status != 200 || parser.parse(res.body).get(root)) {
+    return out;
+  }
+  simdjson::dom::object locations;
+  if (root["locations"].get_object().get(locations) == simdjson::SUCCESS) {
+    for (auto [name, state] : locations) {
+      std::int64_t v = 0;
+      if (state["on_hand"].get_int64().get(v) == simdjson::SUCCESS) {
+        out.on_hand += v;
+      }
+      if (state["committed"].get_int64().get(v) == simdjson::SUCCESS) {
+        out.committed += v;
+      }
+    }
+  }
+  simdjson::dom::object channels;
+  if (root["channels"].get_object().get(channels) == simdjson::SUCCESS) {
+    for (auto [name, record] : channels) {
+      sku_record::channel_record c;
+      if (record["expected"].get_int64().get(c.expected) != simdjson::SUCCESS) {
+        continue;
+      }
+      std::int64_t pushed = 0;
+      if (record["last_pushed"].get_int64().get(pushed) == simdjson::SUCCESS) {
+        c.last_pushed = pushed;
+      }
+      bool in_sync = false;
+      c.in_sync = record["in_sync"].get_bool().get(in_sync) == simdjson::SUCCESS && in_sync;
+      out.channels.emplace(std::string(name), c);
+    }
+  }
+  out.ok = true;
+  return out;
+}
+
+std::uint64_t stat_u64(simdjson::dom::element root, std::string_view key) {
+  std::uint64_t v = 0;
+  return root[key].get_uint64().get(v) == simdjson::SUCCESS ? v : 0;
+}
+
+/// Everything a run owns while traffic flows; the threads borrow it.
+struct session {
+  const run_options& opts;
+  const scenario& scn;
+  channel_set& channels;
+  world truth;
+  event_ledger ledger;
+  std::string host;
+  std::uint16_t port = 0;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool traffic_ = true;  // false: no new purchase orders
+  bool stop_wms = false;
+  bool stop_sampler = false;
+  bool stop_probe = false;
+  std::vector<latency_recorder> propagation = std::vector<latency_recorder>(channel_ids().size());
+  std::vector<std::uint64_t> propagation_timeouts = std::vector<std::uint64_t>(channel_ids().size());
+  std::vector<open_po> pos;  // under mu (the WMS thread only, and the drain check)
+  std::vector<staleness> stale = std::vector<staleness>(channel_ids().size());
+  std::size_t sampled = 0;
+
+  session(const run_options& o, channel_set& c)
+      : opts(o), scn(o.scn), channels(c),
+        truth(location_names(o.scn), initial_stock(o.scn)) {}
+
+  // ---- the WMS ----
+  void wms_loop() {
+    wms_sender sender(host, port, opts.token, ledger);
+    std::uint64_t po_number = 0;
+    auto next_replenish = steady::now();
+    for (;;) {
+      {
+        std::unique_lock lock(mu);
+        if (cv.wait_for(lock, wms_tick, [this] { return stop_wms; })) {
+          return;
+        }
+      }
+      const auto now = steady::now();
+      std::vector<wms_event> events;
+      for (const order_line& line : truth.settle_due(now - scn.fulfil_delay, wms_batch_max)) {
+        const auto type = line.covered ? "order_fulfilled" : "order_cancelled";
+        events.push_back(make_event(type, line.order_id + ":settle", line.sku, {}, 1,
+                                    {{"order_id", line.order_id}, {"line_id", "1"}}));
+      }
+      bool replenishing = false;
+      {
+        std::lock_guard lock(mu);
+        replenishing = traffic_ && scn.replenish;
+        // Receipts whose lead time has passed: the goods are on the shelf now.
+        auto due = std::stable_partition(pos.begin(), pos.end(),
+                                         [now](const open_po& p) { return p.due > now; });
+        for (auto it = due; it != pos.end(); ++it) {
+          const std::string& sku = truth.skus()[it->sku];
+          truth.received(sku, it->location, it->qty, true);
+          events.push_back(make_event("received", it->po_id + ":received", sku,
+                                      truth.locations()[it->location], it->qty,
+                                      {{"po_id", it->po_id}}));
+        }
+        pos.erase(due, pos.end());
+      }
+      if (replenishing && now >= next_replenish) {
+        next_replenish = now + milliseconds{250};
+        replenish(now, po_number, events);
+      }
+      if (!events.empty()) {
+        sender.send(events);
+      }
+    }
+  }
+
+  void replenish(steady::time_point now, std::uint64_t& po_number, std::vector<wms_event>& events) {
+    std::lock_guard lock(mu);
+    for (std::size_t i = 0; i < truth.skus().size(); ++i) {
+      const std::string& sku = truth.skus()[i];
+      const auto t = truth.truth(sku);
+      if (!t || t->sellable() + t->incoming > scn.reorder_point) {
+        continue;
+      }
+      const std::size_t location = i % truth.locations().size();
+      const std::string po_id = "po-" + scn.sku_prefix + std::to_string(++po_number);
+      truth.purchase_ordered(sku, scn.reorder_qty);
+      events.push_back(make_event("po_created", po_id + ":created", sku,
+                                  truth.locations()[location], scn.reorder_qty,
+                                  {{"po_id", po_id}}));
+      pos.push_back({now + scn.po_lead_time, i, location, scn.reorder_qty, po_id});
+    }
+  }
+
+  bool wms_idle() {
+    std::lock_guard lock(mu);
+    return pos.empty() && truth.open_orders() == 0;
+  }
+
+  // ---- the sampler ----
+  void sampler_loop() {
+    sampled = std::min(scn.skus, sampled_skus_max);  // not the probe
+    auto last = steady::now();
+    for (;;) {
+      {
+        std::unique_lock lock(mu);
+        if (cv.wait_for(lock, sample_period, [this] { return stop_sampler; })) {
+          return;
+        }
+      }
+      const auto now = steady::now();
+      const double dt = std::chrono::duration<double>(now - last).count();
+      last = now;
+      for (std::size_t i = 0; i < sampled; ++i) {
+        const std::string& sku = truth.skus()[i];
+        const std::int64_t sellable = std::max<std::int64_t>(0, truth.truth(sku)->sellable());
+        for (std::size_t c = 0; c < channel_ids().size(); ++c) {
+          const std::int64_t shown = channels.at(c).quantity(sku).value_or(0);
+          if (shown > sellable) {
+            stale[c].over_s += dt;
+          }
+          if (shown != sellable) {
+            stale[c].wrong_s += dt;
+          }
+        }
+      }
+    }
+  }
+
+  // ---- the propagation probe ----
+  // Each probe lowers the probe SKU by one, so every value is new and a channel that shows a
+  // value at or below a probe's has shown that probe (coalescing may skip straight to a later
+  // one). Probes overlap: a slow channel does not hold back the measurement of a fast one.
+  // Decreases only: the urgent lane, the one that prevents oversells.
+  struct pending_probe {
+    steady::time_point acked;
+    std::int64_t want;
+  };
+
+  void probe_loop() {
+    wms_sender sender(host, port, opts.token, ledger);
+    const std::string sku = probe_sku(scn);
+    std::vector<std::deque<pending_probe>> pending(channel_ids().size());
+    auto next_probe = steady::now() + scn.probe_period;
+    for (std::uint64_t n = 1;;) {
+      {
+        std::unique_lock lock(mu);
+        if (cv.wait_for(lock, probe_poll, [this] { return stop_probe; })) {
+          break;
+        }
+      }
+      auto now = steady::now();
+      if (now >= next_probe) {
+        next_probe = now + scn.probe_period;
+        connectors::json_writer body;
+        const std::string id = "probe:" + scn.sku_prefix + std::to_string(n++);
+        body.begin_object().field("id", id).field("source", wms_source).field("type", "adjusted");
+        body.field("sku", sku).field("location", truth.locations()[0]).field("delta", -1);
+        body.field("reason", "probe").field("occurred_at", utc_now_iso()).end_object();
+        truth.adjusted(sku, 0, -1);
+        if (sender.send({wms_event{id, body.take()}})) {
+          now = steady::now();
+          const std::int64_t want = truth.truth(sku)->on_hand;
+          for (auto& p : pending) {
+            p.push_back({now, want});
+          }
+        }
+      }
+      for (std::size_t c = 0; c < pending.size(); ++c) {
+        if (pending[c].empty()) {
+          continue;
+        }
+        const auto shown = channels.at(c).quantity(sku);
+        while (shown && !pending[c].empty() && *shown <= pending[c].front().want) {
+          propagation[c].record(now - pending[c].front().acked);
+          pending[c].pop_front();
+        }
+      }
+    }
+    for (std::size_t c = 0; c < pending.size(); ++c) {
+      propagation_timeouts[c] += pending[c].size();  // not shown before traffic stopped
+    }
+  }
+
+  void stop_thread(bool session::*flag, std::thread& t) {
+    {
+      std::lock_guard lock(mu);
+      this->*flag = true;
+      cv.notify_all();
+    }
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+};
+
+std::string sku_mismatch(const std::string& sku, std::string_view what, std::int64_t want,
+                         std::int64_t got) {
+  return sku + ": " + std::string(what) + " " + std::to_string(got) + ", expected " +
+         std::to_string(want);
+}
+
+} // namespace
+
+void export_channel_credentials() {
+  ::setenv(shopify_token_env, shopify_options{}.access_token.c_str(), 1);
+  ::setenv(amazon_token_env, amazon_options{}.access_token.c_str(), 1);
+  ::setenv(webhook_secret_env, webhook_options{}.secret.c_str(), 1);
+}
+
+channel_set::channel_set(channel_ports ports) : requested_(ports) {}
+
+channel_set::~channel_set() { stop(); }
+
+std::optional<std::string> channel_set::start() {
+  const std::uint16_t ports[] = {requested_.shopify, requested_.amazon, requested_.webhook};
+  for (std::size_t i = 0; i < channel_ids().size(); ++i) {
+    listener_options lo;
+    lo.port = ports[i];
+    emulator* e = &at(i);
+    listeners_.push_back(
+        std::make_unique<listener>(lo, [e](const request& r) { return e->handle(r); }));
+    if (auto error = listeners_.back()->start()) {
+      return channel_ids()[i] + " emulator: " + *error;
+    }
+  }
+  return std::nullopt;
+}
+
+void channel_set::stop() {
+  for (auto& l : listeners_) {
+    l->stop();
+  }
+}
+
+channel_ports channel_set::ports() const {
+  channel_ports out;
+  if (listeners_.size() == 3) {
+    out.shopify = listeners_[0]->port();
+    out.amazon = listeners_[1]->port();
+    out.webhook = listeners_[2]->port();
+  }
+  return out;
+}
+
+emulator& channel_set::at(std::size_t i) {
+  switch (i) {
+    case 0: return shopify_;
+    case 1: return amazon_;
+    default: return webhook_;
+  }
+}
+
+std::string push_setting::label() const {
+  switch (mode) {
+    case kind::event: return "stockd (push = event)";
+    case kind::interval:
+      return "baseline (push = interval, " + std::to_string(interval.count()) + " ms)";
+    case kind::none: return "broken (connector = none: stockd pushes nothing)";
+  }
+  return "?";
+}
+
+std::optional<push_setting> parse_push_setting(std::string_view text) {
+  push_setting p;
+  if (text == "event") {
+    return p;
+  }
+  if (text == "none") {
+    p.mode = push_setting::kind::none;
+    return p;
+  }
+  constexpr std::string_view prefix = "interval:";
+  if (text.substr(0, prefix.size()) == prefix) {
+    std::int64_t ms = 0;
+    const auto rest = text.substr(prefix.size());
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), ms);
+    if (ec != std::errc{} || end != rest.data() + rest.size() || ms < 100 || ms > 86'400'000) {
+      return std::nullopt;
+    }
+    p.mode = push_setting::kind::interval;
+    p.interval = milliseconds{ms};
+    return p;
+  }
+  return std::nullopt;
+}
+
+std::string stockd_config(const scenario& s, channel_ports ports, const push_setting& push,
+                          const std::string& listen, const std::string& data_dir) {
+  std::string t = "# stockd config for stocksim (scenario " + s.name + ", " + push.label() +
+                  ")\n# Channel credentials come from the environment: " + shopify_token_env +
+                  ", " + amazon_token_env + ", " + webhook_secret_env + "\n";
+  if (!listen.empty() || !data_dir.empty()) {
+    t += "[server]\n";
+    if (!listen.empty()) {
+      t += "listen = \"" + listen + "\"\n";
+    }
+    if (!data_dir.empty()) {
+      t += "data_dir = \"" + data_dir + "\"\n";
+    }
+    t += "\n";
+  }
+  std::string locations = "[";
+  for (std::size_t l = 0; l < s.locations; ++l) {
+    t += "[[locations]]\nid = \"" + location_name(l) + "\"\n\n";
+    locations += (l > 0 ? ", \"" : "\"") + location_name(l) + "\"";
+  }
+  locations += "]";
+  const bool none = push.mode == push_setting::kind::none;
+  auto common = [&](const std::string& id, const std::string& connector,
+                    const std::string& endpoint) {
+    t += "[[channels]]\nid = \"" + id + "\"\nconnector = \"" + (none ? "none" : connector) +
+         "\"\n";
+    if (!none) {
+      t += "endpoint = \"" + endpoint + "\"\n";
+    }
+    t += "locations = " + locations + "\n";
+    if (push.mode == push_setting::kind::interval) {
+      t += "push = \"interval\"\npush_interval_ms = " + std::to_string(push.interval.count()) +
+           "\n";
+    }
+    return !none;
+  };
+  const std::string host = "http://127.0.0.1:";
+  if (common("shopify", "shopify",
+             host + std::to_string(ports.shopify) + "/admin/api/2026-04/graphql.json")) {
+    t += "credentials = \"env:" + std::string(shopify_token_env) + "\"\n";
+    t += "shopify_location = \"gid://shopify/Location/1\"\n";
+  }
+  t += "\n";
+  if (common("amazon", "amazon", host + std::to_string(ports.amazon))) {
+    t += "credentials = \"env:" + std::string(amazon_token_env) + "\"\n";
+    t += "seller_id = \"A1STOCKSIM\"\nmarketplace_id = \"ATVPDKIKX0DER\"\n";
+    t += "requests_per_second = 5\nburst = 5\n";  // the emulator's bucket (SP-API's figures)
+  }
+  t += "\n";
+  if (common("webhook", "webhook", host + std::to_string(ports.webhook) + "/inventory")) {
+    t += "credentials = \"env:" + std::string(webhook_secret_env) + "\"\n";
+    t += "requests_per_second = 10\nburst = 10\nbatch_size = 100\n";  // the emulator's limits
+  }
+  return t;
+}
+
+run_summary run_scenario(const run_options& opts, channel_set& channels) {
+  run_summary out;
+  const scenario& scn = opts.scn;
+  out.scenario = scn.name;
+  out.label = opts.label;
+  out.seed = scn.seed;
+  out.skus = scn.skus;
+  out.convergence_timeout_s = std::chrono::duration<double>(opts.convergence_timeout).count();
+  if (auto problem = validate(scn)) {
+    out.error = *problem;
+    return out;
+  }
+  session run(opts, channels);
+  if (!parse_http_url(opts.stockd_url, run.host, run.port)) {
+    out.error = "stockd URL must be http://host:port, got '" + opts.stockd_url + "'";
+    return out;
+  }
+  world& truth = run.truth;
+  const auto& skus = truth.skus();
+
+  // The merchant's catalog on each channel, showing the initial stock; and the same stock
+  // received into stockd (the WMS's opening receipts).
+  std::vector<wms_event> opening;
+  for (std::size_t i = 0; i < skus.size(); ++i) {
+    std::int64_t total = 0;
+    for (std::size_t l = 0; l < truth.locations().size(); ++l) {
+      const std::int64_t qty = truth.initial_on_hand(i, l);
+      total += qty;
+      if (qty > 0) {
+        opening.push_back(make_event("received", "open:" + skus[i] + ":" + truth.locations()[l],
+                                     skus[i], truth.locations()[l], qty, {}));
+      }
+    }
+    for (std::size_t c = 0; c < channel_ids().size(); ++c) {
+      if (auto error = channels.at(c).set_quantity(skus[i], total)) {
+        out.error = channel_ids()[c] + ": " + *error;
+        return out;
+      }
+    }
+  }
+  {
+    wms_sender sender(run.host, run.port, opts.token, run.ledger);
+    if (!sender.send(opening)) {
+      out.error = "stockd did not accept the opening stock (is it running at " + opts.stockd_url +
+                  " with a token that may ingest?)";
+      return out;
+    }
+  }
+
+  // Traffic.
+  for (std::size_t c = 0; c < channel_ids().size(); ++c) {
+    if (auto error = channels.at(c).set_faults(scn.channel_faults)) {
+      out.error = "channel faults: " + *error;
+      return out;
+    }
+  }
+  const sku_chooser chooser(scn);
+  std::vector<std::unique_ptr<buyer>> buyers;
+  for (std::size_t c = 0; c < channel_ids().size(); ++c) {
+    if (scn.buys_per_second[c] <= 0) {
+      continue;
+    }
+    buyer_options b;
+    b.buys_per_second = scn.buys_per_second[c];
+    b.channel_id = channel_ids()[c];
+    b.stockd_url = opts.stockd_url;
+    b.token = opts.token;
+    b.delay = scn.order_delay;
+    b.jitter = scn.order_jitter;
+    b.duplicate_probability = scn.order_duplicate_probability;
+    b.seed = scn.seed * 1'000 + c;
+    b.choose_sku = [&chooser](std::mt19937_64& rng) { return chooser(rng); };
+    world* w = &truth;
+    event_ledger* ledger = &run.ledger;
+    b.on_sale = [w, ledger](const sale& s) {
+      w->sell(s.channel_id, s.sku, s.order_id);
+      ledger->created(event_key(s.channel_id, s.event_id));
+    };
+    const std::string source = b.channel_id;
+    b.on_delivery = [w, ledger, source](const delivery& d) {
+      ledger->answered(event_key(source, d.event_id), to_answer(d.outcome), d.latency);
+      if (d.outcome == delivery_outcome::accepted || d.outcome == delivery_outcome::duplicate) {
+        // The order id is the event id without its ":<line>".
+        const auto order_id = d.event_id.substr(0, d.event_id.rfind(':'));
+        w->order_acknowledged(order_id, steady::now());
+      }
+    };
+    buyers.push_back(std::make_unique<buyer>(std::move(b), channels.at(c)));
+  }
+  std::thread wms([&run] { run.wms_loop(); });
+  std::thread sampler([&run] { run.sampler_loop(); });
+  std::thread prober;
+  if (scn.probe_period.count() > 0) {
+    prober = std::thread([&run] { run.probe_loop(); });
+  }
+  const auto started = steady::now();
+  for (auto& b : buyers) {
+    if (auto error = b->start()) {
+      out.error = "customers: " + *error;
+    }
+  }
+  auto progress = [&](const char* phase) {
+    if (opts.progress == nullptr) {
+      return;
+    }
+    const double elapsed = std::chrono::duration<double>(steady::now() - started).count();
+    const auto counts = run.ledger.totals();
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "[%6.1f s] %s: %.0f events/s, %llu sent, %llu acknowledged, %llu oversold, "
+                  "%zu open orders\n",
+                  elapsed, phase, elapsed > 0 ? static_cast<double>(counts.created) / elapsed : 0,
+                  static_cast<unsigned long long>(counts.created),
+                  static_cast<unsigned long long>(counts.acknowledged),
+                  static_cast<unsigned long long>(truth.oversold_units()), truth.open_orders());
+    *opts.progress << line << std::flush;
+  };
+  while (out.error.empty() && steady::now() - started < scn.duration) {
+    std::this_thread::sleep_for(std::min<steady::duration>(milliseconds{1'000},
+                                                           scn.duration - (steady::now() - started)));
+    progress("traffic");
+  }
+  const auto traffic_end = steady::now();
+  out.duration_s = std::chrono::duration<double>(traffic_end - started).count();
+
+  // Drain: the customers stop, their queued orders go out, the WMS settles every order and
+  // receives what is on order; the channels stop failing.
+  {
+    std::lock_guard lock(run.mu);
+    run.traffic_ = false;
+  }
+  run.stop_thread(&session::stop_probe, prober);
+  for (std::size_t c = 0; c < channel_ids().size(); ++c) {
+    (void)channels.at(c).set_faults("none");
+  }
+  for (auto& b : buyers) {
+    const auto left = opts.drain_timeout - (steady::now() - traffic_end);
+    b->stop(std::max(milliseconds{0}, std::chrono::duration_cast<milliseconds>(left)));
+  }
+  while (!run.wms_idle() && steady::now() - traffic_end < opts.drain_timeout) {
+    std::this_thread::sleep_for(milliseconds{100});
+  }
+  run.stop_thread(&session::stop_wms, wms);
+  run.stop_thread(&session::stop_sampler, sampler);
+  progress("drained");
+  const bool settled = run.wms_idle();
+
+  // Convergence: every channel shows stockd's expected value; stockd's on-hand is the world's
+  // and nothing is left committed (every order was shipped or cancelled).
+  http_client reader(run.host, run.port);
+  simdjson::dom::parser parser;
+  const auto converge_start = steady::now();
+  std::vector<std::uint64_t> out_of_sync(channel_ids().size(), 0);
+  for (;;) {
+    out.mismatches.clear();
+    out.unreflected_skus = 0;
+    std::fill(out_of_sync.begin(), out_of_sync.end(), 0);
+    std::size_t mismatching = 0;
+    for (const std::string& sku : skus) {
+      const sku_record r = read_sku(reader, opts.token, sku, parser);
+      std::vector<std::string> problems;
+      if (!r.ok) {
+        problems.push_back(sku + ": GET /v1/skus failed");
+      } else {
+        const sku_truth t = *truth.truth(sku);
+        if (r.on_hand != t.on_hand || (settled && r.committed != 0)) {
+          ++out.unreflected_skus;
+          if (r.on_hand != t.on_hand) {
+            problems.push_back(sku_mismatch(sku, "stockd on_hand", t.on_hand, r.on_hand));
+          } else {
+            problems.push_back(sku_mismatch(sku, "stockd committed", 0, r.committed));
+          }
+        }
+        for (std::size_t c = 0; c < channel_ids().size(); ++c) {
+          auto e = r.channels.find(channel_ids()[c]);
+          const auto shown = channels.at(c).quantity(sku);
+          if (e == r.channels.end() || shown != std::optional<std::int64_t>(e->second.expected)) {
+            ++out_of_sync[c];
+            std::string p = sku + ": " + channel_ids()[c] + " shows " +
+                            (shown ? std::to_string(*shown) : "nothing") + ", stockd expects ";
+            if (e == r.channels.end()) {
+              p += "nothing";
+            } else {
+              // What stockd believes it pushed, and whether it thinks the channel is in sync:
+              // tells a push that never came from a channel stockd models wrongly.
+              p += std::to_string(e->second.expected) + " (last_pushed " +
+                   (e->second.last_pushed ? std::to_string(*e->second.last_pushed) : "null") +
+                   ", in_sync " + (e->second.in_sync ? "true" : "false") + ")";
+            }
+            problems.push_back(std::move(p));
+          }
+        }
+      }
+      if (!problems.empty()) {
+        ++mismatching;
+        for (auto& p : problems) {
+          if (out.mismatches.size() < 10) {
+            out.mismatches.push_back(std::move(p));
+          }
+        }
+      }
+    }
+    const auto waited = steady::now() - converge_start;
+    if (mismatching == 0) {
+      out.converged = true;
+      out.convergence_s = std::chrono::duration<double>(waited).count();
+      break;
+    }
+    if (waited >= opts.convergence_timeout) {
+      out.convergence_s = std::chrono::duration<double>(waited).count();
+      break;
+    }
+    std::this_thread::sleep_for(convergence_poll);
+  }
+  if (!settled) {
+    out.mismatches.insert(out.mismatches.begin(),
+                          std::to_string(truth.open_orders()) +
+                              " orders still open after the drain (unacknowledged orders)");
+    out.converged = false;
+  }
+
+  // Figures.
+  out.events = run.ledger.totals();
+  out.unanswered = run.ledger.unanswered();
+  out.lost = out.unanswered + out.unreflected_skus;
+  out.ack_latency = run.ledger.ack_latency();
+  out.events_per_second = out.duration_s > 0
+                              ? static_cast<double>(out.events.created) / out.duration_s
+                              : 0;
+  out.sampled_skus = run.sampled;
+  const auto sales = truth.sales();
+  for (std::size_t c = 0; c < channel_ids().size(); ++c) {
+    channel_summary cs;
+    cs.id = channel_ids()[c];
+    if (auto it = sales.find(cs.id); it != sales.end()) {
+      cs.units_sold = it->second.units_sold;
+      cs.oversold_units = it->second.oversold_units;
+    }
+    out.units_sold += cs.units_sold;
+    out.oversold_units += cs.oversold_units;
+    cs.over_display_sku_s = run.stale[c].over_s;
+    cs.wrong_display_sku_s = run.stale[c].wrong_s;
+    cs.out_of_sync_skus = out_of_sync[c];
+    cs.propagation = run.propagation[c].summary();
+    cs.propagation_timeouts = run.propagation_timeouts[c];
+    const std::string stats = channels.at(c).stats_json();
+    simdjson::dom::element root;
+    if (parser.parse(stats).get(root) == simdjson::SUCCESS) {
+      cs.api_calls = stat_u64(root, "calls");
+      cs.items = stat_u64(root, "items");
+      const auto item_calls = stat_u64(root, "item_calls");
+      cs.items_per_call = item_calls > 0 ? static_cast<double>(cs.items) /
+                                               static_cast<double>(item_calls)
+                                         : 0;
+      cs.throttled = stat_u64(root, "throttled");
+      simdjson::dom::element responses;
+      if (root["responses"].get(responses) == simdjson::SUCCESS) {
+        cs.responses_429 = stat_u64(responses, "429");
+      }
+    }
+    out.channels.push_back(std::move(cs));
+  }
+  return out;
+}
+
+} // namespace stockd::simulator

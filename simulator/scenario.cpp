@@ -1,0 +1,156 @@
+#include "simulator/scenario.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "simulator/faults.hpp"
+
+namespace stockd::simulator {
+
+std::optional<scenario> scenario_preset(const std::string& name) {
+  scenario s;
+  s.name = name;
+  if (name == "steady") {
+    return s;
+  }
+  if (name == "flash_sale") {
+    // 3 hot SKUs × 20 units = 60 hot units; 95 % of 3 × 100 attempts/s over 20 s is 5,700
+    // attempts on them: ~95× their stock. Orders reach stockd 100-400 ms after the sale, as
+    // storefront webhooks do. At this rate a hot SKU sells out in ~0.2 s, faster than any order
+    // reaches stockd: every channel sells what it shows whatever stockd does, and only
+    // reservations could prevent it. --hot-stock 150 makes a sale that lasts seconds, where
+    // pushing on every change is what separates stockd from the batch baseline.
+    s.skus = 20;
+    s.hot_skus = 3;
+    s.hot_stock_per_location = 20;
+    s.hot_share = 0.95;
+    s.buys_per_second = {100, 100, 100};
+    s.order_delay = std::chrono::milliseconds{100};
+    s.order_jitter = std::chrono::milliseconds{300};
+    s.replenish = false;
+    return s;
+  }
+  if (name == "chaos") {
+    s.order_duplicate_probability = 0.2;
+    s.order_jitter = std::chrono::milliseconds{1'000};
+    s.channel_faults = "429=0.05,5xx=0.05,reset=0.02,hang-after=0.01,hang-ms=1500";
+    return s;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> validate(const scenario& s) {
+  if (s.sku_prefix.empty() || s.sku_prefix.size() > 64 ||
+      s.sku_prefix.find_first_of("\"\\/?#% ") != std::string::npos) {
+    return "SKU prefix: 1..64 characters, none of \" \\ / ? # % or space";
+  }
+  if (s.skus < 1 || s.skus > 100'000) {
+    return "skus must be 1..100000";
+  }
+  if (s.locations < 1 || s.locations > 16) {
+    return "locations must be 1..16";
+  }
+  if (s.hot_skus > s.skus) {
+    return "hot SKUs must be at most the catalog";
+  }
+  if (s.duration < std::chrono::milliseconds{500} || s.duration > std::chrono::hours{24}) {
+    return "duration must be 0.5 s .. 24 h";
+  }
+  if (s.buys_per_second.size() != channel_ids().size()) {
+    return "one buy rate per channel";
+  }
+  for (double r : s.buys_per_second) {
+    if (!(r >= 0) || r > 10'000) {
+      return "buy rates must be 0..10000 per second";
+    }
+  }
+  if (s.probe_period.count() < 0 || (s.probe_period.count() > 0 && s.probe_period.count() < 50)) {
+    return "probe period: 0 (off) or at least 50 ms";
+  }
+  if (s.stock_per_location < 0 || s.hot_stock_per_location < 0 || s.reorder_qty < 1 ||
+      s.hot_share < 0 || s.hot_share > 1 || s.order_duplicate_probability < 0 ||
+      s.order_duplicate_probability > 1 || !(s.zipf_s > 0)) {
+    return "stock >= 0, reorder quantity >= 1, shares and probabilities in [0, 1], zipf s > 0";
+  }
+  if (!s.channel_faults.empty()) {
+    auto parsed = parse_faults(s.channel_faults);
+    if (!parsed.settings) {
+      return "channel faults: " + parsed.error;
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+std::string numbered(const std::string& prefix, std::size_t index) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%05zu", index);
+  return prefix + buf;
+}
+} // namespace
+
+std::string sku_name(const scenario& s, std::size_t index) { return numbered(s.sku_prefix, index); }
+
+std::string location_name(std::size_t index) { return "L" + std::to_string(index + 1); }
+
+std::string probe_sku(const scenario& s) { return s.sku_prefix + "PROBE"; }
+
+std::vector<std::string> location_names(const scenario& s) {
+  std::vector<std::string> out;
+  for (std::size_t l = 0; l < s.locations; ++l) {
+    out.push_back(location_name(l));
+  }
+  return out;
+}
+
+std::vector<sku_stock> initial_stock(const scenario& s) {
+  std::vector<sku_stock> out;
+  out.reserve(s.skus);
+  for (std::size_t i = 0; i < s.skus; ++i) {
+    const std::int64_t each = i < s.hot_skus ? s.hot_stock_per_location : s.stock_per_location;
+    out.push_back({sku_name(s, i), std::vector<std::int64_t>(s.locations, each)});
+  }
+  if (s.probe_period.count() > 0) {
+    std::vector<std::int64_t> at(s.locations, 0);
+    at[0] = probe_stock;
+    out.push_back({probe_sku(s), std::move(at)});
+  }
+  return out;
+}
+
+sku_chooser::sku_chooser(const scenario& s)
+    : prefix_(s.sku_prefix), hot_(s.hot_skus), hot_share_(s.hot_share) {
+  if (hot_ == 0) {
+    hot_share_ = 0;
+  }
+  const std::size_t cold = s.skus - hot_;
+  if (cold == 0) {
+    hot_share_ = 1;
+    return;
+  }
+  cdf_.reserve(cold);
+  double sum = 0;
+  for (std::size_t k = 1; k <= cold; ++k) {
+    sum += 1.0 / std::pow(static_cast<double>(k), s.zipf_s);
+    cdf_.push_back(sum);
+  }
+  for (double& c : cdf_) {
+    c /= sum;
+  }
+}
+
+std::string sku_chooser::operator()(std::mt19937_64& rng) const {
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  if (hot_share_ > 0 && uniform(rng) < hot_share_) {
+    std::uniform_int_distribution<std::size_t> pick(0, hot_ - 1);
+    return numbered(prefix_, pick(rng));
+  }
+  const double u = uniform(rng);
+  const auto it = std::lower_bound(cdf_.begin(), cdf_.end(), u);
+  const auto rank = static_cast<std::size_t>(std::min<std::ptrdiff_t>(
+      it - cdf_.begin(), static_cast<std::ptrdiff_t>(cdf_.size()) - 1));
+  return numbered(prefix_, hot_ + rank);
+}
+
+} // namespace stockd::simulator

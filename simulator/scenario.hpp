@@ -1,0 +1,100 @@
+#pragma once
+// Scenarios of `stocksim run`: the catalog, the demand on each channel, the delivery of orders to
+// stockd (delay, jitter that reorders, duplicates), the WMS's pace, and the channel faults.
+//
+//   steady      Zipf demand (s = 1.1) over the whole catalog on every channel; the WMS
+//               replenishes a SKU with a purchase order when its sellable stock runs low.
+//   flash_sale  a few hot SKUs with little stock take most of the demand, about 100× their stock
+//               over the run; nothing is replenished during the sale.
+//   chaos       steady, with many duplicates, long jitter (heavy reordering) and channel faults
+//               (429, 5xx, resets, hangs) while traffic runs; the faults stop with the traffic.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "simulator/world.hpp"
+
+namespace stockd::simulator {
+
+/// The channels of a run, in this order everywhere (ids are also the stockd channel ids and the
+/// orders' source).
+inline const std::vector<std::string>& channel_ids() {
+  static const std::vector<std::string> ids = {"shopify", "amazon", "webhook"};
+  return ids;
+}
+
+struct scenario {
+  std::string name = "steady";
+  std::uint64_t seed = 1;
+  std::chrono::milliseconds duration{20'000};
+  /// SKU i is named <prefix><i, 5 digits>. A fresh prefix per run against a long-lived stockd
+  /// keeps runs apart (stockd remembers every SKU it saw).
+  std::string sku_prefix = "SIM-";
+  std::size_t skus = 50;
+  /// One by default: with several, the world judges a sale against all shelves while stockd
+  /// places the line at one location by its priority, and the WMS does not yet follow stockd's
+  /// placement (it ships from the first shelf holding a unit). A race in placement then leaves
+  /// stockd with one location below zero and a phantom unit at another, which the convergence
+  /// check reports as a mismatch that is the simulator's, not stockd's.
+  std::size_t locations = 1;
+  std::int64_t stock_per_location = 40;  // every SKU at every location at the start
+  // flash_sale
+  std::size_t hot_skus = 0;
+  std::int64_t hot_stock_per_location = 0;
+  double hot_share = 0;  // the part of the demand that goes to the hot SKUs
+  double zipf_s = 1.1;
+  /// Purchase attempts per second on each channel (a customer who finds 0 buys nothing).
+  std::vector<double> buys_per_second = {20, 10, 10};
+  // Orders on their way to stockd.
+  std::chrono::milliseconds order_delay{50};
+  std::chrono::milliseconds order_jitter{100};
+  double order_duplicate_probability = 0.02;
+  // The WMS.
+  std::chrono::milliseconds fulfil_delay{500};
+  bool replenish = true;
+  std::int64_t reorder_point = 5;     // sellable at or below: a purchase order
+  std::int64_t reorder_qty = 20;
+  std::chrono::milliseconds po_lead_time{2'000};
+  /// Propagation probe: a SKU no customer buys (<prefix>PROBE, probe_stock units at the first
+  /// location), adjusted by -1 every probe_period while traffic runs; after stockd acknowledges
+  /// each adjustment the run times how long each channel takes to show the new quantity (which
+  /// no sale can blur). Decreases only: the urgent lane. 0: no probe.
+  std::chrono::milliseconds probe_period{500};
+  /// Channel faults while traffic runs (simulator/faults.hpp spec), the same on every channel.
+  std::string channel_faults;
+};
+
+/// The preset of that name (steady, flash_sale, chaos), or nothing.
+std::optional<scenario> scenario_preset(const std::string& name);
+/// A problem with the parameters, or nothing.
+std::optional<std::string> validate(const scenario& s);
+
+std::string sku_name(const scenario& s, std::size_t index);
+std::string location_name(std::size_t index);
+std::string probe_sku(const scenario& s);
+inline constexpr std::int64_t probe_stock = 1'000'000;  // never runs out
+/// The initial catalog: SKU i (hot ones first) with its stock at every location, then the probe
+/// SKU when there is one (never chosen by customers).
+std::vector<sku_stock> initial_stock(const scenario& s);
+std::vector<std::string> location_names(const scenario& s);
+
+/// Draws the SKU a customer wants: the hot SKUs with probability hot_share (uniformly), else a
+/// Zipf rank over the other SKUs. Immutable after construction, so one can be shared by threads
+/// that each bring their own generator.
+class sku_chooser {
+public:
+  explicit sku_chooser(const scenario& s);
+  std::string operator()(std::mt19937_64& rng) const;
+
+private:
+  std::string prefix_;
+  std::size_t hot_ = 0;
+  double hot_share_ = 0;
+  std::vector<double> cdf_;  // over SKUs hot_ .. skus-1
+};
+
+} // namespace stockd::simulator

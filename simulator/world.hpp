@@ -1,0 +1,120 @@
+#pragma once
+// The ground truth of a simulated run: what is physically on the shelves, per SKU × location, at
+// every moment, and which units were sold that the shelves could not cover (oversold units).
+//
+// The model, per SKU:
+//   on_hand[l]  units physically at location l (receipts add, shipments remove)
+//   owed        units sold, covered by stock, not shipped yet (physically there, already promised)
+//   sellable    Σ on_hand − owed: what a customer can still be given
+// A sale is covered when sellable > 0 at the instant of the sale (then owed + 1); otherwise it is
+// an oversold unit, counted against the channel that sold it. Coverage is judged across all
+// locations: which location ships a line is stockd's choice (DESIGN §2 placement), and any unit
+// not yet promised can cover a sale. For the same reason the run compares stockd's on-hand with
+// the world's per SKU summed over locations, not per location.
+//
+// Orders go through the world's WMS (simulator/run.cpp): once stockd has acknowledged an order,
+// and after the fulfilment delay, a covered order ships (order_fulfilled; its unit leaves the
+// shelf) and an oversold one is cancelled (order_cancelled: the merchant refunds the customer).
+//
+// Thread-safe: one mutex owns everything. The buyers call sell() under their emulator's lock
+// (simulator/buyer.hpp), so the lock order is emulator → world; nothing here calls out.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace stockd::simulator {
+
+using world_clock = std::chrono::steady_clock;
+
+struct sku_stock {
+  std::string sku;
+  std::vector<std::int64_t> on_hand;  // per location, in the catalog's location order
+};
+
+/// One order line the WMS has to settle: ship it (covered) or cancel it (oversold).
+struct order_line {
+  std::string order_id;
+  std::string channel;
+  std::string sku;
+  bool covered = true;
+};
+
+struct channel_sales {
+  std::uint64_t units_sold = 0;
+  std::uint64_t oversold_units = 0;
+};
+
+/// A SKU's truth at one instant.
+struct sku_truth {
+  std::int64_t on_hand = 0;  // summed over locations
+  std::int64_t owed = 0;
+  std::int64_t incoming = 0;
+  std::int64_t sellable() const { return on_hand - owed; }
+};
+
+class world {
+public:
+  world(std::vector<std::string> locations, std::vector<sku_stock> initial);
+  world(const world&) = delete;
+  world& operator=(const world&) = delete;
+
+  const std::vector<std::string>& locations() const noexcept { return locations_; }
+  const std::vector<std::string>& skus() const noexcept { return skus_; }
+  std::int64_t initial_on_hand(std::size_t sku_index, std::size_t location) const;
+
+  /// A channel sold one unit of `sku` as order `order_id`. True when physical stock covered it;
+  /// false: an oversold unit. A SKU outside the catalog is a programmer error.
+  bool sell(std::string_view channel, std::string_view sku, std::string_view order_id);
+  /// stockd acknowledged the order's order_created at `at`: from now on the WMS may settle it.
+  /// Ignored for unknown or already acknowledged orders (duplicate sends).
+  void order_acknowledged(std::string_view order_id, world_clock::time_point at);
+  /// Settles every acknowledged order acknowledged at or before `until` (at most `max`): a
+  /// covered one leaves the shelf now (the first location holding a unit), an oversold one is
+  /// cancelled. The WMS sends the matching events.
+  std::vector<order_line> settle_due(world_clock::time_point until, std::size_t max);
+  /// Orders sold and not settled yet (acknowledged or not).
+  std::size_t open_orders() const;
+
+  void purchase_ordered(std::string_view sku, std::int64_t qty);
+  void received(std::string_view sku, std::size_t location, std::int64_t qty, bool from_po);
+  /// A physical adjustment (found, shrink); on_hand at the location may not go below 0.
+  void adjusted(std::string_view sku, std::size_t location, std::int64_t delta);
+
+  std::optional<sku_truth> truth(std::string_view sku) const;
+  std::map<std::string, channel_sales> sales() const;
+  std::uint64_t oversold_units() const;
+
+private:
+  std::size_t index_of(std::string_view sku) const;
+  struct sku_state {
+    std::vector<std::int64_t> on_hand;
+    std::int64_t owed = 0;
+    std::int64_t incoming = 0;
+  };
+  struct order {
+    std::size_t sku = 0;
+    std::string channel;
+    bool covered = true;
+    bool acknowledged = false;
+  };
+
+  std::vector<std::string> locations_;
+  std::vector<std::string> skus_;
+  std::vector<std::vector<std::int64_t>> initial_;
+  std::unordered_map<std::string, std::size_t> index_;
+  mutable std::mutex mu_;
+  std::vector<sku_state> state_;
+  std::unordered_map<std::string, order> orders_;  // open (unsettled) orders
+  std::deque<std::pair<world_clock::time_point, std::string>> acknowledged_;  // in ack order
+  std::map<std::string, channel_sales> sales_;
+  std::uint64_t oversold_total_ = 0;
+};
+
+} // namespace stockd::simulator
