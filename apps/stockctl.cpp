@@ -1,11 +1,13 @@
 // stockctl: the operator's command line. Talks to a running stockd over its HTTP API.
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <iostream>
 #include <optional>
 #include <string>
 
 #include <utility>
+#include <vector>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -26,6 +28,10 @@ constexpr const char* usage =
     "  sku SKU                buckets per location, channels, last event\n"
     "  events SKU [--limit N] [--before SEQ]   the SKU's ledger, newest first\n"
     "  health                 liveness and readiness\n"
+    "  out-of-sync [--channel ID] [--min-age S] [--limit N]   SKU x channel pairs out of sync,\n"
+    "                         oldest first, with the reason\n"
+    "  dead-letters [--channel ID] [--limit N]   items a channel refused, parked\n"
+    "  repush CHANNEL         queue a full re-push of the channel (bulk lane; admin scope)\n"
     "environment: STOCKD_SERVER (default 127.0.0.1:8080), STOCKD_TOKEN\n"
     "exit status: 0 ok, 1 the server answered an error, 2 usage, 3 cannot connect\n";
 
@@ -51,8 +57,8 @@ std::string percent_encode(std::string_view s) {
   return out;
 }
 
-std::optional<reply> get(const std::string& server, const std::string& token,
-                         const std::string& target, std::string& failure) {
+std::optional<reply> call(http::verb method, const std::string& server, const std::string& token,
+                          const std::string& target, std::string& failure) {
   auto colon = server.rfind(':');
   if (colon == std::string::npos) {
     failure = "--server must be HOST:PORT";
@@ -66,12 +72,13 @@ std::optional<reply> get(const std::string& server, const std::string& token,
     beast::tcp_stream stream(ioc);
     stream.expires_after(std::chrono::seconds(10));
     stream.connect(resolver.resolve(host, port));
-    http::request<http::empty_body> req{http::verb::get, target, 11};
+    http::request<http::string_body> req{method, target, 11};
     req.set(http::field::host, host);
     req.set(http::field::user_agent, "stockctl");
     if (!token.empty()) {
       req.set(http::field::authorization, "Bearer " + token);
     }
+    req.prepare_payload();
     http::write(stream, req);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
@@ -95,6 +102,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> args;
   std::string limit;
   std::string before;
+  std::string channel;
+  std::string min_age;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&](std::string& out) {
@@ -108,6 +117,8 @@ int main(int argc, char** argv) {
     else if (a == "--token") next(token);
     else if (a == "--limit") next(limit);
     else if (a == "--before") next(before);
+    else if (a == "--channel") next(channel);
+    else if (a == "--min-age") next(min_age);
     else if (a == "--help" || a == "-h") { std::fputs(usage, stdout); return 0; }
     else args.push_back(a);
   }
@@ -116,7 +127,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string target;
+  http::verb method = http::verb::get;
   const std::string& cmd = args[0];
+  // Query parameters as given; the server checks them (and names a bad one).
+  auto query = [&](std::initializer_list<std::pair<const char*, const std::string*>> params) {
+    std::string sep = "?";
+    for (const auto& [name, value] : params) {
+      if (!value->empty()) {
+        target += sep + name + "=" + percent_encode(*value);
+        sep = "&";
+      }
+    }
+  };
   if (cmd == "status" && args.size() == 1) {
     target = "/v1/status";
   } else if (cmd == "health" && args.size() == 1) {
@@ -128,12 +150,21 @@ int main(int argc, char** argv) {
     std::string sep = "?";
     if (!limit.empty()) { target += sep + "limit=" + limit; sep = "&"; }
     if (!before.empty()) { target += sep + "before=" + before; }
+  } else if (cmd == "out-of-sync" && args.size() == 1) {
+    target = "/v1/sync/out-of-sync";
+    query({{"channel", &channel}, {"min_age_s", &min_age}, {"limit", &limit}});
+  } else if (cmd == "dead-letters" && args.size() == 1) {
+    target = "/v1/sync/dead-letters";
+    query({{"channel", &channel}, {"limit", &limit}});
+  } else if (cmd == "repush" && args.size() == 2) {
+    method = http::verb::post;
+    target = "/v1/admin/channels/" + percent_encode(args[1]) + "/repush";
   } else {
     std::fputs(usage, stderr);
     return 2;
   }
   std::string failure;
-  auto r = get(server, token, target, failure);
+  auto r = call(method, server, token, target, failure);
   if (!r) {
     std::fprintf(stderr, "stockctl: cannot reach stockd at %s: %s\n", server.c_str(), failure.c_str());
     return 3;
