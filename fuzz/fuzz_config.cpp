@@ -67,8 +67,8 @@ void check_catalog(const config::settings& s) {
   }
 }
 
-// Every configured alias resolves to its location (the catalog keeps the first of two, so a duplicate that the
-// parser let through would silently point elsewhere for one of them).
+// Every configured alias resolves to its location (the catalog keeps the first of two, so a
+// duplicate that the parser let through would silently point elsewhere for one of them).
 void check_aliases(const config::settings& s) {
   for (const auto& location : s.catalog.locations()) {
     for (const auto& [source, name] : location.aliases) {

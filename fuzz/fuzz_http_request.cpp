@@ -36,9 +36,11 @@ constexpr std::string_view ingest_token = "fuzz-ingest-token";
 constexpr std::string_view read_token = "fuzz-read-token";
 
 const server::authenticator& authenticator() {
+  constexpr auto ingest = static_cast<std::uint8_t>(server::scope::ingest);
+  constexpr auto read = static_cast<std::uint8_t>(server::scope::read);
   static const server::authenticator instance({
-      {"ingest", server::sha256_hex(ingest_token), static_cast<std::uint8_t>(server::scope::ingest)},
-      {"read", server::sha256_hex(read_token), static_cast<std::uint8_t>(server::scope::read)},
+      {"ingest", server::sha256_hex(ingest_token), ingest},
+      {"read", server::sha256_hex(read_token), read},
   });
   return instance;
 }
