@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -965,9 +966,15 @@ std::optional<std::pair<std::string, std::uint16_t>> parse_listen(std::string_vi
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
+  // A bracket inside the host ("[[a]]:80" read as host "[a]") or a space or control character
+  // is no address: refuse it here, naming the key, rather than failing to bind at start-up.
+  const bool host_ok = std::all_of(host.begin(), host.end(), [](char c) {
+    return c != '[' && c != ']' && static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
+  });
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (host.empty() || ec != std::errc{} || ptr != port.data() + port.size() || value > 65535) {
+  if (host.empty() || !host_ok || ec != std::errc{} || ptr != port.data() + port.size() ||
+      value > 65535) {
     return std::nullopt;
   }
   return std::pair{std::string(host), static_cast<std::uint16_t>(value)};

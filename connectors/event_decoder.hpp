@@ -62,7 +62,9 @@ struct body_error {
 ///  - nesting depth counts the root as 1 (array events are at 2, NDJSON events at 1); deeper
 ///    than `depth_max` anywhere is a 400;
 ///  - an `order_created` may leave out `location` when it names its `channel` (DESIGN §2): the
-///    decoded event then has an empty location for the engine to assign;
+///    decoded event then has an empty location for the engine to assign; so may the line's later
+///    events (order_cancelled, payment_failed, order_fulfilled, return_received), which follow
+///    the line to where it was placed (server/placement.hpp);
 ///  - an optional field sent as null counts as absent; a required one sent as null is a type
 ///    error ("must be a string" / "must be an integer");
 ///  - `sku` is what the source calls the item: a source with a mapping table must use an id of

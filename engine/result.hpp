@@ -8,6 +8,10 @@ namespace stockd {
 
 template <class E>
 struct unexpected {
+  // A constructor rather than an aggregate: `unexpected(e)` on an aggregate needs C++20's
+  // parenthesized aggregate initialization, which clang implements only from 16 (the fuzz build
+  // uses clang 14).
+  explicit unexpected(E e) : error(std::move(e)) {}
   E error;
 };
 template <class E>

@@ -121,7 +121,13 @@ std::optional<timestamp> parse_rfc3339(std::string_view text) {
   // Local time minus its offset is UTC ("10:00+01:00" is 09:00Z).
   const auto local = std::chrono::sys_days{date} + hours{h} + minutes{mi} + seconds{s} +
                      milliseconds{millis};
-  return std::chrono::time_point_cast<milliseconds>(local - minutes{offset_minutes});
+  const auto utc = std::chrono::time_point_cast<milliseconds>(local - minutes{offset_minutes});
+  // An offset can carry the instant out of years 0000..9999 ("0000-01-01T00:00:00+01:00" is in
+  // year -1), where format_rfc3339 would print a clamped, different time: refuse it.
+  if (utc < min_time || utc >= max_time) {
+    return std::nullopt;
+  }
+  return utc;
 }
 
 std::string format_rfc3339(timestamp t) {

@@ -15,6 +15,7 @@ packages=(
   catch2                             # Catch2 2.13: tests
   libbenchmark-dev                   # Google Benchmark 1.7: hot-path benchmarks
   curl                               # the README's examples and scripts
+  clang-14 libclang-rt-14-dev        # scripts/fuzz.sh: libFuzzer and clang's ASan/UBSan runtimes
 )
 
 missing=()

@@ -452,6 +452,20 @@ TEST_CASE("listen addresses parse with IPv4, names and bracketed IPv6", "[config
   CHECK_FALSE(parse_listen("h:8x").has_value());
 }
 
+// Found by fuzz_config (fuzz/corpus/config/listen_brackets_in_host.toml): "[[a]]]:9090" was read
+// as host "[a]]", an address nobody can bind and parse_listen cannot read back.
+TEST_CASE("a listen address with a bracket or a space inside its host is refused", "[config]") {
+  using stockd::config::parse_listen;
+  CHECK_FALSE(parse_listen("[[locations]]]:9090").has_value());
+  CHECK_FALSE(parse_listen("[a]b]:80").has_value());
+  CHECK_FALSE(parse_listen("a]:80").has_value());
+  CHECK_FALSE(parse_listen("local host:80").has_value());
+  CHECK_FALSE(parse_listen("[::1\t]:80").has_value());
+  CHECK(parse_listen("[fe80::1%eth0]:80")->first == "fe80::1%eth0");
+  CHECK(error_of("[server]\nlisten = \"[[locations]]]:9090\"\n")
+            .find("server.listen: must be HOST:PORT") == 0);
+}
+
 TEST_CASE("a missing config file is an error naming its path", "[config]") {
   auto r = stockd::config::load_file("/nonexistent/stockd.toml");
   REQUIRE_FALSE(r.has_value());

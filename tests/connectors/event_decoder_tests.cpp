@@ -364,6 +364,20 @@ TEST_CASE("connectors::decode_events rejects an event with the field and the rea
   }
 }
 
+// Found by fuzz_event_decoder: the event was accepted at year -1 and printed back (ledger, API)
+// as 0000-01-01T00:00:00.000Z, a different time (fuzz/corpus/event_decoder/offset_out_of_years).
+TEST_CASE("connectors::decode_events rejects a time whose offset leaves years 0000 to 9999",
+          "[connectors]") {
+  const std::string head =
+      R"({"id":"x","source":"wms-east","type":"received","sku":"S","location":"DC-EAST","qty":1,)";
+  CHECK(reject_one(head + R"("occurred_at":"0000-01-01T00:00:00+01:00"})") ==
+        field_error{"occurred_at", "must be an RFC 3339 timestamp"});
+  CHECK(reject_one(event_json("counted", R"("counted":1,"as_of":"9999-12-31T23:59:59-00:01")")) ==
+        field_error{"as_of", "must be an RFC 3339 timestamp"});
+  CHECK(accept_one(head + R"("occurred_at":"0000-01-01T01:00:00+01:00"})").occurred_at ==
+        at("0000-01-01T00:00:00Z"));
+}
+
 TEST_CASE("connectors::decode_events rejects strings longer than the limit", "[connectors]") {
   decode_limits limits;
   // 20 bytes: exactly the length of the occurred_at the tests use.

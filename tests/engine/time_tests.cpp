@@ -57,6 +57,21 @@ TEST_CASE("parse_rfc3339 refuses what is not RFC 3339", "[engine]") {
   }
 }
 
+// Found by fuzz_event_decoder's round trip (fuzz/corpus/event_decoder/offset_out_of_years.ndjson):
+// an accepted occurred_at printed back as a different, clamped time.
+TEST_CASE("parse_rfc3339 refuses an offset that carries the instant out of years 0000 to 9999",
+          "[engine]") {
+  CHECK_FALSE(parse_rfc3339("0000-01-01T00:00:00+01:00").has_value());
+  CHECK_FALSE(parse_rfc3339("0000-01-01T00:59:59.999+01:00").has_value());
+  CHECK_FALSE(parse_rfc3339("9999-12-31T23:30:00-00:30").has_value());
+  CHECK(parse_rfc3339("0000-01-01T01:00:00+01:00") == utc(0, 1, 1, 0, 0, 0));
+  CHECK(parse_rfc3339("0000-01-01T00:00:00-01:00") == utc(0, 1, 1, 1, 0, 0));
+  CHECK(parse_rfc3339("9999-12-31T23:59:59.999Z") == utc(9999, 12, 31, 23, 59, 59, 999));
+  CHECK(parse_rfc3339("9999-12-31T22:59:59.999-01:00") == utc(9999, 12, 31, 23, 59, 59, 999));
+  CHECK(format_rfc3339(*parse_rfc3339("0000-01-01T00:00:00Z")) == "0000-01-01T00:00:00.000Z");
+  CHECK(format_rfc3339(*parse_rfc3339("9999-12-31T23:59:59.999Z")) == "9999-12-31T23:59:59.999Z");
+}
+
 TEST_CASE("format_rfc3339 writes UTC with milliseconds and round-trips", "[engine]") {
   const timestamp t = utc(2026, 11, 27, 10, 15, 0, 250);
   CHECK(format_rfc3339(t) == "2026-11-27T10:15:00.250Z");

@@ -1,8 +1,15 @@
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <lmdb.h>
 
 #include "engine/codec.hpp"
 #include "store/database.hpp"
@@ -501,4 +508,96 @@ TEST_CASE("store::database keeps each channel's outbox apart, pages it in SKU or
   auto refused = db->commit({}, none, {}, bad);
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == store::errc::invalid);
+}
+
+namespace {
+
+// The reader table of the environment in `dir`, as mdb_reader_list prints it: the pid of each
+// slot in use. Opened and closed here, while no database of this process has it open (LMDB
+// forbids two opens of one environment in one process).
+std::vector<long> reader_pids(const std::filesystem::path& dir) {
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  REQUIRE(mdb_env_set_maxdbs(env, 16) == 0);
+  REQUIRE(mdb_env_open(env, dir.c_str(), MDB_NOTLS, 0644) == 0);
+  std::vector<long> pids;
+  mdb_reader_list(
+      env,
+      [](const char* line, void* ctx) {
+        long pid = 0;
+        // Lines are "<pid> <thread> <txnid>"; the header line and "(no active readers)" do not
+        // start with a number.
+        if (std::sscanf(line, "%ld", &pid) == 1) {
+          static_cast<std::vector<long>*>(ctx)->push_back(pid);
+        }
+        return 0;
+      },
+      &pids);
+  mdb_env_close(env);
+  return pids;
+}
+
+// A child process that opens the environment, runs `then` and _exits without closing anything,
+// as a crash would. Returns its pid once it has exited.
+template <class F>
+pid_t run_child(const std::filesystem::path& dir, F then) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    MDB_env* env = nullptr;
+    if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 16) != 0 ||
+        mdb_env_open(env, dir.c_str(), MDB_NOTLS, 0644) != 0) {
+      ::_exit(2);
+    }
+    ::_exit(then(env));
+  }
+  return pid;
+}
+
+} // namespace
+
+TEST_CASE("store::database clears the reader slots of dead processes when it opens",
+          "[store]") {
+  temp_dir dir;
+  open_db(dir.path()).reset();  // creates the environment
+
+  // LMDB resets the reader table when the first process opens the environment, so a stale slot
+  // only outlives its process while another one (here `holder`, as mdb_stat or a backup tool
+  // would) keeps the environment open.
+  int to_holder[2];
+  int from_holder[2];
+  REQUIRE(::pipe(to_holder) == 0);
+  REQUIRE(::pipe(from_holder) == 0);
+  const pid_t holder = run_child(dir.path(), [&](MDB_env*) {
+    char byte = 1;
+    if (::write(from_holder[1], &byte, 1) != 1) {
+      return 3;
+    }
+    return ::read(to_holder[0], &byte, 1) == 1 ? 0 : 4;  // until the test is done
+  });
+  char ready = 0;
+  REQUIRE(::read(from_holder[0], &ready, 1) == 1);
+
+  // A reader that dies in its read transaction: its slot stays taken.
+  const pid_t dead = run_child(dir.path(), [](MDB_env* env) {
+    MDB_txn* txn = nullptr;
+    return mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0 ? 0 : 5;
+  });
+  int status = 0;
+  REQUIRE(::waitpid(dead, &status, 0) == dead);
+  REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  const auto before = reader_pids(dir.path());
+  CHECK(std::count(before.begin(), before.end(), long{dead}) == 1);
+
+  open_db(dir.path()).reset();
+  const auto after = reader_pids(dir.path());
+  CHECK(std::count(after.begin(), after.end(), long{dead}) == 0);
+
+  const char done = 1;
+  REQUIRE(::write(to_holder[1], &done, 1) == 1);
+  REQUIRE(::waitpid(holder, &status, 0) == holder);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  for (int fd : {to_holder[0], to_holder[1], from_holder[0], from_holder[1]}) {
+    ::close(fd);
+  }
 }
