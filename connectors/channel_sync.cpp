@@ -472,9 +472,19 @@ std::optional<outgoing_batch> channel_sync::next_batch(sync_time now) {
   if (picked.empty()) {
     return std::nullopt;
   }
+  outgoing_batch batch = take_batch(picked, false);
+  batch.probe = circuit_ == circuit_state::half_open;
+  rate_limited_ = false;  // a call goes: the limiter let it
+  ++calls_in_flight_;
+  ++counters_.calls;
+  counters_.items_sent += batch.items.size();
+  return batch;
+}
+
+outgoing_batch channel_sync::take_batch(const std::vector<engine::sku_id>& picked, bool bulk) {
   outgoing_batch batch;
   batch.id = ++next_batch_id_;
-  batch.probe = circuit_ == circuit_state::half_open;
+  batch.bulk = bulk;
   for (const auto& sku : picked) {
     sku_sync& r = records_.at(sku);
     r.queued.reset();
@@ -483,12 +493,8 @@ std::optional<outgoing_batch> channel_sync::next_batch(sync_time now) {
     }
     ++r.attempts;
     batch.items.push_back(item_for(sku, r));
-    r.in_flight = batch.items.back().quantity;
+    (bulk ? r.in_bulk : r.in_flight) = batch.items.back().quantity;
   }
-  rate_limited_ = false;  // a call goes: the limiter let it
-  ++calls_in_flight_;
-  ++counters_.calls;
-  counters_.items_sent += batch.items.size();
   return batch;
 }
 
@@ -735,19 +741,7 @@ std::optional<outgoing_batch> channel_sync::next_bulk_batch(sync_time now) {
   if (picked.empty()) {
     return std::nullopt;
   }
-  outgoing_batch batch;
-  batch.id = ++next_batch_id_;
-  batch.bulk = true;
-  for (const auto& sku : picked) {
-    sku_sync& r = records_.at(sku);
-    r.queued.reset();
-    if (r.attempts > 0) {
-      ++counters_.retries;
-    }
-    ++r.attempts;
-    batch.items.push_back(item_for(sku, r));
-    r.in_bulk = batch.items.back().quantity;
-  }
+  outgoing_batch batch = take_batch(picked, true);
   ++bulk_in_flight_;
   ++counters_.bulk_jobs;
   counters_.bulk_items += batch.items.size();
@@ -801,6 +795,8 @@ void channel_sync::on_bulk_result(const outgoing_batch& batch, const push_result
       ++counters_.throttled;
     }
   }
+  const bool may_have_applied =
+      result.outcome == call_outcome::timeout || result.outcome == call_outcome::network;
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     const push_item& item = batch.items[i];
     auto rec = records_.find(item.sku);
@@ -809,8 +805,6 @@ void channel_sync::on_bulk_result(const outgoing_batch& batch, const push_result
     touch(item.sku, r);
     r.in_bulk.reset();
     const item_result answer = ok && i < result.items.size() ? result.items[i] : item_result{};
-    const bool may_have_applied =
-        result.outcome == call_outcome::timeout || result.outcome == call_outcome::network;
     if (ok && answer.outcome == item_outcome::applied) {
       ++counters_.items_applied;
       r.attempts = 0;

@@ -256,6 +256,8 @@ private:
   /// in interval mode the next interval boundary after it was queued.
   sync_time release_at(const sku_sync& r, lane l) const;
   push_item item_for(const engine::sku_id& sku, sku_sync& r);
+  /// The picked SKUs as one call (bulk: one bulk job), each marked as sent.
+  outgoing_batch take_batch(const std::vector<engine::sku_id>& picked, bool bulk);
   void take_from(lane l, std::vector<engine::sku_id>& picked, std::size_t room, sync_time now);
   void retry_later(const engine::sku_id& sku, sku_sync& r, std::string_view reason,
                    std::optional<std::chrono::milliseconds> at_least, sync_time now);
