@@ -190,6 +190,9 @@ void pump(self_pointer self) {
       caf::anon_send<caf::message_priority::high>(handle, pushed_atom::value, id, std::move(result));
     });
   }
+  // next_batch may have asked for reads (a hold released: read the channel again); nothing
+  // else would start them until the next message.
+  start_reads(self, now);
   if (auto due = h.sync->next_due(now); due && *due > now) {
     schedule(self, *due, now);
   }
