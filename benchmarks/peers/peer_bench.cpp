@@ -597,6 +597,12 @@ struct stored_quantity {
   std::optional<std::int64_t> reserved;  // where the peer keeps it apart (stockd)
 };
 
+struct commit_counters {
+  double commits = 0;
+  double events = 0;
+  double commit_ms = 0;  // time inside the journal's commit (its fsyncs included)
+};
+
 class peer {
 public:
   virtual ~peer() = default;
@@ -605,6 +611,12 @@ public:
                           const std::vector<std::int64_t>& stock) = 0;
   virtual error_text read_back(const std::vector<std::string>& skus,
                                std::vector<stored_quantity>& out) = 0;
+  /// The server's own counters where it has them (stockd's journal commits), read before and
+  /// after each timed part: where the time went, from the server's side.
+  virtual error_text server_counters(std::optional<commit_counters>& out) {
+    out.reset();
+    return std::nullopt;
+  }
 };
 
 // stockd: POST /v1/reservations; seeded with `received` events; read back by GET /v1/skus.
@@ -730,6 +742,28 @@ public:
       }
       out.push_back({available, reserved});
     }
+    return std::nullopt;
+  }
+
+  error_text server_counters(std::optional<commit_counters>& out) override {
+    http_response res;
+    if (auto err = exchange(http_request("GET", "/v1/status", opts_, {}), res)) {
+      return "reading /v1/status: " + *err;
+    }
+    simdjson::dom::parser parser;
+    simdjson::dom::element journal;
+    std::uint64_t commits = 0;
+    double per_commit = 0;
+    double commit_ms_mean = 0;
+    if (res.status != 200 || parser.parse(res.body)["journal"].get(journal) != simdjson::SUCCESS ||
+        journal["commits"].get_uint64().get(commits) != simdjson::SUCCESS ||
+        journal["events_per_commit"].get_double().get(per_commit) != simdjson::SUCCESS ||
+        journal["commit_ms_mean"].get_double().get(commit_ms_mean) != simdjson::SUCCESS) {
+      return "reading /v1/status: no journal commits, events_per_commit, commit_ms_mean in " +
+             res.body.substr(0, 200);
+    }
+    const auto n = static_cast<double>(commits);
+    out = commit_counters{n, n * per_commit, n * commit_ms_mean};
     return std::nullopt;
   }
 
@@ -1073,6 +1107,7 @@ struct totals {
   std::uint64_t verified = 0;
   std::uint64_t verify_mismatches = 0;
   double seconds = 0;
+  std::optional<commit_counters> server;  // during the timed parts only
   std::vector<std::uint32_t> latency_us;
   std::map<std::string, std::uint64_t> errors;  // message -> count, at most error_kinds_max
 };
@@ -1134,6 +1169,10 @@ error_text run_round(const options& opts, peer& target,
       }
     });
   }
+  std::optional<commit_counters> before;
+  if (auto err = target.server_counters(before)) {
+    return err;
+  }
   ready.arrive_and_wait();
   const auto started = clock_type::now();
   go.count_down();
@@ -1141,6 +1180,16 @@ error_text run_round(const options& opts, peer& target,
     thread.join();
   }
   t.seconds += std::chrono::duration<double>(clock_type::now() - started).count();
+  std::optional<commit_counters> after;
+  if (auto err = target.server_counters(after)) {
+    return err;
+  }
+  if (before && after) {
+    commit_counters& sum = t.server ? *t.server : t.server.emplace();
+    sum.commits += after->commits - before->commits;
+    sum.events += after->events - before->events;
+    sum.commit_ms += after->commit_ms - before->commit_ms;
+  }
   t.attempts += plan.draws.size();
   for (auto& r : results) {
     t.reserved += r.reserved;
@@ -1234,6 +1283,17 @@ void print_result(const options& opts, totals& t) {
     errors += "\"" + json_escape(message) + "\":" + std::to_string(count);
   }
   errors += "}";
+  std::string server = "null";
+  if (t.server && t.server->commits > 0) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "{\"journal_commits\":%.0f,\"events_per_commit\":%.1f,"
+                  "\"commit_ms_mean\":%.2f,\"writer_busy_share\":%.2f}",
+                  t.server->commits, t.server->events / t.server->commits,
+                  t.server->commit_ms / t.server->commits,
+                  t.seconds > 0 ? t.server->commit_ms / 1000.0 / t.seconds : 0.0);
+    server = buf;
+  }
   std::printf(
       "{\"peer\":\"%s\",\"spread\":\"%s\",\"clients\":%zu,\"rounds\":%zu,\"skus\":%zu,"
       "\"stock\":%" PRId64 ",\"hot_skus\":%zu,\"hot_share\":%.3f,\"hot_stock\":%" PRId64 ","
@@ -1241,7 +1301,7 @@ void print_result(const options& opts, totals& t) {
       ",\"failed\":%" PRIu64 ",\"seconds\":%.3f,\"attempts_per_s\":%.1f,\"reserved_per_s\":%.1f,"
       "\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},\"oversold\":%" PRId64
       ",\"undersold\":%" PRId64 ",\"verified\":%" PRIu64 ",\"verify_mismatches\":%" PRIu64
-      ",\"retries\":%" PRIu64 ",\"errors\":%s}\n",
+      ",\"retries\":%" PRIu64 ",\"errors\":%s,\"server\":%s}\n",
       opts.label.c_str(), opts.spread == spread_kind::hot ? "hot" : "uniform", opts.clients,
       opts.rounds, opts.skus, opts.stock, opts.spread == spread_kind::hot ? opts.hot_skus : 0,
       opts.spread == spread_kind::hot ? opts.hot_share : 0.0, opts.hot_stock, t.attempts,
@@ -1249,7 +1309,7 @@ void print_result(const options& opts, totals& t) {
       static_cast<double>(t.attempts) * per_s, static_cast<double>(t.reserved) * per_s,
       percentile_ms(t.latency_us, 0.50), percentile_ms(t.latency_us, 0.99),
       t.latency_us.empty() ? 0.0 : t.latency_us.back() / 1000.0, t.oversold, t.undersold,
-      t.verified, t.verify_mismatches, stockd_session::retries.load(), errors.c_str());
+      t.verified, t.verify_mismatches, stockd_session::retries.load(), errors.c_str(), server.c_str());
   std::fflush(stdout);
 }
 
@@ -1301,6 +1361,7 @@ struct row {
   std::uint64_t attempts = 0;
   std::uint64_t reserved = 0;
   std::uint64_t mismatches = 0;
+  std::string server;  // the server's commit counters, when it reports them
 };
 
 int report(const char* path) {
@@ -1343,6 +1404,23 @@ int report(const char* path) {
       std::fprintf(stderr, "peer_bench: a run line lacks a field: %s\n", line.c_str());
       return 1;
     }
+    simdjson::dom::element server;
+    double commits = 0;
+    double per_commit = 0;
+    double commit_ms = 0;
+    double busy = 0;
+    if (doc["server"].get(server) == simdjson::SUCCESS && server.is_object() &&
+        server["journal_commits"].get_double().get(commits) == simdjson::SUCCESS &&
+        server["events_per_commit"].get_double().get(per_commit) == simdjson::SUCCESS &&
+        server["commit_ms_mean"].get_double().get(commit_ms) == simdjson::SUCCESS &&
+        server["writer_busy_share"].get_double().get(busy) == simdjson::SUCCESS) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf,
+                    "%.0f journal commits, %.1f events per commit, %.2f ms per commit "
+                    "(fsyncs included), writer committing %.0f%% of the time",
+                    commits, per_commit, commit_ms, busy * 100);
+      r.server = buf;
+    }
     r.peer = peer_name;
     r.spread = spread;
     r.oversold = over;
@@ -1371,6 +1449,13 @@ int report(const char* path) {
                 r.reserved, r.attempts, r.oversold, r.undersold, r.failed, r.mismatches,
                 ratio.c_str());
   }
+  for (const auto& r : rows) {
+    if (!r.server.empty()) {
+      std::printf("\n%s, %s spread, during the timed parts: %s.", r.peer.c_str(), r.spread.c_str(),
+                  r.server.c_str());
+    }
+  }
+  std::printf("\n");
   return 0;
 }
 

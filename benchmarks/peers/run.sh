@@ -14,7 +14,10 @@
 # Usage (root, Debian 12): benchmarks/peers/run.sh
 # Environment: PEERS_CLIENTS (50), PEERS_ROUNDS (5), PEERS_ATTEMPTS (20000 per round),
 #   PEERS_SPREADS ("uniform hot"), PEERS_ONLY ("stockd redis-always redis-everysec postgres"),
-#   STOCKD_BUILD_DIR (build), PEERS_OUT, PEERS_KEEP=1 keeps the work dir.
+#   STOCKD_BUILD_DIR (build), PEERS_OUT, PEERS_KEEP=1 keeps the work dir,
+#   PEERS_TMPDIR (/tmp): where every peer keeps its data. /dev/shm (tmpfs, where fsync costs
+#   nothing) is a diagnostic, not a durable result: it shows what each peer costs without the
+#   disk, i.e. how much of the durable figure is fsync.
 # It installs redis-server, postgresql and libpq-dev when missing (deliberately not in
 # scripts/install-deps.sh: only this benchmark needs them). apt never starts their system
 # services here (policy-rc.d); every server this script runs is its own, in a temp dir.
@@ -71,7 +74,7 @@ bench=$root/$build/benchmarks/peer_bench
 stockd_bin=$root/$build/apps/stockd
 
 # --- servers ----------------------------------------------------------------------------------
-work=$(mktemp -d /tmp/stockd-peers.XXXXXX)
+work=$(mktemp -d "${PEERS_TMPDIR:-/tmp}/stockd-peers.XXXXXX")
 chmod 755 "$work"  # PostgreSQL runs as postgres and keeps its cluster under here
 pids=()
 pg_running=""
@@ -153,8 +156,12 @@ run_stockd() {  # run_stockd SPREAD
   run_bench stockd stockd "$port" "$1"
   cpu_ticks "$pid" > "$work/cpu-after"
   {
-    echo "# stockd, $1 spread: server CPU seconds by thread during the run"
-    join "$work/cpu-before" "$work/cpu-after" | awk '{printf "  %-16s %.2f s\n", $1, ($3-$2)/100}'
+    # Seeding and read-back included: CPU per attempt is a slight overestimate.
+    echo "# stockd, $1 spread: server CPU by thread during the run (caf.multiplexer: CAF 0.17's" \
+      "name for its scheduler workers, i.e. the actors)"
+    join "$work/cpu-before" "$work/cpu-after" |
+      awk -v n=$((rounds * attempts)) '$3 > $2 {printf "  %-16s %6.2f s  %6.1f us per attempt\n",
+        $1, ($3-$2)/100, ($3-$2)*10000/n}'
     echo "# stockd, $1 spread: /v1/status after the run"
     curl -s -H "Authorization: Bearer $STOCKD_TOKEN" "http://127.0.0.1:$port/v1/status" || true
     echo
@@ -193,7 +200,8 @@ start_postgres() {
 
 run_postgres() {  # run_postgres SPREAD: a fresh table per spread
   [ -n "$pg_port" ] || start_postgres
-  "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc 'DROP TABLE IF EXISTS stock' >/dev/null
+  PGOPTIONS='-c client_min_messages=warning' \
+    "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc 'DROP TABLE IF EXISTS stock' >/dev/null
   run_bench postgres postgres "$pg_port" "$1"
 }
 
@@ -211,7 +219,8 @@ done
 
 echo "# fsync cost of this disk (4 KiB writes with O_DSYNC)"
 dd if=/dev/zero of="$work/dd" bs=4k count=500 oflag=dsync 2>&1 | tail -1
-echo "# $clients clients, $rounds rounds of $attempts attempts per spread; JSON lines: $out"
+echo "# $clients clients, $rounds rounds of $attempts attempts per spread; data on" \
+  "$(df --output=fstype "$work" | tail -1) ($work); JSON lines: $out"
 "$bench" report "$out" | tee "${out%.jsonl}.md"
 cp "$work/stockd-profile.txt" "$(dirname "$out")/stockd-profile.txt" 2>/dev/null || true
 exit "$status"
