@@ -13,3 +13,10 @@ else()
   message(STATUS "peer_bench not built: libpq (libpq-dev) not found; benchmarks/peers/run.sh "
                  "installs it")
 endif()
+
+if(LIBPQ_FOUND AND STOCKD_TESTS)
+  add_test(NAME peer_bench_stockd_smoke
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/peers/smoke.sh $<TARGET_FILE:stockd>
+                   $<TARGET_FILE:peer_bench>)
+  set_tests_properties(peer_bench_stockd_smoke PROPERTIES TIMEOUT 180)
+endif()

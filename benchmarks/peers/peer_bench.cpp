@@ -648,9 +648,11 @@ public:
         return outcome::failed;
       }
       retries.fetch_add(1, std::memory_order_relaxed);
+      // The server's Retry-After, within bounds; every retry is counted in the output.
       std::this_thread::sleep_for(err ? overloaded_backoff
-                                      : std::max<std::chrono::milliseconds>(
-                                            overloaded_backoff, res.retry_after / 50));
+                                      : std::clamp<std::chrono::milliseconds>(
+                                            res.retry_after, overloaded_backoff,
+                                            std::chrono::milliseconds(1000)));
     }
     if (res.status == 201) {
       return outcome::reserved;
