@@ -19,8 +19,9 @@
 #   nothing) is a diagnostic, not a durable result: it shows what each peer costs without the
 #   disk, i.e. how much of the durable figure is fsync.
 # It installs redis-server, postgresql and libpq-dev when missing (deliberately not in
-# scripts/install-deps.sh: only this benchmark needs them). apt never starts their system
-# services here (policy-rc.d); every server this script runs is its own, in a temp dir.
+# scripts/install-deps.sh: only this benchmark needs them). Every server this script measures is
+# its own, in a temp dir on a free port; where apt starts Debian's system services on install
+# (no policy-rc.d forbidding it, unlike this project's machines), those are left alone.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
