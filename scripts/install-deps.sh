@@ -16,6 +16,8 @@ packages=(
   libbenchmark-dev                   # Google Benchmark 1.7: hot-path benchmarks
   curl                               # the README's examples and scripts
   clang-14 libclang-rt-14-dev        # scripts/fuzz.sh: libFuzzer and clang's ASan/UBSan runtimes
+  libpq-dev                          # benchmarks/peers: peer_bench's PostgreSQL client, built and
+                                     # smoke-tested with the suite so it cannot rot
 )
 
 missing=()
