@@ -302,6 +302,9 @@ struct session {
   bool traffic_ = true;  // false: no new purchase orders
   bool stop_wms = false;
   bool stop_sampler = false;
+  // Staleness counts over traffic and drain only; after that the sampler goes on for the
+  // timeline (convergence), counting nothing.
+  std::atomic<bool> staleness_counted{true};
   bool stop_probe = false;
   std::vector<latency_recorder> propagation = std::vector<latency_recorder>(channel_ids().size());
   std::vector<std::uint64_t> propagation_timeouts = std::vector<std::uint64_t>(channel_ids().size());
@@ -466,7 +469,8 @@ struct session {
         }
       }
       const auto now = steady::now();
-      const double dt = std::chrono::duration<double>(now - last).count();
+      const double dt = staleness_counted.load() ? std::chrono::duration<double>(now - last).count()
+                                                 : 0.0;
       last = now;
       const auto since = now - traffic_start;
       const bool in_outage = scn.outage_channel && since >= outage_begin(scn) &&
@@ -1010,7 +1014,7 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     std::this_thread::sleep_for(milliseconds{100});
   }
   run.stop_thread(&session::stop_wms, wms);
-  run.stop_thread(&session::stop_sampler, sampler);
+  run.staleness_counted = false;
   progress("drained");
   if (opts.progress != nullptr && opts.progress_tty) {
     *opts.progress << "\n" << std::flush;
@@ -1084,7 +1088,9 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     }
     std::this_thread::sleep_for(convergence_poll);
   }
-  run.stop_thread(&session::stop_recorder, recorder);  // the timeline covers convergence too
+  // The timeline covers convergence too.
+  run.stop_thread(&session::stop_recorder, recorder);
+  run.stop_thread(&session::stop_sampler, sampler);
   if (!settled) {
     out.mismatches.insert(out.mismatches.begin(),
                           std::to_string(truth.open_orders()) +
@@ -1130,7 +1136,7 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
       cs.outage_over_display_sku_s = run.stale[c].outage_over_s;
       cs.outage_wrong_display_sku_s = run.stale[c].outage_wrong_s;
       cs.outage_recovered_s =
-          recovery_after(run.series, c, cs.outage_from_s, cs.outage_until_s);
+          recovery_after(out.series, c, cs.outage_from_s, cs.outage_until_s);
     }
     const std::string stats = channels.at(c).stats_json();
     simdjson::dom::element root;
