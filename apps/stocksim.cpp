@@ -59,6 +59,7 @@ run, demo and config:
                          failing payment before it ships (default 0.05 / 0.03)
   --returns P --damaged P   returns_wave: a shipped order returned; of the returns, damaged
                          (default 0.25 / 0.3)
+  --return-delay-ms N    returns_wave: shipment to return, plus up to as much again (default 300)
   --outage CHANNEL       channel_outage: the channel whose API fails (default amazon)
   --outage-window F:U    from F to U, shares of the traffic duration (default 0.25:0.65)
   --outage-faults SPEC   what it answers meanwhile (default 5xx=0.8,hang-before=0.2,hang-ms=1500)
@@ -281,6 +282,8 @@ sim_command parse_sim(const std::vector<std::string>& args) {
       cmd.scn.return_probability = to_double(flag, v);
     } else if (flag == "--damaged") {
       cmd.scn.damaged_share = to_double(flag, v);
+    } else if (flag == "--return-delay-ms") {
+      cmd.scn.return_delay = ms(flag, v);
     } else if (flag == "--outage") {
       const auto& ids = channel_ids();
       const auto it = std::find(ids.begin(), ids.end(), v);

@@ -38,12 +38,17 @@ std::optional<scenario> scenario_preset(const std::string& name) {
     return s;
   }
   if (name == "returns_wave") {
-    // A post-holiday week compressed: a quarter of what ships comes back within 1-2 s, a third
+    // A post-holiday week compressed: a quarter of what ships comes back 0.3-0.6 s later, 30 %
     // of that damaged; 5 % cancelled by the customer and 3 % failed payments before shipping.
+    // The returns name no location: they follow their order line, which stockd remembers once
+    // closed only among the 16 most recent closed lines of its SKU × location
+    // (engine/state.hpp closed_lines_max). A later return is rejected ("no location holds order
+    // line"): --return-delay-ms 1000 shows it on the hottest SKU.
     s.cancel_probability = 0.05;
     s.payment_failed_probability = 0.03;
     s.return_probability = 0.25;
     s.damaged_share = 0.3;
+    s.return_delay = std::chrono::milliseconds{300};
     return s;
   }
   if (name == "channel_outage") {

@@ -241,7 +241,7 @@ TEST_CASE("a short returns_wave run: returns restocked and damaged, cancellation
   scn.seed = 17;
   // Enough of each kind in 8 s (~200 orders): the preset's shares, returns doubled.
   scn.return_probability = 0.5;
-  scn.return_delay = 500ms;
+  scn.return_delay = 200ms;  // within stockd's memory of closed lines (scenario.cpp)
   const run_summary s = run_against_stockd(scn, push_setting{}, 20s);
   REQUIRE(s.error.empty());
   CHECK(s.world.returned_restocked > 0);
