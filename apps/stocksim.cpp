@@ -11,6 +11,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -39,7 +42,8 @@ constexpr std::string_view usage = R"(usage: stocksim emulate shopify|amazon|web
        stocksim config [run options] [--push event|interval:MS|none]
 
 run, demo and config:
-  --scenario NAME        steady | flash_sale | chaos (default: steady; demo: flash_sale)
+  --scenario NAME        steady | flash_sale | chaos | returns_wave | channel_outage
+                         (default: steady; demo: flash_sale)
   --duration-s S         traffic time (default 20; demo 10)
   --seed N               one seed for all randomness (default 1)
   --skus N --locations M catalog size (default 50 x 1; flash_sale 20 x 1; see scenario.hpp
@@ -51,11 +55,23 @@ run, demo and config:
   --order-delay-ms N --order-jitter-ms N --order-dup P   orders on their way to stockd
   --fulfil-delay-ms N    WMS: acknowledgement to shipment (default 500)
   --faults SPEC          channel faults while traffic runs (chaos has its own)
+  --cancel P --payment-failed P   returns_wave: a covered order cancelled by the customer /
+                         failing payment before it ships (default 0.05 / 0.03)
+  --returns P --damaged P   returns_wave: a shipped order returned; of the returns, damaged
+                         (default 0.25 / 0.3)
+  --return-delay-ms N    returns_wave: shipment to return, plus up to as much again (default 300)
+  --outage CHANNEL       channel_outage: the channel whose API fails (default amazon)
+  --outage-window F:U    from F to U, shares of the traffic duration (default 0.25:0.65)
+  --outage-faults SPEC   what it answers meanwhile (default 5xx=0.8,hang-before=0.2,hang-ms=1500)
   --shopify-port N --amazon-port N --webhook-port N   the emulators' ports (run/config:
                          18081, 18082, 18083; demo: free ports)
   --drain-timeout-s S    orders and WMS after traffic (default 30)
   --convergence-timeout-s S   then channels and on-hand (default 60)
   --json FILE            write the JSON summary
+  --report FILE          write a self-contained HTML report (inline SVG: hot SKUs over time,
+                         latency histograms, the baseline side by side)
+  --progress             a progress line per second on stderr even when it is not a terminal
+                         (on a terminal it is always shown, rewritten in place)
   --baseline SETTING     a second run, same scenario and seed, against a stockd started by
                          stocksim with push = SETTING: interval:MS (demo default interval:5000),
                          none (stockd pushes nothing), off
@@ -144,6 +160,8 @@ struct sim_command {
   push_setting push;  // config only
   std::string stockd_bin;
   std::string json_path;
+  std::string report_path;
+  bool progress = false;
   std::chrono::milliseconds drain_timeout{30'000};
   std::chrono::milliseconds convergence_timeout{60'000};
   bool keep = false;
@@ -161,7 +179,11 @@ sim_command parse_sim(const std::vector<std::string>& args) {
   }
   auto preset = scenario_preset(name);
   if (!preset) {
-    die("unknown scenario '" + name + "' (steady, flash_sale or chaos)");
+    std::string names;
+    for (const auto& n : scenario_names()) {
+      names += (names.empty() ? "" : ", ") + n;
+    }
+    die("unknown scenario '" + name + "' (" + names + ")");
   }
   cmd.scn = *preset;
   if (demo) {
@@ -198,6 +220,10 @@ sim_command parse_sim(const std::vector<std::string>& args) {
     }
     if (flag == "--keep") {
       cmd.keep = true;
+      continue;
+    }
+    if (flag == "--progress") {
+      cmd.progress = true;
       continue;
     }
     if (i + 1 >= args.size()) {
@@ -246,6 +272,40 @@ sim_command parse_sim(const std::vector<std::string>& args) {
       cmd.convergence_timeout = seconds(flag, v);
     } else if (flag == "--json") {
       cmd.json_path = v;
+    } else if (flag == "--report") {
+      cmd.report_path = v;
+    } else if (flag == "--cancel") {
+      cmd.scn.cancel_probability = to_double(flag, v);
+    } else if (flag == "--payment-failed") {
+      cmd.scn.payment_failed_probability = to_double(flag, v);
+    } else if (flag == "--returns") {
+      cmd.scn.return_probability = to_double(flag, v);
+    } else if (flag == "--damaged") {
+      cmd.scn.damaged_share = to_double(flag, v);
+    } else if (flag == "--return-delay-ms") {
+      cmd.scn.return_delay = ms(flag, v);
+    } else if (flag == "--outage") {
+      const auto& ids = channel_ids();
+      const auto it = std::find(ids.begin(), ids.end(), v);
+      if (it == ids.end()) {
+        die("--outage: shopify, amazon or webhook, got '" + v + "'");
+      }
+      cmd.scn.outage_channel = static_cast<std::size_t>(it - ids.begin());
+    } else if (flag == "--outage-window") {
+      const auto colon = v.find(':');
+      if (colon == std::string::npos) {
+        die("--outage-window: FROM:UNTIL as shares of the duration, e.g. 0.25:0.65");
+      }
+      cmd.scn.outage_from = to_double(flag, v.substr(0, colon));
+      cmd.scn.outage_until = to_double(flag, v.substr(colon + 1));
+      if (!cmd.scn.outage_channel) {
+        cmd.scn.outage_channel = 1;
+      }
+    } else if (flag == "--outage-faults") {
+      cmd.scn.outage_faults = v;
+      if (!cmd.scn.outage_channel) {
+        cmd.scn.outage_channel = 1;
+      }
     } else if (flag == "--baseline") {
       if (v == "off") {
         cmd.baseline.reset();
@@ -297,7 +357,12 @@ run_options options_for(const sim_command& cmd) {
   o.scn = cmd.scn;
   o.drain_timeout = cmd.drain_timeout;
   o.convergence_timeout = cmd.convergence_timeout;
-  o.progress = &std::cerr;
+  // The progress line: always on a terminal, on request otherwise (CI logs stay short).
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  if (tty || cmd.progress) {
+    o.progress = &std::cerr;
+    o.progress_tty = tty;
+  }
   return o;
 }
 
@@ -336,7 +401,9 @@ run_summary run_with_own_stockd(const sim_command& cmd, const push_setting& push
   }
   o.stockd_url = stockd.url();
   o.token = stockd.token();
+  o.stockd_rss = [&stockd] { return stockd.resident_bytes(); };
   run_summary s = run_scenario(o, channels);
+  s.stockd_ready_s = std::chrono::duration<double>(stockd.ready_after()).count();
   stockd.stop();
   channels.stop();
   return s;
@@ -378,6 +445,14 @@ int sim_main(const std::vector<std::string>& args) {
     if (!out) {
       die("--json: cannot write " + cmd.json_path);
     }
+  }
+  if (!cmd.report_path.empty()) {
+    std::ofstream out(cmd.report_path, std::ios::binary);
+    out << html_report(main_run, baseline);
+    if (!out) {
+      die("--report: cannot write " + cmd.report_path);
+    }
+    std::cerr << "stocksim: report written to " << cmd.report_path << std::endl;
   }
   if (!main_run.error.empty()) {
     std::cerr << "stocksim: " << main_run.error << std::endl;

@@ -19,7 +19,18 @@ double percentile(const std::vector<double>& sorted, double p) {
 void write_latency(connectors::json_writer& out, std::string_view name, const latency_summary& l) {
   out.key(name).begin_object();
   out.field("count", l.count).field("p50_ms", l.p50_ms).field("p99_ms", l.p99_ms);
-  out.field("max_ms", l.max_ms).end_object();
+  out.field("max_ms", l.max_ms);
+  // Bucket i holds samples in (bounds[i-1], bounds[i]]; the last one everything above.
+  out.key("histogram").begin_object().key("bounds_ms").begin_array();
+  for (double b : latency_bucket_bounds_ms()) {
+    out.value(b);
+  }
+  out.end_array().key("counts").begin_array();
+  for (std::uint64_t n : l.histogram) {
+    out.value(n);
+  }
+  out.end_array().end_object();
+  out.end_object();
 }
 
 std::string fixed(double v, int decimals = 1) {
@@ -37,6 +48,39 @@ std::string ratio_text(double baseline, double run) {
 }
 
 } // namespace
+
+const std::vector<double>& latency_bucket_bounds_ms() {
+  static const std::vector<double> bounds = {0.5, 1,   2,   5,     10,    20,    50,    100,
+                                             200, 500, 1'000, 2'000, 5'000, 10'000, 30'000};
+  return bounds;
+}
+
+bool timeline::thin_if_full() {
+  if (t_s.size() < points_max) {
+    return false;
+  }
+  auto thin = [](auto& v) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < v.size(); i += 2) {
+      v[kept++] = std::move(v[i]);
+    }
+    v.resize(kept);
+  };
+  thin(t_s);
+  for (auto& tr : tracks) {
+    thin(tr.physical);
+    thin(tr.sellable);
+    thin(tr.expected);
+    for (auto& c : tr.shown) {
+      thin(c);
+    }
+  }
+  for (auto& c : wrong) {
+    thin(c);
+  }
+  period_s *= 2;
+  return true;
+}
 
 void latency_recorder::record(std::chrono::nanoseconds d) {
   const double ms = std::chrono::duration<double, std::milli>(d).count();
@@ -61,6 +105,15 @@ latency_summary latency_recorder::summary() const {
   std::sort(sorted.begin(), sorted.end());
   out.p50_ms = percentile(sorted, 0.50);
   out.p99_ms = percentile(sorted, 0.99);
+  const auto& bounds = latency_bucket_bounds_ms();
+  out.histogram.assign(bounds.size() + 1, 0);
+  std::size_t bucket = 0;
+  for (double ms : sorted) {  // sorted: the bucket only moves forward
+    while (bucket < bounds.size() && ms > bounds[bucket]) {
+      ++bucket;
+    }
+    ++out.histogram[bucket];
+  }
   return out;
 }
 
@@ -134,9 +187,46 @@ void write_json(connectors::json_writer& out, const run_summary& s) {
     out.field("responses_429", c.responses_429);
     out.field("out_of_sync_skus", c.out_of_sync_skus);
     write_latency(out, "propagation", c.propagation);
-    out.field("propagation_timeouts", c.propagation_timeouts).end_object();
+    out.field("propagation_timeouts", c.propagation_timeouts);
+    if (c.outage) {
+      out.key("outage").begin_object();
+      out.field("from_s", c.outage_from_s).field("until_s", c.outage_until_s);
+      out.field("over_display_sku_s", c.outage_over_display_sku_s);
+      out.field("wrong_display_sku_s", c.outage_wrong_display_sku_s);
+      out.key("recovered_s");
+      if (c.outage_recovered_s >= 0) {
+        out.value(c.outage_recovered_s);
+      } else {
+        out.null();
+      }
+      out.end_object();
+    }
+    out.end_object();
   }
   out.end_object();
+  out.key("world").begin_object();
+  out.field("shipped", s.world.shipped).field("cancelled_oversold", s.world.cancelled_oversold);
+  out.field("cancelled_by_customer", s.world.cancelled_by_customer);
+  out.field("payment_failed", s.world.payment_failed);
+  out.field("returned_restocked", s.world.returned_restocked);
+  out.field("returned_damaged", s.world.returned_damaged);
+  out.field("purchase_orders", s.world.purchase_orders).end_object();
+  out.key("stockd_process");
+  if (s.stockd_ready_s || s.stockd_rss_bytes) {
+    out.begin_object();
+    if (s.stockd_ready_s) {
+      out.field("ready_s", *s.stockd_ready_s);
+    }
+    if (s.stockd_rss_bytes) {
+      out.field("rss_bytes", *s.stockd_rss_bytes);
+    }
+    if (s.stockd_rss_peak_bytes) {
+      out.field("rss_peak_bytes", *s.stockd_rss_peak_bytes);
+    }
+    out.end_object();
+  } else {
+    out.null();
+  }
   out.key("convergence").begin_object();
   out.field("converged", s.converged).field("seconds", s.convergence_s);
   out.field("timeout_s", s.convergence_timeout_s);

@@ -29,11 +29,17 @@
 
 namespace stockd::simulator {
 
+/// Upper bounds (ms) of the latency histogram's buckets; one more bucket past the last.
+const std::vector<double>& latency_bucket_bounds_ms();
+
 struct latency_summary {
   std::uint64_t count = 0;
   double p50_ms = 0;
   double p99_ms = 0;
   double max_ms = 0;
+  /// Samples per bucket of latency_bucket_bounds_ms() (+1 for the overflow); the kept samples
+  /// only (count also counts the ones past the recorder's limit).
+  std::vector<std::uint64_t> histogram;
 };
 
 /// Samples in milliseconds; past `samples_max` the rest are counted, not kept.
@@ -98,6 +104,47 @@ struct channel_summary {
   /// The probe SKU's adjustments: stockd acknowledged → this channel shows the new quantity.
   latency_summary propagation;
   std::uint64_t propagation_timeouts = 0;  // probes not shown when traffic stopped
+  /// channel_outage, for the channel that was down: its window (s from the start of traffic),
+  /// its staleness inside the window, and how long after the window it took to show no more
+  /// wrong SKUs than at worst before the outage (negative: it never did while sampled).
+  bool outage = false;
+  double outage_from_s = 0;
+  double outage_until_s = 0;
+  double outage_over_display_sku_s = 0;
+  double outage_wrong_display_sku_s = 0;
+  double outage_recovered_s = -1;
+};
+
+/// Sampled over the run for the HTML report: per hot SKU the world's physical stock and
+/// sellable units, stockd's expected value, and what each channel showed; per channel how many
+/// of the sampled SKUs it showed wrong. Bounded: past `points_max` every other point is
+/// dropped and the period doubles.
+struct timeline {
+  static constexpr std::size_t points_max = 1'000;
+  double period_s = 0.25;
+  std::vector<double> t_s;  // from the start of traffic
+  struct track {
+    std::string sku;
+    std::vector<std::int64_t> physical;
+    std::vector<std::int64_t> sellable;
+    std::vector<std::optional<std::int64_t>> expected;  // stockd's, for the first channel
+    std::vector<std::vector<std::int64_t>> shown;       // per channel (channel_ids() order)
+  };
+  std::vector<track> tracks;
+  std::vector<std::vector<std::uint32_t>> wrong;  // per channel: sampled SKUs shown ≠ sellable
+  /// Halves every series (keeps even indices) when full; true when it did.
+  bool thin_if_full();
+};
+
+/// What the world's WMS did with the orders, and what came back.
+struct world_counts {
+  std::uint64_t shipped = 0;
+  std::uint64_t cancelled_oversold = 0;
+  std::uint64_t cancelled_by_customer = 0;
+  std::uint64_t payment_failed = 0;
+  std::uint64_t returned_restocked = 0;
+  std::uint64_t returned_damaged = 0;
+  std::uint64_t purchase_orders = 0;
 };
 
 struct run_summary {
@@ -121,11 +168,24 @@ struct run_summary {
   double convergence_timeout_s = 0;
   std::vector<std::string> mismatches;  // the first few, for the report
   std::string error;  // the run could not be made (e.g. stockd refused its config)
+  world_counts world;
+  timeline series;
+  /// When stocksim started stockd itself: launch → /readyz, and its resident memory at the
+  /// end of traffic and at its peak over the run's samples.
+  std::optional<double> stockd_ready_s;
+  std::optional<std::uint64_t> stockd_rss_bytes;
+  std::optional<std::uint64_t> stockd_rss_peak_bytes;
 };
 
 void write_json(connectors::json_writer& out, const run_summary& s);
 /// {"run": ..., "baseline": ... or null, "comparison": {...}}
 std::string summary_json(const run_summary& run, const std::optional<run_summary>& baseline);
 std::string text_report(const run_summary& run, const std::optional<run_summary>& baseline);
+/// A self-contained HTML page (inline CSS and SVG, no scripts, no external resources): the
+/// figures of the JSON summary, per hot SKU the physical stock, stockd's expected value and
+/// each channel's displayed quantity over time, the channels' wrong SKUs over time, ack and
+/// propagation latency histograms, and the baseline side by side with ratios. Every figure
+/// that is also in the JSON summary carries `data-key="<run|baseline>.<json path>"`.
+std::string html_report(const run_summary& run, const std::optional<run_summary>& baseline);
 
 } // namespace stockd::simulator

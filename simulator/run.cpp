@@ -10,6 +10,8 @@
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <limits>
+#include <random>
 #include <thread>
 
 #include <simdjson.h>
@@ -202,11 +204,26 @@ struct open_po {
   std::string po_id;
 };
 
-/// Staleness per channel over the sampled SKUs.
+/// Staleness per channel over the sampled SKUs (the whole run, and inside the outage window).
 struct staleness {
   double over_s = 0;
   double wrong_s = 0;
+  double outage_over_s = 0;
+  double outage_wrong_s = 0;
 };
+
+/// A shipped order coming back (returns_wave): the WMS receives it at `due`.
+struct open_return {
+  steady::time_point due;
+  std::size_t sku;
+  std::size_t location;
+  std::string order_id;
+  bool damaged;
+};
+
+constexpr milliseconds timeline_period{250};
+constexpr std::size_t timeline_tracks_max = 4;
+
 
 struct sku_record {
   bool ok = false;  // answered 200 with the fields below
@@ -285,12 +302,28 @@ struct session {
   bool traffic_ = true;  // false: no new purchase orders
   bool stop_wms = false;
   bool stop_sampler = false;
+  // Staleness counts over traffic and drain only; after that the sampler goes on for the
+  // timeline (convergence), counting nothing.
+  std::atomic<bool> staleness_counted{true};
   bool stop_probe = false;
   std::vector<latency_recorder> propagation = std::vector<latency_recorder>(channel_ids().size());
   std::vector<std::uint64_t> propagation_timeouts = std::vector<std::uint64_t>(channel_ids().size());
   std::vector<open_po> pos;  // under mu (the WMS thread only, and the drain check)
+  std::vector<open_return> returns;  // under mu, like pos
+  world_counts counts;               // under mu
   std::vector<staleness> stale = std::vector<staleness>(channel_ids().size());
   std::size_t sampled = 0;
+  steady::time_point traffic_start = steady::now();  // set before the threads start
+  // The sampler's latest count of sampled SKUs each channel shows wrong (for the timeline).
+  std::vector<std::atomic<std::uint32_t>> wrong_now =
+      std::vector<std::atomic<std::uint32_t>>(channel_ids().size());
+  // The probe's oldest acknowledged adjustment a channel does not show yet (progress: lag).
+  std::vector<std::optional<steady::time_point>> oldest_unshown =
+      std::vector<std::optional<steady::time_point>>(channel_ids().size());  // under mu
+  bool stop_recorder = false;
+  timeline series;
+  std::optional<std::uint64_t> rss_last;
+  std::optional<std::uint64_t> rss_peak;
 
   session(const run_options& o, channel_set& c)
       : opts(o), scn(o.scn), channels(c),
@@ -301,6 +334,19 @@ struct session {
     wms_sender sender(host, port, opts.token, ledger);
     std::uint64_t po_number = 0;
     auto next_replenish = steady::now();
+    std::mt19937_64 rng(scn.seed * 7'919 + 17);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    // returns_wave: the customer cancels, or the payment fails, before the line ships.
+    const world::settle_decision decide = [&](const order_line&) {
+      const double u = uniform(rng);
+      if (u < scn.cancel_probability) {
+        return settlement::cancelled;
+      }
+      if (u < scn.cancel_probability + scn.payment_failed_probability) {
+        return settlement::payment_failed;
+      }
+      return settlement::shipped;
+    };
     for (;;) {
       {
         std::unique_lock lock(mu);
@@ -310,15 +356,61 @@ struct session {
       }
       const auto now = steady::now();
       std::vector<wms_event> events;
-      for (const order_line& line : truth.settle_due(now - scn.fulfil_delay, wms_batch_max)) {
-        const auto type = line.covered ? "order_fulfilled" : "order_cancelled";
+      bool returning = false;
+      {
+        std::lock_guard lock(mu);
+        returning = traffic_ && scn.return_probability > 0;
+      }
+      for (const order_line& line :
+           truth.settle_due(now - scn.fulfil_delay, wms_batch_max, decide)) {
+        const char* type = "order_fulfilled";
+        {
+          std::lock_guard lock(mu);
+          if (!line.covered) {
+            type = "order_cancelled";
+            ++counts.cancelled_oversold;
+          } else if (line.how == settlement::cancelled) {
+            type = "order_cancelled";
+            ++counts.cancelled_by_customer;
+          } else if (line.how == settlement::payment_failed) {
+            type = "payment_failed";
+            ++counts.payment_failed;
+          } else {
+            ++counts.shipped;
+          }
+        }
         events.push_back(make_event(type, line.order_id + ":settle", line.sku, {}, 1,
                                     {{"order_id", line.order_id}, {"line_id", "1"}}));
+        // Returns are drawn only while traffic runs, so the drain has a bounded tail.
+        if (returning && line.covered && line.how == settlement::shipped &&
+            uniform(rng) < scn.return_probability) {
+          const auto wait = scn.return_delay + milliseconds(static_cast<std::int64_t>(
+                                                   uniform(rng) * static_cast<double>(
+                                                                      scn.return_delay.count())));
+          const bool damaged = uniform(rng) < scn.damaged_share;
+          std::lock_guard lock(mu);
+          const auto index = static_cast<std::size_t>(
+              std::find(truth.skus().begin(), truth.skus().end(), line.sku) - truth.skus().begin());
+          returns.push_back({now + wait, index, line.location, line.order_id, damaged});
+        }
       }
       bool replenishing = false;
       {
         std::lock_guard lock(mu);
         replenishing = traffic_ && scn.replenish;
+        // Returns whose delay has passed: the parcel is back, restocked or put aside damaged.
+        auto back = std::stable_partition(returns.begin(), returns.end(),
+                                          [now](const open_return& r) { return r.due > now; });
+        for (auto it = back; it != returns.end(); ++it) {
+          const std::string& sku = truth.skus()[it->sku];
+          truth.returned(sku, it->location, it->damaged);
+          ++(it->damaged ? counts.returned_damaged : counts.returned_restocked);
+          events.push_back(make_event("return_received", it->order_id + ":return", sku, {}, 1,
+                                      {{"order_id", it->order_id},
+                                       {"line_id", "1"},
+                                       {"disposition", it->damaged ? "damaged" : "restock"}}));
+        }
+        returns.erase(back, returns.end());
         // Receipts whose lead time has passed: the goods are on the shelf now.
         auto due = std::stable_partition(pos.begin(), pos.end(),
                                          [now](const open_po& p) { return p.due > now; });
@@ -352,6 +444,7 @@ struct session {
       const std::size_t location = i % truth.locations().size();
       const std::string po_id = "po-" + scn.sku_prefix + std::to_string(++po_number);
       truth.purchase_ordered(sku, scn.reorder_qty);
+      ++counts.purchase_orders;
       events.push_back(make_event("po_created", po_id + ":created", sku,
                                   truth.locations()[location], scn.reorder_qty,
                                   {{"po_id", po_id}}));
@@ -361,7 +454,7 @@ struct session {
 
   bool wms_idle() {
     std::lock_guard lock(mu);
-    return pos.empty() && truth.open_orders() == 0;
+    return pos.empty() && returns.empty() && truth.open_orders() == 0;
   }
 
   // ---- the sampler ----
@@ -376,8 +469,13 @@ struct session {
         }
       }
       const auto now = steady::now();
-      const double dt = std::chrono::duration<double>(now - last).count();
+      const double dt = staleness_counted.load() ? std::chrono::duration<double>(now - last).count()
+                                                 : 0.0;
       last = now;
+      const auto since = now - traffic_start;
+      const bool in_outage = scn.outage_channel && since >= outage_begin(scn) &&
+                             since < outage_end(scn);
+      std::vector<std::uint32_t> wrong(channel_ids().size(), 0);
       for (std::size_t i = 0; i < sampled; ++i) {
         const std::string& sku = truth.skus()[i];
         const std::int64_t sellable = std::max<std::int64_t>(0, truth.truth(sku)->sellable());
@@ -385,11 +483,17 @@ struct session {
           const std::int64_t shown = channels.at(c).quantity(sku).value_or(0);
           if (shown > sellable) {
             stale[c].over_s += dt;
+            stale[c].outage_over_s += in_outage ? dt : 0;
           }
           if (shown != sellable) {
             stale[c].wrong_s += dt;
+            stale[c].outage_wrong_s += in_outage ? dt : 0;
+            ++wrong[c];
           }
         }
+      }
+      for (std::size_t c = 0; c < wrong.size(); ++c) {
+        wrong_now[c].store(wrong[c], std::memory_order_relaxed);
       }
     }
   }
@@ -443,10 +547,92 @@ struct session {
           pending[c].pop_front();
         }
       }
+      std::lock_guard lock(mu);
+      for (std::size_t c = 0; c < pending.size(); ++c) {
+        oldest_unshown[c] = pending[c].empty() ? std::nullopt
+                                               : std::optional(pending[c].front().acked);
+      }
     }
     for (std::size_t c = 0; c < pending.size(); ++c) {
       propagation_timeouts[c] += pending[c].size();  // not shown before traffic stopped
     }
+  }
+
+  // ---- the timeline (HTML report) ----
+  // Every timeline_period: per tracked SKU the world's stock, stockd's expected value (GET
+  // /v1/skus, its own connection) and what each channel shows; the sampler's wrong counts; and
+  // stockd's resident memory when the caller can read it. Bounded by timeline::thin_if_full.
+  void recorder_loop() {
+    http_client reader(host, port);
+    simdjson::dom::parser parser;
+    std::vector<std::string> tracked;
+    const std::size_t n = std::min({scn.hot_skus > 0 ? scn.hot_skus : std::size_t{3},
+                                    timeline_tracks_max, scn.skus});
+    for (std::size_t i = 0; i < n; ++i) {
+      tracked.push_back(truth.skus()[i]);  // hot SKUs first, then the Zipf head
+      timeline::track t;
+      t.sku = truth.skus()[i];
+      t.shown.resize(channel_ids().size());
+      series.tracks.push_back(std::move(t));
+    }
+    series.wrong.resize(channel_ids().size());
+    series.period_s = std::chrono::duration<double>(timeline_period).count();
+    auto period = timeline_period;
+    for (;;) {
+      {
+        std::unique_lock lock(mu);
+        if (cv.wait_for(lock, period, [this] { return stop_recorder; })) {
+          return;
+        }
+      }
+      const double t = std::chrono::duration<double>(steady::now() - traffic_start).count();
+      series.t_s.push_back(t);
+      for (auto& tr : series.tracks) {
+        const sku_truth w = *truth.truth(tr.sku);
+        tr.physical.push_back(w.on_hand);
+        tr.sellable.push_back(std::max<std::int64_t>(0, w.sellable()));
+        const sku_record r = read_sku(reader, opts.token, tr.sku, parser);
+        std::optional<std::int64_t> expected;
+        if (r.ok && !r.channels.empty()) {
+          expected = r.channels.begin()->second.expected;
+          if (auto it = r.channels.find(channel_ids()[0]); it != r.channels.end()) {
+            expected = it->second.expected;
+          }
+        }
+        tr.expected.push_back(expected);
+        for (std::size_t c = 0; c < channel_ids().size(); ++c) {
+          tr.shown[c].push_back(channels.at(c).quantity(tr.sku).value_or(0));
+        }
+      }
+      for (std::size_t c = 0; c < channel_ids().size(); ++c) {
+        series.wrong[c].push_back(wrong_now[c].load(std::memory_order_relaxed));
+      }
+      if (opts.stockd_rss) {
+        if (auto rss = opts.stockd_rss()) {
+          rss_last = rss;
+          rss_peak = std::max(rss_peak.value_or(0), *rss);
+        }
+      }
+      if (series.thin_if_full()) {
+        period *= 2;
+      }
+    }
+  }
+
+  /// Per channel: ms since the oldest acknowledged probe it does not show yet; 0 when it shows
+  /// them all; nothing without a probe.
+  std::vector<std::optional<double>> channel_lags(steady::time_point now) {
+    std::vector<std::optional<double>> out(channel_ids().size());
+    if (scn.probe_period.count() == 0) {
+      return out;
+    }
+    std::lock_guard lock(mu);
+    for (std::size_t c = 0; c < out.size(); ++c) {
+      out[c] = oldest_unshown[c]
+                   ? std::chrono::duration<double, std::milli>(now - *oldest_unshown[c]).count()
+                   : 0.0;
+    }
+    return out;
   }
 
   void stop_thread(bool session::*flag, std::thread& t) {
@@ -460,6 +646,45 @@ struct session {
     }
   }
 };
+
+/// "[  12.0 s] traffic: 180 events/s, 2,100 acknowledged of 2,104, 3 oversold, lag shopify
+/// 12 ms amazon 840 ms webhook 60 ms": lag is the age of the oldest probe adjustment stockd
+/// acknowledged that the channel does not show yet (0 when it shows them all).
+std::string progress_line(double elapsed_s, const char* phase, double events_per_s,
+                          const event_ledger::counts& counts, std::uint64_t oversold,
+                          const std::vector<std::optional<double>>& lags_ms) {
+  char head[200];
+  std::snprintf(head, sizeof head,
+                "[%6.1f s] %s: %.0f events/s, %llu acknowledged of %llu, %llu oversold, lag", elapsed_s,
+                phase, events_per_s, static_cast<unsigned long long>(counts.acknowledged),
+                static_cast<unsigned long long>(counts.created),
+                static_cast<unsigned long long>(oversold));
+  std::string line = head;
+  for (std::size_t c = 0; c < lags_ms.size() && c < channel_ids().size(); ++c) {
+    line += " " + channel_ids()[c] + " ";
+    line += lags_ms[c] ? std::to_string(static_cast<long long>(*lags_ms[c])) + " ms" : "-";
+  }
+  return line;
+}
+
+/// Seconds after `until_s` (the outage's end) until channel `c` showed no more sampled SKUs
+/// wrong than it did at worst before the outage began (`from_s`): back to its own level. -1
+/// when it never was within the timeline (traffic, drain and convergence).
+double recovery_after(const timeline& tl, std::size_t c, double from_s, double until_s) {
+  if (c >= tl.wrong.size()) {
+    return -1;
+  }
+  std::uint32_t before = 0;
+  for (std::size_t i = 0; i < tl.t_s.size() && tl.t_s[i] < from_s; ++i) {
+    before = std::max(before, tl.wrong[c][i]);
+  }
+  for (std::size_t i = 0; i < tl.t_s.size(); ++i) {
+    if (tl.t_s[i] >= until_s && tl.wrong[c][i] <= before) {
+      return tl.t_s[i] - until_s;
+    }
+  }
+  return -1;
+}
 
 std::string sku_mismatch(const std::string& sku, std::string_view what, std::int64_t want,
                          std::int64_t got) {
@@ -697,39 +922,77 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     };
     buyers.push_back(std::make_unique<buyer>(std::move(b), channels.at(c)));
   }
+  run.traffic_start = steady::now();
+  const auto started = run.traffic_start;
   std::thread wms([&run] { run.wms_loop(); });
   std::thread sampler([&run] { run.sampler_loop(); });
+  std::thread recorder([&run] { run.recorder_loop(); });
   std::thread prober;
   if (scn.probe_period.count() > 0) {
     prober = std::thread([&run] { run.probe_loop(); });
   }
-  const auto started = steady::now();
   for (auto& b : buyers) {
     if (auto error = b->start()) {
       out.error = "customers: " + *error;
     }
   }
+  std::uint64_t created_before = 0;
+  auto last_progress = started;
   auto progress = [&](const char* phase) {
     if (opts.progress == nullptr) {
       return;
     }
-    const double elapsed = std::chrono::duration<double>(steady::now() - started).count();
+    const auto now = steady::now();
+    const double elapsed = std::chrono::duration<double>(now - started).count();
+    const double window = std::chrono::duration<double>(now - last_progress).count();
+    last_progress = now;
     const auto counts = run.ledger.totals();
-    char line[256];
-    std::snprintf(line, sizeof line,
-                  "[%6.1f s] %s: %.0f events/s, %llu sent, %llu acknowledged, %llu oversold, "
-                  "%zu open orders\n",
-                  elapsed, phase, elapsed > 0 ? static_cast<double>(counts.created) / elapsed : 0,
-                  static_cast<unsigned long long>(counts.created),
-                  static_cast<unsigned long long>(counts.acknowledged),
-                  static_cast<unsigned long long>(truth.oversold_units()), truth.open_orders());
-    *opts.progress << line << std::flush;
+    const double rate = window > 0 ? static_cast<double>(counts.created - created_before) / window
+                                   : 0;
+    created_before = counts.created;
+    std::string line = progress_line(elapsed, phase, rate, counts, truth.oversold_units(),
+                                     run.channel_lags(now));
+    if (opts.progress_tty) {
+      *opts.progress << "\r\x1b[K" << line << std::flush;  // one line, rewritten in place
+    } else {
+      *opts.progress << line << "\n" << std::flush;
+    }
   };
+  // The outage (channel_outage): the channel's API fails from its begin to its end.
+  bool outage_on = false;
+  bool outage_done = !scn.outage_channel.has_value();
+  auto outage_switch = [&](steady::time_point now) {
+    if (outage_done) {
+      return;
+    }
+    const auto since = now - started;
+    const std::size_t c = *scn.outage_channel;
+    if (!outage_on && since >= outage_begin(scn)) {
+      outage_on = true;
+      if (auto error = channels.at(c).set_faults(scn.outage_faults)) {
+        out.error = "outage faults: " + *error;
+      }
+    }
+    if (outage_on && since >= outage_end(scn)) {
+      outage_done = true;
+      (void)channels.at(c).set_faults(scn.channel_faults.empty() ? "none" : scn.channel_faults);
+    }
+  };
+  auto next_progress = started + milliseconds{1'000};
   while (out.error.empty() && steady::now() - started < scn.duration) {
-    std::this_thread::sleep_for(std::min<steady::duration>(milliseconds{1'000},
-                                                           scn.duration - (steady::now() - started)));
-    progress("traffic");
+    auto wake = std::min(next_progress, started + scn.duration);
+    if (!outage_done) {
+      wake = std::min(wake, started + (outage_on ? outage_end(scn) : outage_begin(scn)));
+    }
+    std::this_thread::sleep_until(wake);
+    const auto now = steady::now();
+    outage_switch(now);
+    if (now >= next_progress) {
+      next_progress += milliseconds{1'000};
+      progress("traffic");
+    }
   }
+  outage_switch(steady::now());
   const auto traffic_end = steady::now();
   out.duration_s = std::chrono::duration<double>(traffic_end - started).count();
 
@@ -751,8 +1014,11 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     std::this_thread::sleep_for(milliseconds{100});
   }
   run.stop_thread(&session::stop_wms, wms);
-  run.stop_thread(&session::stop_sampler, sampler);
+  run.staleness_counted = false;
   progress("drained");
+  if (opts.progress != nullptr && opts.progress_tty) {
+    *opts.progress << "\n" << std::flush;
+  }
   const bool settled = run.wms_idle();
 
   // Convergence: every channel shows stockd's expected value; stockd's on-hand is the world's
@@ -822,6 +1088,9 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     }
     std::this_thread::sleep_for(convergence_poll);
   }
+  // The timeline covers convergence too.
+  run.stop_thread(&session::stop_recorder, recorder);
+  run.stop_thread(&session::stop_sampler, sampler);
   if (!settled) {
     out.mismatches.insert(out.mismatches.begin(),
                           std::to_string(truth.open_orders()) +
@@ -838,6 +1107,13 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
                               ? static_cast<double>(out.events.created) / out.duration_s
                               : 0;
   out.sampled_skus = run.sampled;
+  {
+    std::lock_guard lock(run.mu);
+    out.world = run.counts;
+  }
+  out.series = std::move(run.series);
+  out.stockd_rss_bytes = run.rss_last;
+  out.stockd_rss_peak_bytes = run.rss_peak;
   const auto sales = truth.sales();
   for (std::size_t c = 0; c < channel_ids().size(); ++c) {
     channel_summary cs;
@@ -853,6 +1129,15 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     cs.out_of_sync_skus = out_of_sync[c];
     cs.propagation = run.propagation[c].summary();
     cs.propagation_timeouts = run.propagation_timeouts[c];
+    if (scn.outage_channel == c) {
+      cs.outage = true;
+      cs.outage_from_s = std::chrono::duration<double>(outage_begin(scn)).count();
+      cs.outage_until_s = std::chrono::duration<double>(outage_end(scn)).count();
+      cs.outage_over_display_sku_s = run.stale[c].outage_over_s;
+      cs.outage_wrong_display_sku_s = run.stale[c].outage_wrong_s;
+      cs.outage_recovered_s =
+          recovery_after(out.series, c, cs.outage_from_s, cs.outage_until_s);
+    }
     const std::string stats = channels.at(c).stats_json();
     simdjson::dom::element root;
     if (parser.parse(stats).get(root) == simdjson::SUCCESS) {

@@ -22,6 +22,7 @@
 // stockd's expected value (GET /v1/skus/{sku}) and stockd's on-hand equals the world's.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -96,7 +97,12 @@ struct run_options {
   std::string label = "stockd (push = event)";
   std::chrono::milliseconds drain_timeout{30'000};        // orders and WMS after traffic stops
   std::chrono::milliseconds convergence_timeout{60'000};  // then channels and on-hand
-  std::ostream* progress = nullptr;                       // a line per second while it runs
+  /// A progress line per second while it runs (elapsed, events/s, acknowledged, oversold so
+  /// far, each channel's lag); on a terminal (`progress_tty`) one line rewritten in place.
+  std::ostream* progress = nullptr;
+  bool progress_tty = false;
+  /// stockd's resident memory, when the caller started it (sampled with the timeline).
+  std::function<std::optional<std::uint64_t>()> stockd_rss;
 };
 
 run_summary run_scenario(const run_options& opts, channel_set& channels);

@@ -37,7 +37,33 @@ std::optional<scenario> scenario_preset(const std::string& name) {
     s.channel_faults = "429=0.05,5xx=0.05,reset=0.02,hang-after=0.01,hang-ms=1500";
     return s;
   }
+  if (name == "returns_wave") {
+    // A post-holiday week compressed: a quarter of what ships comes back 0.3-0.6 s later, 30 %
+    // of that damaged; 5 % cancelled by the customer and 3 % failed payments before shipping.
+    // The returns name no location: they follow their order line, which stockd remembers once
+    // closed only among the 16 most recent closed lines of its SKU × location
+    // (engine/state.hpp closed_lines_max). A later return is rejected ("no location holds order
+    // line"): --return-delay-ms 1000 shows it on the hottest SKU.
+    s.cancel_probability = 0.05;
+    s.payment_failed_probability = 0.03;
+    s.return_probability = 0.25;
+    s.damaged_share = 0.3;
+    s.return_delay = std::chrono::milliseconds{300};
+    return s;
+  }
+  if (name == "channel_outage") {
+    // Amazon's API down for the middle 40 % of the run (80 % 5xx, 20 % hung requests): while it
+    // is down amazon keeps showing what it showed, its customers keep buying against it.
+    s.outage_channel = 1;
+    return s;
+  }
   return std::nullopt;
+}
+
+const std::vector<std::string>& scenario_names() {
+  static const std::vector<std::string> names = {"steady", "flash_sale", "chaos", "returns_wave",
+                                                 "channel_outage"};
+  return names;
 }
 
 std::optional<std::string> validate(const scenario& s) {
@@ -79,6 +105,30 @@ std::optional<std::string> validate(const scenario& s) {
       return "channel faults: " + parsed.error;
     }
   }
+  for (double p : {s.cancel_probability, s.payment_failed_probability, s.return_probability,
+                   s.damaged_share}) {
+    if (!(p >= 0) || p > 1) {
+      return "cancel, payment-failed, return and damaged shares must be in [0, 1]";
+    }
+  }
+  if (s.cancel_probability + s.payment_failed_probability > 1) {
+    return "cancel + payment-failed probabilities must be at most 1";
+  }
+  if (s.return_delay.count() < 0 || s.return_delay > std::chrono::minutes{10}) {
+    return "return delay must be 0 .. 10 min";
+  }
+  if (s.outage_channel) {
+    if (*s.outage_channel >= channel_ids().size()) {
+      return "outage channel must be one of shopify, amazon, webhook";
+    }
+    if (!(s.outage_from >= 0) || !(s.outage_until > s.outage_from) || s.outage_until > 1) {
+      return "the outage window: 0 <= from < until <= 1 (shares of the traffic duration)";
+    }
+    auto parsed = parse_faults(s.outage_faults);
+    if (!parsed.settings) {
+      return "outage faults: " + parsed.error;
+    }
+  }
   return std::nullopt;
 }
 
@@ -95,6 +145,21 @@ std::string sku_name(const scenario& s, std::size_t index) { return numbered(s.s
 std::string location_name(std::size_t index) { return "L" + std::to_string(index + 1); }
 
 std::string probe_sku(const scenario& s) { return s.sku_prefix + "PROBE"; }
+
+namespace {
+std::chrono::milliseconds share_of(const scenario& s, double share) {
+  return std::chrono::milliseconds(
+      static_cast<std::int64_t>(static_cast<double>(s.duration.count()) * share));
+}
+} // namespace
+
+std::chrono::milliseconds outage_begin(const scenario& s) {
+  return s.outage_channel ? share_of(s, s.outage_from) : std::chrono::milliseconds{0};
+}
+
+std::chrono::milliseconds outage_end(const scenario& s) {
+  return s.outage_channel ? share_of(s, s.outage_until) : std::chrono::milliseconds{0};
+}
 
 std::vector<std::string> location_names(const scenario& s) {
   std::vector<std::string> out;

@@ -8,6 +8,12 @@
 //               over the run; nothing is replenished during the sale.
 //   chaos       steady, with many duplicates, long jitter (heavy reordering) and channel faults
 //               (429, 5xx, resets, hangs) while traffic runs; the faults stop with the traffic.
+//   returns_wave  steady, with a wave of returns: a part of the shipped orders come back after
+//               a delay, restocked or damaged (return_received with a disposition); some
+//               orders are cancelled by the customer or fail payment before they ship.
+//   channel_outage  steady, and one channel's API fails (5xx and hung requests) for a window in
+//               the middle of the run, then recovers: it shows stale stock meanwhile and must
+//               converge afterwards.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -66,7 +72,23 @@ struct scenario {
   std::chrono::milliseconds probe_period{500};
   /// Channel faults while traffic runs (simulator/faults.hpp spec), the same on every channel.
   std::string channel_faults;
+  // returns_wave: what happens to a covered order when the WMS settles it, and afterwards.
+  double cancel_probability = 0;          // the customer cancels before it ships
+  double payment_failed_probability = 0;  // the payment fails before it ships
+  double return_probability = 0;          // a shipped order comes back
+  double damaged_share = 0;               // of the returns: damaged (the rest restocked)
+  std::chrono::milliseconds return_delay{1'000};  // shipment → return, plus up to as much again
+  // channel_outage: channel `outage_channel` (an index into channel_ids(), or none) answers with
+  // `outage_faults` from outage_from to outage_until (shares of the traffic duration), then
+  // recovers.
+  std::optional<std::size_t> outage_channel;
+  double outage_from = 0.25;
+  double outage_until = 0.65;
+  std::string outage_faults = "5xx=0.8,hang-before=0.2,hang-ms=1500";
 };
+
+/// Every preset's name, for help texts and errors.
+const std::vector<std::string>& scenario_names();
 
 /// The preset of that name (steady, flash_sale, chaos), or nothing.
 std::optional<scenario> scenario_preset(const std::string& name);
@@ -76,6 +98,9 @@ std::optional<std::string> validate(const scenario& s);
 std::string sku_name(const scenario& s, std::size_t index);
 std::string location_name(std::size_t index);
 std::string probe_sku(const scenario& s);
+/// The outage window, from the start of traffic (zero when there is no outage).
+std::chrono::milliseconds outage_begin(const scenario& s);
+std::chrono::milliseconds outage_end(const scenario& s);
 inline constexpr std::int64_t probe_stock = 1'000'000;  // never runs out
 /// The initial catalog: SKU i (hot ones first) with its stock at every location, then the probe
 /// SKU when there is one (never chosen by customers).

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -143,6 +144,7 @@ std::optional<std::string> stockd_process::start() {
   }
   ::close(log_fd);
   pid_ = pid;
+  const auto launched = std::chrono::steady_clock::now();
 
   http_client client("127.0.0.1", port_);
   client_request req;
@@ -156,6 +158,7 @@ std::optional<std::string> stockd_process::start() {
       return "stockd exited before it was ready; its log:\n" + log_tail();
     }
     if (client.send(req).status == 200) {
+      ready_after_ = std::chrono::steady_clock::now() - launched;
       return std::nullopt;
     }
     client.disconnect();
@@ -183,6 +186,38 @@ void stockd_process::stop() {
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+} // namespace stockd::simulator
+
+namespace stockd::simulator {
+
+std::optional<std::uint64_t> stockd_process::resident_bytes() const {
+  if (pid_ <= 0) {
+    return std::nullopt;
+  }
+  return process_resident_bytes(pid_);
+}
+
+std::optional<std::uint64_t> process_resident_bytes(pid_t pid) {
+  // VmRSS in /proc/<pid>/status: "VmRSS:\t  123456 kB".
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      std::uint64_t kib = 0;
+      const char* p = line.c_str() + 6;
+      while (*p == ' ' || *p == '\t') {
+        ++p;
+      }
+      auto [end, ec] = std::from_chars(p, line.c_str() + line.size(), kib);
+      if (ec != std::errc{}) {
+        return std::nullopt;
+      }
+      return kib * 1024;
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace stockd::simulator

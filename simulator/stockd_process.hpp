@@ -43,13 +43,21 @@ public:
   const std::string& token() const noexcept { return opts_.token; }
   const std::string& dir() const noexcept { return dir_; }
   std::string log_tail(std::size_t bytes = 4'000) const;
+  /// Launch to the first 200 from /readyz (recovery included): the start-up time.
+  std::chrono::nanoseconds ready_after() const noexcept { return ready_after_; }
+  /// Its resident memory now (VmRSS from /proc), if it is running.
+  std::optional<std::uint64_t> resident_bytes() const;
 
 private:
   stockd_process_options opts_;
   std::string dir_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
+  std::chrono::nanoseconds ready_after_{0};
 };
+
+/// VmRSS of a process from /proc/<pid>/status, in bytes.
+std::optional<std::uint64_t> process_resident_bytes(pid_t pid);
 
 /// A loopback TCP port nobody listens on right now (bind to port 0, read it, close).
 std::uint16_t free_loopback_port();

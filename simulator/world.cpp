@@ -20,7 +20,7 @@ world::world(std::vector<std::string> locations, std::vector<sku_stock> initial)
     }
     skus_.push_back(s.sku);
     initial_.push_back(s.on_hand);
-    state_.push_back(sku_state{std::move(s.on_hand), 0, 0});
+    state_.push_back(sku_state{std::move(s.on_hand), 0, 0, 0});
   }
 }
 
@@ -39,7 +39,7 @@ bool world::sell(std::string_view channel, std::string_view sku, std::string_vie
   const std::size_t i = index_of(sku);
   sku_state& s = state_[i];
   const std::int64_t on_hand = std::accumulate(s.on_hand.begin(), s.on_hand.end(), std::int64_t{0});
-  const bool covered = on_hand - s.owed > 0;
+  const bool covered = on_hand - s.owed - s.damaged > 0;
   channel_sales& c = sales_[std::string(channel)];
   ++c.units_sold;
   if (covered) {
@@ -65,7 +65,8 @@ void world::order_acknowledged(std::string_view order_id, world_clock::time_poin
   acknowledged_.emplace_back(at, it->first);
 }
 
-std::vector<order_line> world::settle_due(world_clock::time_point until, std::size_t max) {
+std::vector<order_line> world::settle_due(world_clock::time_point until, std::size_t max,
+                                          const settle_decision& decide) {
   std::lock_guard lock(mu_);
   std::vector<order_line> out;
   while (!acknowledged_.empty() && acknowledged_.front().first <= until && out.size() < max) {
@@ -74,19 +75,34 @@ std::vector<order_line> world::settle_due(world_clock::time_point until, std::si
     assert(!node.empty());
     order& o = node.mapped();
     sku_state& s = state_[o.sku];
+    order_line line{node.key(), o.channel, skus_[o.sku], o.covered, settlement::cancelled, 0};
     if (o.covered) {
-      // The unit leaves the first shelf that holds one; it was promised (owed) at the sale.
-      for (auto& here : s.on_hand) {
-        if (here > 0) {
-          --here;
-          break;
+      line.how = decide ? decide(line) : settlement::shipped;
+      if (line.how == settlement::shipped) {
+        // The unit leaves the first shelf that holds one; it was promised (owed) at the sale.
+        // Damaged units stay where they are: never shipped.
+        for (std::size_t l = 0; l < s.on_hand.size(); ++l) {
+          if (s.on_hand[l] > 0) {
+            --s.on_hand[l];
+            line.location = l;
+            break;
+          }
         }
       }
       --s.owed;
     }
-    out.push_back({node.key(), o.channel, skus_[o.sku], o.covered});
+    out.push_back(std::move(line));
   }
   return out;
+}
+
+void world::returned(std::string_view sku, std::size_t location, bool damaged) {
+  std::lock_guard lock(mu_);
+  sku_state& s = state_[index_of(sku)];
+  s.on_hand.at(location) += 1;
+  if (damaged) {
+    ++s.damaged;
+  }
 }
 
 std::size_t world::open_orders() const {
@@ -123,7 +139,7 @@ std::optional<sku_truth> world::truth(std::string_view sku) const {
   }
   const sku_state& s = state_[it->second];
   return sku_truth{std::accumulate(s.on_hand.begin(), s.on_hand.end(), std::int64_t{0}), s.owed,
-                   s.incoming};
+                   s.incoming, s.damaged};
 }
 
 std::map<std::string, channel_sales> world::sales() const {

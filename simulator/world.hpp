@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -38,12 +39,19 @@ struct sku_stock {
   std::vector<std::int64_t> on_hand;  // per location, in the catalog's location order
 };
 
-/// One order line the WMS has to settle: ship it (covered) or cancel it (oversold).
+/// How the WMS settles an order line. An oversold line is always `cancelled` (the merchant
+/// refunds the customer); a covered one ships, or (returns_wave) the customer cancels it or its
+/// payment fails before it ships: then its unit was never moved and is sellable again.
+enum class settlement : std::uint8_t { shipped, cancelled, payment_failed };
+
+/// One order line the WMS has to settle.
 struct order_line {
   std::string order_id;
   std::string channel;
   std::string sku;
   bool covered = true;
+  settlement how = settlement::shipped;
+  std::size_t location = 0;  // shipped: the shelf the unit left
 };
 
 struct channel_sales {
@@ -53,10 +61,11 @@ struct channel_sales {
 
 /// A SKU's truth at one instant.
 struct sku_truth {
-  std::int64_t on_hand = 0;  // summed over locations
+  std::int64_t on_hand = 0;  // summed over locations, damaged units included (DESIGN §1)
   std::int64_t owed = 0;
   std::int64_t incoming = 0;
-  std::int64_t sellable() const { return on_hand - owed; }
+  std::int64_t damaged = 0;  // returned damaged: on the shelf, never sellable
+  std::int64_t sellable() const { return on_hand - owed - damaged; }
 };
 
 class world {
@@ -76,14 +85,20 @@ public:
   /// Ignored for unknown or already acknowledged orders (duplicate sends).
   void order_acknowledged(std::string_view order_id, world_clock::time_point at);
   /// Settles every acknowledged order acknowledged at or before `until` (at most `max`): a
-  /// covered one leaves the shelf now (the first location holding a unit), an oversold one is
-  /// cancelled. The WMS sends the matching events.
-  std::vector<order_line> settle_due(world_clock::time_point until, std::size_t max);
+  /// covered one leaves the shelf now (the first location holding a sellable unit) unless
+  /// `decide` says the customer cancelled or the payment failed (then its promise is released);
+  /// an oversold one is cancelled. The WMS sends the matching events. `decide` runs under the
+  /// world's lock and must not call back into the world.
+  using settle_decision = std::function<settlement(const order_line&)>;
+  std::vector<order_line> settle_due(world_clock::time_point until, std::size_t max,
+                                     const settle_decision& decide = {});
   /// Orders sold and not settled yet (acknowledged or not).
   std::size_t open_orders() const;
 
   void purchase_ordered(std::string_view sku, std::int64_t qty);
   void received(std::string_view sku, std::size_t location, std::int64_t qty, bool from_po);
+  /// A shipped unit came back to `location`: sellable again, or damaged (on hand, not sellable).
+  void returned(std::string_view sku, std::size_t location, bool damaged);
   /// A physical adjustment (found, shrink); on_hand at the location may not go below 0.
   void adjusted(std::string_view sku, std::size_t location, std::int64_t delta);
 
@@ -97,6 +112,7 @@ private:
     std::vector<std::int64_t> on_hand;
     std::int64_t owed = 0;
     std::int64_t incoming = 0;
+    std::int64_t damaged = 0;  // summed over locations
   };
   struct order {
     std::size_t sku = 0;

@@ -348,6 +348,25 @@ TEST_CASE("the channel's own orders lower the shadow, and compare-and-set never 
   CHECK_FALSE(s.next_batch(t0 + 2s).has_value());
 }
 
+TEST_CASE("without compare-and-set, a sale undone by a return before its push still pushes",
+          "[connectors][sync]") {
+  channel_sync s(channel_id("amazon"), sync_options{}, 1, 1);  // no compare-and-set
+  settle_at(s, "A", 10, t0);
+  // The channel sells 1 (it shows 9); stockd sees the order, and before the lower value is sent
+  // (the rate limit) a return brings the expected value back to 10, what was last pushed.
+  s.own_order_seen(sku("A"), 1, t0);
+  s.set_expected(sku("A"), 9, t0);
+  s.set_expected(sku("A"), 10, t0 + 10ms);
+  // The channel shows 9, not 10: it is not in sync, and the next push says 10.
+  CHECK_FALSE(s.find(sku("A"))->in_sync());
+  auto b = s.next_batch(t0 + 1h);
+  REQUIRE(b);
+  REQUIRE(b->items.size() == 1);
+  CHECK(b->items[0].quantity == 10);
+  s.on_result(*b, all_applied(*b), t0 + 1h);
+  CHECK(s.find(sku("A"))->in_sync());
+}
+
 TEST_CASE("a stale answer without the channel's value asks for a re-read", "[connectors][sync]") {
   sync_options opts;
   opts.compare_and_set = true;
