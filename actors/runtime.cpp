@@ -206,6 +206,7 @@ bool runtime::seed_channels(std::chrono::milliseconds timeout) {
       u.key = record.key;
       u.available = state->qty.available;
       u.incoming = state->qty.incoming;
+      u.seq = state->last_seq;
       for (const auto& channel : it->second) {
         updates[&channel].push_back(u);
       }
@@ -407,6 +408,12 @@ void runtime::query_channels(const engine::sku_id& sku,
                              std::function<void(std::vector<channel_sku_view>)> reply) {
   ask_channels<channel_sku_view>(*system_, channels_, ctx_.opts.request_timeout, std::move(reply),
                                  get_atom::value, sku);
+}
+
+void runtime::trace(const engine::sku_id& sku, const engine::location_id& location,
+                    std::uint64_t seq, std::function<void(std::vector<channel_trace>)> reply) {
+  ask_channels<channel_trace>(*system_, channels_, ctx_.opts.request_timeout, std::move(reply),
+                              trace_atom::value, sku, location, seq);
 }
 
 std::vector<channel_actor> runtime::channels_named(const engine::channel_id& channel) const {

@@ -86,6 +86,11 @@ public:
   /// from backup); `reply` once with the SKUs queued, nullopt when it did not answer in time.
   void repush(const engine::channel_id& channel,
               std::function<void(std::optional<std::uint64_t>)> reply);
+  /// Every channel's part of an event's trace: the pushes that carried the effect of the event
+  /// journaled as `seq` for `sku` at `location` (GET /v1/trace); `reply` once, on an actor
+  /// thread, with one entry per channel that answered in time.
+  void trace(const engine::sku_id& sku, const engine::location_id& location, std::uint64_t seq,
+             std::function<void(std::vector<channel_trace>)> reply);
   /// Every channel's figures (status, metrics).
   void channel_statuses(std::function<void(std::vector<channel_status>)> reply);
   std::size_t channels() const noexcept { return channels_.size(); }

@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 
+#include "actors/log.hpp"
 #include "actors/runtime.hpp"
 #include "connectors/amazon_client.hpp"
 #include "connectors/http_client.hpp"
@@ -31,7 +32,8 @@ constexpr const char* usage =
     "  --config FILE       TOML settings (default: the embedded default, one location 'main')\n"
     "  --data DIR          LMDB data directory (overrides server.data_dir; default ./data)\n"
     "  --listen HOST:PORT  HTTP address (overrides server.listen; default 127.0.0.1:8080)\n"
-    "environment: STOCKD_TOKEN sets a bearer token with every scope (ingest, read, admin)\n";
+    "environment: STOCKD_TOKEN sets a bearer token with every scope (ingest, read, admin);\n"
+    "  STOCKD_LOG_LEVEL (debug, info, warn, error, off) overrides [log] level\n";
 
 struct command_line {
   std::string config;
@@ -120,6 +122,15 @@ int main(int argc, char** argv) {
     }
     settings.server.listen_host = hp->first;
     settings.server.listen_port = hp->second;
+  }
+  stockd::actors::set_log_level(settings.log_level);
+  if (const char* env = std::getenv("STOCKD_LOG_LEVEL"); env != nullptr && *env != '\0') {
+    auto level = stockd::actors::parse_log_level(env);
+    if (!level) {
+      std::fprintf(stderr, "stockd: STOCKD_LOG_LEVEL must be debug, info, warn, error or off\n");
+      return 2;
+    }
+    stockd::actors::set_log_level(*level);
   }
   const auto all_scopes = static_cast<std::uint8_t>(
       static_cast<unsigned>(stockd::server::scope::ingest) |

@@ -942,6 +942,20 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
   return std::nullopt;
 }
 
+std::optional<config_error> read_log(const toml::table& t, settings& s) {
+  const std::string p = "log.";
+  if (auto e = check_keys(t, p, {"level"})) {
+    return e;
+  }
+  std::size_t level = static_cast<std::size_t>(s.log_level);
+  // Same order as actors::log_level.
+  if (auto e = read_choice(t, "level", p, {"debug", "info", "warn", "error", "off"}, level)) {
+    return e;
+  }
+  s.log_level = static_cast<actors::log_level>(level);
+  return std::nullopt;
+}
+
 } // namespace
 
 std::string config_error::to_string() const {
@@ -1000,7 +1014,7 @@ stockd::result<settings, config_error> parse(std::string_view toml_text, std::st
   settings s = embedded_default();
   s.source = std::move(source_name);
   if (auto e = check_keys(root, "", {"server", "engine", "store", "limits", "tokens",
-                                     "locations", "channels", "skus", "mappings"})) {
+                                     "locations", "channels", "skus", "mappings", "log"})) {
     return fail{*e};
   }
   auto section = [&](std::string_view name, auto reader) -> std::optional<config_error> {
@@ -1029,7 +1043,8 @@ stockd::result<settings, config_error> parse(std::string_view toml_text, std::st
   std::optional<config_error> e;
   (e = section("server", read_server)) || (e = section("engine", read_engine)) ||
       (e = section("store", read_store)) || (e = section("limits", read_limits)) ||
-      (e = array("tokens", read_tokens)) || (e = array("locations", read_locations));
+      (e = array("tokens", read_tokens)) || (e = array("locations", read_locations)) ||
+      (e = section("log", read_log));
   if (e) {
     return fail{*e};
   }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "actors/log.hpp"
 #include "actors/options.hpp"
 #include "connectors/channel_options.hpp"
 #include "connectors/event_decoder.hpp"
@@ -24,6 +25,8 @@ struct settings {
   connectors::decode_limits decode;
   engine::catalog catalog;  // locations, SKUs, mappings and the channels' locations and rules
   std::vector<connectors::channel_options> channels;  // how to reach each channel, same order
+  /// `[log] level`: the structured log's threshold (actors/log.hpp).
+  actors::log_level log_level = actors::log_level::info;
   std::string source;  // "embedded default" or the file's path, for the start-up banner
 };
 

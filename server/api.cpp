@@ -6,6 +6,7 @@
 
 #include <boost/beast/version.hpp>
 
+#include "actors/log.hpp"
 #include "engine/channel_rules.hpp"
 #include "engine/kits.hpp"
 #include "engine/time.hpp"
@@ -13,6 +14,7 @@
 #include "server/placement.hpp"
 #include "server/reservations.hpp"
 #include "server/snapshots.hpp"
+#include "server/trace.hpp"
 #include "server/url.hpp"
 
 namespace stockd::server {
@@ -499,6 +501,10 @@ void api::handle(request&& req, responder respond) {
         });
     return;
   }
+  if (path.starts_with("/v1/trace/")) {
+    handle_trace(deps_, path, req, std::move(respond));
+    return;
+  }
   if (path == "/v1/sync/out-of-sync") {
     get_sync_list(req, sync_list::out_of_sync, std::move(respond));
     return;
@@ -670,6 +676,13 @@ void api::submit_decoded(const api_dependencies& deps,
     }
     m->events_duplicate.fetch_add(duplicates, std::memory_order_relaxed);
     m->events_accepted.fetch_add(fresh.size(), std::memory_order_relaxed);
+    if (actors::log_enabled(actors::log_level::debug)) {
+      for (const auto& e : fresh) {
+        actors::log_json(actors::log_level::debug, "event accepted",
+                         {{"source", e.ev.source.str()}, {"event_id", e.ev.id}, {"seq", e.seq},
+                          {"sku", e.ev.sku.str()}, {"location", e.ev.location.str()}});
+      }
+    }
     response res = answer(statuses);
     engine->dispatch(std::move(fresh));
     respond(std::move(res));
