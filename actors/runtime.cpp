@@ -87,6 +87,10 @@ runtime::runtime(const options& opts, const engine::catalog& catalog, store::dat
 }
 
 runtime::~runtime() {
+  if (alerts_) {
+    caf::anon_send_exit(*alerts_, caf::exit_reason::user_shutdown);
+    alerts_.reset();
+  }
   for (auto& shard : shards_) {
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
   }
@@ -414,6 +418,23 @@ void runtime::trace(const engine::sku_id& sku, const engine::location_id& locati
                     std::uint64_t seq, std::function<void(std::vector<channel_trace>)> reply) {
   ask_channels<channel_trace>(*system_, channels_, ctx_.opts.request_timeout, std::move(reply),
                               trace_atom::value, sku, location, seq);
+}
+
+void runtime::start_alerts(alerts_setup setup) {
+  if (setup.sinks.empty() || setup.http == nullptr || alerts_) {
+    return;
+  }
+  setup.channels = channels_;
+  if (setup.counters == nullptr) {
+    setup.counters = ctx_.counters;
+  }
+  alerts_ = system_->spawn(alerts, std::move(setup));
+}
+
+void runtime::report_variance(variance_report report) {
+  if (alerts_) {
+    caf::anon_send(*alerts_, variance_atom::value, std::move(report));
+  }
 }
 
 std::vector<channel_actor> runtime::channels_named(const engine::channel_id& channel) const {

@@ -15,6 +15,7 @@
 #include "actors/log.hpp"
 #include "actors/runtime.hpp"
 #include "connectors/amazon_client.hpp"
+#include "connectors/credentials.hpp"
 #include "connectors/http_client.hpp"
 #include "connectors/shopify_client.hpp"
 #include "connectors/webhook_client.hpp"
@@ -131,6 +132,15 @@ int main(int argc, char** argv) {
       return 2;
     }
     stockd::actors::set_log_level(*level);
+  }
+  // Alert sinks' secrets are resolved now: a missing one stops start-up, naming the reference.
+  for (std::size_t i = 0; i < settings.alerts.size(); ++i) {
+    auto secret = stockd::connectors::resolve_credentials(settings.alerts[i].secret_ref);
+    if (!secret) {
+      std::fprintf(stderr, "stockd: alerts[%zu].secret: %s\n", i, secret.error().c_str());
+      return 2;
+    }
+    settings.alerts[i].secret = std::move(*secret);
   }
   const auto all_scopes = static_cast<std::uint8_t>(
       static_cast<unsigned>(stockd::server::scope::ingest) |
@@ -294,6 +304,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "stockd: recovery failed (journal unreadable or replay timed out)\n");
     http.stop();
     return 1;
+  }
+  if (!settings.alerts.empty()) {
+    stockd::actors::alerts_setup alerting;
+    alerting.sinks = settings.alerts;
+    alerting.http = http_client->get();
+    alerting.interval = settings.alert_check_interval;
+    alerting.counters = &counters;
+    alerting.db = db->get();
+    alerting.data_dir = settings.store.dir;
+    alerting.map_size_max = settings.store.map_size_max;
+    engine.start_alerts(std::move(alerting));
+    std::printf("stockd: alerts: %zu sink(s), checked every %lld ms\n", settings.alerts.size(),
+                static_cast<long long>(settings.alert_check_interval.count()));
   }
   std::printf("stockd: ready: journal head %llu, %llu event(s) replayed\n",
               static_cast<unsigned long long>((*db)->journal_head()),
