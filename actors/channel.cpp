@@ -6,6 +6,8 @@
 
 #include <caf/send.hpp>
 
+#include "actors/log.hpp"
+
 namespace stockd::actors {
 namespace {
 
@@ -41,6 +43,152 @@ std::int64_t expected_for(const channel_holder& h, const engine::sku_id& sku) {
                                                 : std::span<const engine::location_stock>(it->second)});
   }
   return engine::kit_channel_quantity(rules, parts);
+}
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view to_string(connectors::call_outcome o) {
+  using connectors::call_outcome;
+  switch (o) {
+  case call_outcome::ok: return "ok";
+  case call_outcome::throttled: return "throttled";
+  case call_outcome::server_error: return "server_error";
+  case call_outcome::timeout: return "timeout";
+  case call_outcome::network: return "network";
+  case call_outcome::bad_request: return "bad_request";
+  case call_outcome::unauthorized: return "unauthorized";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(connectors::item_outcome o) {
+  using connectors::item_outcome;
+  switch (o) {
+  case item_outcome::applied: return "applied";
+  case item_outcome::stale: return "stale";
+  case item_outcome::rejected: return "rejected";
+  case item_outcome::retry: return "retry";
+  }
+  return "unknown";
+}
+
+/// The seqs a pushed value of `sku` reflects, per location: its own, or for a kit the highest
+/// of its components' at each location.
+std::vector<std::uint64_t> seqs_for(const channel_holder& h, const engine::sku_id& sku) {
+  const auto components = h.catalog->kit_components(sku);
+  if (components.empty()) {
+    auto it = h.seqs.find(sku.str());
+    return it == h.seqs.end() ? std::vector<std::uint64_t>{} : it->second;
+  }
+  std::vector<std::uint64_t> out(h.setup.info->locations.size(), 0);
+  for (const auto& c : components) {
+    if (auto it = h.seqs.find(c.sku.str()); it != h.seqs.end()) {
+      for (std::size_t i = 0; i < out.size() && i < it->second.size(); ++i) {
+        out[i] = std::max(out[i], it->second[i]);
+      }
+    }
+  }
+  return out;
+}
+
+std::uint64_t highest(const std::vector<std::uint64_t>& seqs) {
+  return seqs.empty() ? 0 : *std::max_element(seqs.begin(), seqs.end());
+}
+
+/// A batch leaves: remember what it carries (and what each value reflects) until its answer.
+void trace_sent(channel_holder& h, const connectors::outgoing_batch& batch) {
+  push_trace t;
+  t.push_id = batch.id;
+  t.bulk = batch.bulk;
+  t.sent_at_ms = unix_ms();
+  t.outcome = "in_flight";
+  t.items.reserve(batch.items.size());
+  for (const auto& item : batch.items) {
+    t.items.push_back({item.sku, item.quantity, item.idempotency_key, seqs_for(h, item.sku), {}, {}});
+    if (log_enabled(log_level::debug)) {
+      log_json(log_level::debug, "push sent",
+               {{"channel", h.setup.info->id.str()}, {"push_id", batch.id},
+                {"sku", item.sku.str()}, {"quantity", item.quantity},
+                {"seq", highest(t.items.back().seqs)},
+                {"idempotency_key", item.idempotency_key}});
+    }
+  }
+  h.tracing[batch.id] = std::move(t);
+}
+
+/// The answer came: complete the call's record, log it, and keep it in the bounded ring.
+void trace_answered(channel_holder& h, std::uint64_t id, const connectors::push_result& result) {
+  auto it = h.tracing.find(id);
+  if (it == h.tracing.end()) {
+    return;
+  }
+  push_trace t = std::move(it->second);
+  h.tracing.erase(it);
+  t.answered_at_ms = unix_ms();
+  t.outcome = std::string(to_string(result.outcome));
+  t.code = result.code;
+  t.request_id = result.request_id;
+  const bool ok = result.outcome == connectors::call_outcome::ok;
+  for (std::size_t i = 0; i < t.items.size(); ++i) {
+    auto& item = t.items[i];
+    if (ok && i < result.items.size()) {
+      item.outcome = std::string(to_string(result.items[i].outcome));
+      item.code = result.items[i].code;
+    } else {
+      item.outcome = "retry";
+      item.code = result.code;
+    }
+    if (log_enabled(log_level::debug)) {
+      log_json(log_level::debug, "push item answered",
+               {{"channel", h.setup.info->id.str()}, {"push_id", t.push_id},
+                {"sku", item.sku.str()}, {"seq", highest(item.seqs)},
+                {"idempotency_key", item.idempotency_key}, {"request_id", t.request_id},
+                {"outcome", item.outcome}, {"code", item.code}});
+    }
+  }
+  log_json(ok ? log_level::info : log_level::warn, "push answered",
+           {{"channel", h.setup.info->id.str()}, {"push_id", t.push_id},
+            {"request_id", t.request_id}, {"outcome", t.outcome}, {"code", t.code},
+            {"items", static_cast<std::uint64_t>(t.items.size())},
+            {"bulk", t.bulk ? "true" : "false"},
+            {"ms", t.answered_at_ms - t.sent_at_ms}});
+  h.traced.add(std::move(t));
+}
+
+channel_trace trace_of(const channel_holder& h, const engine::sku_id& sku,
+                       const engine::location_id& location, std::uint64_t seq) {
+  channel_trace out;
+  out.channel = h.setup.info->id;
+  out.connector = h.setup.client ? std::string(connectors::to_string(h.setup.options.connector))
+                                 : std::string("none");
+  const auto& locations = h.setup.info->locations;
+  const auto at = std::find(locations.begin(), locations.end(), location);
+  out.sells_here = at != locations.end();
+  if (!out.sells_here) {
+    return out;
+  }
+  const auto index = static_cast<std::size_t>(at - locations.begin());
+  if (auto it = h.seqs.find(sku.str()); it != h.seqs.end() && index < it->second.size()) {
+    out.seen_seq = it->second[index];
+  }
+  if (const connectors::sku_sync* r = h.sync->find(sku)) {
+    out.known = true;
+    out.expected = r->target();
+    out.last_pushed = r->last_pushed;
+    out.in_sync = r->in_sync();
+    out.reason = h.setup.client ? r->reason : (r->in_sync() ? "" : "no_connector");
+  }
+  std::vector<const push_trace*> in_flight;
+  for (const auto& [id, t] : h.tracing) {
+    in_flight.push_back(&t);
+  }
+  out.hops = h.traced.find(sku, index, seq, in_flight);
+  out.truncated = out.hops.empty() && h.traced.truncated();
+  return out;
 }
 
 // Timers and answers (ticks, push and read answers, outbox writes) go to the front of the
@@ -144,6 +292,7 @@ void start_bulk(self_pointer self, sync_time now) {
   }
   h.bulk_limiter->try_take(now);
   const std::uint64_t id = batch->id;
+  trace_sent(h, *batch);
   auto items = batch->items;
   h.in_flight.emplace(id, std::move(*batch));
   auto handle = caf::actor_cast<channel_actor>(self);
@@ -183,6 +332,7 @@ void pump(self_pointer self) {
     }
     h.limiter->try_take(connectors::call_kind::push, now);
     const std::uint64_t id = batch->id;
+    trace_sent(h, *batch);
     auto items = batch->items;
     h.in_flight.emplace(id, std::move(*batch));
     auto handle = caf::actor_cast<channel_actor>(self);
@@ -277,6 +427,9 @@ void absorb(channel_holder& h, const stock_update& u) {
   auto& stock = h.stock[u.key.sku.str()];
   stock.resize(locations.size());
   stock[index] = {u.available, u.incoming};
+  auto& seqs = h.seqs[u.key.sku.str()];
+  seqs.resize(locations.size());
+  seqs[index] = std::max(seqs[index], u.seq);
   if (u.order_channel == h.setup.info->id && u.order_qty > 0) {
     h.sync->own_order_seen(u.key.sku, u.order_qty, now);
   }
@@ -371,6 +524,7 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
           return;
         }
         const sync_time now = st.setup.clock();
+        trace_answered(st, id, result);
         if (it->second.bulk) {
           // A bulk job's answer speaks of the bulk limit only.
           if (result.retry_after) {
@@ -421,6 +575,8 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         pump(self);
       },
       [self](get_atom, const engine::sku_id& sku) { return view_of(self->state, sku); },
+      [self](trace_atom, const engine::sku_id& sku, const engine::location_id& location,
+             std::uint64_t seq) { return trace_of(self->state, sku, location, seq); },
       [self](repush_atom) {
         auto& st = self->state;
         const auto queued = static_cast<std::uint64_t>(st.sync->repush_all(st.setup.clock()));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "actors/interfaces.hpp"
+#include "actors/push_trace.hpp"
 #include "connectors/channel_client.hpp"
 #include "connectors/channel_options.hpp"
 #include "connectors/channel_sync.hpp"
@@ -58,6 +59,12 @@ struct channel_holder {
   std::vector<engine::sku_id> pending_reads;  // to read back when the limiter allows
   std::vector<engine::sku_id> reading;        // the read in flight
   std::uint64_t updates = 0;
+  /// Tracing (GET /v1/trace): per SKU, the last journal seq heard from each location, in the
+  /// channel's location order; the calls in flight as they went; the answered ones, bounded.
+  std::unordered_map<std::string, std::vector<std::uint64_t>> seqs;
+  std::map<std::uint64_t, push_trace> tracing;
+  push_trace_ring traced{trace_items_max};
+  static constexpr std::size_t trace_items_max = 20'000;
   // The outbox write in flight (one at a time), and what failures left.
   std::vector<connectors::outbox_write> storing;
   bool store_in_flight = false;

@@ -28,6 +28,7 @@
 #include "engine/event.hpp"
 #include "engine/ids.hpp"
 #include "engine/state.hpp"
+#include "actors/push_trace.hpp"
 #include "actors/reservations.hpp"
 
 namespace stockd::actors {
@@ -55,6 +56,7 @@ using dead_atom = caf::atom_constant<caf::atom("dead")>;
 using pump_atom = caf::atom_constant<caf::atom("pump")>;
 using seed_atom = caf::atom_constant<caf::atom("seed")>;
 using repush_atom = caf::atom_constant<caf::atom("repush")>;
+using trace_atom = caf::atom_constant<caf::atom("trace")>;
 
 /// What a sku_location actor tells the channels that sell from its location after it applied an
 /// event that changed what they may show, or that was one of their own orders.
@@ -64,6 +66,9 @@ struct stock_update {
   std::int64_t incoming = 0;
   engine::channel_id order_channel;  // set when the event was an order of that channel
   std::int64_t order_qty = 0;
+  /// The journal seq of the last event the location applied (the checkpoint's at start-up):
+  /// what a push of this stock reflects (GET /v1/trace).
+  std::uint64_t seq = 0;
 };
 
 /// One SKU on one channel, as the channel actor records it (GET /v1/skus `channels`).
@@ -116,6 +121,22 @@ struct channel_status {
   std::uint64_t outbox_failures = 0;      // outbox commits that failed (retried)
   std::string outbox_error;               // the last failure, until a commit succeeds
 };
+/// One channel's part of an event's trace (GET /v1/trace/{source}/{id}): its record of the SKU
+/// and the pushes that carried the event's effect, with what the channel answered.
+struct channel_trace {
+  engine::channel_id channel;
+  std::string connector;
+  bool sells_here = false;  // false: the channel does not sell from the event's location
+  bool known = false;       // the channel has a record of the SKU
+  std::int64_t expected = 0;
+  std::optional<std::int64_t> last_pushed;
+  bool in_sync = false;
+  std::string reason;
+  std::uint64_t seen_seq = 0;  // the location's last seq the channel has heard of for the SKU
+  std::vector<trace_hop> hops;
+  bool truncated = false;  // older pushes were dropped from the bounded ring
+};
+
 using kit_prepare_atom = caf::atom_constant<caf::atom("kit_prep")>;
 using kit_await_atom = caf::atom_constant<caf::atom("kit_await")>;
 using kit_abort_atom = caf::atom_constant<caf::atom("kit_abort")>;
@@ -164,7 +185,10 @@ using channel_actor = caf::typed_actor<
     caf::replies_to<dead_atom, std::uint64_t>::with<std::vector<out_of_sync_entry>>,  // limit
     caf::replies_to<status_atom>::with<channel_status>,
     // A full re-push on the bulk lane; replies the SKUs queued.
-    caf::replies_to<repush_atom>::with<std::uint64_t>>;
+    caf::replies_to<repush_atom>::with<std::uint64_t>,
+    // The pushes that carried the effect of the event of this seq at this location (tracing).
+    caf::replies_to<trace_atom, engine::sku_id, engine::location_id, std::uint64_t>::with<
+        channel_trace>>;
 
 /// The directory for one range of SKUs, and that range's checkpointer.
 using directory_shard_actor = caf::typed_actor<
@@ -194,6 +218,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::entry_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_location_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_id)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_location_key)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::location_id)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_trace)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::sku_view_callback)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::stock_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stockd::actors::stock_update>)

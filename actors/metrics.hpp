@@ -66,6 +66,12 @@ struct metrics {
   counter checkpoint_rounds{0};
   counter checkpoint_records{0};
   counter checkpoint_failures{0};
+  // alerts (actors/alerts.hpp): pages handed to a sink, firings held back (deduplicated or over
+  // the budget), pages given up on, sinks whose last delivery failed
+  counter alerts_sent{0};
+  counter alerts_suppressed{0};
+  counter alerts_failed{0};
+  counter alert_sinks_failing{0};
   // recovery
   counter recovery_replayed{0};
   std::atomic<bool> ready{false};

@@ -87,6 +87,10 @@ runtime::runtime(const options& opts, const engine::catalog& catalog, store::dat
 }
 
 runtime::~runtime() {
+  if (alerts_) {
+    caf::anon_send_exit(*alerts_, caf::exit_reason::user_shutdown);
+    alerts_.reset();
+  }
   for (auto& shard : shards_) {
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
   }
@@ -206,6 +210,7 @@ bool runtime::seed_channels(std::chrono::milliseconds timeout) {
       u.key = record.key;
       u.available = state->qty.available;
       u.incoming = state->qty.incoming;
+      u.seq = state->last_seq;
       for (const auto& channel : it->second) {
         updates[&channel].push_back(u);
       }
@@ -407,6 +412,29 @@ void runtime::query_channels(const engine::sku_id& sku,
                              std::function<void(std::vector<channel_sku_view>)> reply) {
   ask_channels<channel_sku_view>(*system_, channels_, ctx_.opts.request_timeout, std::move(reply),
                                  get_atom::value, sku);
+}
+
+void runtime::trace(const engine::sku_id& sku, const engine::location_id& location,
+                    std::uint64_t seq, std::function<void(std::vector<channel_trace>)> reply) {
+  ask_channels<channel_trace>(*system_, channels_, ctx_.opts.request_timeout, std::move(reply),
+                              trace_atom::value, sku, location, seq);
+}
+
+void runtime::start_alerts(alerts_setup setup) {
+  if (setup.sinks.empty() || setup.http == nullptr || alerts_) {
+    return;
+  }
+  setup.channels = channels_;
+  if (setup.counters == nullptr) {
+    setup.counters = ctx_.counters;
+  }
+  alerts_ = system_->spawn(alerts, std::move(setup));
+}
+
+void runtime::report_variance(variance_report report) {
+  if (alerts_) {
+    caf::anon_send(*alerts_, variance_atom::value, std::move(report));
+  }
 }
 
 std::vector<channel_actor> runtime::channels_named(const engine::channel_id& channel) const {

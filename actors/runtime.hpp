@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "actors/alerts.hpp"
 #include "actors/channel.hpp"
 #include "actors/context.hpp"
 #include "actors/interfaces.hpp"
@@ -86,6 +87,17 @@ public:
   /// from backup); `reply` once with the SKUs queued, nullopt when it did not answer in time.
   void repush(const engine::channel_id& channel,
               std::function<void(std::optional<std::uint64_t>)> reply);
+  /// Every channel's part of an event's trace: the pushes that carried the effect of the event
+  /// journaled as `seq` for `sku` at `location` (GET /v1/trace); `reply` once, on an actor
+  /// thread, with one entry per channel that answered in time.
+  void trace(const engine::sku_id& sku, const engine::location_id& location, std::uint64_t seq,
+             std::function<void(std::vector<channel_trace>)> reply);
+  /// Starts the alerts actor (actors/alerts.hpp) with these sinks; it watches every channel.
+  /// Nothing happens when `setup.sinks` is empty. Call once, after construction.
+  void start_alerts(alerts_setup setup);
+  /// A reconciliation's result for one channel, for the variance alert (the reconciler calls
+  /// this); ignored when no alerts run.
+  void report_variance(variance_report report);
   /// Every channel's figures (status, metrics).
   void channel_statuses(std::function<void(std::vector<channel_status>)> reply);
   std::size_t channels() const noexcept { return channels_.size(); }
@@ -125,6 +137,7 @@ private:
   std::vector<directory_shard_actor> shards_;
   std::vector<channel_actor> channels_;
   std::vector<engine::channel_id> channel_ids_;  // same order
+  std::optional<alerts_actor> alerts_;
   std::vector<entry_batch> pending_;  // per shard, reused by dispatch
   journal_sink journal_;
   std::size_t threads_ = 0;

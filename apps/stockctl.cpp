@@ -14,6 +14,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "apps/stockctl_trace.hpp"
+
 namespace {
 
 namespace beast = boost::beast;
@@ -32,6 +34,8 @@ constexpr const char* usage =
     "                         oldest first, with the reason\n"
     "  dead-letters [--channel ID] [--limit N]   items a channel refused, parked\n"
     "  repush CHANNEL         queue a full re-push of the channel (bulk lane; admin scope)\n"
+    "  trace SOURCE:ID [--json]   an event's path: accepted, applied, the channel pushes that\n"
+    "                         carried it and each answer (exit 1 when the event is unknown)\n"
     "environment: STOCKD_SERVER (default 127.0.0.1:8080), STOCKD_TOKEN\n"
     "exit status: 0 ok, 1 the server answered an error, 2 usage, 3 cannot connect\n";
 
@@ -104,6 +108,8 @@ int main(int argc, char** argv) {
   std::string before;
   std::string channel;
   std::string min_age;
+  bool json = false;
+  bool trace = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&](std::string& out) {
@@ -119,6 +125,7 @@ int main(int argc, char** argv) {
     else if (a == "--before") next(before);
     else if (a == "--channel") next(channel);
     else if (a == "--min-age") next(min_age);
+    else if (a == "--json") json = true;
     else if (a == "--help" || a == "-h") { std::fputs(usage, stdout); return 0; }
     else args.push_back(a);
   }
@@ -156,6 +163,14 @@ int main(int argc, char** argv) {
   } else if (cmd == "dead-letters" && args.size() == 1) {
     target = "/v1/sync/dead-letters";
     query({{"channel", &channel}, {"limit", &limit}});
+  } else if (cmd == "trace" && args.size() == 2) {
+    auto ref = stockctl::split_event_ref(args[1]);
+    if (!ref) {
+      std::fprintf(stderr, "stockctl: trace takes SOURCE:ID, e.g. wms:evt-1\n");
+      return 2;
+    }
+    trace = true;
+    target = "/v1/trace/" + percent_encode(ref->first) + "/" + percent_encode(ref->second);
   } else if (cmd == "repush" && args.size() == 2) {
     method = http::verb::post;
     target = "/v1/admin/channels/" + percent_encode(args[1]) + "/repush";
@@ -168,6 +183,10 @@ int main(int argc, char** argv) {
   if (!r) {
     std::fprintf(stderr, "stockctl: cannot reach stockd at %s: %s\n", server.c_str(), failure.c_str());
     return 3;
+  }
+  if (trace && !json && r->status == 200) {
+    std::cout << stockctl::format_trace(r->body);
+    return 0;
   }
   std::cout << r->body;
   if (r->body.empty() || r->body.back() != '\n') {

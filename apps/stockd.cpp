@@ -12,8 +12,10 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 
+#include "actors/log.hpp"
 #include "actors/runtime.hpp"
 #include "connectors/amazon_client.hpp"
+#include "connectors/credentials.hpp"
 #include "connectors/http_client.hpp"
 #include "connectors/shopify_client.hpp"
 #include "connectors/webhook_client.hpp"
@@ -31,7 +33,8 @@ constexpr const char* usage =
     "  --config FILE       TOML settings (default: the embedded default, one location 'main')\n"
     "  --data DIR          LMDB data directory (overrides server.data_dir; default ./data)\n"
     "  --listen HOST:PORT  HTTP address (overrides server.listen; default 127.0.0.1:8080)\n"
-    "environment: STOCKD_TOKEN sets a bearer token with every scope (ingest, read, admin)\n";
+    "environment: STOCKD_TOKEN sets a bearer token with every scope (ingest, read, admin);\n"
+    "  STOCKD_LOG_LEVEL (debug, info, warn, error, off) overrides [log] level\n";
 
 struct command_line {
   std::string config;
@@ -120,6 +123,24 @@ int main(int argc, char** argv) {
     }
     settings.server.listen_host = hp->first;
     settings.server.listen_port = hp->second;
+  }
+  stockd::actors::set_log_level(settings.log_level);
+  if (const char* env = std::getenv("STOCKD_LOG_LEVEL"); env != nullptr && *env != '\0') {
+    auto level = stockd::actors::parse_log_level(env);
+    if (!level) {
+      std::fprintf(stderr, "stockd: STOCKD_LOG_LEVEL must be debug, info, warn, error or off\n");
+      return 2;
+    }
+    stockd::actors::set_log_level(*level);
+  }
+  // Alert sinks' secrets are resolved now: a missing one stops start-up, naming the reference.
+  for (std::size_t i = 0; i < settings.alerts.size(); ++i) {
+    auto secret = stockd::connectors::resolve_credentials(settings.alerts[i].secret_ref);
+    if (!secret) {
+      std::fprintf(stderr, "stockd: alerts[%zu].secret: %s\n", i, secret.error().c_str());
+      return 2;
+    }
+    settings.alerts[i].secret = std::move(*secret);
   }
   const auto all_scopes = static_cast<std::uint8_t>(
       static_cast<unsigned>(stockd::server::scope::ingest) |
@@ -283,6 +304,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "stockd: recovery failed (journal unreadable or replay timed out)\n");
     http.stop();
     return 1;
+  }
+  if (!settings.alerts.empty()) {
+    stockd::actors::alerts_setup alerting;
+    alerting.sinks = settings.alerts;
+    alerting.http = http_client->get();
+    alerting.interval = settings.alert_check_interval;
+    alerting.counters = &counters;
+    alerting.db = db->get();
+    alerting.data_dir = settings.store.dir;
+    alerting.map_size_max = settings.store.map_size_max;
+    engine.start_alerts(std::move(alerting));
+    std::printf("stockd: alerts: %zu sink(s), checked every %lld ms\n", settings.alerts.size(),
+                static_cast<long long>(settings.alert_check_interval.count()));
   }
   std::printf("stockd: ready: journal head %llu, %llu event(s) replayed\n",
               static_cast<unsigned long long>((*db)->journal_head()),

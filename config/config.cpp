@@ -942,6 +942,96 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
   return std::nullopt;
 }
 
+std::optional<config_error> read_log(const toml::table& t, settings& s) {
+  const std::string p = "log.";
+  if (auto e = check_keys(t, p, {"level"})) {
+    return e;
+  }
+  std::size_t level = static_cast<std::size_t>(s.log_level);
+  // Same order as actors::log_level.
+  if (auto e = read_choice(t, "level", p, {"debug", "info", "warn", "error", "off"}, level)) {
+    return e;
+  }
+  s.log_level = static_cast<actors::log_level>(level);
+  return std::nullopt;
+}
+
+std::optional<config_error> read_alerting(const toml::table& t, settings& s) {
+  const std::string p = "alerting.";
+  if (auto e = check_keys(t, p, {"check_interval_ms"})) {
+    return e;
+  }
+  return read_ms(t, "check_interval_ms", p, 100, 3'600'000, s.alert_check_interval);
+}
+
+// A ratio in (0, 1]; absent leaves `out` unchanged.
+std::optional<config_error> read_ratio(const toml::table& t, std::string_view key,
+                                       const std::string& prefix, double& out) {
+  const toml::node* node = t.get(key);
+  if (node == nullptr) {
+    return std::nullopt;
+  }
+  auto value = node->value<double>();
+  if (!value || !(*value > 0.0) || *value > 1.0) {
+    return config_error{prefix + std::string(key), "must be a number above 0 and at most 1"};
+  }
+  out = *value;
+  return std::nullopt;
+}
+
+std::optional<config_error> read_alerts(const toml::array& sinks, settings& s) {
+  for (std::size_t i = 0; i < sinks.size(); ++i) {
+    const std::string p = "alerts[" + std::to_string(i) + "].";
+    const toml::table* t = sinks[i].as_table();
+    if (t == nullptr) {
+      return config_error{"alerts[" + std::to_string(i) + "]", "must be a table"};
+    }
+    if (auto e = check_keys(*t, p,
+                            {"url", "secret", "min_severity", "out_of_sync_after_s",
+                             "rejected_spike_per_minute", "map_used_ratio", "variance_skus",
+                             "variance_units", "repeat_after_s", "quiet_after_s", "per_hour_max",
+                             "systemic_ratio", "systemic_skus_min"})) {
+      return e;
+    }
+    actors::alert_sink_options o;
+    std::size_t severity = static_cast<std::size_t>(o.min_severity);
+    std::int64_t out_of_sync_s = o.thresholds.out_of_sync_after.count();
+    std::int64_t repeat_s = o.repeat_after.count();
+    std::int64_t quiet_s = o.quiet_after.count();
+    std::optional<config_error> e;
+    (e = read_string(*t, "url", p, o.url)) || (e = read_string(*t, "secret", p, o.secret_ref)) ||
+        (e = read_choice(*t, "min_severity", p, {"info", "warning", "critical"}, severity)) ||
+        (e = read_int(*t, "out_of_sync_after_s", p, 1, 30 * 86'400, out_of_sync_s)) ||
+        (e = read_int(*t, "rejected_spike_per_minute", p, 1, 1'000'000'000,
+                      o.thresholds.rejected_per_minute)) ||
+        (e = read_ratio(*t, "map_used_ratio", p, o.thresholds.map_used_ratio)) ||
+        (e = read_int(*t, "variance_skus", p, 1, 1'000'000'000, o.thresholds.variance_skus)) ||
+        (e = read_int(*t, "variance_units", p, 1, 1'000'000'000'000, o.thresholds.variance_units)) ||
+        (e = read_int(*t, "repeat_after_s", p, 1, 7 * 86'400, repeat_s)) ||
+        (e = read_int(*t, "quiet_after_s", p, 1, 86'400, quiet_s)) ||
+        (e = read_int(*t, "per_hour_max", p, 1, 100'000, o.per_hour_max)) ||
+        (e = read_ratio(*t, "systemic_ratio", p, o.systemic_ratio)) ||
+        (e = read_int(*t, "systemic_skus_min", p, 1, 1'000'000'000, o.systemic_skus_min));
+    if (e) {
+      return e;
+    }
+    if (!o.url.starts_with("http://") && !o.url.starts_with("https://")) {
+      return config_error{p + "url", "is required: an http:// or https:// URL"};
+    }
+    if (!o.secret_ref.starts_with("env:") && !o.secret_ref.starts_with("file:")) {
+      return config_error{p + "secret",
+                          "is required: a reference such as \"env:ALERT_SECRET\", never the "
+                          "secret itself"};
+    }
+    o.min_severity = static_cast<actors::alert_severity>(severity);
+    o.thresholds.out_of_sync_after = std::chrono::seconds(out_of_sync_s);
+    o.repeat_after = std::chrono::seconds(repeat_s);
+    o.quiet_after = std::chrono::seconds(quiet_s);
+    s.alerts.push_back(std::move(o));
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 std::string config_error::to_string() const {
@@ -1000,7 +1090,8 @@ stockd::result<settings, config_error> parse(std::string_view toml_text, std::st
   settings s = embedded_default();
   s.source = std::move(source_name);
   if (auto e = check_keys(root, "", {"server", "engine", "store", "limits", "tokens",
-                                     "locations", "channels", "skus", "mappings"})) {
+                                     "locations", "channels", "skus", "mappings", "log",
+                                     "alerting", "alerts"})) {
     return fail{*e};
   }
   auto section = [&](std::string_view name, auto reader) -> std::optional<config_error> {
@@ -1029,7 +1120,9 @@ stockd::result<settings, config_error> parse(std::string_view toml_text, std::st
   std::optional<config_error> e;
   (e = section("server", read_server)) || (e = section("engine", read_engine)) ||
       (e = section("store", read_store)) || (e = section("limits", read_limits)) ||
-      (e = array("tokens", read_tokens)) || (e = array("locations", read_locations));
+      (e = array("tokens", read_tokens)) || (e = array("locations", read_locations)) ||
+      (e = section("log", read_log)) || (e = section("alerting", read_alerting)) ||
+      (e = array("alerts", read_alerts));
   if (e) {
     return fail{*e};
   }

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "actors/alert_policy.hpp"
+#include "actors/log.hpp"
 #include "actors/options.hpp"
 #include "connectors/channel_options.hpp"
 #include "connectors/event_decoder.hpp"
@@ -24,6 +26,13 @@ struct settings {
   connectors::decode_limits decode;
   engine::catalog catalog;  // locations, SKUs, mappings and the channels' locations and rules
   std::vector<connectors::channel_options> channels;  // how to reach each channel, same order
+  /// `[log] level`: the structured log's threshold (actors/log.hpp).
+  actors::log_level log_level = actors::log_level::info;
+  /// `[[alerts]]`: the sinks, each with its thresholds; `secret` is left empty here (the caller
+  /// resolves `secret_ref` at start-up, so a missing variable stops it with a clear message).
+  std::vector<actors::alert_sink_options> alerts;
+  /// `[alerting] check_interval_ms`: how often the alerts actor looks.
+  std::chrono::milliseconds alert_check_interval{5000};
   std::string source;  // "embedded default" or the file's path, for the start-up banner
 };
 

@@ -6,6 +6,7 @@
 
 #include <boost/beast/version.hpp>
 
+#include "actors/log.hpp"
 #include "engine/channel_rules.hpp"
 #include "engine/kits.hpp"
 #include "engine/time.hpp"
@@ -13,6 +14,7 @@
 #include "server/placement.hpp"
 #include "server/reservations.hpp"
 #include "server/snapshots.hpp"
+#include "server/trace.hpp"
 #include "server/url.hpp"
 
 namespace stockd::server {
@@ -499,6 +501,10 @@ void api::handle(request&& req, responder respond) {
         });
     return;
   }
+  if (path.starts_with("/v1/trace/")) {
+    handle_trace(deps_, path, req, std::move(respond));
+    return;
+  }
   if (path == "/v1/sync/out-of-sync") {
     get_sync_list(req, sync_list::out_of_sync, std::move(respond));
     return;
@@ -670,6 +676,13 @@ void api::submit_decoded(const api_dependencies& deps,
     }
     m->events_duplicate.fetch_add(duplicates, std::memory_order_relaxed);
     m->events_accepted.fetch_add(fresh.size(), std::memory_order_relaxed);
+    if (actors::log_enabled(actors::log_level::debug)) {
+      for (const auto& e : fresh) {
+        actors::log_json(actors::log_level::debug, "event accepted",
+                         {{"source", e.ev.source.str()}, {"event_id", e.ev.id}, {"seq", e.seq},
+                          {"sku", e.ev.sku.str()}, {"location", e.ev.location.str()}});
+      }
+    }
     response res = answer(statuses);
     engine->dispatch(std::move(fresh));
     respond(std::move(res));
@@ -979,6 +992,12 @@ json_writer api::status_open() {
   w.key("recovery").begin_object();
   w.field("replayed", load(m.recovery_replayed));
   w.end_object();
+  w.key("alerts").begin_object();
+  w.field("sent", load(m.alerts_sent));
+  w.field("suppressed", load(m.alerts_suppressed));
+  w.field("failed", load(m.alerts_failed));
+  w.field("sinks_failing", load(m.alert_sinks_failing));
+  w.end_object();
   w.key("http").begin_object();
   w.field("requests", load(m.http_requests));
   w.field("responses_4xx", load(m.http_responses_4xx));
@@ -1055,6 +1074,13 @@ response api::get_metrics(const request& req) {
   metric("http_requests_total", "counter", "HTTP requests.", "", c(m.http_requests));
   metric("http_overloaded_total", "counter", "Requests refused as overloaded.", "",
          c(m.http_overloaded));
+  metric("alerts_sent_total", "counter", "Alert pages handed to a sink.", "", c(m.alerts_sent));
+  metric("alerts_suppressed_total", "counter", "Alert firings held back (deduplicated or over "
+         "the budget).", "", c(m.alerts_suppressed));
+  metric("alerts_failed_total", "counter", "Alert pages given up on after retries.", "",
+         c(m.alerts_failed));
+  metric("alert_sinks_failing", "gauge", "Alert sinks whose last delivery failed.", "",
+         c(m.alert_sinks_failing));
   metric("ready", "gauge", "1 after recovery.", "", m.ready.load() ? 1.0 : 0.0);
   return make_response(http::status::ok, req.version(), req.keep_alive(), std::move(out),
                        "text/plain; version=0.0.4");

@@ -148,6 +148,8 @@ reply webhook_emulator::post_batch(const request& req) {
   out.end_array().end_object();
   count_call_items(items.size());
   r.res = make_response(req, http::status::ok, out.take());
+  // A receiver's own request id, as webhook_client reads it back (tracing: GET /v1/trace).
+  r.res.set("X-Request-Id", "hook-" + std::to_string(requests_admitted_));
   return r;
 }
 
