@@ -620,24 +620,36 @@ id = "main"
     CHECK(eventually([&] { return read_location(server, sku).available == count; }, 30s));
   }
 
-  // The load has dropped: the refused events, sent again by one client in requests of 10 (a
-  // client within the bound: even 19 of its requests not yet applied stay under it), are all
-  // taken.
-  constexpr std::size_t resend = 10;
+  // The load has dropped. Once the engine has caught up, a request is taken at the first try.
+  CHECK(eventually(
+      [&] { return server.get_json("/v1/status")["engine"]["in_flight"].get_int64().value() == 0; },
+      30s));
+  // The refused batches, sent again by one client that waits Retry-After when told to (on a
+  // loaded machine the engine may lag a sequential client by the small bound), are all taken.
+  int resend_refusals = 0;
   for (const auto& events : refused_batches) {
-    for (std::size_t from = 0; from < events.size(); from += resend) {
-      std::vector<std::string> part(events.begin() + static_cast<std::ptrdiff_t>(from),
-                                    events.begin() + static_cast<std::ptrdiff_t>(
-                                                         std::min(events.size(), from + resend)));
-      auto results = post_events(server, json_array(part));
-      for (const auto& r : results) {
-        REQUIRE(r.status == "accepted");
+    http_response res;
+    for (int attempt = 0; attempt < 60; ++attempt) {
+      res = server.post("/v1/events", json_array(events));
+      if (&events == &refused_batches.front() && attempt == 0) {
+        CHECK(res.status == 200);  // the engine had caught up: nothing in flight
       }
+      if (res.status != 503) {
+        break;
+      }
+      ++resend_refusals;
+      std::this_thread::sleep_for(std::chrono::seconds(std::atoi(res.header("retry-after").c_str())));
+    }
+    INFO(res.status << " " << res.body);
+    REQUIRE(res.status == 200);
+    for (const auto& r : parse_results(res.body)) {
+      REQUIRE(r.status == "accepted");
     }
     for (int k = 0; k < batch; ++k) {
       ++per_sku["LOAD-" + std::to_string(k % skus)];
     }
   }
+  INFO("503 while sending the refused batches again: " << resend_refusals);
   const std::size_t total = acknowledged.size() + refused_batches.size() * batch;
   CHECK(journal_head(server) == total);
   for (const auto& [sku, count] : per_sku) {
