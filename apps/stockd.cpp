@@ -23,6 +23,7 @@
 #include "server/api.hpp"
 #include "server/auth.hpp"
 #include "server/http_server.hpp"
+#include "server/shopify_webhooks.hpp"
 #include "store/database.hpp"
 #include "store/writer.hpp"
 
@@ -286,15 +287,47 @@ int main(int argc, char** argv) {
   deps.engine = &engine;
   deps.counters = &counters;
   deps.in_flight_max = settings.actors.in_flight_max;
+  // Shopify webhook secrets, resolved once (errors name the reference, never the secret).
+  auto webhooks = stockd::server::resolve_shopify_webhooks(settings.channels);
+  if (!webhooks) {
+    std::fprintf(stderr, "stockd: channels: %s\n", webhooks.error().c_str());
+    return 1;
+  }
+  deps.shopify_webhooks = &*webhooks;
   stockd::server::api handler(deps);
-  stockd::server::http_server http(settings.server, handler);
+  using stockd::server::listener_role;
+  stockd::server::http_server http(settings.server, handler,
+                                   settings.server.admin_listen ? listener_role::public_
+                                                                : listener_role::all);
   if (auto err = http.start()) {
     std::fprintf(stderr, "stockd: %s\n", err->c_str());
     return 1;
   }
+  // The admin listener, when configured: /v1/admin/* only there (and 404 on the public one).
+  std::optional<stockd::server::http_server> admin_http;
+  if (settings.server.admin_listen) {
+    admin_http.emplace(settings.server, handler, listener_role::admin);
+    if (auto err = admin_http->start()) {
+      std::fprintf(stderr, "stockd: %s\n", err->c_str());
+      http.stop();
+      return 1;
+    }
+  }
   std::printf("stockd %s: config: %s; data: %s; listening on http://%s:%u\n", "0.1.0",
               settings.source.c_str(), settings.store.dir.c_str(),
               settings.server.listen_host.c_str(), static_cast<unsigned>(http.port()));
+  if (admin_http) {
+    std::printf("stockd: admin endpoints (/v1/admin/*) on http://%s:%u only\n",
+                settings.server.admin_listen_host.c_str(),
+                static_cast<unsigned>(admin_http->port()));
+  }
+  for (const auto& w : *webhooks) {
+    std::printf("stockd: channel %s: Shopify webhooks at /v1/webhooks/shopify/%s%s%s%s\n",
+                w.channel.str().c_str(), w.channel.str().c_str(),
+                w.shop_domain.empty() ? "" : " and /v1/webhooks/shopify for ",
+                w.shop_domain.c_str(),
+                w.previous_secret.empty() ? "" : " (previous secret accepted during rotation)");
+  }
   std::printf("stockd: %zu location(s), %u shard(s), %zu scheduler thread(s); recovering...\n",
               settings.catalog.locations().size(), engine.shards(), engine.scheduler_threads());
   std::fflush(stdout);
@@ -303,6 +336,9 @@ int main(int argc, char** argv) {
   if (!replayed) {
     std::fprintf(stderr, "stockd: recovery failed (journal unreadable or replay timed out)\n");
     http.stop();
+    if (admin_http) {
+      admin_http->stop();
+    }
     return 1;
   }
   if (!settings.alerts.empty()) {
@@ -339,6 +375,9 @@ int main(int argc, char** argv) {
   // connections, but the events are durable and a retry gets `duplicate`); let the actors apply
   // them; checkpoint so the next start replays little.
   http.stop();
+  if (admin_http) {
+    admin_http->stop();
+  }
   for (int i = 0; i < 30'000 && writer.queued_events() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }

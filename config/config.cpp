@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "engine/state.hpp"
+#include "engine/time.hpp"
 
 namespace stockd::config {
 namespace {
@@ -136,8 +137,21 @@ std::optional<config_error> read_server(const toml::table& t, settings& s) {
                            "body_bytes_max", "read_timeout_ms", "write_timeout_ms",
                            "idle_timeout_ms", "connections_max", "retry_after_s",
                            "ledger_page_max", "snapshot_timeout_ms", "snapshots_concurrent_max",
-                           "token"})) {
+                           "token", "admin_listen"})) {
     return e;
+  }
+  std::string admin_listen;
+  if (auto e = read_string(t, "admin_listen", p, admin_listen)) {
+    return e;
+  }
+  if (t.get("admin_listen") != nullptr) {
+    auto hp = parse_listen(admin_listen);
+    if (!hp) {
+      return config_error{p + "admin_listen", "must be HOST:PORT, e.g. \"127.0.0.1:8081\""};
+    }
+    s.server.admin_listen = true;
+    s.server.admin_listen_host = hp->first;
+    s.server.admin_listen_port = hp->second;
   }
   std::string listen;
   if (auto e = read_string(t, "listen", p, listen)) {
@@ -840,7 +854,73 @@ std::optional<config_error> read_shopify_location(const toml::table& t, const st
   return std::nullopt;
 }
 
+bool is_credentials_reference(std::string_view text) {
+  return text.substr(0, 4) == "env:" || text.substr(0, 5) == "file:";
+}
+
+/// Inbound Shopify webhooks (connectors/shopify_webhook.hpp): the signing secret by reference,
+/// the previous one with the end of its rotation window, and the shop's domain.
+std::optional<config_error> read_channel_webhooks(const toml::table& t, const std::string& p,
+                                                  connectors::channel_options& out) {
+  using connectors::connector_kind;
+  const bool allowed = out.connector == connector_kind::shopify ||
+                       out.connector == connector_kind::none;
+  for (std::string_view key : {"webhook_secret", "webhook_secret_previous",
+                               "webhook_secret_previous_until", "shop_domain"}) {
+    if (t.get(key) != nullptr && !allowed) {
+      return config_error{p + std::string(key), "is only for connector \"shopify\" or \"none\""};
+    }
+  }
+  for (std::string_view key : {"webhook_secret", "webhook_secret_previous"}) {
+    std::string& value = key == "webhook_secret" ? out.webhook_secret : out.webhook_secret_previous;
+    if (auto e = read_string(t, key, p, value)) {
+      return e;
+    }
+    if (t.get(key) != nullptr && !is_credentials_reference(value)) {
+      return config_error{p + std::string(key), "must be a reference (\"env:NAME\" or "
+                                                "\"file:/path\"), never the secret itself"};
+    }
+  }
+  if (!out.webhook_secret_previous.empty() && out.webhook_secret.empty()) {
+    return config_error{p + "webhook_secret_previous", "needs webhook_secret (the new secret)"};
+  }
+  const toml::node* until = t.get("webhook_secret_previous_until");
+  if (!out.webhook_secret_previous.empty() && until == nullptr) {
+    return config_error{p + "webhook_secret_previous_until",
+                        "is required with webhook_secret_previous: when the rotation ends, as "
+                        "an RFC 3339 time"};
+  }
+  if (until != nullptr) {
+    auto text = until->value_exact<std::string>();
+    auto parsed = text ? engine::parse_rfc3339(*text) : std::nullopt;
+    if (!parsed) {
+      return config_error{p + "webhook_secret_previous_until",
+                          "must be an RFC 3339 time string, e.g. \"2026-11-28T12:00:00Z\""};
+    }
+    if (out.webhook_secret_previous.empty()) {
+      return config_error{p + "webhook_secret_previous_until",
+                          "is only meaningful with webhook_secret_previous"};
+    }
+    out.webhook_secret_previous_until = *parsed;
+  }
+  if (auto e = read_string(t, "shop_domain", p, out.shop_domain)) {
+    return e;
+  }
+  if (t.get("shop_domain") != nullptr) {
+    const bool valid = !out.shop_domain.empty() && out.shop_domain.size() <= 255 &&
+                       out.shop_domain.find_first_not_of(
+                           "abcdefghijklmnopqrstuvwxyz0123456789-.") == std::string::npos;
+    if (!valid) {
+      return config_error{p + "shop_domain",
+                          "must be the shop's domain in lower case, e.g. "
+                          "\"example.myshopify.com\""};
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<config_error> read_channels(const toml::array& channels, settings& s,
+
                                           catalog_parts& parts) {
   std::set<std::string> ids;
   for (std::size_t i = 0; i < channels.size(); ++i) {
@@ -853,7 +933,9 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
                             {"id", "connector", "endpoint", "credentials", "locations", "rules",
                              "requests_per_second", "burst", "batch_size", "push",
                              "push_interval_ms", "settle_ms", "unseen_hold_ms", "seller_id",
-                             "marketplace_id", "lwa_endpoint", "shopify_location"})) {
+                             "marketplace_id", "lwa_endpoint", "shopify_location",
+                             "webhook_secret", "webhook_secret_previous",
+                             "webhook_secret_previous_until", "shop_domain"})) {
       return e;
     }
     std::string id;
@@ -904,6 +986,9 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
       return e;
     }
     if (auto e = read_shopify_location(*t, p, options)) {
+      return e;
+    }
+    if (auto e = read_channel_webhooks(*t, p, options)) {
       return e;
     }
     engine::channel_info info{options.id, {}, {}};

@@ -4,11 +4,13 @@
 // channel (its locations and rules) is engine::channel_info; config/ builds both from one table.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "connectors/rate_limiter.hpp"
 #include "engine/ids.hpp"
+#include "engine/time.hpp"
 
 namespace stockd::connectors {
 
@@ -51,6 +53,17 @@ struct channel_options {
   /// compare-and-set or a read) are held back waiting for it: the slowest the channel's order
   /// webhooks are expected to be. Past it they are released and the channel is read again.
   std::chrono::milliseconds unseen_hold{15 * 60'000};
+  /// Inbound Shopify webhooks (POST /v1/webhooks/shopify, connectors/shopify_webhook.hpp), for
+  /// connector "shopify" or "none": the app secret that signs them, as a reference like
+  /// `credentials` ("env:NAME", "file:/path"); empty: the channel takes no webhooks.
+  std::string webhook_secret;
+  /// During a rotation, the secret being replaced, accepted as well until
+  /// `webhook_secret_previous_until` (Shopify may sign with it for up to an hour).
+  std::string webhook_secret_previous;
+  std::optional<engine::timestamp> webhook_secret_previous_until;
+  /// The shop's X-Shopify-Shop-Domain ("example.myshopify.com"): picks the channel for
+  /// deliveries to POST /v1/webhooks/shopify without a channel in the path.
+  std::string shop_domain;
 };
 
 /// Shopify's bucket as stockd assumes it until the first answer reports the real one (the

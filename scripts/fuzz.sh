@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-targets=(event_decoder snapshot_decoder config url http_request)
+targets=(event_decoder snapshot_decoder config url http_request shopify_webhook)
 build_dir=build-fuzz
 jobs=${STOCKD_JOBS:-2}
 

@@ -415,13 +415,29 @@ std::string channel_metrics(const std::vector<actors::channel_status>& channels)
   return out;
 }
 
-void api::handle(request&& req, responder respond) {
+void api::handle(request&& req, responder respond, bool admin_routes) {
   deps_.counters->http_requests.fetch_add(1, std::memory_order_relaxed);
   std::string_view target(req.target().data(), req.target().size());
   std::string_view path = target.substr(0, target.find('?'));
   const auto method = req.method();
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
+
+  // With server.admin_listen set, the admin endpoints exist only on that listener.
+  if (!admin_routes && path.starts_with("/v1/admin/")) {
+    respond(error(http::status::not_found, version, keep_alive, "no such endpoint"));
+    return;
+  }
+  // Shopify webhooks are signed rather than token-bearing (server/shopify_webhooks.hpp).
+  constexpr std::string_view shopify_webhooks = "/v1/webhooks/shopify";
+  if (path == shopify_webhooks ||
+      (path.starts_with(shopify_webhooks) && path[shopify_webhooks.size()] == '/' &&
+       path.size() > shopify_webhooks.size() + 1)) {
+    post_shopify_webhook(std::move(req),
+                         path.substr(std::min(path.size(), shopify_webhooks.size() + 1)),
+                         std::move(respond));
+    return;
+  }
 
   if (path == "/healthz") {
     respond(make_response(http::status::ok, version, keep_alive, "{\"status\":\"ok\"}"));
@@ -547,6 +563,19 @@ void api::post_events(request&& req, responder respond) {
   if (!counters.ready.load(std::memory_order_relaxed)) {
     auto res = error(http::status::service_unavailable, version, keep_alive,
                      "recovering: not ready to accept events");
+    res.set(http::field::retry_after, std::to_string(deps_.opts->retry_after.count()));
+    respond(std::move(res));
+    return;
+  }
+  // Already at the in-flight bound: refused before the body is parsed, so that under overload
+  // a refusal costs far less than an acceptance (submit_decoded checks the exact count).
+  if (static_cast<std::size_t>(std::max<std::int64_t>(
+          0, counters.in_flight.load(std::memory_order_relaxed))) +
+          deps_.writer->queued_events() >=
+      deps_.in_flight_max) {
+    counters.http_overloaded.fetch_add(1, std::memory_order_relaxed);
+    auto res = error(http::status::service_unavailable, version, keep_alive,
+                     "overloaded: retry later");
     res.set(http::field::retry_after, std::to_string(deps_.opts->retry_after.count()));
     respond(std::move(res));
     return;
@@ -1004,6 +1033,12 @@ json_writer api::status_open() {
   w.field("responses_5xx", load(m.http_responses_5xx));
   w.field("overloaded", load(m.http_overloaded));
   w.end_object();
+  w.key("webhooks").begin_object().key("shopify").begin_object();
+  w.field("received", load(webhooks_.received)).field("mapped", load(webhooks_.mapped));
+  w.field("ignored", load(webhooks_.ignored)).field("unauthorized", load(webhooks_.unauthorized));
+  w.field("malformed", load(webhooks_.malformed)).field("unmappable", load(webhooks_.unmappable));
+  w.field("lines_without_sku", load(webhooks_.lines_without_sku));
+  w.end_object().end_object();
   return w;  // still open: the caller adds "channels" and closes it
 }
 
@@ -1082,6 +1117,16 @@ response api::get_metrics(const request& req) {
   metric("alert_sinks_failing", "gauge", "Alert sinks whose last delivery failed.", "",
          c(m.alert_sinks_failing));
   metric("ready", "gauge", "1 after recovery.", "", m.ready.load() ? 1.0 : 0.0);
+  out += "# HELP stockd_shopify_webhooks_total Shopify webhook deliveries, by outcome.\n"
+         "# TYPE stockd_shopify_webhooks_total counter\n";
+  for (const auto& [outcome, counter] :
+       {std::pair{"mapped", &webhooks_.mapped}, std::pair{"ignored", &webhooks_.ignored},
+        std::pair{"unauthorized", &webhooks_.unauthorized},
+        std::pair{"malformed", &webhooks_.malformed},
+        std::pair{"unmappable", &webhooks_.unmappable}}) {
+    out += std::string("stockd_shopify_webhooks_total{outcome=\"") + outcome + "\"} " +
+           std::to_string(counter->load(std::memory_order_relaxed)) + "\n";
+  }
   return make_response(http::status::ok, req.version(), req.keep_alive(), std::move(out),
                        "text/plain; version=0.0.4");
 }

@@ -32,6 +32,8 @@ using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 using responder = std::function<void(response&&)>;
 
+struct shopify_webhook_channel;
+
 struct api_dependencies {
   const options* opts = nullptr;
   const engine::catalog* catalog = nullptr;
@@ -41,6 +43,20 @@ struct api_dependencies {
   actors::runtime* engine = nullptr;
   actors::metrics* counters = nullptr;
   std::size_t in_flight_max = 0;
+  /// Channels that take Shopify webhooks, with their resolved secrets (server/shopify_webhooks.hpp);
+  /// null or empty: none does.
+  const std::vector<shopify_webhook_channel>* shopify_webhooks = nullptr;
+};
+
+/// What POST /v1/webhooks/shopify did, for /v1/status ("webhooks") and /metrics.
+struct shopify_webhook_counters {
+  std::atomic<std::uint64_t> received{0};       // every delivery to the route
+  std::atomic<std::uint64_t> mapped{0};         // deliveries mapped, passed on to journaling
+  std::atomic<std::uint64_t> ignored{0};        // topics that move no stock, answered 200
+  std::atomic<std::uint64_t> unauthorized{0};   // missing or wrong signature: 401
+  std::atomic<std::uint64_t> malformed{0};      // 400: not JSON, missing headers
+  std::atomic<std::uint64_t> unmappable{0};     // 422: not the topic's payload, unmapped SKU
+  std::atomic<std::uint64_t> lines_without_sku{0};
 };
 
 struct snapshot_start;
@@ -48,7 +64,9 @@ struct snapshot_start;
 class api {
 public:
   explicit api(api_dependencies deps);
-  void handle(request&& req, responder respond);
+  /// `admin_routes` false: the request came to the public listener while an admin listener
+  /// exists, and /v1/admin/* answers 404 (server.admin_listen).
+  void handle(request&& req, responder respond, bool admin_routes = true);
 
   /// Whether the transport must stream this request's body to begin_snapshot instead of
   /// reading it whole (decided from the header).
@@ -67,6 +85,9 @@ public:
 
 private:
   void post_events(request&& req, responder respond);
+  /// POST /v1/webhooks/shopify[/{channel}] (server/shopify_webhooks.cpp): signature, mapping,
+  /// then the same journaling as post_events.
+  void post_shopify_webhook(request&& req, std::string_view channel_in_path, responder respond);
   /// The second half of post_events, once every line has its location: journal, answer after
   /// the commit, dispatch. Static: it may run on an actor thread after placement.
   static void submit_decoded(const api_dependencies& deps,
@@ -87,6 +108,7 @@ private:
   api_dependencies deps_;
   authenticator auth_;
   catalog_misses misses_;
+  shopify_webhook_counters webhooks_;
   std::atomic<std::size_t> snapshots_active_{0};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

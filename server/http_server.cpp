@@ -25,9 +25,9 @@ using tcp = net::ip::tcp;
 
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket&& socket, const options& opts, api& handler,
+  session(tcp::socket&& socket, const options& opts, api& handler, bool admin_routes,
           std::shared_ptr<std::atomic<std::size_t>> connections)
-      : stream_(std::move(socket)), opts_(opts), handler_(handler),
+      : stream_(std::move(socket)), opts_(opts), handler_(handler), admin_routes_(admin_routes),
         connections_(std::move(connections)) {}
   ~session() {
     if (upload_) {
@@ -49,8 +49,30 @@ private:
     // we know the route: read the header under the larger limit, then on_header holds each
     // route to its own.
     parser_->body_limit(std::max<std::uint64_t>(opts_.body_bytes_max, opts_.snapshot_bytes_max));
-    // Waiting for the next request on a kept-alive connection may take up to idle_timeout.
+    if (buffer_.size() > 0) {
+      return read_request();  // pipelined: the next request has begun already
+    }
+    // Waiting for the next request on a kept-alive connection may take up to idle_timeout; once
+    // its first byte is here, the rest has read_timeout (read_request).
     stream_.expires_after(opts_.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(first_read_bytes),
+                            beast::bind_front_handler(&session::on_first_bytes,
+                                                      shared_from_this()));
+  }
+
+  void on_first_bytes(beast::error_code ec, std::size_t bytes) {
+    if (ec) {
+      return fail_read(ec);
+    }
+    buffer_.commit(bytes);
+    read_request();
+  }
+
+  // The whole request, header and body, within read_timeout of its first byte: a client that
+  // trickles its header a byte at a time is cut off then, not after idle_timeout. The deadline
+  // is set once here and holds for every read of the request (on_header does not renew it).
+  void read_request() {
+    stream_.expires_after(opts_.read_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&session::on_header, shared_from_this()));
   }
@@ -66,8 +88,7 @@ private:
       return fail_read(http::error::body_limit);
     }
     parser_->body_limit(opts_.body_bytes_max);
-    // The rest of the request must arrive within read_timeout (no slow-drip bodies).
-    stream_.expires_after(opts_.read_timeout);
+    // The rest of the request must arrive before read_request's deadline (no slow-drip bodies).
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&session::on_read, shared_from_this()));
   }
@@ -249,10 +270,13 @@ private:
     }
     stream_.expires_never();  // the handler may take a while (durable commit); write has its own
     auto self = shared_from_this();
-    handler_.handle(parser_->release(), [self](response&& res) {
-      net::post(self->stream_.get_executor(),
-                [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
-    });
+    handler_.handle(
+        parser_->release(),
+        [self](response&& res) {
+          net::post(self->stream_.get_executor(),
+                    [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+        },
+        admin_routes_);
   }
 
   void write(response&& res) {
@@ -287,28 +311,33 @@ private:
   std::optional<http::request_parser<http::buffer_body>> snapshot_parser_;
   std::unique_ptr<char[]> chunk_;
   std::shared_ptr<http::response<http::empty_body>> continue_;
+  // The first read of a request takes what is there, up to this (the header parser reads on).
+  static constexpr std::size_t first_read_bytes = 4096;
   const options& opts_;
   api& handler_;
+  bool admin_routes_;
   std::shared_ptr<std::atomic<std::size_t>> connections_;
 };
 
 } // namespace
 
-http_server::http_server(const options& opts, api& handler)
-    : opts_(opts), handler_(handler), ioc_(static_cast<int>(opts.io_threads)),
+http_server::http_server(const options& opts, api& handler, listener_role role)
+    : opts_(opts), handler_(handler), role_(role), ioc_(static_cast<int>(opts.io_threads)),
       acceptor_(net::make_strand(ioc_)) {}
 
 http_server::~http_server() { stop(); }
 
 std::optional<std::string> http_server::start() {
   beast::error_code ec;
-  auto address = net::ip::make_address(opts_.listen_host == "localhost" ? "127.0.0.1"
-                                                                         : opts_.listen_host,
-                                       ec);
+  const bool admin = role_ == listener_role::admin;
+  const std::string& host = admin ? opts_.admin_listen_host : opts_.listen_host;
+  const std::uint16_t port = admin ? opts_.admin_listen_port : opts_.listen_port;
+  const std::string key = admin ? "admin_listen" : "listen";
+  auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) {
-    return "invalid listen address '" + opts_.listen_host + "': " + ec.message();
+    return "invalid " + key + " address '" + host + "': " + ec.message();
   }
-  tcp::endpoint endpoint{address, opts_.listen_port};
+  tcp::endpoint endpoint{address, port};
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) {
     acceptor_.set_option(net::socket_base::reuse_address(true), ec);
@@ -320,14 +349,14 @@ std::optional<std::string> http_server::start() {
     acceptor_.listen(net::socket_base::max_listen_connections, ec);
   }
   if (ec) {
-    return "cannot listen on " + opts_.listen_host + ":" + std::to_string(opts_.listen_port) +
-           ": " + ec.message();
+    return "cannot listen on " + host + ":" + std::to_string(port) + " (" + key +
+           "): " + ec.message();
   }
   port_ = acceptor_.local_endpoint().port();
   do_accept();
   for (unsigned i = 0; i < opts_.io_threads; ++i) {
-    threads_.emplace_back([this] {
-      pthread_setname_np(pthread_self(), "stockd-http");
+    threads_.emplace_back([this, admin] {
+      pthread_setname_np(pthread_self(), admin ? "stockd-admin" : "stockd-http");
       ioc_.run();
     });
   }
@@ -346,7 +375,9 @@ void http_server::do_accept() {
       socket.close(ignored);
     } else {
       connections_->fetch_add(1);
-      std::make_shared<session>(std::move(socket), opts_, handler_, connections_)->run();
+      std::make_shared<session>(std::move(socket), opts_, handler_,
+                                role_ != listener_role::public_, connections_)
+          ->run();
     }
     do_accept();
   });

@@ -16,9 +16,19 @@
 
 namespace stockd::server {
 
+/// Which part of the API a listener serves (server.admin_listen).
+enum class listener_role : std::uint8_t {
+  all,     // the only listener: every endpoint
+  public_, // beside an admin listener: everything but /v1/admin/* (404 there)
+  admin,   // the admin listener: every endpoint, /v1/admin/* included
+};
+
 class http_server {
 public:
-  http_server(const options& opts, api& handler);
+  /// Listens on opts.listen_host:listen_port, or on admin_listen_host:admin_listen_port for the
+  /// admin role; each listener counts its own connections against connections_max, so a flood
+  /// on the public one does not lock operators out.
+  http_server(const options& opts, api& handler, listener_role role = listener_role::all);
   ~http_server();
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
@@ -35,6 +45,7 @@ private:
   void do_accept();
   const options& opts_;
   api& handler_;
+  listener_role role_;
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;

@@ -19,13 +19,18 @@ struct token_entry {
 struct options {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
+  /// [server] admin_listen: when set, /v1/admin/* is served only on this second listener (bound
+  /// to an operators' address) and answers 404 on the public one.
+  bool admin_listen = false;
+  std::string admin_listen_host;
+  std::uint16_t admin_listen_port = 0;
   unsigned io_threads = 1;
   std::size_t header_bytes_max = 16 * 1024;
   std::size_t body_bytes_max = 32 * 1024 * 1024;
   std::chrono::milliseconds read_timeout{30'000};   // a whole request, header and body
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};   // keep-alive between requests
-  std::size_t connections_max = 4096;
+  std::size_t connections_max = 4096;               // per listener; past it a new one is closed at once
   std::chrono::seconds retry_after{1};              // sent with 503 overloaded
   std::size_t ledger_page_max = 1000;
   // POST /v1/snapshots/{location} is streamed, so it has limits of its own: the whole body may

@@ -497,3 +497,47 @@ TEST_CASE("a channel with connector none computes its values and takes nothing a
   CHECK(error_of(head + "shopify_location = \"gid://shopify/Location/1\"\n") ==
         "channels[0].shopify_location: is only for connector \"shopify\"");
 }
+
+TEST_CASE("a shopify or none channel takes webhook secrets by reference, with a rotation window",
+          "[config]") {
+  const std::string head = "[[channels]]\nid = \"c\"\nconnector = \"none\"\nlocations = [\"main\"]\n";
+  auto r = parse(head + "webhook_secret = \"env:NEW\"\nwebhook_secret_previous = \"file:/s/old\"\n"
+                        "webhook_secret_previous_until = \"2026-11-28T12:00:00Z\"\n"
+                        "shop_domain = \"example.myshopify.com\"\n",
+                 "test.toml");
+  REQUIRE(r.has_value());
+  const auto& c = r->channels[0];
+  CHECK(c.webhook_secret == "env:NEW");
+  CHECK(c.webhook_secret_previous == "file:/s/old");
+  REQUIRE(c.webhook_secret_previous_until);
+  CHECK(*c.webhook_secret_previous_until ==
+        *stockd::engine::parse_rfc3339("2026-11-28T12:00:00Z"));
+  CHECK(c.shop_domain == "example.myshopify.com");
+  CHECK(error_of(head + "webhook_secret = \"shpss_abc\"\n")
+            .find("channels[0].webhook_secret: must be a reference") == 0);
+  CHECK(error_of(head + "webhook_secret = \"env:A\"\nwebhook_secret_previous = \"env:B\"\n")
+            .find("channels[0].webhook_secret_previous_until: is required") == 0);
+  CHECK(error_of(head + "webhook_secret_previous = \"env:B\"\n") ==
+        "channels[0].webhook_secret_previous: needs webhook_secret (the new secret)");
+  CHECK(error_of(head + "webhook_secret = \"env:A\"\nwebhook_secret_previous = \"env:B\"\n"
+                        "webhook_secret_previous_until = \"tomorrow\"\n")
+            .find("channels[0].webhook_secret_previous_until: must be an RFC 3339") == 0);
+  CHECK(error_of(head + "shop_domain = \"Example.com/x\"\n")
+            .find("channels[0].shop_domain: must be the shop's domain") == 0);
+  CHECK(error_of("[[channels]]\nid = \"c\"\nconnector = \"webhook\"\n"
+                 "endpoint = \"https://x/\"\nlocations = [\"main\"]\nwebhook_secret = \"env:A\"\n") ==
+        "channels[0].webhook_secret: is only for connector \"shopify\" or \"none\"");
+}
+
+TEST_CASE("server.admin_listen sets a second listener for the admin endpoints", "[config]") {
+  auto r = parse("[server]\nadmin_listen = \"127.0.0.1:8081\"\n", "test.toml");
+  REQUIRE(r.has_value());
+  CHECK(r->server.admin_listen);
+  CHECK(r->server.admin_listen_host == "127.0.0.1");
+  CHECK(r->server.admin_listen_port == 8081);
+  auto plain = parse("", "test.toml");
+  REQUIRE(plain.has_value());
+  CHECK_FALSE(plain->server.admin_listen);
+  CHECK(error_of("[server]\nadmin_listen = \"8081\"\n") ==
+        "server.admin_listen: must be HOST:PORT, e.g. \"127.0.0.1:8081\"");
+}

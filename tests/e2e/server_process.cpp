@@ -187,6 +187,9 @@ http_response http_client::send(const http_request& r) {
   if (r.token) {
     req.set(http::field::authorization, "Bearer " + *r.token);
   }
+  for (const auto& [name, value] : r.headers) {
+    req.set(name, value);
+  }
   if (!r.body.empty() || r.method == "POST") {
     req.set(http::field::content_type, r.content_type);
     req.body() = r.body;

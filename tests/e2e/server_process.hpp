@@ -39,6 +39,7 @@ struct http_request {
   std::string body;
   std::string content_type = "application/json";
   std::optional<std::string> token;  // sent as "Authorization: Bearer <token>" when set
+  std::vector<std::pair<std::string, std::string>> headers;  // extra fields, sent as given
   std::chrono::milliseconds timeout{10'000};  // connect, write and read each
 };
 

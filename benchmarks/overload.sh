@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The README's overload figures: stockd offered 10x the rate it sustains. Starts stockd (durable,
+# its own temp data dir) on a loopback port with an in-flight bound, then with stockload:
+#   1. sustainable: closed loop, 16 connections: R, the most it accepts when kept busy (the
+#                   engine applying events is the bottleneck, so some requests may already be
+#                   refused: the acknowledged ones wait for no more than in_flight_max events);
+#   2. flood:       open loop at 10 x R over 256 connections: what it accepts, how many requests
+#                   it refuses with 503 + Retry-After;
+#   3. recovery:    closed loop again, as in 1: the rate once the flood is over;
+# and stockd's peak resident memory (VmHWM of /proc/PID/status) after each step (it includes
+# the LMDB pages the process has touched, so it grows with the journal). Every answer is checked
+# by stockload (200 with one result per event, or 503); a run with errors fails.
+# "sent" is what stockload managed to send: on 2 shared cores it may fall well short of 10 x R,
+# and its open-loop latency then includes its own backlog; the figure says so.
+# Usage: benchmarks/overload.sh [SECONDS per step, default 10]. Needs a build with benchmarks.
+# Expectation: the flood's accepted rate near R (a refusal costs reading the body, not parsing
+# it), peak memory bounded by in_flight_max and the connections' bodies, the recovery at ~R.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+port=${STOCKD_BENCH_PORT:-18097}
+batch=${STOCKD_BENCH_BATCH:-100}
+in_flight_max=${STOCKD_BENCH_IN_FLIGHT:-20000}
+work=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+export STOCKD_TOKEN=bench
+
+printf '[engine]\nin_flight_max = %s\n\n[[locations]]\nid = "main"\n' "$in_flight_max" \
+  > "$work/stockd.toml"
+build/apps/stockd --config "$work/stockd.toml" --data "$work/data" \
+  --listen "127.0.0.1:$port" > "$work/stockd.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  grep -q "ready" "$work/stockd.log" 2>/dev/null && break
+  sleep 0.1
+done
+
+field() {  # field NAME JSON: a number of stockload's summary line
+  echo "$2" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"
+}
+memory() {  # VmHWM and VmRSS of stockd in MiB
+  awk '/^VmHWM|^VmRSS/ {printf "%s %.1f MiB  ", $1, $2/1024}' /proc/"$pid"/status
+}
+step() {  # step NAME STOCKLOAD_ARGS...
+  local name=$1
+  shift
+  local out
+  out=$(build/apps/stockload --target "127.0.0.1:$port" --duration "$seconds" --skus 10000 \
+    --batch "$batch" "$@")
+  echo "# $name"
+  echo "$out"
+  echo "  accepted $(field events_per_s "$out") events/s, 503 answers $(field overloaded "$out"),"\
+    "errors $(field errors "$out"), p99 $(echo "$out" | sed -E 's/.*"p99":([0-9.]+).*/\1/') ms;" \
+    "$(memory)"
+  if [ "$(field errors "$out")" != "0" ] || [ "$(field transport_errors "$out")" != "0" ]; then
+    echo "overload: stockload saw errors in '$name'" >&2
+    exit 1
+  fi
+  last=$out
+}
+
+echo "# stockd in_flight_max = $in_flight_max, batches of $batch events, ${seconds}s per step"
+step "sustainable (closed loop, 16 connections)" --connections 16
+sustained=$(field events_per_s "$last")
+offered=$(awk -v r="$sustained" 'BEGIN {printf "%.0f", 10 * r}')
+step "flood: offered $offered events/s = 10 x sustainable (open loop, 256 connections)" \
+  --connections 256 --rate "$offered"
+sent=$(awk -v q="$(field requests "$last")" -v b="$batch" -v d="$(field duration_s "$last")" \
+  'BEGIN {printf "%.0f", q * b / d}')
+echo "  sent $sent events/s (of $offered offered)"
+flood_accepted=$(field events_per_s "$last")
+step "recovery (closed loop, 16 connections)" --connections 16
+echo "# summary: sustainable $sustained events/s; at 10x offered: accepted $flood_accepted" \
+  "events/s ($(awk -v a="$flood_accepted" -v s="$sustained" 'BEGIN {printf "%.0f", 100*a/s}')%" \
+  "of sustainable), sent $sent events/s; after: $(field events_per_s "$last") events/s with" \
+  "$(field overloaded "$last") 503s; $(memory)"
