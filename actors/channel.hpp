@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "actors/interfaces.hpp"
+#include "actors/metrics.hpp"
 #include "connectors/channel_client.hpp"
 #include "connectors/channel_options.hpp"
 #include "connectors/channel_sync.hpp"
@@ -40,6 +41,8 @@ struct channel_setup {
   /// (tests of the actor alone); changes are then sent without waiting for a store.
   store::database* db = nullptr;
   std::function<bool(std::vector<store::outbox_record>, store::outbox_completion)> persist;
+  /// Where the propagation latency goes (metrics::propagation); null: not measured.
+  latency_histogram* propagation = nullptr;
 };
 
 struct channel_holder {
@@ -58,6 +61,11 @@ struct channel_holder {
   std::vector<engine::sku_id> pending_reads;  // to read back when the limiter allows
   std::vector<engine::sku_id> reading;        // the read in flight
   std::uint64_t updates = 0;
+  /// Per SKU the channel has not been told yet, when the earliest event it has not seen was
+  /// accepted: the start of the propagation latency measured when a push puts it in sync.
+  /// At most unpropagated_max SKUs (past it, new ones are not measured).
+  static constexpr std::size_t unpropagated_max = 1'000'000;
+  std::unordered_map<engine::sku_id, engine::timestamp> unpropagated;
   // The outbox write in flight (one at a time), and what failures left.
   std::vector<connectors::outbox_write> storing;
   bool store_in_flight = false;

@@ -64,6 +64,9 @@ struct stock_update {
   std::int64_t incoming = 0;
   engine::channel_id order_channel;  // set when the event was an order of that channel
   std::int64_t order_qty = 0;
+  /// When the event behind it was accepted (its received_at), for the propagation latency; the
+  /// epoch when there is no such event (channels seeded from checkpoints at start-up).
+  engine::timestamp accepted_at{};
 };
 
 /// One SKU on one channel, as the channel actor records it (GET /v1/skus `channels`).
@@ -115,6 +118,9 @@ struct channel_status {
   std::uint64_t outbox_writes = 0;        // outbox entries stored
   std::uint64_t outbox_failures = 0;      // outbox commits that failed (retried)
   std::string outbox_error;               // the last failure, until a commit succeeds
+  /// How much of its rate limit the channel has used: 0 = the bucket is full (a burst may go),
+  /// 1 = empty (the next call waits). The token bucket's tokens, or Shopify's cost points.
+  double rate_limit_use = 0;
 };
 using kit_prepare_atom = caf::atom_constant<caf::atom("kit_prep")>;
 using kit_await_atom = caf::atom_constant<caf::atom("kit_await")>;

@@ -62,7 +62,8 @@ using self_pointer = sku_location_actor::stateful_pointer<sku_location_holder>;
 /// Tells the channels that sell from this location what they may show changed, or that one of
 /// their orders was applied (their shadow drops: DESIGN §3). Nothing when no channel sells here.
 void tell_channels(const sku_location_holder& h, const engine::buckets& before,
-                   const engine::event& ev, const engine::outcome& out) {
+                   const engine::journal_entry& entry, const engine::outcome& out) {
+  const engine::event& ev = entry.ev;
   const auto& subscribers = h.ctx->channels_by_location;
   if (subscribers.empty()) {
     return;
@@ -85,6 +86,7 @@ void tell_channels(const sku_location_holder& h, const engine::buckets& before,
     u.order_channel = ev.channel;
     u.order_qty = ev.qty;
   }
+  u.accepted_at = entry.received_at;
   for (const auto& channel : it->second) {
     caf::anon_send(channel, stock_atom::value, u);
   }
@@ -853,7 +855,7 @@ sku_location(sku_location_actor::stateful_pointer<sku_location_holder> self,
         const engine::buckets before = self->state.state.qty;
         engine::outcome out = engine::apply(self->state.state, entry, entry.received_at);
         count(*ctx->counters, out, entry.ev);
-        tell_channels(self->state, before, entry.ev, out);
+        tell_channels(self->state, before, entry, out);
         ctx->counters->in_flight.fetch_sub(1, std::memory_order_relaxed);
         if (entry.ev.source.str() == engine_source) {
           note_applied(self->state, entry, out);

@@ -354,6 +354,7 @@ void write_channel_statuses(json_writer& w, const std::vector<actors::channel_st
     w.field("failures", c.failures).field("retries", c.retries).field("stale", c.stale);
     w.field("rejected", c.rejected).field("coalesced", c.coalesced);
     w.field("dead_letters", static_cast<std::uint64_t>(c.dead_letters));
+    w.field("rate_limit_use", c.rate_limit_use);
     w.key("outbox").begin_object();
     w.field("writes", c.outbox_writes).field("failures", c.outbox_failures);
     w.key("error");
