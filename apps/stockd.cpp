@@ -265,6 +265,10 @@ int main(int argc, char** argv) {
   deps.engine = &engine;
   deps.counters = &counters;
   deps.in_flight_max = settings.actors.in_flight_max;
+  // The dashboard's last hour (GET /v1/history): sampled from the counters on its own thread.
+  stockd::actors::history_sampler history(counters, settings.server.history_interval);
+  history.start();
+  deps.history = &history;
   stockd::server::api handler(deps);
   stockd::server::http_server http(settings.server, handler);
   if (auto err = http.start()) {

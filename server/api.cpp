@@ -10,6 +10,7 @@
 #include "engine/kits.hpp"
 #include "engine/time.hpp"
 #include "connectors/json_writer.hpp"
+#include "server/dashboard.hpp"
 #include "server/placement.hpp"
 #include "server/reservations.hpp"
 #include "server/snapshots.hpp"
@@ -469,9 +470,9 @@ void api::handle(request&& req, responder respond) {
     respond(error(http::status::not_found, version, keep_alive, "no such endpoint"));
     return;
   }
-  if (path == "/") {
-    respond(make_response(http::status::ok, version, keep_alive,
-                          "stockd: see /v1/status, /metrics, /v1/skus/{sku}\n", "text/plain"));
+  // The dashboard's files hold no data: served without a token (server/dashboard.hpp).
+  if (const auto* asset = dashboard::find_asset(path)) {
+    respond(dashboard::asset_response(req, *asset));
     return;
   }
   if (!authorize(req, scope::read, respond)) {
@@ -498,6 +499,10 @@ void api::handle(request&& req, responder respond) {
           base->prepare_payload();
           respond(std::move(*base));
         });
+    return;
+  }
+  if (path == "/v1/history") {
+    respond(dashboard::history_response(req, deps_.history));
     return;
   }
   if (path == "/v1/sync/out-of-sync") {
