@@ -16,6 +16,8 @@ packages=(
   libbenchmark-dev                   # Google Benchmark 1.7: hot-path benchmarks
   curl                               # the README's examples and scripts
   clang-14 libclang-rt-14-dev        # scripts/fuzz.sh: libFuzzer and clang's ASan/UBSan runtimes
+  chromium fonts-liberation          # tests only: e2e dashboard_tests render GET / headless
+                                     # (--dump-dom, --screenshot); Liberation: legible glyphs
 )
 
 missing=()
