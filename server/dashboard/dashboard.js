@@ -338,8 +338,9 @@
         root.append(svg('circle', { class: `dot-${i}`, cx: x(last[0]).toFixed(1),
                                     cy: y(last[1]).toFixed(1), r: 3 }));
       }
-      root.append(svg('text', { class: `legend-${i}`, x: width - right - 4, y: top + 12 + 14 * i,
-                                'text-anchor': 'end' },
+      // Top left: the newest points are drawn at the right edge.
+      root.append(svg('text', { class: `legend-${i}`, x: left + 6, y: top + 12 + 14 * i,
+                                'text-anchor': 'start' },
                       s.name + ': ' + (last ? fmt(last[1]) : '—')));
     });
     if (!any) {
