@@ -410,6 +410,44 @@ void restore_outbox(channel_holder& h) {
   }
 }
 
+/// Starts the propagation clock of `sku` at `accepted_at` unless it runs already (the earliest
+/// event the channel has not seen counts); stops it unmeasured when the channel needs no push
+/// (the change left what it should show as it is).
+void note_accepted(channel_holder& h, const engine::sku_id& sku, engine::timestamp accepted_at) {
+  if (!h.setup.client || h.setup.propagation == nullptr || accepted_at == engine::timestamp{}) {
+    return;
+  }
+  const connectors::sku_sync* r = h.sync->find(sku);
+  if (r == nullptr || r->in_sync()) {
+    h.unpropagated.erase(sku);
+    return;
+  }
+  if (h.unpropagated.size() < channel_holder::unpropagated_max) {
+    h.unpropagated.try_emplace(sku, accepted_at);
+  }
+}
+
+/// After a push's answer: each SKU of the batch now in sync has propagated; its latency runs
+/// from the acceptance of the earliest event it carries to now (the wall clock, as received_at).
+void note_propagated(channel_holder& h, const connectors::outgoing_batch& batch) {
+  if (h.unpropagated.empty()) {
+    return;
+  }
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  for (const auto& item : batch.items) {
+    auto it = h.unpropagated.find(item.sku);
+    if (it == h.unpropagated.end()) {
+      continue;
+    }
+    const connectors::sku_sync* r = h.sync->find(item.sku);
+    if (r != nullptr && r->in_sync()) {
+      h.setup.propagation->record(now - it->second);
+      h.unpropagated.erase(it);
+    }
+  }
+}
+
 /// Takes one stock update into the channel's view; the caller pumps.
 void absorb(channel_holder& h, const stock_update& u) {
   const auto& locations = h.setup.info->locations;
@@ -434,9 +472,26 @@ void absorb(channel_holder& h, const stock_update& u) {
     h.sync->own_order_seen(u.key.sku, u.order_qty, now);
   }
   h.sync->set_expected(u.key.sku, expected_for(h, u.key.sku), now);
+  note_accepted(h, u.key.sku, u.accepted_at);
   for (const auto& kit : h.catalog->kits_containing(u.key.sku)) {
     h.sync->set_expected(kit, expected_for(h, kit), now);
+    note_accepted(h, kit, u.accepted_at);
   }
+}
+
+/// 0 when the limiter's bucket is full, 1 when it is empty (channel_status::rate_limit_use).
+/// Reads copies: refilling the real bucket is the limiter's business.
+double rate_limit_use(const connectors::call_limiter& limiter, sync_time now) {
+  double left = 1;
+  if (const auto* tokens = limiter.tokens()) {
+    auto bucket = *tokens;
+    left = bucket.tokens(now) / bucket.burst();
+  } else if (const auto* cost = limiter.cost()) {
+    auto bucket = *cost;
+    const double maximum = bucket.status().maximum_available;
+    left = maximum > 0 ? bucket.available(now) / maximum : 1;
+  }
+  return std::clamp(1 - left, 0.0, 1.0);
 }
 
 channel_sku_view view_of(const channel_holder& h, const engine::sku_id& sku) {
@@ -531,6 +586,7 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
             st.bulk_limiter->pause_until(now + *result.retry_after, now);
           }
           st.sync->on_result(it->second, result, now);
+          note_propagated(st, it->second);
           st.in_flight.erase(it);
           pump(self);
           return;
@@ -547,6 +603,7 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         }
         st.limiter->observe(rate, result.throttle, now);
         st.sync->on_result(it->second, result, now);
+        note_propagated(st, it->second);
         st.in_flight.erase(it);
         pump(self);
       },
@@ -644,6 +701,7 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         s.outbox_writes = st.outbox_writes;
         s.outbox_failures = st.outbox_failures;
         s.outbox_error = st.outbox_error;
+        s.rate_limit_use = rate_limit_use(*st.limiter, now);
         return s;
       },
   };

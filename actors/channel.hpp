@@ -16,6 +16,7 @@
 
 #include "actors/interfaces.hpp"
 #include "actors/push_trace.hpp"
+#include "actors/metrics.hpp"
 #include "connectors/channel_client.hpp"
 #include "connectors/channel_options.hpp"
 #include "connectors/channel_sync.hpp"
@@ -41,6 +42,8 @@ struct channel_setup {
   /// (tests of the actor alone); changes are then sent without waiting for a store.
   store::database* db = nullptr;
   std::function<bool(std::vector<store::outbox_record>, store::outbox_completion)> persist;
+  /// Where the propagation latency goes (metrics::propagation); null: not measured.
+  latency_histogram* propagation = nullptr;
 };
 
 struct channel_holder {
@@ -65,6 +68,11 @@ struct channel_holder {
   std::map<std::uint64_t, push_trace> tracing;
   push_trace_ring traced{trace_items_max};
   static constexpr std::size_t trace_items_max = 20'000;
+  /// Per SKU the channel has not been told yet, when the earliest event it has not seen was
+  /// accepted: the start of the propagation latency measured when a push puts it in sync.
+  /// At most unpropagated_max SKUs (past it, new ones are not measured).
+  static constexpr std::size_t unpropagated_max = 1'000'000;
+  std::unordered_map<engine::sku_id, engine::timestamp> unpropagated;
   // The outbox write in flight (one at a time), and what failures left.
   std::vector<connectors::outbox_write> storing;
   bool store_in_flight = false;

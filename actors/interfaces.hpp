@@ -69,6 +69,9 @@ struct stock_update {
   /// The journal seq of the last event the location applied (the checkpoint's at start-up):
   /// what a push of this stock reflects (GET /v1/trace).
   std::uint64_t seq = 0;
+  /// When the event behind it was accepted (its received_at), for the propagation latency; the
+  /// epoch when there is no such event (channels seeded from checkpoints at start-up).
+  engine::timestamp accepted_at{};
 };
 
 /// One SKU on one channel, as the channel actor records it (GET /v1/skus `channels`).
@@ -120,6 +123,9 @@ struct channel_status {
   std::uint64_t outbox_writes = 0;        // outbox entries stored
   std::uint64_t outbox_failures = 0;      // outbox commits that failed (retried)
   std::string outbox_error;               // the last failure, until a commit succeeds
+  /// How much of its rate limit the channel has used: 0 = the bucket is full (a burst may go),
+  /// 1 = empty (the next call waits). The token bucket's tokens, or Shopify's cost points.
+  double rate_limit_use = 0;
 };
 /// One channel's part of an event's trace (GET /v1/trace/{source}/{id}): its record of the SKU
 /// and the pushes that carried the event's effect, with what the channel answered.

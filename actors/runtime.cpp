@@ -73,6 +73,9 @@ runtime::runtime(const options& opts, const engine::catalog& catalog, store::dat
   // Channels first: every sku_location actor spawned later finds its subscribers in the context.
   for (auto& setup : channels) {
     const engine::channel_info* info = setup.info;
+    if (setup.propagation == nullptr) {
+      setup.propagation = &counters.propagation;
+    }
     auto actor = system_->spawn(channel, std::move(setup), &catalog_);
     for (const auto& location : info->locations) {
       ctx_.channels_by_location[location.str()].push_back(actor);

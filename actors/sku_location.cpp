@@ -87,6 +87,7 @@ void tell_channels(const sku_location_holder& h, const engine::buckets& before,
     u.order_channel = ev.channel;
     u.order_qty = ev.qty;
   }
+  u.accepted_at = entry.received_at;
   for (const auto& channel : it->second) {
     caf::anon_send(channel, stock_atom::value, u);
   }

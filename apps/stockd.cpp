@@ -294,6 +294,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   deps.shopify_webhooks = &*webhooks;
+  // The dashboard's last hour (GET /v1/history): sampled from the counters on its own thread.
+  stockd::actors::history_sampler history(counters, settings.server.history_interval);
+  history.start();
+  deps.history = &history;
   stockd::server::api handler(deps);
   using stockd::server::listener_role;
   stockd::server::http_server http(settings.server, handler,

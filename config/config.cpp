@@ -137,7 +137,7 @@ std::optional<config_error> read_server(const toml::table& t, settings& s) {
                            "body_bytes_max", "read_timeout_ms", "write_timeout_ms",
                            "idle_timeout_ms", "connections_max", "retry_after_s",
                            "ledger_page_max", "snapshot_timeout_ms", "snapshots_concurrent_max",
-                           "token", "admin_listen"})) {
+                           "history_interval_ms", "token", "admin_listen"})) {
     return e;
   }
   std::string admin_listen;
@@ -191,7 +191,8 @@ std::optional<config_error> read_server(const toml::table& t, settings& s) {
       (e = read_int(t, "ledger_page_max", p, 1, 100'000, s.server.ledger_page_max)) ||
       (e = read_ms(t, "snapshot_timeout_ms", p, 1000, 86'400'000, s.server.snapshot_timeout)) ||
       (e = read_int(t, "snapshots_concurrent_max", p, 1, 1024,
-                    s.server.snapshots_concurrent_max));
+                    s.server.snapshots_concurrent_max)) ||
+      (e = read_ms(t, "history_interval_ms", p, 1000, 60'000, s.server.history_interval));
   s.server.retry_after = std::chrono::seconds(retry_after);
   return e;
 }

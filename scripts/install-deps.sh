@@ -18,6 +18,8 @@ packages=(
   clang-14 libclang-rt-14-dev        # scripts/fuzz.sh: libFuzzer and clang's ASan/UBSan runtimes
   libpq-dev                          # benchmarks/peers: peer_bench's PostgreSQL client, built and
                                      # smoke-tested with the suite so it cannot rot
+  chromium fonts-liberation          # tests only: e2e dashboard_tests render GET / headless
+                                     # (--dump-dom, --screenshot); Liberation: legible glyphs
 )
 
 missing=()

@@ -11,6 +11,7 @@
 #include "engine/kits.hpp"
 #include "engine/time.hpp"
 #include "connectors/json_writer.hpp"
+#include "server/dashboard.hpp"
 #include "server/placement.hpp"
 #include "server/reservations.hpp"
 #include "server/snapshots.hpp"
@@ -356,6 +357,7 @@ void write_channel_statuses(json_writer& w, const std::vector<actors::channel_st
     w.field("failures", c.failures).field("retries", c.retries).field("stale", c.stale);
     w.field("rejected", c.rejected).field("coalesced", c.coalesced);
     w.field("dead_letters", static_cast<std::uint64_t>(c.dead_letters));
+    w.field("rate_limit_use", c.rate_limit_use);
     w.key("outbox").begin_object();
     w.field("writes", c.outbox_writes).field("failures", c.outbox_failures);
     w.key("error");
@@ -486,9 +488,9 @@ void api::handle(request&& req, responder respond, bool admin_routes) {
     respond(error(http::status::not_found, version, keep_alive, "no such endpoint"));
     return;
   }
-  if (path == "/") {
-    respond(make_response(http::status::ok, version, keep_alive,
-                          "stockd: see /v1/status, /metrics, /v1/skus/{sku}\n", "text/plain"));
+  // The dashboard's files hold no data: served without a token (server/dashboard.hpp).
+  if (const auto* asset = dashboard::find_asset(path)) {
+    respond(dashboard::asset_response(req, *asset));
     return;
   }
   if (!authorize(req, scope::read, respond)) {
@@ -519,6 +521,10 @@ void api::handle(request&& req, responder respond, bool admin_routes) {
   }
   if (path.starts_with("/v1/trace/")) {
     handle_trace(deps_, path, req, std::move(respond));
+    return;
+  }
+  if (path == "/v1/history") {
+    respond(dashboard::history_response(req, deps_.history));
     return;
   }
   if (path == "/v1/sync/out-of-sync") {

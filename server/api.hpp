@@ -14,6 +14,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "actors/history.hpp"
 #include "actors/metrics.hpp"
 #include "actors/runtime.hpp"
 #include "connectors/event_decoder.hpp"
@@ -43,6 +44,7 @@ struct api_dependencies {
   actors::runtime* engine = nullptr;
   actors::metrics* counters = nullptr;
   std::size_t in_flight_max = 0;
+  const actors::history_sampler* history = nullptr;  // GET /v1/history; null: 503
   /// Channels that take Shopify webhooks, with their resolved secrets (server/shopify_webhooks.hpp);
   /// null or empty: none does.
   const std::vector<shopify_webhook_channel>* shopify_webhooks = nullptr;

@@ -41,6 +41,8 @@ struct options {
   std::chrono::milliseconds snapshot_timeout{3'600'000};  // the whole upload; each chunk has
                                                           // read_timeout as well
   std::size_t snapshots_concurrent_max = 4;               // uploads at once; 503 past it
+  // GET /v1/history (the dashboard's charts): one sample per interval, an hour of them.
+  std::chrono::milliseconds history_interval{10'000};
   std::vector<token_entry> tokens;
 };
 

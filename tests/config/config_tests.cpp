@@ -103,6 +103,19 @@ snapshot_line_bytes_max = 4096
         "limits.snapshot_line_bytes_max: must be between 1024 and 16777216");
 }
 
+TEST_CASE("the dashboard's history interval comes from the server section, 1 to 60 s",
+          "[config]") {
+  CHECK(stockd::config::embedded_default().server.history_interval ==
+        std::chrono::milliseconds(10'000));
+  auto r = parse("[server]\nhistory_interval_ms = 1000\n", "history.toml");
+  REQUIRE(r.has_value());
+  CHECK(r->server.history_interval == std::chrono::milliseconds(1000));
+  CHECK(error_of("[server]\nhistory_interval_ms = 999\n").find("server.history_interval_ms: ") ==
+        0);
+  CHECK(error_of("[server]\nhistory_interval_ms = 60001\n").find("server.history_interval_ms: ") ==
+        0);
+}
+
 TEST_CASE("an unknown key is an error that names the key", "[config]") {
   CHECK(error_of("[server]\nlistne = \"127.0.0.1:1\"\n") == "server.listne: unknown key");
   CHECK(error_of("[sever]\n") == "sever: unknown key");
