@@ -1,11 +1,16 @@
-// stockctl: the operator's command line. Talks to a running stockd over its HTTP API.
+// stockctl: the operator's command line. Talks to a running stockd over its HTTP API, or reads a
+// data directory (apps/stockctl_data.cpp: replay, export, offline import).
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
 #include <iostream>
 #include <optional>
+#include <fstream>
 #include <string>
-
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -13,6 +18,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <simdjson.h>
+
+#include "apps/stockctl_data.hpp"
+#include "config/config.hpp"
+#include "connectors/json_writer.hpp"
 
 #include "apps/stockctl_trace.hpp"
 
@@ -24,8 +34,8 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 constexpr const char* usage =
-    "usage: stockctl [--server HOST:PORT] [--token TOKEN] COMMAND\n"
-    "commands:\n"
+    "usage: stockctl [--server HOST:PORT] [--token TOKEN] [--json] COMMAND\n"
+    "commands on a running stockd (HTTP API):\n"
     "  status                 engine status: events, journal, checkpoints, actors\n"
     "  sku SKU                buckets per location, channels, last event\n"
     "  events SKU [--limit N] [--before SEQ]   the SKU's ledger, newest first\n"
@@ -36,8 +46,25 @@ constexpr const char* usage =
     "  repush CHANNEL         queue a full re-push of the channel (bulk lane; admin scope)\n"
     "  trace SOURCE:ID [--json]   an event's path: accepted, applied, the channel pushes that\n"
     "                         carried it and each answer (exit 1 when the event is unknown)\n"
+    "  import FILE            post NDJSON events (FILE or - for stdin) in batches of --batch N\n"
+    "                         (default 500), waiting out 503 Retry-After; prints accepted,\n"
+    "                         duplicate and rejected counts\n"
+    "commands on a data directory (beside a running stockd: the store is opened read-only):\n"
+    "  replay --data DIR [--into NEW]   rebuild every SKU x location state from the journal and\n"
+    "                         compare it with the checkpointed live state (each checkpoint at\n"
+    "                         its own seq); --into writes the rebuilt store to a fresh dir\n"
+    "  export --data DIR [--events] [--out FILE]   NDJSON of the state per SKU x location as the\n"
+    "                         journal gives it, or with --events the journal itself\n"
+    "  import FILE --data DIR   append an exported journal (export --events) to the store in\n"
+    "                         DIR, keeping its seqs; stockd must not be running on DIR;\n"
+    "                         resumable after an interruption\n"
+    "  config validate FILE   check a config file as stockd would at start\n"
+    "--json prints a command's summary as JSON (trace prints a timeline without it; the other\n"
+    "HTTP commands always print the server's JSON).\n"
     "environment: STOCKD_SERVER (default 127.0.0.1:8080), STOCKD_TOKEN\n"
-    "exit status: 0 ok, 1 the server answered an error, 2 usage, 3 cannot connect\n";
+    "exit status: 0 ok; 1 the answer is 'not ok' (the server answered an error, replay found a\n"
+    "difference, config validate found a problem, import had rejected events); 2 usage;\n"
+    "3 cannot connect; 4 the data directory or a file could not be read or written\n";
 
 struct reply {
   unsigned status = 0;
@@ -62,7 +89,8 @@ std::string percent_encode(std::string_view s) {
 }
 
 std::optional<reply> call(http::verb method, const std::string& server, const std::string& token,
-                          const std::string& target, std::string& failure) {
+                          const std::string& target, std::string& failure,
+                          const std::string& body = {}, const char* content_type = nullptr) {
   auto colon = server.rfind(':');
   if (colon == std::string::npos) {
     failure = "--server must be HOST:PORT";
@@ -82,6 +110,10 @@ std::optional<reply> call(http::verb method, const std::string& server, const st
     if (!token.empty()) {
       req.set(http::field::authorization, "Bearer " + token);
     }
+    if (content_type != nullptr) {
+      req.set(http::field::content_type, content_type);
+    }
+    req.body() = body;
     req.prepare_payload();
     http::write(stream, req);
     beast::flat_buffer buffer;
@@ -98,6 +130,148 @@ std::optional<reply> call(http::verb method, const std::string& server, const st
   }
 }
 
+struct import_counts {
+  std::uint64_t accepted = 0;
+  std::uint64_t duplicate = 0;
+  std::uint64_t rejected = 0;
+};
+
+// Counts the per-event statuses of a POST /v1/events answer; false when it is not one.
+bool count_results(const std::string& body, import_counts& counts, std::string& first_rejection) {
+  simdjson::dom::parser parser;
+  simdjson::dom::array results;
+  if (parser.parse(body).get_object()["results"].get_array().get(results) != simdjson::SUCCESS) {
+    return false;
+  }
+  for (simdjson::dom::element item : results) {
+    std::string_view status;
+    if (item["status"].get_string().get(status) != simdjson::SUCCESS) {
+      return false;
+    }
+    if (status == "accepted") {
+      ++counts.accepted;
+    } else if (status == "duplicate") {
+      ++counts.duplicate;
+    } else {
+      ++counts.rejected;
+      if (first_rejection.empty()) {
+        first_rejection = simdjson::to_string(item);
+      }
+    }
+  }
+  return true;
+}
+
+// Posts NDJSON events in batches. A 503 (overloaded) is waited out as its Retry-After says, up
+// to 30 tries per batch; any other error stops the import after the batches already answered
+// (events are idempotent on (source, id): running it again re-sends them as duplicates).
+int import_events(const std::string& server, const std::string& token, const std::string& file,
+                  std::size_t batch_size, bool json) {
+  std::ifstream in_file;
+  if (file != "-") {
+    in_file.open(file);
+    if (!in_file) {
+      std::fprintf(stderr, "stockctl: cannot read %s\n", file.c_str());
+      return 4;
+    }
+  }
+  std::istream& in = file == "-" ? std::cin : in_file;
+  import_counts counts;
+  std::string first_rejection;
+  std::uint64_t lines = 0;
+  std::string body;
+  std::size_t in_batch = 0;
+  auto send = [&]() -> int {
+    for (int attempt = 1;; ++attempt) {
+      std::string failure;
+      auto r = call(http::verb::post, server, token, "/v1/events", failure, body,
+                    "application/x-ndjson");
+      if (!r) {
+        std::fprintf(stderr, "stockctl: cannot reach stockd at %s: %s (after %llu lines)\n",
+                     server.c_str(), failure.c_str(), static_cast<unsigned long long>(lines));
+        return 3;
+      }
+      if (r->status == 503 && attempt < 30) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      if (r->status != 200 || !count_results(r->body, counts, first_rejection)) {
+        std::fprintf(stderr, "stockctl: HTTP %u: %s (the batch ending at line %llu was not taken)\n",
+                     r->status, r->body.c_str(), static_cast<unsigned long long>(lines));
+        return 1;
+      }
+      body.clear();
+      in_batch = 0;
+      return 0;
+    }
+  };
+  std::string line;
+  while (std::getline(in, line)) {
+    ++lines;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      continue;
+    }
+    body += line;
+    body += '\n';
+    if (++in_batch == batch_size) {
+      if (int rc = send(); rc != 0) {
+        return rc;
+      }
+      if (::isatty(2) == 1) {
+        std::fprintf(stderr, "\rimport: %llu lines sent", static_cast<unsigned long long>(lines));
+      }
+    }
+  }
+  if (in_batch > 0) {
+    if (int rc = send(); rc != 0) {
+      return rc;
+    }
+  }
+  if (::isatty(2) == 1 && lines >= batch_size) {
+    std::fputc('\n', stderr);
+  }
+  if (json) {
+    stockd::connectors::json_writer w;
+    w.begin_object()
+        .field("accepted", counts.accepted)
+        .field("duplicate", counts.duplicate)
+        .field("rejected", counts.rejected)
+        .end_object();
+    std::cout << w.take() << '\n';
+  } else {
+    std::printf("accepted %llu, duplicate %llu, rejected %llu\n",
+                static_cast<unsigned long long>(counts.accepted),
+                static_cast<unsigned long long>(counts.duplicate),
+                static_cast<unsigned long long>(counts.rejected));
+    if (!first_rejection.empty()) {
+      std::printf("first rejection: %s\n", first_rejection.c_str());
+    }
+  }
+  return counts.rejected == 0 ? 0 : 1;
+}
+
+int validate_config(const std::string& file, bool json) {
+  auto loaded = stockd::config::load_file(file);
+  if (json) {
+    stockd::connectors::json_writer w;
+    w.begin_object().field("file", file).field("valid", loaded.has_value());
+    if (!loaded) {
+      w.field("key", loaded.error().key).field("message", loaded.error().message);
+    } else {
+      w.field("locations", static_cast<std::uint64_t>(loaded->catalog.locations().size()))
+          .field("channels", static_cast<std::uint64_t>(loaded->channels.size()));
+    }
+    w.end_object();
+    std::cout << w.take() << '\n';
+  } else if (!loaded) {
+    std::printf("%s: INVALID: %s\n", file.c_str(), loaded.error().to_string().c_str());
+  } else {
+    std::printf("%s: valid (%zu locations, %zu channels)\n", file.c_str(),
+                loaded->catalog.locations().size(), loaded->channels.size());
+  }
+  return loaded ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -110,6 +284,8 @@ int main(int argc, char** argv) {
   std::string min_age;
   bool json = false;
   bool trace = false;
+  std::string batch;
+  stockd::stockctl::data_flags data;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&](std::string& out) {
@@ -125,7 +301,12 @@ int main(int argc, char** argv) {
     else if (a == "--before") next(before);
     else if (a == "--channel") next(channel);
     else if (a == "--min-age") next(min_age);
-    else if (a == "--json") json = true;
+    else if (a == "--data") next(data.data);
+    else if (a == "--into") next(data.into);
+    else if (a == "--out") next(data.out);
+    else if (a == "--batch") next(batch);
+    else if (a == "--events") data.events = true;
+    else if (a == "--json") json = data.json = true;
     else if (a == "--help" || a == "-h") { std::fputs(usage, stdout); return 0; }
     else args.push_back(a);
   }
@@ -133,9 +314,33 @@ int main(int argc, char** argv) {
     std::fputs(usage, stderr);
     return 2;
   }
+  const std::string& cmd = args[0];
+  namespace ctl = stockd::stockctl;
+  if (cmd == "replay" && args.size() == 1) {
+    return ctl::replay(data);
+  }
+  if (cmd == "export" && args.size() == 1) {
+    return ctl::export_data(data);
+  }
+  if (cmd == "import" && args.size() == 2 && !data.data.empty()) {
+    return ctl::import_journal(data, args[1]);
+  }
+  if (cmd == "import" && args.size() == 2) {
+    std::size_t batch_size = 500;
+    if (!batch.empty()) {
+      batch_size = std::strtoull(batch.c_str(), nullptr, 10);
+      if (batch_size == 0 || batch_size > 100000) {
+        std::fputs("stockctl: --batch must be 1..100000\n", stderr);
+        return 2;
+      }
+    }
+    return import_events(server, token, args[1], batch_size, data.json);
+  }
+  if (cmd == "config" && args.size() == 3 && args[1] == "validate") {
+    return validate_config(args[2], data.json);
+  }
   std::string target;
   http::verb method = http::verb::get;
-  const std::string& cmd = args[0];
   // Query parameters as given; the server checks them (and names a bad one).
   auto query = [&](std::initializer_list<std::pair<const char*, const std::string*>> params) {
     std::string sep = "?";

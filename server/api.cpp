@@ -10,6 +10,7 @@
 #include "engine/channel_rules.hpp"
 #include "engine/kits.hpp"
 #include "engine/time.hpp"
+#include "connectors/event_json.hpp"
 #include "connectors/json_writer.hpp"
 #include "server/dashboard.hpp"
 #include "server/placement.hpp"
@@ -41,50 +42,6 @@ std::optional<std::uint64_t> parse_u64(std::string_view text) {
     return std::nullopt;
   }
   return v;
-}
-
-void write_event_fields(json_writer& w, const engine::journal_entry& entry) {
-  const engine::event& ev = entry.ev;
-  w.field("seq", entry.seq);
-  w.field("received_at", engine::format_rfc3339(entry.received_at));
-  w.field("source", ev.source.str());
-  w.field("id", ev.id);
-  w.field("type", engine::to_string(ev.type));
-  w.field("sku", ev.sku.str());
-  w.field("location", ev.location.str());
-  w.field("occurred_at", engine::format_rfc3339(ev.occurred_at));
-  using t = engine::event_type;
-  switch (ev.type) {
-    case t::adjusted: w.field("delta", ev.delta); break;
-    case t::counted:
-      w.field("counted", ev.counted);
-      w.field("as_of", engine::format_rfc3339(ev.as_of));
-      break;
-    default: w.field("qty", ev.qty); break;
-  }
-  auto opt = [&w](std::string_view k, const std::string& v) {
-    if (!v.empty()) {
-      w.field(k, v);
-    }
-  };
-  opt("order_id", ev.order_id);
-  opt("line_id", ev.line_id);
-  opt("channel", ev.channel.str());
-  opt("po_id", ev.po_id);
-  opt("transfer_id", ev.transfer_id);
-  opt("to_location", ev.to_location.str());
-  opt("reason", ev.reason);
-  opt("reservation_id", ev.reservation_id);
-  if (ev.type == t::return_received) {
-    w.field("disposition", engine::to_string(ev.return_disposition));
-  }
-  if (ev.type == t::status_changed) {
-    w.field("from", engine::to_string(ev.from));
-    w.field("to", engine::to_string(ev.to));
-  }
-  if (ev.expires_at) {
-    w.field("expires_at", engine::format_rfc3339(*ev.expires_at));
-  }
 }
 
 /// A Prometheus label value: backslash, double quote and newline escaped.
@@ -939,7 +896,7 @@ void api::get_sku_events(const request& req, std::string sku, responder respond)
   w.begin_object().field("sku", sku).key("events").begin_array();
   for (const auto& entry : *ledger) {
     w.begin_object();
-    write_event_fields(w, entry);
+    connectors::write_journal_entry_fields(w, entry);
     w.end_object();
   }
   w.end_array();

@@ -392,6 +392,9 @@ struct database::impl {
   }
 
   result<void> open_tables() {
+    if (opts.read_only) {
+      return open_tables_read_only();
+    }
     return write("open tables", [this](MDB_txn* txn) {
       const std::pair<const char*, MDB_dbi*> tables[] = {
           {"journal", &journal}, {"dedup", &dedup},   {"ledger", &ledger},
@@ -404,6 +407,30 @@ struct database::impl {
       }
       return 0;
     });
+  }
+
+  // The handles of a read transaction stay valid once it commits (LMDB: mdb_dbi_open).
+  result<void> open_tables_read_only() {
+    txn_guard txn;
+    if (const int rc = begin_read(txn); rc != 0) {
+      return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+    }
+    const std::pair<const char*, MDB_dbi*> tables[] = {
+        {"journal", &journal}, {"dedup", &dedup},   {"ledger", &ledger},
+        {"checkpoints", &checkpoints}, {"meta", &meta},     {"outbox", &outbox},
+    };
+    for (const auto& [name, dbi] : tables) {
+      if (const int rc = mdb_dbi_open(txn.get(), name, 0, dbi); rc != 0) {
+        return unexpected(make_error(
+            rc == MDB_NOTFOUND ? errc::invalid : errc::io_error,
+            opts.dir.string() + " has no table '" + name + "' (" + mdb_strerror(rc) +
+                "): not a stockd data dir, or one no stockd has opened since an upgrade"));
+      }
+    }
+    if (const int rc = txn.commit(); rc != 0) {
+      return unexpected(lmdb_error(rc, "mdb_txn_commit"));
+    }
+    return {};
   }
 
   int put_checkpoints(MDB_txn* txn, std::span<const checkpoint_record> records,
@@ -493,7 +520,10 @@ struct database::impl {
     if (rc = mdb_env_set_maxdbs(env, named_dbs_max); rc != 0) {
       return unexpected(lmdb_error(rc, "mdb_env_set_maxdbs"));
     }
-    if (rc = mdb_env_set_mapsize(env, opts.map_size_bytes); rc != 0) {
+    // A reader maps everything the writer may grow to: MDB_MAP_RESIZED only comes when the
+    // used pages outgrow this process's map, and that needs every transaction closed to fix.
+    const std::size_t map_bytes = opts.read_only ? opts.map_size_max : opts.map_size_bytes;
+    if (rc = mdb_env_set_mapsize(env, map_bytes); rc != 0) {
       return unexpected(lmdb_error(rc, "mdb_env_set_mapsize"));
     }
     if (rc = mdb_env_set_maxreaders(env, opts.readers_max); rc != 0) {
@@ -501,8 +531,14 @@ struct database::impl {
     }
     // MDB_NOTLS: read transactions are not tied to a thread, so any thread may read and a reader
     // slot is per transaction. Everything else stays at LMDB's durable defaults (toolchain.md).
-    if (rc = mdb_env_open(env, opts.dir.c_str(), MDB_NOTLS, 0644); rc != 0) {
+    const unsigned flags = opts.read_only ? MDB_NOTLS | MDB_RDONLY : MDB_NOTLS;
+    if (rc = mdb_env_open(env, opts.dir.c_str(), flags, 0644); rc != 0) {
       return unexpected(lmdb_error(rc, "mdb_env_open " + opts.dir.string()));
+    }
+    if (opts.read_only) {
+      const int key_max = mdb_env_get_maxkeysize(env);
+      key_bytes_max = static_cast<std::size_t>(key_max);
+      return {};  // stale reader slots are the owning stockd's to clear
     }
     int dead = 0;
     if (rc = mdb_reader_check(env, &dead); rc != 0) {
@@ -526,15 +562,23 @@ result<std::unique_ptr<database>> database::open(const options& opts) {
     return unexpected(make_error(errc::invalid, "readers_max is 0"));
   }
   std::error_code ec;
-  std::filesystem::create_directories(opts.dir, ec);
+  if (opts.read_only) {
+    if (!std::filesystem::exists(opts.dir / "data.mdb", ec)) {
+      return unexpected(make_error(errc::invalid, opts.dir.string() + " holds no stockd store"));
+    }
+  } else {
+    std::filesystem::create_directories(opts.dir, ec);
+  }
   if (ec) {
     return unexpected(
         make_error(errc::invalid, "create " + opts.dir.string() + ": " + ec.message()));
   }
   auto state = std::make_unique<impl>();
   state->opts = opts;
-  if (auto r = state->lock_dir(); !r) {
-    return unexpected(r.error());
+  if (!opts.read_only) {
+    if (auto r = state->lock_dir(); !r) {
+      return unexpected(r.error());
+    }
   }
   if (auto r = state->open_env(); !r) {
     return unexpected(r.error());

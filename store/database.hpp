@@ -43,6 +43,10 @@ struct options {
   std::size_t map_size_bytes = std::size_t{1} << 30;  // initial map size
   std::size_t map_size_max = std::size_t{1} << 40;    // the map grows up to this, then map_full
   unsigned readers_max = 256;
+  /// Opens for reading only, beside a running stockd (stockctl replay/export): no directory
+  /// lock, no table creation, no reader-slot sweep, and the whole of map_size_max mapped so the
+  /// writer's map growth never invalidates this process's map. Write methods must not be called.
+  bool read_only = false;
 };
 
 struct append_status {

@@ -1,14 +1,20 @@
 // stockctl against the real stockd: the sync commands read what the channels record, repush
-// needs a known channel, and the exit codes are the ones its usage promises (0 ok, 1 the server
-// answered an error, 2 usage, 3 cannot connect).
+// needs a known channel, replay/export/import work on its data directory (beside it or
+// offline), and the exit codes are the ones its usage promises (0 ok, 1 not ok, 2 usage,
+// 3 cannot connect, 4 data unreadable).
 #include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <catch2/catch.hpp>
 
+#include "engine/codec.hpp"
+#include "store/database.hpp"
 #include "tests/e2e/event_json.hpp"
 #include "tests/e2e/server_process.hpp"
 
@@ -36,7 +42,188 @@ ctl_result stockctl(const server_process& server, const std::string& args) {
   return r;
 }
 
+// stockctl without a server (the data commands); `args` may name files.
+ctl_result stockctl_offline(const std::string& args) {
+  const std::string command = std::string(STOCKCTL_BINARY) + " " + args + " 2>&1";
+  ctl_result r;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buffer{};
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
+    r.output.append(buffer.data(), n);
+  }
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// Traffic touching several buckets: receipts, an order, a reservation, a transfer, a count.
+void post_traffic(server_process& server) {
+  post_accepted(server, {received_json("r1", "CTL-A", 10), received_json("r2", "CTL-B", 4),
+                         order_created_json("o1", "CTL-A", 3, "ORD-1"),
+                         event_json("reservation_created", "v1", "CTL-B", "\"qty\":1,\"reservation_id\":\"cart-1\""),
+                         event_json("adjusted", "a1", "CTL-C", "\"delta\":7,\"reason\":\"found\""),
+                         event_json("counted", "c1", "CTL-C", "\"counted\":5,\"as_of\":\"2026-11-27T10:15:00Z\"")});
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 } // namespace
+
+TEST_CASE("stockctl replay agrees with a running stockd and with its checkpoints after a stop",
+          "[e2e][stockctl]") {
+  server_process server;
+  server.start();
+  post_traffic(server);
+  const std::string data = " --data " + server.data_dir();
+
+  // Beside the running server: the store opens read-only; lagging checkpoints compare at their seq.
+  auto live = stockctl_offline("replay" + data);
+  CHECK(live.exit_code == 0);
+  CHECK(live.output.find("replayed 6 events") != std::string::npos);
+  CHECK(live.output.find("live state agrees with the journal") != std::string::npos);
+
+  REQUIRE(server.stop() == 0);
+  auto stopped = stockctl_offline("replay --json" + data);
+  CHECK(stopped.exit_code == 0);
+  json_doc report(stopped.output);
+  CHECK(report["agrees"].get_bool().value() == true);
+  CHECK(report["events"].get_uint64().value() == 6);
+  CHECK(report["mismatched"].get_uint64().value() == 0);
+  CHECK(report["checkpoints_compared"].get_uint64().value() == 3);  // A, B, C at main
+
+  // The rebuilt store serves the same state as the original.
+  server_process rebuilt;
+  auto into = stockctl_offline("replay" + data + " --into " + rebuilt.data_dir());
+  CHECK(into.exit_code == 0);
+  rebuilt.start();
+  server.start();
+  for (const char* sku : {"CTL-A", "CTL-B", "CTL-C"}) {
+    auto a = server.get_json(std::string("/v1/skus/") + sku);
+    auto b = rebuilt.get_json(std::string("/v1/skus/") + sku);
+    CHECK(simdjson::to_string(a["locations"]) == simdjson::to_string(b["locations"]));
+  }
+  CHECK(stockctl_offline("replay --into " + rebuilt.data_dir()).exit_code == 2);  // no --data
+}
+
+TEST_CASE("stockctl replay names a checkpoint that disagrees with the journal and exits 1",
+          "[e2e][stockctl]") {
+  server_process server;
+  server.start();
+  post_traffic(server);
+  REQUIRE(server.stop() == 0);
+  {
+    // Tamper: CTL-A's checkpoint now claims 99 available.
+    store::options opts;
+    opts.dir = server.data_dir();
+    auto db = store::database::open(opts);
+    REQUIRE(db);
+    const engine::sku_location_key key{engine::sku_id{"CTL-A"}, engine::location_id{"main"}};
+    auto bytes = (*db)->read_checkpoint(key);
+    REQUIRE(bytes);
+    REQUIRE(bytes->has_value());
+    auto state = engine::decode_state(**bytes);
+    REQUIRE(state);
+    state->qty.available = 99;
+    store::checkpoint_record record{key, {}};
+    engine::encode(*state, record.state_bytes);
+    REQUIRE((*db)->write_checkpoints({&record, 1}, 0, 0));
+  }
+  auto r = stockctl_offline("replay --data " + server.data_dir());
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("DIFFERENT  CTL-A @ main") != std::string::npos);
+  CHECK(r.output.find("available: replayed 7 vs live 99") != std::string::npos);
+  CHECK(stockctl_offline("replay --data " + server.temp_dir() + "/nothing-here").exit_code == 4);
+}
+
+TEST_CASE("stockctl export writes states and the journal, and import restores the journal "
+          "offline or posts events online",
+          "[e2e][stockctl]") {
+  server_process server;
+  server.start();
+  post_traffic(server);
+  const std::string dir = server.temp_dir();
+
+  auto states = stockctl_offline("export --data " + server.data_dir());
+  CHECK(states.exit_code == 0);
+  CHECK(states.output.find("\"sku\":\"CTL-A\",\"location\":\"main\",\"available\":7,"
+                           "\"committed\":3") != std::string::npos);
+  CHECK(states.output.find("\"sku\":\"CTL-C\",\"location\":\"main\",\"available\":5") !=
+        std::string::npos);
+
+  const std::string journal = dir + "/journal.ndjson";
+  REQUIRE(stockctl_offline("export --events --data " + server.data_dir() + " --out " + journal)
+              .exit_code == 0);
+  const std::string text = slurp(journal);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 6);
+
+  // Offline: the journal into a fresh store, then replay agrees and a stockd serves it.
+  server_process restored;
+  auto imported = stockctl_offline("import " + journal + " --data " + restored.data_dir());
+  CHECK(imported.exit_code == 0);
+  CHECK(imported.output.find("imported 6 journal entries (0 already present)") != std::string::npos);
+  // Running it again is a no-op (resumable).
+  auto again = stockctl_offline("import " + journal + " --data " + restored.data_dir() + " --json");
+  CHECK(again.exit_code == 0);
+  CHECK(again.output.find("{\"appended\":0,\"skipped\":6,\"journal_head\":6}") != std::string::npos);
+  restored.start();
+  CHECK(simdjson::to_string(restored.get_json("/v1/skus/CTL-A")["locations"]) ==
+        simdjson::to_string(server.get_json("/v1/skus/CTL-A")["locations"]));
+  restored.stop();
+  // A line that is not a journal entry stops the import and names the line.
+  {
+    std::ofstream bad(dir + "/bad.ndjson");
+    bad << "{\"seq\":7,\"source\":\"x\"}\n";
+  }
+  auto broken = stockctl_offline("import " + dir + "/bad.ndjson --data " + restored.data_dir());
+  CHECK(broken.exit_code == 4);
+  CHECK(broken.output.find("line 1: received_at: missing") != std::string::npos);
+
+  // Online: events posted in batches; a second run answers duplicates; a rejection exits 1.
+  server_process other;
+  other.start();
+  const std::string server_flags = "--server 127.0.0.1:" + std::to_string(other.port()) +
+                                   " --token " + other.token();
+  auto posted = stockctl_offline(server_flags + " import " + journal + " --batch 4");
+  CHECK(posted.exit_code == 0);
+  CHECK(posted.output.find("accepted 6, duplicate 0, rejected 0") != std::string::npos);
+  auto twice = stockctl_offline(server_flags + " --json import " + journal);
+  CHECK(twice.exit_code == 0);
+  CHECK(twice.output.find("{\"accepted\":0,\"duplicate\":6,\"rejected\":0}") != std::string::npos);
+  {
+    std::ofstream mixed(dir + "/mixed.ndjson");
+    mixed << received_json("m1", "CTL-M", 2) << "\n" << received_json("m2", "CTL-M", -2) << "\n";
+  }
+  auto rejected = stockctl_offline(server_flags + " import " + dir + "/mixed.ndjson");
+  CHECK(rejected.exit_code == 1);
+  CHECK(rejected.output.find("accepted 1, duplicate 0, rejected 1") != std::string::npos);
+  CHECK(rejected.output.find("first rejection:") != std::string::npos);
+}
+
+TEST_CASE("stockctl config validate exits 0 for a good file and 1 naming the key of a bad one",
+          "[e2e][stockctl]") {
+  server_process holder;  // a temporary directory for the files
+  const std::string good = holder.temp_dir() + "/good.toml";
+  const std::string bad = holder.temp_dir() + "/bad.toml";
+  {
+    std::ofstream(good) << "[[locations]]\nid = \"main\"\n";
+    std::ofstream(bad) << "[[locations]]\nid = \"main\"\ncolour = \"red\"\n";
+  }
+  auto ok = stockctl_offline("config validate " + good);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.output.find("valid (1 locations, 0 channels)") != std::string::npos);
+  auto wrong = stockctl_offline("config validate --json " + bad);
+  CHECK(wrong.exit_code == 1);
+  CHECK(wrong.output.find("\"valid\":false") != std::string::npos);
+  CHECK(wrong.output.find("colour") != std::string::npos);
+  CHECK(stockctl_offline("config validate " + holder.temp_dir() + "/missing.toml").exit_code == 1);
+  CHECK(stockctl_offline("config frobnicate").exit_code == 2);
+}
 
 TEST_CASE("stockctl lists what is out of sync, re-pushes a channel and exits with its codes",
           "[e2e][stockctl]") {
