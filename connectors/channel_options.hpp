@@ -22,6 +22,10 @@ enum class connector_kind : std::uint8_t { shopify, amazon, webhook, none };
 /// baseline).
 enum class push_mode : std::uint8_t { event, interval };
 
+/// What reconciliation does with a variance it finds (connectors/reconcile.hpp): record it;
+/// record it and fix it; record it and raise an alert.
+enum class reconcile_policy : std::uint8_t { report, correct, alert };
+
 struct channel_options {
   engine::channel_id id;
   connector_kind connector = connector_kind::webhook;
@@ -51,6 +55,10 @@ struct channel_options {
   /// compare-and-set or a read) are held back waiting for it: the slowest the channel's order
   /// webhooks are expected to be. Past it they are released and the channel is read again.
   std::chrono::milliseconds unseen_hold{15 * 60'000};
+  /// The target time of a full reconciliation cycle (every SKU read back once), which paces the
+  /// sweep; 0: no scheduled runs (POST /v1/admin/reconcile/{channel} still starts one).
+  std::chrono::seconds reconcile_cycle{0};
+  reconcile_policy reconcile = reconcile_policy::report;
 };
 
 /// Shopify's bucket as stockd assumes it until the first answer reports the real one (the
