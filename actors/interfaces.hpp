@@ -55,6 +55,8 @@ using dead_atom = caf::atom_constant<caf::atom("dead")>;
 using pump_atom = caf::atom_constant<caf::atom("pump")>;
 using seed_atom = caf::atom_constant<caf::atom("seed")>;
 using repush_atom = caf::atom_constant<caf::atom("repush")>;
+using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
+using run_stored_atom = caf::atom_constant<caf::atom("run_stored")>;
 
 /// What a sku_location actor tells the channels that sell from its location after it applied an
 /// event that changed what they may show, or that was one of their own orders.
@@ -115,6 +117,31 @@ struct channel_status {
   std::uint64_t outbox_writes = 0;        // outbox entries stored
   std::uint64_t outbox_failures = 0;      // outbox commits that failed (retried)
   std::string outbox_error;               // the last failure, until a commit succeeds
+  // Reconciliation (connectors/reconcile.hpp): the policy, whether a run is on, the totals of
+  // every run since start, and the last finished run.
+  std::string reconcile_policy;
+  std::int64_t reconcile_cycle_s = 0;
+  bool reconcile_running = false;
+  std::uint64_t reconcile_runs = 0;             // finished since start
+  std::uint64_t reconcile_skus_read = 0;
+  std::uint64_t reconcile_read_calls = 0;
+  std::uint64_t reconcile_hand_edit = 0;        // variances by class
+  std::uint64_t reconcile_order_not_seen = 0;
+  std::uint64_t reconcile_push_lost = 0;
+  std::uint64_t reconcile_unknown = 0;
+  std::uint64_t reconcile_corrected = 0;
+  std::uint64_t reconcile_alerts = 0;
+  std::uint64_t reconcile_store_failures = 0;   // run writes that failed (retried)
+  std::string reconcile_last_run;               // its id, "" before the first
+  std::int64_t reconcile_last_finished_ms = 0;  // Unix epoch ms
+  std::int64_t reconcile_last_duration_ms = 0;
+  std::uint64_t reconcile_last_variances = 0;
+};
+
+/// The answer to POST /v1/admin/reconcile/{channel}: the run started, or the one already on.
+struct reconcile_started {
+  std::string id;        // "" when the channel cannot reconcile (no connector)
+  bool started = false;  // false: a run was already on (id is that run's)
 };
 using kit_prepare_atom = caf::atom_constant<caf::atom("kit_prep")>;
 using kit_await_atom = caf::atom_constant<caf::atom("kit_await")>;
@@ -164,7 +191,10 @@ using channel_actor = caf::typed_actor<
     caf::replies_to<dead_atom, std::uint64_t>::with<std::vector<out_of_sync_entry>>,  // limit
     caf::replies_to<status_atom>::with<channel_status>,
     // A full re-push on the bulk lane; replies the SKUs queued.
-    caf::replies_to<repush_atom>::with<std::uint64_t>>;
+    caf::replies_to<repush_atom>::with<std::uint64_t>,
+    // Start a reconciliation run now (connectors/reconcile.hpp); a stored run's write is done.
+    caf::replies_to<reconcile_atom>::with<reconcile_started>,
+    caf::reacts_to<run_stored_atom, bool, std::string>>;
 
 /// The directory for one range of SKUs, and that range's checkpointer.
 using directory_shard_actor = caf::typed_actor<
@@ -201,5 +231,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_sku_view)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::out_of_sync_entry)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stockd::actors::out_of_sync_entry>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::reconcile_started)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::connectors::push_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::connectors::read_result)

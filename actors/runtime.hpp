@@ -86,6 +86,10 @@ public:
   /// from backup); `reply` once with the SKUs queued, nullopt when it did not answer in time.
   void repush(const engine::channel_id& channel,
               std::function<void(std::optional<std::uint64_t>)> reply);
+  /// Starts a reconciliation run of `channel` now (connectors/reconcile.hpp); `reply` once with
+  /// the run started or the one already on, nullopt when the channel did not answer in time.
+  void reconcile(const engine::channel_id& channel,
+                 std::function<void(std::optional<reconcile_started>)> reply);
   /// Every channel's figures (status, metrics).
   void channel_statuses(std::function<void(std::vector<channel_status>)> reply);
   std::size_t channels() const noexcept { return channels_.size(); }
