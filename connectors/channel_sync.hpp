@@ -189,7 +189,8 @@ public:
 
   /// Reconciliation found the channel showing `shows` and fixes it (connectors/reconcile.hpp):
   /// the value becomes the shadow as it is (no units held back: it was a hand edit or a lost
-  /// push, not a sale) and the target is pushed again on the bulk lane.
+  /// push, not a sale) and the target is pushed again, in the lane its direction calls for
+  /// (lowering the channel is urgent).
   void channel_corrected(const engine::sku_id& sku, std::int64_t shows, sync_time now);
   /// Every SKU the channel has a record of, in no particular order (a reconciliation plan).
   std::vector<engine::sku_id> sku_list() const;

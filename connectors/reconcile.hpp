@@ -19,9 +19,13 @@
 //
 // Policies: `report` records the variance and changes nothing; `alert` records it and counts an
 // alert (status, metrics, and the run; the hook for alert sinks); `correct` fixes it: the
-// channel's value becomes the shadow and the target is pushed again on the bulk lane, except for
-// order_not_seen, whose units are held back (channel_sync's unseen hold) until the order
-// arrives or the hold lapses, so the channel is never raised over a sale.
+// channel's value becomes the shadow and the target is pushed again, except for order_not_seen,
+// whose units are held back (channel_sync's unseen hold) until the order arrives or the hold
+// lapses, so the channel is never raised over a sale. The correction goes in the lane its
+// direction calls for, not the bulk lane: a channel showing more than the SKU may (a hand edit
+// upwards, a lost decrease) is an oversell waiting to happen and is lowered urgently; one
+// showing less goes in the normal lane. Only a re-push of a value believed in sync (repush)
+// rides the bulk lane.
 #include <array>
 #include <chrono>
 #include <cstdint>

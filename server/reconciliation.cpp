@@ -187,7 +187,7 @@ std::string reconcile_metrics(const std::vector<actors::channel_status>& channel
          [](const cs& c) { return c.reconcile_last_finished_ms / 1000; });
   family("last_run_duration_seconds", "gauge", "How long the last run took.",
          [](const cs& c) { return c.reconcile_last_duration_ms / 1000; });
-  family("corrected_total", "counter", "Variances corrected (re-pushed on the bulk lane).",
+  family("corrected_total", "counter", "Variances corrected (the target pushed again).",
          [](const cs& c) { return c.reconcile_corrected; });
   family("alerts_total", "counter", "Variances alerted (policy alert).",
          [](const cs& c) { return c.reconcile_alerts; });
