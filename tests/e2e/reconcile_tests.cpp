@@ -90,7 +90,9 @@ struct found {
 std::map<std::string, found> variances_of(const std::string& run) {
   std::map<std::string, found> out;
   json_doc doc(run);
-  for (auto v : doc["variance_list"].get_array().value()) {
+  // Named: a range-for over the temporary's iterators leaves them dangling (GCC says so).
+  const simdjson::dom::array list = doc["variance_list"].get_array().value();
+  for (simdjson::dom::element v : list) {
     found f;
     f.kind = std::string(v["class"].get_string().value());
     f.action = std::string(v["action"].get_string().value());
