@@ -120,5 +120,8 @@ for ((e = 0; e < edits; e++)); do
   done
   echo "edit $((e + 1)) ($sku): detected after $(( ($(now_ms) - t) )) ms"
 done | tee "$work/drift.txt"
-awk '{ gsub("ms", ""); v[NR] = $(NF - 1) } END { n = asort(v); printf "detection: median %.1f s, max %.1f s over %d edits (cycle %s s)\n", v[int((n + 1) / 2)] / 1000, v[n] / 1000, n, "'"$cycle"'" }' "$work/drift.txt"
+sed -E 's/.* after ([0-9]+) ms/\1/' "$work/drift.txt" | sort -n |
+  awk -v cycle="$cycle" '{ v[NR] = $1 } END {
+    printf "detection: median %.1f s, max %.1f s over %d edits (cycle %s s)\n",
+           v[int((NR + 1) / 2)] / 1000, v[NR] / 1000, NR, cycle }'
 echo "stockd channel: $(channel | head -c 1500)"
