@@ -20,6 +20,20 @@ constexpr std::size_t outbox_write_max = 4096;
 constexpr std::chrono::seconds outbox_retry{1};
 /// Entries read at a time when the outbox is restored at spawn.
 constexpr std::size_t outbox_page = 4096;
+/// Reconciliation runs kept per channel in the store: storing one deletes the one this many
+/// before it.
+constexpr std::uint64_t runs_kept = 100;
+/// Finished runs waiting for the store at most (a store that keeps failing): past it the
+/// oldest is dropped, and counted as a store failure.
+constexpr std::size_t runs_queued_max = 16;
+/// After a failed run write, the next try waits this long.
+constexpr std::chrono::seconds run_store_retry{1};
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::int64_t age_ms(sync_time since, sync_time now) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count();
@@ -301,6 +315,164 @@ void start_bulk(self_pointer self, sync_time now) {
   });
 }
 
+void run_stored(self_pointer self, bool ok, const std::string& why);
+
+/// Stores the oldest finished run not yet stored, one write at a time, through the writer's
+/// outbox path (store::channel_table::reconcile_runs).
+void store_runs(self_pointer self, sync_time now) {
+  auto& h = self->state;
+  if (!h.setup.persist || h.run_store_in_flight || h.runs_to_store.empty()) {
+    return;
+  }
+  if (now < h.run_store_not_before) {
+    schedule(self, h.run_store_not_before, now);
+    return;
+  }
+  h.run_store_in_flight = true;
+  auto handle = caf::actor_cast<channel_actor>(self);
+  const bool queued =
+      h.setup.persist(h.runs_to_store.front(), [handle](const store::error* failure) {
+        caf::anon_send<caf::message_priority::high>(
+            handle, run_stored_atom::value, failure == nullptr,
+            failure == nullptr ? std::string()
+                               : std::string(store::to_string(failure->code)) + ": " +
+                                     failure->message);
+      });
+  if (!queued) {
+    run_stored(self, false, "the writer refused it (queue full or stopped)");
+  }
+}
+
+void run_stored(self_pointer self, bool ok, const std::string& why) {
+  auto& h = self->state;
+  h.run_store_in_flight = false;
+  if (ok) {
+    h.runs_to_store.pop_front();
+  } else {
+    ++h.run_store_failures;
+    std::fprintf(stderr, "stockd: channel %s: storing a reconciliation run: %s\n",
+                 h.setup.info->id.str().c_str(), why.c_str());
+    h.run_store_not_before = h.setup.clock() + run_store_retry;
+  }
+}
+
+/// The sweep read through its plan: record the run, count it, queue it for the store.
+void finish_run(self_pointer self, sync_time now) {
+  auto& h = self->state;
+  connectors::reconcile_run run = h.sweep->finish(now, wall_ms());
+  ++h.runs_finished;
+  h.skus_read += run.skus_read;
+  h.read_calls += run.read_calls;
+  for (std::size_t i = 0; i < connectors::variance_classes; ++i) {
+    h.variances[i] += run.by_class[i];
+  }
+  h.corrected += run.corrected;
+  h.alerts += run.alerts;
+  if (run.alerts > 0) {
+    // The alert hook: counted in status and /metrics, listed in the run; alert sinks read them.
+    std::fprintf(stderr, "stockd: channel %s: reconciliation %s: %llu variance(s) alerted\n",
+                 h.setup.info->id.str().c_str(), run.id().c_str(),
+                 static_cast<unsigned long long>(run.alerts));
+  }
+  if (h.setup.persist) {
+    std::vector<store::outbox_record> records;
+    records.push_back({h.setup.info->id, engine::sku_id(store::run_key(run.seq)),
+                       connectors::encode_run(run), store::channel_table::reconcile_runs});
+    if (run.seq > runs_kept) {
+      records.push_back({h.setup.info->id, engine::sku_id(store::run_key(run.seq - runs_kept)),
+                         std::string(), store::channel_table::reconcile_runs});
+    }
+    h.runs_to_store.push_back(std::move(records));
+    if (h.runs_to_store.size() > runs_queued_max && !h.run_store_in_flight) {
+      h.runs_to_store.pop_front();
+      ++h.run_store_failures;
+    }
+  }
+  run.found.clear();
+  run.found.shrink_to_fit();
+  h.last_run = std::move(run);
+  store_runs(self, now);
+}
+
+/// The reconciliation sweep, the lowest priority work of the channel: it starts a scheduled
+/// run when due and reads its next page only when connectors::sweep_may_read says the budget
+/// is left over (after urgent and normal pushes and repair reads).
+void sweep(self_pointer self, sync_time now) {
+  auto& h = self->state;
+  if (!h.sweep) {
+    return;
+  }
+  store_runs(self, now);
+  auto& s = *h.sweep;
+  if (!s.running()) {
+    auto at = s.next_start();
+    if (!at) {
+      return;
+    }
+    if (*at > now) {
+      schedule(self, *at, now);
+      return;
+    }
+    s.start(*h.sync, ++h.run_seq, "schedule", now, wall_ms());
+  }
+  for (;;) {
+    if (s.page_in_flight()) {
+      return;
+    }
+    if (s.done()) {
+      finish_run(self, now);
+      if (auto at = s.next_start()) {
+        schedule(self, std::max(*at, now), now);
+      }
+      return;
+    }
+    if (s.page_due() > now) {
+      schedule(self, s.page_due(), now);
+      return;
+    }
+    const auto wait = h.limiter->wait(connectors::call_kind::read, now);
+    connectors::sweep_gate gate;
+    gate.read_in_flight = h.read_in_flight;
+    gate.repair_reads_pending = h.pending_reads.size();
+    gate.urgent_queued = h.sync->queued(connectors::lane::urgent);
+    gate.normal_queued = h.sync->queued(connectors::lane::normal);
+    gate.limiter_ready = wait == sync_time::duration::zero();
+    gate.page_due = true;
+    if (!connectors::sweep_may_read(gate)) {
+      // Pushes and repair reads pump again when answered; a limiter wait needs a tick.
+      if (!gate.limiter_ready) {
+        schedule(self, now + wait, now);
+      }
+      return;
+    }
+    auto page = s.next_page(*h.sync, now);
+    if (page.empty()) {
+      continue;  // every SKU of it was busy: the next page, or the end
+    }
+    h.limiter->try_take(connectors::call_kind::read, now);
+    h.read_in_flight = true;
+    h.sweep_reading = true;
+    auto handle = caf::actor_cast<channel_actor>(self);
+    h.setup.client->read(std::move(page), [handle](connectors::read_result result) {
+      caf::anon_send<caf::message_priority::high>(handle, read_atom::value, std::move(result));
+    });
+    return;
+  }
+}
+
+/// Starts a run now (POST /v1/admin/reconcile/{channel}), unless one is on.
+actors::reconcile_started start_run_now(self_pointer self) {
+  auto& h = self->state;
+  if (!h.sweep) {
+    return {};
+  }
+  if (h.sweep->running()) {
+    return {h.sweep->current()->id(), false};
+  }
+  h.sweep->start(*h.sync, ++h.run_seq, "admin", h.setup.clock(), wall_ms());
+  return {h.sweep->current()->id(), true};
+}
+
 /// Sends what is due while the rate limiter allows, then sets the next wake-up.
 void pump(self_pointer self) {
   auto& h = self->state;
@@ -343,6 +515,7 @@ void pump(self_pointer self) {
   // next_batch may have asked for reads (a hold released: read the channel again); nothing
   // else would start them until the next message.
   start_reads(self, now);
+  sweep(self, now);
   if (auto due = h.sync->next_due(now); due && *due > now) {
     schedule(self, *due, now);
   }
@@ -550,6 +723,23 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
   h.limiter = std::make_unique<connectors::call_limiter>(
       connectors::limiter_for(o, h.setup.clock()));
   restore_outbox(h);
+  if (h.setup.client) {
+    connectors::reconcile_options ro;
+    ro.channel = h.setup.info->id;
+    ro.cycle = o.reconcile_cycle;
+    ro.policy = o.reconcile;
+    ro.per_read = h.setup.client->batch_max();
+    h.sweep = std::make_unique<connectors::reconcile_sweep>(ro);
+    if (h.setup.db != nullptr) {
+      // Run ids go on from the last stored run: they name runs across restarts.
+      if (auto last = h.setup.db->read_runs(h.setup.info->id, 1); last && !last->empty()) {
+        h.run_seq = last->front().seq;
+      } else if (!last) {
+        std::fprintf(stderr, "stockd: channel %s: reading the last reconciliation run: %s\n",
+                     h.setup.info->id.str().c_str(), last.error().message.c_str());
+      }
+    }
+  }
   return {
       [self](stock_atom, const stock_update& u) {
         // A pump scans the queues (next_due): once per burst of updates, not once per update.
@@ -612,6 +802,16 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         st.read_in_flight = false;
         const sync_time now = st.setup.clock();
         st.limiter->observe(std::nullopt, result.throttle, now);
+        if (st.sweep_reading) {
+          st.sweep_reading = false;
+          if (result.ok) {
+            st.sweep->on_read(result, *st.sync, now);
+          } else {
+            st.sweep->on_read_failed(now);  // its pages wait a while; pushes go on
+          }
+          pump(self);
+          return;
+        }
         if (result.ok) {
           for (const auto& [sku, qty] : result.quantities) {
             st.sync->channel_reported(sku, qty, now);
@@ -639,6 +839,15 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         const auto queued = static_cast<std::uint64_t>(st.sync->repush_all(st.setup.clock()));
         pump(self);
         return queued;
+      },
+      [self](reconcile_atom) {
+        auto started = start_run_now(self);
+        pump(self);
+        return started;
+      },
+      [self](run_stored_atom, bool ok, const std::string& why) {
+        run_stored(self, ok, why);
+        pump(self);
       },
       [self](oos_atom, std::int64_t min_age_ms, std::uint64_t limit) {
         auto& st = self->state;
@@ -702,6 +911,36 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         s.outbox_failures = st.outbox_failures;
         s.outbox_error = st.outbox_error;
         s.rate_limit_use = rate_limit_use(*st.limiter, now);
+        s.reconcile_policy = std::string(connectors::to_string(st.setup.options.reconcile));
+        s.reconcile_cycle_s = st.setup.options.reconcile_cycle.count();
+        s.reconcile_running = st.sweep && st.sweep->running();
+        s.reconcile_runs = st.runs_finished;
+        s.reconcile_skus_read = st.skus_read;
+        s.reconcile_read_calls = st.read_calls;
+        auto variances = st.variances;
+        s.reconcile_corrected = st.corrected;
+        s.reconcile_alerts = st.alerts;
+        if (const auto* run = st.sweep ? st.sweep->current() : nullptr) {
+          // The run on counts as it goes: a variance shows here when it is found.
+          s.reconcile_skus_read += run->skus_read;
+          s.reconcile_read_calls += run->read_calls;
+          for (std::size_t i = 0; i < variances.size(); ++i) {
+            variances[i] += run->by_class[i];
+          }
+          s.reconcile_corrected += run->corrected;
+          s.reconcile_alerts += run->alerts;
+        }
+        s.reconcile_hand_edit = variances[0];
+        s.reconcile_order_not_seen = variances[1];
+        s.reconcile_push_lost = variances[2];
+        s.reconcile_unknown = variances[3];
+        s.reconcile_store_failures = st.run_store_failures;
+        if (st.last_run) {
+          s.reconcile_last_run = st.last_run->id();
+          s.reconcile_last_finished_ms = st.last_run->finished_at_ms;
+          s.reconcile_last_duration_ms = st.last_run->duration_ms;
+          s.reconcile_last_variances = st.last_run->variances;
+        }
         return s;
       },
   };

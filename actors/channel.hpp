@@ -4,8 +4,10 @@
 // (engine/channel_rules.hpp), and drives connectors::channel_sync (what to push, when) with its
 // rate limiter and its connector. Thin on purpose: the decisions are in channel_sync, which the
 // tests call directly.
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,6 +23,7 @@
 #include "connectors/channel_options.hpp"
 #include "connectors/channel_sync.hpp"
 #include "connectors/rate_limiter.hpp"
+#include "connectors/reconcile.hpp"
 #include "engine/catalog.hpp"
 #include "engine/channel_rules.hpp"
 #include "store/database.hpp"
@@ -80,6 +83,24 @@ struct channel_holder {
   std::uint64_t outbox_writes = 0;
   std::uint64_t outbox_failures = 0;
   std::string outbox_error;
+  // Reconciliation (connectors/reconcile.hpp): the sweep, when the channel has a connector to
+  // read with; the read in flight is the sweep's when sweep_reading.
+  std::unique_ptr<connectors::reconcile_sweep> sweep;
+  bool sweep_reading = false;
+  std::uint64_t run_seq = 0;  // the last run's seq (restored from the store at spawn)
+  // Finished runs not yet stored, oldest first: each the run's record and the deletion of the
+  // run that falls out of the retention.
+  std::deque<std::vector<store::outbox_record>> runs_to_store;
+  bool run_store_in_flight = false;
+  connectors::sync_time run_store_not_before{};
+  std::uint64_t runs_finished = 0;
+  std::uint64_t run_store_failures = 0;
+  std::uint64_t skus_read = 0;
+  std::uint64_t read_calls = 0;
+  std::array<std::uint64_t, connectors::variance_classes> variances{};
+  std::uint64_t corrected = 0;
+  std::uint64_t alerts = 0;
+  std::optional<connectors::reconcile_run> last_run;  // its summary (found cleared)
   static inline const char* name = "channel";
 };
 

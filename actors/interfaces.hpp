@@ -57,6 +57,8 @@ using pump_atom = caf::atom_constant<caf::atom("pump")>;
 using seed_atom = caf::atom_constant<caf::atom("seed")>;
 using repush_atom = caf::atom_constant<caf::atom("repush")>;
 using trace_atom = caf::atom_constant<caf::atom("trace")>;
+using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
+using run_stored_atom = caf::atom_constant<caf::atom("run_stored")>;
 
 /// What a sku_location actor tells the channels that sell from its location after it applied an
 /// event that changed what they may show, or that was one of their own orders.
@@ -126,6 +128,31 @@ struct channel_status {
   /// How much of its rate limit the channel has used: 0 = the bucket is full (a burst may go),
   /// 1 = empty (the next call waits). The token bucket's tokens, or Shopify's cost points.
   double rate_limit_use = 0;
+  // Reconciliation (connectors/reconcile.hpp): the policy, whether a run is on, the totals of
+  // every run since start, and the last finished run.
+  std::string reconcile_policy;
+  std::int64_t reconcile_cycle_s = 0;
+  bool reconcile_running = false;
+  std::uint64_t reconcile_runs = 0;             // finished since start
+  std::uint64_t reconcile_skus_read = 0;
+  std::uint64_t reconcile_read_calls = 0;
+  std::uint64_t reconcile_hand_edit = 0;        // variances by class
+  std::uint64_t reconcile_order_not_seen = 0;
+  std::uint64_t reconcile_push_lost = 0;
+  std::uint64_t reconcile_unknown = 0;
+  std::uint64_t reconcile_corrected = 0;
+  std::uint64_t reconcile_alerts = 0;
+  std::uint64_t reconcile_store_failures = 0;   // run writes that failed (retried)
+  std::string reconcile_last_run;               // its id, "" before the first
+  std::int64_t reconcile_last_finished_ms = 0;  // Unix epoch ms
+  std::int64_t reconcile_last_duration_ms = 0;
+  std::uint64_t reconcile_last_variances = 0;
+};
+
+/// The answer to POST /v1/admin/reconcile/{channel}: the run started, or the one already on.
+struct reconcile_started {
+  std::string id;        // "" when the channel cannot reconcile (no connector)
+  bool started = false;  // false: a run was already on (id is that run's)
 };
 /// One channel's part of an event's trace (GET /v1/trace/{source}/{id}): its record of the SKU
 /// and the pushes that carried the event's effect, with what the channel answered.
@@ -194,7 +221,10 @@ using channel_actor = caf::typed_actor<
     caf::replies_to<repush_atom>::with<std::uint64_t>,
     // The pushes that carried the effect of the event of this seq at this location (tracing).
     caf::replies_to<trace_atom, engine::sku_id, engine::location_id, std::uint64_t>::with<
-        channel_trace>>;
+        channel_trace>,
+    // Start a reconciliation run now (connectors/reconcile.hpp); a stored run's write is done.
+    caf::replies_to<reconcile_atom>::with<reconcile_started>,
+    caf::reacts_to<run_stored_atom, bool, std::string>>;
 
 /// The directory for one range of SKUs, and that range's checkpointer.
 using directory_shard_actor = caf::typed_actor<
@@ -233,5 +263,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_sku_view)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::out_of_sync_entry)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stockd::actors::out_of_sync_entry>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::reconcile_started)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::connectors::push_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::connectors::read_result)

@@ -476,6 +476,16 @@ void runtime::repush(const engine::channel_id& channel,
                               repush_atom::value);
 }
 
+void runtime::reconcile(const engine::channel_id& channel,
+                        std::function<void(std::optional<reconcile_started>)> reply) {
+  ask_channels<reconcile_started>(
+      *system_, channels_named(channel), ctx_.opts.request_timeout,
+      [reply = std::move(reply)](std::vector<reconcile_started> answers) {
+        reply(answers.empty() ? std::nullopt : std::optional<reconcile_started>(answers[0]));
+      },
+      reconcile_atom::value);
+}
+
 void runtime::channel_statuses(std::function<void(std::vector<channel_status>)> reply) {
   ask_channels<channel_status>(*system_, channels_, ctx_.opts.request_timeout, std::move(reply),
                                status_atom::value);

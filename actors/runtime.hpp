@@ -98,6 +98,10 @@ public:
   /// A reconciliation's result for one channel, for the variance alert (the reconciler calls
   /// this); ignored when no alerts run.
   void report_variance(variance_report report);
+  /// Starts a reconciliation run of `channel` now (connectors/reconcile.hpp); `reply` once with
+  /// the run started or the one already on, nullopt when the channel did not answer in time.
+  void reconcile(const engine::channel_id& channel,
+                 std::function<void(std::optional<reconcile_started>)> reply);
   /// Every channel's figures (status, metrics).
   void channel_statuses(std::function<void(std::vector<channel_status>)> reply);
   std::size_t channels() const noexcept { return channels_.size(); }

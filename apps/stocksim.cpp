@@ -99,6 +99,7 @@ shopify:
   --access-token T       X-Shopify-Access-Token (default shpat_stocksim)
   --bucket-max N         cost bucket size (default 2000)
   --restore-rate N       points restored per second (default 100)
+  --sku-search on|off    honour the read-back's sku:"..." query, as Shopify does (default off)
   --locations GID,GID    location GIDs (default gid://shopify/Location/1)
   --strict-from VERSION  API version from which changeFromQuantity and @idempotent are required
                          (default 2026-04)
@@ -537,6 +538,8 @@ int emulate_main(const std::vector<std::string>& args) {
       sopts.bucket_max = to_double(flag, v);
     } else if (flag == "--restore-rate" && kind == "shopify") {
       sopts.restore_per_second = to_double(flag, v);
+    } else if (flag == "--sku-search" && kind == "shopify") {
+      sopts.sku_search = v == "on";
     } else if (flag == "--locations" && kind == "shopify") {
       sopts.locations.clear();
       std::string_view rest = v;

@@ -825,6 +825,15 @@ std::optional<config_error> read_channel_pacing(const toml::table& t, const std:
       (e = read_ms(t, "settle_ms", p, 0, 3'600'000, out.settle)) ||
       (e = read_ms(t, "unseen_hold_ms", p, 1'000, 86'400'000, out.unseen_hold));
   out.push = static_cast<connectors::push_mode>(push);
+  if (e) {
+    return e;
+  }
+  std::int64_t cycle_s = out.reconcile_cycle.count();
+  std::size_t policy = static_cast<std::size_t>(out.reconcile);
+  (e = read_int(t, "reconcile_cycle_s", p, 0, 604'800, cycle_s)) ||
+      (e = read_choice(t, "reconcile_policy", p, {"report", "correct", "alert"}, policy));
+  out.reconcile_cycle = std::chrono::seconds(cycle_s);
+  out.reconcile = static_cast<connectors::reconcile_policy>(policy);
   return e;
 }
 
@@ -936,7 +945,8 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
                              "push_interval_ms", "settle_ms", "unseen_hold_ms", "seller_id",
                              "marketplace_id", "lwa_endpoint", "shopify_location",
                              "webhook_secret", "webhook_secret_previous",
-                             "webhook_secret_previous_until", "shop_domain"})) {
+                             "webhook_secret_previous_until", "shop_domain", "reconcile_cycle_s",
+                             "reconcile_policy"})) {
       return e;
     }
     std::string id;
@@ -959,7 +969,7 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
       // Nothing is pushed, so nothing about pushing may be set: a reader would believe it is.
       for (std::string_view key : {"endpoint", "credentials", "requests_per_second", "burst",
                                    "batch_size", "push", "push_interval_ms", "settle_ms",
-                                   "unseen_hold_ms"}) {
+                                   "unseen_hold_ms", "reconcile_cycle_s", "reconcile_policy"}) {
         if (t->get(key) != nullptr) {
           return config_error{p + std::string(key),
                               "is not for connector \"none\": it pushes nothing"};

@@ -24,6 +24,10 @@ enum class connector_kind : std::uint8_t { shopify, amazon, webhook, none };
 /// baseline).
 enum class push_mode : std::uint8_t { event, interval };
 
+/// What reconciliation does with a variance it finds (connectors/reconcile.hpp): record it;
+/// record it and fix it; record it and raise an alert.
+enum class reconcile_policy : std::uint8_t { report, correct, alert };
+
 struct channel_options {
   engine::channel_id id;
   connector_kind connector = connector_kind::webhook;
@@ -64,6 +68,10 @@ struct channel_options {
   /// The shop's X-Shopify-Shop-Domain ("example.myshopify.com"): picks the channel for
   /// deliveries to POST /v1/webhooks/shopify without a channel in the path.
   std::string shop_domain;
+  /// The target time of a full reconciliation cycle (every SKU read back once), which paces the
+  /// sweep; 0: no scheduled runs (POST /v1/admin/reconcile/{channel} still starts one).
+  std::chrono::seconds reconcile_cycle{0};
+  reconcile_policy reconcile = reconcile_policy::report;
 };
 
 /// Shopify's bucket as stockd assumes it until the first answer reports the real one (the

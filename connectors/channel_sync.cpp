@@ -256,6 +256,24 @@ void channel_sync::channel_reported(const engine::sku_id& sku, std::int64_t show
   reconsider(sku, r, now);
 }
 
+void channel_sync::channel_corrected(const engine::sku_id& sku, std::int64_t shows,
+                                     sync_time now) {
+  sku_sync& r = record(sku);
+  r.needs_read = false;
+  r.shadow = shows;
+  r.parked = false;
+  reconsider(sku, r, now, true);
+}
+
+std::vector<engine::sku_id> channel_sync::sku_list() const {
+  std::vector<engine::sku_id> out;
+  out.reserve(records_.size());
+  for (const auto& [sku, r] : records_) {
+    out.push_back(sku);
+  }
+  return out;
+}
+
 void channel_sync::unpin(const engine::sku_id& sku, sync_time now) {
   for (auto it = pinned_.begin(); it != pinned_.end(); ++it) {
     const bool holds = std::any_of(it->items.begin(), it->items.end(),
@@ -705,6 +723,7 @@ void channel_sync::on_result(const outgoing_batch& batch, const push_result& res
     switch (answer.outcome) {
     case item_outcome::applied:
       ++counters_.items_applied;
+      r.replaced = r.shadow;
       r.last_pushed = item.quantity;
       // A pinned change applied at some moment since it was first sent: the channel's own
       // orders seen since then are off it already.
@@ -786,6 +805,7 @@ void channel_sync::bulk_landed(const engine::sku_id& sku, sku_sync& r, std::int6
   // moment before its answer): take it as the channel's, so a target that moved since is pushed
   // again. A job carries the value the SKU was in sync at when queued, so this is at worst one
   // redundant push.
+  r.replaced = r.shadow;
   r.last_pushed = value;
   r.shadow = value;
   reconsider(sku, r, now);

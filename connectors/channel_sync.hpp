@@ -84,6 +84,9 @@ struct sku_sync {
   std::int64_t expected = 0;                 // the rules' answer (engine/channel_rules.hpp)
   std::int64_t unseen = 0;                   // sold by the channel, not yet seen by stockd
   std::optional<std::int64_t> last_pushed;   // the last value the channel confirmed
+  /// What the channel showed by our model when the last confirmed push replaced it: a read
+  /// that finds this value again says that push was lost (connectors/reconcile.hpp).
+  std::optional<std::int64_t> replaced;
   std::optional<std::int64_t> shadow;        // what the channel shows by our model
   std::optional<std::int64_t> in_flight;     // the quantity of a call not yet answered
   std::optional<std::int64_t> maybe_applied; // a call that failed without saying: may have applied
@@ -183,6 +186,14 @@ public:
   std::size_t repush_all(sync_time now);
   /// What a read-back found the channel showing (a re-read after stale, or reconciliation).
   void channel_reported(const engine::sku_id& sku, std::int64_t shows, sync_time now);
+
+  /// Reconciliation found the channel showing `shows` and fixes it (connectors/reconcile.hpp):
+  /// the value becomes the shadow as it is (no units held back: it was a hand edit or a lost
+  /// push, not a sale) and the target is pushed again, in the lane its direction calls for
+  /// (lowering the channel is urgent).
+  void channel_corrected(const engine::sku_id& sku, std::int64_t shows, sync_time now);
+  /// Every SKU the channel has a record of, in no particular order (a reconciliation plan).
+  std::vector<engine::sku_id> sku_list() const;
 
   /// The next batch to send now, or nullopt (nothing due, circuit open, or calls in flight at
   /// the limit). The caller has already checked its rate limiter.

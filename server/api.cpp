@@ -14,6 +14,7 @@
 #include "connectors/json_writer.hpp"
 #include "server/dashboard.hpp"
 #include "server/placement.hpp"
+#include "server/reconciliation.hpp"
 #include "server/reservations.hpp"
 #include "server/snapshots.hpp"
 #include "server/trace.hpp"
@@ -324,6 +325,7 @@ void write_channel_statuses(json_writer& w, const std::vector<actors::channel_st
       w.value(c.outbox_error);
     }
     w.end_object();
+    write_reconcile_status(w, c);
     w.end_object();
   }
   w.end_array();
@@ -441,6 +443,18 @@ void api::handle(request&& req, responder respond, bool admin_routes) {
     }
     return;
   }
+  if (path.starts_with(admin_reconcile_path) || path == reconciliation_runs_path ||
+      path.starts_with(std::string(reconciliation_runs_path) + "/")) {
+    const bool admin = path.starts_with(admin_reconcile_path);
+    if (method != (admin ? http::verb::post : http::verb::get)) {
+      respond(error(http::status::method_not_allowed, version, keep_alive,
+                    admin ? "use POST" : "use GET"));
+    } else if (authorize(req, admin ? scope::admin : scope::read, respond)) {
+      admin ? post_reconcile(deps_, path, req, std::move(respond))
+            : get_reconciliation(deps_, path, req, std::move(respond));
+    }
+    return;
+  }
   if (method != http::verb::get) {
     respond(error(http::status::not_found, version, keep_alive, "no such endpoint"));
     return;
@@ -470,7 +484,7 @@ void api::handle(request&& req, responder respond, bool admin_routes) {
     auto base = std::make_shared<response>(get_metrics(req));
     deps_.engine->channel_statuses(
         [base, respond](std::vector<actors::channel_status> channels) {
-          base->body() += channel_metrics(channels);
+          base->body() += channel_metrics(channels) + reconcile_metrics(channels);
           base->prepare_payload();
           respond(std::move(*base));
         });

@@ -113,6 +113,11 @@ std::optional<std::size_t> shopify_emulator::item_index(std::string_view gid) co
   return n - 1;
 }
 
+void shopify_emulator::lose_next_sets(std::size_t n) {
+  std::lock_guard lock(state_mutex());
+  lose_next_ = n;
+}
+
 std::optional<std::string> shopify_emulator::item_id(std::string_view sku) {
   std::lock_guard lock(state_mutex());
   auto it = by_sku_.find(std::string(sku));
@@ -431,7 +436,11 @@ std::string shopify_emulator::set_quantities(simdjson::dom::element variables, b
       out.field("sku", items_[ch.item].sku).end_object();
       out.key("location").begin_object().field("id", opts_.locations[ch.location]).end_object();
       out.end_object();
-      current = ch.quantity;
+      if (lose_next_ > 0) {
+        --lose_next_;  // answered as applied, not kept: a lost push (lose_next_sets)
+      } else {
+        current = ch.quantity;
+      }
     }
     out.end_array().end_object();
   }
@@ -448,6 +457,31 @@ std::string shopify_emulator::set_quantities(simdjson::dom::element variables, b
   out.end_array().end_object().end_object();
   return out.take();
 }
+
+namespace {
+
+/// The SKUs of a search such as `sku:"A" OR sku:"B"` (backslash escapes a quote or itself);
+/// terms of another form are ignored.
+std::vector<std::string> parse_sku_filter(std::string_view query) {
+  std::vector<std::string> skus;
+  constexpr std::string_view term = "sku:\"";
+  std::size_t at = 0;
+  while ((at = query.find(term, at)) != std::string_view::npos) {
+    at += term.size();
+    std::string sku;
+    while (at < query.size() && query[at] != '"') {
+      if (query[at] == '\\' && at + 1 < query.size()) {
+        ++at;
+      }
+      sku += query[at++];
+    }
+    ++at;
+    skus.push_back(std::move(sku));
+  }
+  return skus;
+}
+
+} // namespace
 
 std::string shopify_emulator::read_items(simdjson::dom::element variables,
                                          std::string& error_code, std::string& error_message,
@@ -468,10 +502,34 @@ std::string shopify_emulator::read_items(simdjson::dom::element variables,
     }
     start = n;
   }
-  const std::size_t end = std::min(items_.size(), start + static_cast<std::size_t>(first));
+  // With sku_search, the search syntax stockd's connector sends (`sku:"A" OR sku:"B"`), as the
+  // real API filters: only those items, in creation order; the cursor is the position after the
+  // last one returned. Otherwise (and without a query) every item.
+  std::vector<std::size_t> picked;
+  std::size_t end = std::min(items_.size(), start + static_cast<std::size_t>(first));
+  bool more = end < items_.size();
+  std::string_view query;
+  if (opts_.sku_search && !variables["query"].get_string().get(query)) {
+    std::vector<std::size_t> matching;
+    for (const auto& sku : parse_sku_filter(query)) {
+      if (auto it = by_sku_.find(sku); it != by_sku_.end() && it->second >= start) {
+        matching.push_back(it->second);
+      }
+    }
+    std::sort(matching.begin(), matching.end());
+    matching.erase(std::unique(matching.begin(), matching.end()), matching.end());
+    const std::size_t n = std::min(matching.size(), static_cast<std::size_t>(first));
+    picked.assign(matching.begin(), matching.begin() + static_cast<std::ptrdiff_t>(n));
+    more = n < matching.size();
+    end = picked.empty() ? start : picked.back() + 1;
+  } else {
+    for (std::size_t i = start; i < end; ++i) {
+      picked.push_back(i);
+    }
+  }
   json_writer out;
   out.begin_object().key("inventoryItems").begin_object().key("nodes").begin_array();
-  for (std::size_t i = start; i < end; ++i) {
+  for (const std::size_t i : picked) {
     out.begin_object().field("id", std::string(item_prefix) + std::to_string(i + 1));
     out.field("sku", items_[i].sku);
     out.key("inventoryLevels").begin_object().key("nodes").begin_array();
@@ -485,9 +543,9 @@ std::string shopify_emulator::read_items(simdjson::dom::element variables,
     out.end_array().end_object().end_object();
   }
   out.end_array();
-  returned = end > start ? end - start : 0;
-  out.key("pageInfo").begin_object().field("hasNextPage", end < items_.size());
-  if (end > start) {
+  returned = picked.size();
+  out.key("pageInfo").begin_object().field("hasNextPage", more);
+  if (!picked.empty()) {
     out.field("endCursor", "c" + std::to_string(end));
   } else {
     out.key("endCursor").null();

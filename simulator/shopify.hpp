@@ -30,6 +30,10 @@ struct shopify_options {
   /// From this API version on, changeFromQuantity (or an explicit null) and @idempotent are
   /// required. "unstable" counts as the newest version.
   std::string strict_from_version = "2026-04";
+  /// Honour the read-back's `query` (`sku:"A" OR sku:"B"`) as Shopify's search does, instead of
+  /// answering every item page by page. Off by default: the figures and tests made before it
+  /// assume pages of the whole catalog; a large catalog's reconciliation needs it on.
+  bool sku_search = false;
   /// Location GIDs the shop has; items are stocked at the first unless seeded elsewhere.
   std::vector<std::string> locations = {"gid://shopify/Location/1"};
 };
@@ -39,6 +43,9 @@ public:
   explicit shopify_emulator(shopify_options opts = {}, clock_fn now = {});
   /// The item's GID, e.g. gid://shopify/InventoryItem/3 (the read-back query also gives it).
   std::optional<std::string> item_id(std::string_view sku);
+  /// Drift for reconciliation tests: the next `n` quantities a mutation sets are answered as
+  /// applied and not kept (a push the channel lost).
+  void lose_next_sets(std::size_t n);
 
 protected:
   reply on_api(const request& req, std::optional<fault_kind> fault, time_point now) override;
@@ -86,6 +93,7 @@ private:
   std::uint64_t mutations_ = 0;
   std::uint64_t stale_answers_ = 0;
   std::uint64_t replays_ = 0;
+  std::size_t lose_next_ = 0;
 };
 
 } // namespace stockd::simulator

@@ -37,7 +37,7 @@ std::string_view to_string(errc code) noexcept {
 
 namespace {
 
-constexpr unsigned named_dbs_max = 8;  // six tables today, slack so a new one needs no migration
+constexpr unsigned named_dbs_max = 16;  // seven tables today, slack so a new one needs no migration
 // Only another process can resize the map under us; a handful of retries covers it, more means
 // something is badly wrong and we give up rather than spin.
 constexpr int map_resized_retries_max = 8;
@@ -212,6 +212,7 @@ struct database::impl {
   MDB_dbi checkpoints = 0;
   MDB_dbi meta = 0;
   MDB_dbi outbox = 0;
+  MDB_dbi runs = 0;
   options opts;
   std::size_t key_bytes_max = 0;
   int lock_fd = -1;
@@ -261,14 +262,15 @@ struct database::impl {
     for (const auto& record : records) {
       const std::string key = composite_key(record.channel.str(), record.sku.str());
       MDB_val k = as_val(key);
+      const MDB_dbi table = record.table == channel_table::outbox ? outbox : runs;
       if (record.bytes.empty()) {
-        if (const int rc = mdb_del(txn, outbox, &k, nullptr); rc != 0 && rc != MDB_NOTFOUND) {
+        if (const int rc = mdb_del(txn, table, &k, nullptr); rc != 0 && rc != MDB_NOTFOUND) {
           return rc;
         }
         continue;
       }
       MDB_val v = as_val(record.bytes);
-      if (const int rc = mdb_put(txn, outbox, &k, &v, 0); rc != 0) {
+      if (const int rc = mdb_put(txn, table, &k, &v, 0); rc != 0) {
         return rc;
       }
     }
@@ -399,6 +401,7 @@ struct database::impl {
       const std::pair<const char*, MDB_dbi*> tables[] = {
           {"journal", &journal}, {"dedup", &dedup},   {"ledger", &ledger},
           {"checkpoints", &checkpoints}, {"meta", &meta},     {"outbox", &outbox},
+          {"reconcile_runs", &runs},
       };
       for (const auto& [name, dbi] : tables) {
         if (const int rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi); rc != 0) {
@@ -1068,6 +1071,119 @@ result<std::vector<outbox_record>> database::read_outbox(const engine::channel_i
     return unexpected(lmdb_error(rc, "read outbox"));
   }
   return records;
+}
+
+std::string run_key(std::uint64_t seq) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string key(16, '0');
+  for (std::size_t i = 0; i < 16; ++i) {
+    key[15 - i] = digits[(seq >> (4 * i)) & 0xf];
+  }
+  return key;
+}
+
+namespace {
+
+std::optional<std::uint64_t> parse_run_key(std::string_view key) {
+  if (key.size() != 16) {
+    return std::nullopt;
+  }
+  std::uint64_t seq = 0;
+  for (char c : key) {
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) {
+      return std::nullopt;
+    }
+    seq = (seq << 4) | static_cast<std::uint64_t>(d);
+  }
+  return seq;
+}
+
+} // namespace
+
+result<std::vector<run_record>> database::read_runs(const engine::channel_id& channel,
+                                                    std::size_t max_count) const {
+  const impl& d = *impl_;
+  if (has_nul(channel.str())) {
+    return unexpected(make_error(errc::invalid, "channel contains a NUL byte"));
+  }
+  std::vector<run_record> out;
+  read_cursor reader(d.remap_mutex);
+  if (auto opened = d.open_cursor(reader, d.runs); !opened) {
+    return unexpected(opened.error());
+  }
+  MDB_cursor* const cursor = reader.cursor.get();
+  // Collected per channel in key order (oldest first), then reversed per channel.
+  std::vector<run_record> group;
+  auto flush = [&] {
+    for (auto it = group.rbegin(); it != group.rend() && out.size() < max_count; ++it) {
+      out.push_back(std::move(*it));
+    }
+    group.clear();
+  };
+  MDB_val k{};
+  MDB_val v{};
+  int rc = 0;
+  if (channel.empty()) {
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
+  } else {
+    const std::string start = composite_key(channel.str(), {});
+    k = as_val(start);
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  }
+  while (rc == 0 && out.size() < max_count) {
+    const std::string_view key = as_view(k);
+    const auto sep = key.find('\0');
+    if (sep == std::string_view::npos) {
+      return unexpected(make_error(errc::corrupt, "a reconciliation run key without a channel"));
+    }
+    const std::string_view owner = key.substr(0, sep);
+    if (!channel.empty() && owner != channel.str()) {
+      break;
+    }
+    if (!group.empty() && group.front().channel.str() != owner) {
+      flush();
+    }
+    auto seq = parse_run_key(key.substr(sep + 1));
+    if (!seq) {
+      return unexpected(make_error(errc::corrupt, "a reconciliation run key that is no seq"));
+    }
+    const std::string_view bytes = as_view(v);
+    group.push_back(run_record{engine::channel_id(owner), *seq,
+                               std::string(bytes.substr(0, bytes.find('\n')))});
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return unexpected(lmdb_error(rc, "read reconciliation runs"));
+  }
+  flush();
+  return out;
+}
+
+result<std::optional<std::string>> database::read_run(const engine::channel_id& channel,
+                                                      std::uint64_t seq) const {
+  const impl& d = *impl_;
+  if (has_nul(channel.str())) {
+    return unexpected(make_error(errc::invalid, "channel contains a NUL byte"));
+  }
+  const std::string key = composite_key(channel.str(), run_key(seq));
+  if (auto r = d.check_key(key, "reconciliation run"); !r) {
+    return unexpected(r.error());
+  }
+  read_cursor reader(d.remap_mutex);
+  if (auto opened = d.open_cursor(reader, d.runs); !opened) {
+    return unexpected(opened.error());
+  }
+  MDB_val k = as_val(key);
+  MDB_val v{};
+  const int rc = mdb_cursor_get(reader.cursor.get(), &k, &v, MDB_SET_KEY);
+  if (rc == MDB_NOTFOUND) {
+    return std::optional<std::string>();
+  }
+  if (rc != 0) {
+    return unexpected(lmdb_error(rc, "read reconciliation run"));
+  }
+  return std::optional<std::string>(std::string(as_view(v)));
 }
 
 result<std::vector<engine::location_id>> database::checkpointed_locations(

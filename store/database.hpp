@@ -59,11 +59,27 @@ struct checkpoint_record {
   std::string state_bytes;  // engine::encode(sku_location_state)
 };
 
+/// Which table a channel's record goes to: its outbox, or its reconciliation runs.
+enum class channel_table : std::uint8_t { outbox, reconcile_runs };
+
 /// One channel's durable outbox entry for one SKU (connectors/outbox.hpp encodes it; the store
-/// keeps the bytes as they are). Empty bytes delete the entry.
+/// keeps the bytes as they are). Empty bytes delete the entry. With `table` reconcile_runs it is
+/// a reconciliation run instead (connectors/reconcile.hpp encodes it), `sku` then holding the
+/// run's key (run_key): runs ride the same writer path as the outbox, in the channel's order.
 struct outbox_record {
   engine::channel_id channel;
   engine::sku_id sku;
+  std::string bytes;
+  channel_table table = channel_table::outbox;
+};
+
+/// The key a run is stored under: its seq as 16 hex digits, so a channel's runs sort by seq.
+std::string run_key(std::uint64_t seq);
+
+/// A stored reconciliation run (or the start of it, see read_runs).
+struct run_record {
+  engine::channel_id channel;
+  std::uint64_t seq = 0;
   std::string bytes;
 };
 
@@ -147,6 +163,14 @@ public:
   result<std::vector<outbox_record>> read_outbox(const engine::channel_id& channel,
                                                  const std::optional<engine::sku_id>& after,
                                                  std::size_t max_count) const;
+  /// Reconciliation runs, newest first per channel (channels in id order): `channel`'s only when
+  /// it is not empty, at most `max_count`. Each record holds the stored bytes up to the first
+  /// newline only (the run's summary, connectors/reconcile.hpp), not its variances.
+  result<std::vector<run_record>> read_runs(const engine::channel_id& channel,
+                                            std::size_t max_count) const;
+  /// One whole run; nullopt when there is none (or no longer: older runs are deleted).
+  result<std::optional<std::string>> read_run(const engine::channel_id& channel,
+                                              std::uint64_t seq) const;
   /// Every location for which `sku` has a checkpoint.
   result<std::vector<engine::location_id>> checkpointed_locations(const engine::sku_id& sku) const;
   stats read_stats() const;

@@ -554,3 +554,25 @@ TEST_CASE("server.admin_listen sets a second listener for the admin endpoints", 
   CHECK(error_of("[server]\nadmin_listen = \"8081\"\n") ==
         "server.admin_listen: must be HOST:PORT, e.g. \"127.0.0.1:8081\"");
 }
+
+TEST_CASE("a channel's reconciliation cycle and policy are read and checked", "[config]") {
+  const std::string head = "[[channels]]\nid = \"c\"\nlocations = [\"main\"]\n";
+  const std::string hook = head + "connector = \"webhook\"\nendpoint = \"https://x.example/\"\n";
+  auto defaults = parse(hook, "test.toml");
+  REQUIRE(defaults.has_value());
+  CHECK(defaults->channels[0].reconcile_cycle == std::chrono::seconds(0));
+  CHECK(defaults->channels[0].reconcile == stockd::connectors::reconcile_policy::report);
+  auto set = parse(hook + "reconcile_cycle_s = 3600\nreconcile_policy = \"correct\"\n", "t.toml");
+  REQUIRE(set.has_value());
+  CHECK(set->channels[0].reconcile_cycle == std::chrono::hours(1));
+  CHECK(set->channels[0].reconcile == stockd::connectors::reconcile_policy::correct);
+  CHECK(error_of(hook + "reconcile_policy = \"fix\"\n") ==
+        "channels[0].reconcile_policy: must be one of \"report\", \"correct\", \"alert\"");
+  CHECK(error_of(hook + "reconcile_cycle_s = -1\n") ==
+        "channels[0].reconcile_cycle_s: must be between 0 and 604800");
+  CHECK(error_of(hook + "reconcile_cycle_s = \"1h\"\n").starts_with(
+      "channels[0].reconcile_cycle_s: "));
+  // A channel without a connector has nothing to read back.
+  CHECK(error_of(head + "connector = \"none\"\nreconcile_policy = \"alert\"\n") ==
+        "channels[0].reconcile_policy: is not for connector \"none\": it pushes nothing");
+}

@@ -120,6 +120,44 @@ TEST_CASE("shopify sets quantities with compare-and-set and reads them back page
   CHECK(second["extensions"]["cost"]["actualQueryCost"].get_int64().value() == 3);
 }
 
+TEST_CASE("shopify with sku search answers only the items a read-back query names, and a lost "
+          "set is answered applied and not kept",
+          "[simulator][shopify]") {
+  shopify_options opts;
+  opts.sku_search = true;
+  running<shopify_emulator> shop(opts);
+  for (const char* sku : {"A", "B", "C", "D\"Q"}) {
+    REQUIRE_FALSE(shop.channel.set_quantity(sku, 5));
+  }
+  auto read = [&](const std::string& after) {
+    return shop.send(shopify_post(std::string(R"({"query":")") + read_query +
+                                  R"(","variables":{"first":1,"after":)" + after +
+                                  R"(,"query":"sku:\"D\\\"Q\" OR sku:\"B\" OR sku:\"NOPE\""}})"));
+  };
+  auto first_answer = read("null");
+  INFO(first_answer.body);
+  json first(first_answer.body);
+  auto nodes = first["data"]["inventoryItems"]["nodes"].get_array().value();
+  REQUIRE(nodes.size() == 1);
+  CHECK(nodes.at(0)["sku"].get_string().value() == "B");  // creation order
+  CHECK(first["data"]["inventoryItems"]["pageInfo"]["hasNextPage"].get_bool().value());
+  std::string cursor(first["data"]["inventoryItems"]["pageInfo"]["endCursor"].get_string().value());
+  json second(read("\"" + cursor + "\"").body);
+  auto rest = second["data"]["inventoryItems"]["nodes"].get_array().value();
+  REQUIRE(rest.size() == 1);
+  CHECK(rest.at(0)["sku"].get_string().value() == "D\"Q");
+  CHECK_FALSE(second["data"]["inventoryItems"]["pageInfo"]["hasNextPage"].get_bool().value());
+
+  shop.channel.lose_next_sets(1);
+  auto set = shop.send(shopify_post(set_body({{1, 9, "5"}}, "lost")));
+  REQUIRE(set.status == 200);
+  CHECK(user_errors(json(set.body)) == 0);
+  CHECK(shop.channel.quantity("A") == 5);  // answered applied, not kept
+  auto again = shop.send(shopify_post(set_body({{1, 9, "5"}}, "kept")));
+  CHECK(user_errors(json(again.body)) == 0);
+  CHECK(shop.channel.quantity("A") == 9);
+}
+
 TEST_CASE("shopify's cost bucket empties by each request's cost and restores at the stated rate",
           "[simulator][shopify]") {
   shopify_options opts;

@@ -510,6 +510,53 @@ TEST_CASE("store::database keeps each channel's outbox apart, pages it in SKU or
   CHECK(refused.error().code == store::errc::invalid);
 }
 
+TEST_CASE("store::database keeps reconciliation runs per channel, lists them newest first with "
+          "their summary only and deletes one given empty bytes",
+          "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  const engine::channel_id shop("shop");
+  const engine::channel_id amazon("amazon");
+  auto run = [](const engine::channel_id& c, std::uint64_t seq, std::string bytes) {
+    return store::outbox_record{c, sku(store::run_key(seq)), std::move(bytes),
+                                store::channel_table::reconcile_runs};
+  };
+  CHECK(store::run_key(1) == "0000000000000001");
+  CHECK(store::run_key(0x1f) == "000000000000001f");
+  std::vector<store::outbox_record> records{run(shop, 1, "{\"n\":1}\n[]"),
+                                            run(shop, 2, "{\"n\":2}\n[{\"sku\":\"A\"}]"),
+                                            run(amazon, 1, "{\"a\":1}\n[]"),
+                                            // The outbox of the same channel stays apart.
+                                            {shop, sku("0000000000000003"), "outbox entry"}};
+  std::vector<store::append_status> none;
+  REQUIRE(db->commit({}, none, {}, records));
+
+  auto listed = db->read_runs(shop, 10);
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 2);
+  CHECK((*listed)[0].seq == 2);
+  CHECK((*listed)[0].bytes == "{\"n\":2}");  // the summary line only
+  CHECK((*listed)[1].seq == 1);
+  auto all = db->read_runs(engine::channel_id(), 10);
+  REQUIRE(all);
+  REQUIRE(all->size() == 3);
+  CHECK((*all)[0].channel == amazon);
+  CHECK((*all)[1].seq == 2);
+  auto one = db->read_runs(engine::channel_id(), 1);
+  REQUIRE(one);
+  CHECK(one->size() == 1);
+  auto whole = db->read_run(shop, 2);
+  REQUIRE(whole);
+  CHECK(*whole == std::optional<std::string>("{\"n\":2}\n[{\"sku\":\"A\"}]"));
+  CHECK(db->read_run(shop, 3).value() == std::nullopt);
+
+  std::vector<store::outbox_record> removal{run(shop, 1, "")};
+  REQUIRE(db->commit({}, none, {}, removal));
+  CHECK(db->read_runs(shop, 10).value().size() == 1);
+  CHECK(db->read_run(shop, 1).value() == std::nullopt);
+  CHECK(db->read_outbox(shop, std::nullopt, 10).value().size() == 1);
+}
+
 namespace {
 
 // The reader table of the environment in `dir`, as mdb_reader_list prints it: the pid of each
