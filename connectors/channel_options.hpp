@@ -22,6 +22,11 @@ enum class connector_kind : std::uint8_t { shopify, amazon, webhook, none };
 /// baseline).
 enum class push_mode : std::uint8_t { event, interval };
 
+/// "live": push (the default). "shadow": a parallel run before go-live: compute and record what
+/// would be pushed, read back what the channel shows every `shadow_read_interval`, report how
+/// well they agree, and never write (connectors/shadow_report.hpp).
+enum class channel_mode : std::uint8_t { live, shadow };
+
 struct channel_options {
   engine::channel_id id;
   connector_kind connector = connector_kind::webhook;
@@ -51,6 +56,9 @@ struct channel_options {
   /// compare-and-set or a read) are held back waiting for it: the slowest the channel's order
   /// webhooks are expected to be. Past it they are released and the channel is read again.
   std::chrono::milliseconds unseen_hold{15 * 60'000};
+  channel_mode mode = channel_mode::live;
+  /// Shadow mode: how often every SKU the channel knows is read back and compared.
+  std::chrono::milliseconds shadow_read_interval{60'000};
 };
 
 /// Shopify's bucket as stockd assumes it until the first answer reports the real one (the
@@ -70,5 +78,6 @@ call_limiter limiter_for(const channel_options& options, limiter_time now);
 
 std::string_view to_string(connector_kind kind) noexcept;
 std::string_view to_string(push_mode mode) noexcept;
+std::string_view to_string(channel_mode mode) noexcept;
 
 } // namespace stockd::connectors
