@@ -25,6 +25,9 @@
 #include <caf/stateful_actor.hpp>
 
 #include "connectors/channel_client.hpp"
+#include "connectors/channel_options.hpp"
+#include "connectors/shadow_report.hpp"
+#include "engine/catalog.hpp"
 #include "engine/event.hpp"
 #include "engine/ids.hpp"
 #include "engine/state.hpp"
@@ -55,6 +58,18 @@ using dead_atom = caf::atom_constant<caf::atom("dead")>;
 using pump_atom = caf::atom_constant<caf::atom("pump")>;
 using seed_atom = caf::atom_constant<caf::atom("seed")>;
 using repush_atom = caf::atom_constant<caf::atom("repush")>;
+using reconfig_atom = caf::atom_constant<caf::atom("reconfig")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using seeded_atom = caf::atom_constant<caf::atom("seeded")>;
+
+/// A reload's news for a channel that stays (runtime::reconfigure): the catalog now in force
+/// and the channel's entry in it (both stay alive as long as the runtime), and its options (only
+/// `mode` and `shadow_read_interval` may differ: config/config_diff.hpp refuses the rest).
+struct channel_config {
+  const engine::catalog* catalog = nullptr;
+  const engine::channel_info* info = nullptr;
+  connectors::channel_options options;
+};
 
 /// What a sku_location actor tells the channels that sell from its location after it applied an
 /// event that changed what they may show, or that was one of their own orders.
@@ -115,6 +130,12 @@ struct channel_status {
   std::uint64_t outbox_writes = 0;        // outbox entries stored
   std::uint64_t outbox_failures = 0;      // outbox commits that failed (retried)
   std::string outbox_error;               // the last failure, until a commit succeeds
+  std::string mode;                       // "live" or "shadow"
+  /// The agreement report of shadow mode; kept after a switch to live (the go-live decision
+  /// looks at it), empty for a channel never in shadow mode.
+  std::optional<connectors::shadow_report::summary> shadow;
+  std::uint64_t shadow_reads = 0;         // read calls made for the report
+  std::uint64_t shadow_read_failures = 0;
 };
 using kit_prepare_atom = caf::atom_constant<caf::atom("kit_prep")>;
 using kit_await_atom = caf::atom_constant<caf::atom("kit_await")>;
@@ -164,7 +185,14 @@ using channel_actor = caf::typed_actor<
     caf::replies_to<dead_atom, std::uint64_t>::with<std::vector<out_of_sync_entry>>,  // limit
     caf::replies_to<status_atom>::with<channel_status>,
     // A full re-push on the bulk lane; replies the SKUs queued.
-    caf::replies_to<repush_atom>::with<std::uint64_t>>;
+    caf::replies_to<repush_atom>::with<std::uint64_t>,
+    // A reload: new rules (or mode) take effect; replies the SKUs whose quantity changed (those
+    // are pushed again, on the bulk lane).
+    caf::replies_to<reconfig_atom, channel_config>::with<std::uint64_t>,
+    // Removed by a reload: take nothing new, finish what is in flight (bounded), then stop.
+    caf::reacts_to<drain_atom>,
+    // Seeding from the checkpoints is over: stop remembering which stock came live.
+    caf::reacts_to<seeded_atom>>;
 
 /// The directory for one range of SKUs, and that range's checkpointer.
 using directory_shard_actor = caf::typed_actor<
@@ -201,5 +229,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_sku_view)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::out_of_sync_entry)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stockd::actors::out_of_sync_entry>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_config)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::connectors::push_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::connectors::read_result)

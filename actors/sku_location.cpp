@@ -63,12 +63,12 @@ using self_pointer = sku_location_actor::stateful_pointer<sku_location_holder>;
 /// their orders was applied (their shadow drops: DESIGN §3). Nothing when no channel sells here.
 void tell_channels(const sku_location_holder& h, const engine::buckets& before,
                    const engine::event& ev, const engine::outcome& out) {
-  const auto& subscribers = h.ctx->channels_by_location;
-  if (subscribers.empty()) {
+  const channel_routes* subscribers = h.ctx->channels_by_location.load(std::memory_order_acquire);
+  if (subscribers == nullptr || subscribers->empty()) {
     return;
   }
-  auto it = subscribers.find(h.state.key.location.str());
-  if (it == subscribers.end()) {
+  auto it = subscribers->find(h.state.key.location.str());
+  if (it == subscribers->end()) {
     return;
   }
   const auto& now = h.state.qty;
