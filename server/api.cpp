@@ -12,6 +12,7 @@
 #include "connectors/json_writer.hpp"
 #include "server/placement.hpp"
 #include "server/reservations.hpp"
+#include "server/governance.hpp"
 #include "server/snapshots.hpp"
 #include "server/url.hpp"
 
@@ -363,6 +364,7 @@ void write_channel_statuses(json_writer& w, const std::vector<actors::channel_st
       w.value(c.outbox_error);
     }
     w.end_object();
+    write_shadow(w, c);
     w.end_object();
   }
   w.end_array();
@@ -462,6 +464,9 @@ void api::handle(request&& req, responder respond) {
                               path.size() - admin_channels.size() - repush_suffix.size()),
                   std::move(respond));
     }
+    return;
+  }
+  if (route_governance(req, path, respond)) {
     return;
   }
   if (method != http::verb::get) {
@@ -686,7 +691,7 @@ void api::get_sku(const request& req, std::string sku, responder respond) {
   }
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
-  const engine::catalog* catalog = deps_.catalog;
+  const engine::catalog* catalog = deps_.catalog.get();
   actors::runtime* engine = deps_.engine;
   engine->query_sku(engine::sku_id(sku), [respond, sku, version, keep_alive, catalog,
                                           engine](actors::sku_view view) {

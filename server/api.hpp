@@ -32,15 +32,18 @@ using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 using responder = std::function<void(response&&)>;
 
+class governance;
+
 struct api_dependencies {
   const options* opts = nullptr;
-  const engine::catalog* catalog = nullptr;
+  actors::catalog_ref catalog;  // the catalog in force (a reload swaps it)
   const connectors::decode_limits* limits = nullptr;
   store::database* db = nullptr;
   store::writer* writer = nullptr;
   actors::runtime* engine = nullptr;
   actors::metrics* counters = nullptr;
   std::size_t in_flight_max = 0;
+  governance* config_governance = nullptr;  // versions, reload, shadow (governance.hpp)
 };
 
 struct snapshot_start;
@@ -83,6 +86,8 @@ private:
   connectors::json_writer status_open();
   response get_metrics(const request& req);
   bool authorize(const request& req, scope needed, responder& respond);
+  /// The governance routes (server/governance.cpp); false when `path` is none of them.
+  bool route_governance(request& req, std::string_view path, responder& respond);
 
   api_dependencies deps_;
   authenticator auth_;
