@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iterator>
 
 #include <caf/send.hpp>
@@ -33,6 +34,20 @@ std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+/// A removed channel stops at the latest this long after it was told (drain_atom), calls still
+/// in flight or not: their answers would go nowhere, and the outbox keeps what is unconfirmed.
+constexpr std::chrono::seconds drain_max{10};
+
+/// Shadow mode never writes to the channel. Every push goes through here: one in shadow mode
+/// is a bug that must not reach a merchant's shop, so it stops the process instead.
+void check_may_write(const channel_holder& h) {
+  if (h.shadow) {
+    std::fprintf(stderr, "stockd: fatal: channel %s is in shadow mode and was about to push\n",
+                 h.setup.info->id.str().c_str());
+    std::abort();
+  }
 }
 
 std::int64_t age_ms(sync_time since, sync_time now) {
@@ -220,8 +235,12 @@ void schedule(self_pointer self, sync_time at, sync_time now) {
 
 void start_reads(self_pointer self, sync_time now) {
   auto& h = self->state;
-  for (auto& sku : h.sync->take_reads()) {
-    h.pending_reads.push_back(std::move(sku));
+  // In shadow mode the rounds read every SKU; the reads compare-and-set asks for wait in the
+  // sync until the channel goes live (they tell it what the channel shows before a push).
+  if (!h.shadow) {
+    for (auto& sku : h.sync->take_reads()) {
+      h.pending_reads.push_back(std::move(sku));
+    }
   }
   if (h.read_in_flight || h.pending_reads.empty()) {
     return;
@@ -310,6 +329,7 @@ void start_bulk(self_pointer self, sync_time now) {
   auto items = batch->items;
   h.in_flight.emplace(id, std::move(*batch));
   auto handle = caf::actor_cast<channel_actor>(self);
+  check_may_write(h);
   h.setup.client->push_bulk(std::move(items), [handle, id](connectors::push_result result) {
     caf::anon_send<caf::message_priority::high>(handle, pushed_atom::value, id, std::move(result));
   });
@@ -399,8 +419,8 @@ void finish_run(self_pointer self, sync_time now) {
 /// is left over (after urgent and normal pushes and repair reads).
 void sweep(self_pointer self, sync_time now) {
   auto& h = self->state;
-  if (!h.sweep) {
-    return;
+  if (!h.sweep || h.shadow || h.draining) {
+    return;  // shadow mode reads for its own report and never writes; a drained channel stops
   }
   store_runs(self, now);
   auto& s = *h.sweep;
@@ -463,14 +483,46 @@ void sweep(self_pointer self, sync_time now) {
 /// Starts a run now (POST /v1/admin/reconcile/{channel}), unless one is on.
 actors::reconcile_started start_run_now(self_pointer self) {
   auto& h = self->state;
-  if (!h.sweep) {
-    return {};
+  if (!h.sweep || h.shadow || h.draining) {
+    return {};  // no connector, shadow mode (reads only for its report) or being removed
   }
   if (h.sweep->running()) {
     return {h.sweep->current()->id(), false};
   }
   h.sweep->start(*h.sync, ++h.run_seq, "admin", h.setup.clock(), wall_ms());
   return {h.sweep->current()->id(), true};
+}
+
+/// A removed channel stops once nothing is in flight (drain_atom).
+void maybe_stop(self_pointer self) {
+  auto& h = self->state;
+  const bool unstored = h.setup.persist && h.sync->has_unstored();
+  if (h.draining && h.in_flight.empty() && !h.store_in_flight && !h.read_in_flight &&
+      !unstored) {
+    self->quit();
+  }
+}
+
+/// Shadow mode's pump: no push, no outbox (nothing is sent, so no key needs keeping); a round
+/// reads every known SKU back, at most one read in flight, paced by the limiter, and the next
+/// round starts `shadow_read_interval` after one ends.
+void shadow_pump(self_pointer self, sync_time now) {
+  auto& h = self->state;
+  if (!h.round_running && (!h.next_round || *h.next_round <= now)) {
+    h.round_running = true;
+    for (auto& sku : h.sync->known_skus()) {
+      h.pending_reads.push_back(std::move(sku));
+    }
+  }
+  start_reads(self, now);
+  if (h.round_running && !h.read_in_flight && h.pending_reads.empty()) {
+    h.round_running = false;
+    h.report->round_done(now);
+    h.next_round = now + h.setup.options.shadow_read_interval;
+  }
+  if (!h.round_running && h.next_round) {
+    schedule(self, *h.next_round, now);
+  }
 }
 
 /// Sends what is due while the rate limiter allows, then sets the next wake-up.
@@ -480,6 +532,15 @@ void pump(self_pointer self) {
     return;
   }
   const sync_time now = h.setup.clock();
+  if (h.draining) {
+    store_outbox(self, now);
+    maybe_stop(self);
+    return;
+  }
+  if (h.shadow) {
+    shadow_pump(self, now);
+    return;
+  }
   store_outbox(self, now);
   start_reads(self, now);
   start_bulk(self, now);
@@ -508,6 +569,7 @@ void pump(self_pointer self) {
     auto items = batch->items;
     h.in_flight.emplace(id, std::move(*batch));
     auto handle = caf::actor_cast<channel_actor>(self);
+    check_may_write(h);
     h.setup.client->push(std::move(items), [handle, id](connectors::push_result result) {
       caf::anon_send<caf::message_priority::high>(handle, pushed_atom::value, id, std::move(result));
     });
@@ -621,8 +683,10 @@ void note_propagated(channel_holder& h, const connectors::outgoing_batch& batch)
   }
 }
 
-/// Takes one stock update into the channel's view; the caller pumps.
-void absorb(channel_holder& h, const stock_update& u) {
+
+/// Takes one stock update into the channel's view; the caller pumps. `live`: from a
+/// sku_location actor now, not from a checkpoint (seeding), which never overwrites a live one.
+void absorb(channel_holder& h, const stock_update& u, bool live) {
   const auto& locations = h.setup.info->locations;
   std::size_t index = locations.size();
   for (std::size_t i = 0; i < locations.size(); ++i) {
@@ -632,6 +696,14 @@ void absorb(channel_holder& h, const stock_update& u) {
   }
   if (index == locations.size()) {
     return;  // not a location this channel sells from
+  }
+  if (!h.seeded) {
+    auto key = std::pair{u.key.sku.str(), u.key.location.str()};
+    if (live) {
+      h.heard_live.insert(std::move(key));
+    } else if (h.heard_live.count(key) != 0) {
+      return;  // a checkpoint older than what the location actor already told us
+    }
   }
   ++h.updates;
   const sync_time now = h.setup.clock();
@@ -667,6 +739,57 @@ double rate_limit_use(const connectors::call_limiter& limiter, sync_time now) {
   return std::clamp(1 - left, 0.0, 1.0);
 }
 
+/// Why a SKU is out of sync, as ops see it: a channel that pushes nothing says why.
+std::string reason_of(const channel_holder& h, const connectors::sku_sync& r) {
+  if (r.in_sync()) {
+    return r.reason;
+  }
+  if (!h.setup.client) {
+    return "no_connector";
+  }
+  return h.shadow ? "shadow_mode" : r.reason;
+}
+
+/// A reload's new rules or mode (reconfig_atom): every SKU is computed again, and those whose
+/// quantity changed are pushed again on the bulk lane. Returns how many changed.
+std::uint64_t reconfigure(channel_holder& h, const channel_config& config) {
+  const sync_time now = h.setup.clock();
+  h.catalog = config.catalog;
+  h.setup.info = config.info;
+  h.setup.options.mode = config.options.mode;
+  h.setup.options.shadow_read_interval = config.options.shadow_read_interval;
+  const bool shadow = config.options.mode == connectors::channel_mode::shadow && h.setup.client;
+  if (shadow && !h.shadow) {
+    h.report.emplace();  // a new shadow run, a new report
+    h.next_round = now;
+    h.round_running = false;
+  }
+  h.shadow = shadow;
+  std::uint64_t changed = 0;
+  auto recompute = [&](const engine::sku_id& sku) {
+    const connectors::sku_sync* r = h.sync->find(sku);
+    const std::int64_t value = expected_for(h, sku);
+    if (r != nullptr && r->expected == value) {
+      return;
+    }
+    h.sync->set_expected(sku, value, now, true);
+    ++changed;
+  };
+  for (const auto& [sku, stock] : h.stock) {
+    recompute(engine::sku_id(sku));
+  }
+  for (const auto& [id, info] : h.catalog->skus()) {
+    const bool stocked = std::any_of(info.components.begin(), info.components.end(),
+                                     [&h](const engine::kit_component& c) {
+                                       return h.stock.count(c.sku.str()) != 0;
+                                     });
+    if (stocked) {
+      recompute(info.id);
+    }
+  }
+  return changed;
+}
+
 channel_sku_view view_of(const channel_holder& h, const engine::sku_id& sku) {
   channel_sku_view v;
   v.channel = h.setup.info->id;
@@ -682,7 +805,7 @@ channel_sku_view view_of(const channel_holder& h, const engine::sku_id& sku) {
   if (r->out_of_sync_since) {
     v.out_of_sync_ms = age_ms(*r->out_of_sync_since, now);
   }
-  v.reason = h.setup.client ? r->reason : (r->in_sync() ? "" : "no_connector");
+  v.reason = reason_of(h, *r);
   return v;
 }
 
@@ -716,8 +839,13 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
     sync_opts.push_interval = o.push_interval;
   }
   sync_opts.compare_and_set = o.connector == connectors::connector_kind::shopify;
-  // Only a channel that pushes has an outbox to keep.
+  // Only a channel that pushes has an outbox to keep (in shadow mode it is kept, not stored,
+  // until a reload makes the channel live).
   sync_opts.durable_keys = h.setup.persist && h.setup.client;
+  h.shadow = o.mode == connectors::channel_mode::shadow && h.setup.client;
+  if (h.shadow) {
+    h.report.emplace();
+  }
   h.sync = std::make_unique<connectors::channel_sync>(h.setup.info->id, sync_opts, h.setup.boot,
                                                       h.setup.boot ^ 0x9e3779b97f4a7c15ULL);
   h.limiter = std::make_unique<connectors::call_limiter>(
@@ -744,7 +872,10 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
       [self](stock_atom, const stock_update& u) {
         // A pump scans the queues (next_due): once per burst of updates, not once per update.
         // The pump message goes behind every update already in the mailbox.
-        absorb(self->state, u);
+        if (self->state.draining) {
+          return;
+        }
+        absorb(self->state, u, true);
         if (!self->state.pump_queued) {
           self->state.pump_queued = true;
           self->send(self, pump_atom::value);
@@ -756,7 +887,7 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
       },
       [self](seed_atom, const std::vector<stock_update>& updates) {
         for (const auto& u : updates) {
-          absorb(self->state, u);
+          absorb(self->state, u, false);
         }
         pump(self);
         return true;
@@ -812,7 +943,18 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
           pump(self);
           return;
         }
-        if (result.ok) {
+        if (st.shadow) {
+          ++st.shadow_reads;
+          st.shadow_read_failures += result.ok ? 0 : 1;
+        }
+        if (result.ok && st.shadow) {
+          // Compared, never believed: the sync keeps what stockd would push, untouched.
+          for (const auto& [sku, qty] : result.quantities) {
+            const connectors::sku_sync* r = st.sync->find(sku);
+            st.report->compared(sku, r != nullptr ? r->target() : 0, qty, now);
+          }
+          st.reading.clear();
+        } else if (result.ok) {
           for (const auto& [sku, qty] : result.quantities) {
             st.sync->channel_reported(sku, qty, now);
           }
@@ -857,8 +999,7 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
              st.sync->out_of_sync(now, std::chrono::milliseconds(min_age_ms),
                                   static_cast<std::size_t>(limit))) {
           out.push_back({st.setup.info->id, sku, r->target(), r->last_pushed,
-                         age_ms(*r->out_of_sync_since, now),
-                         st.setup.client ? r->reason : std::string("no_connector")});
+                         age_ms(*r->out_of_sync_since, now), reason_of(st, *r)});
         }
         return out;
       },
@@ -941,7 +1082,40 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
           s.reconcile_last_duration_ms = st.last_run->duration_ms;
           s.reconcile_last_variances = st.last_run->variances;
         }
+        s.mode = std::string(connectors::to_string(st.setup.options.mode));
+        if (st.report) {
+          s.shadow = st.report->report(now);
+        }
+        s.shadow_reads = st.shadow_reads;
+        s.shadow_read_failures = st.shadow_read_failures;
         return s;
+      },
+      [self](reconfig_atom, const channel_config& config) {
+        const std::uint64_t changed = reconfigure(self->state, config);
+        pump(self);
+        return changed;
+      },
+      [self](drain_atom) {
+        auto& st = self->state;
+        if (st.draining) {
+          self->quit();  // the deadline: stop with whatever is still in flight
+          return;
+        }
+        st.draining = true;
+        self->delayed_send(self, drain_max, drain_atom::value);
+        pump(self);
+        if (!st.setup.client) {
+          self->quit();
+        }
+      },
+      [self](seeded_atom) {
+        auto& st = self->state;
+        st.seeded = true;
+        st.heard_live.clear();
+        if (st.shadow) {
+          st.next_round = st.setup.clock();  // the first round compares the seeded stock
+        }
+        pump(self);
       },
   };
 }

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "connectors/channel_sync.hpp"
 #include "connectors/rate_limiter.hpp"
 #include "connectors/reconcile.hpp"
+#include "connectors/shadow_report.hpp"
 #include "engine/catalog.hpp"
 #include "engine/channel_rules.hpp"
 #include "store/database.hpp"
@@ -101,6 +103,20 @@ struct channel_holder {
   std::uint64_t corrected = 0;
   std::uint64_t alerts = 0;
   std::optional<connectors::reconcile_run> last_run;  // its summary (found cleared)
+  // Shadow mode (options.mode): the report, and the read-back rounds that feed it.
+  bool shadow = false;
+  std::optional<connectors::shadow_report> report;  // set once the channel was ever in shadow
+  std::optional<connectors::sync_time> next_round;  // the next read-back round
+  bool round_running = false;
+  std::uint64_t shadow_reads = 0;
+  std::uint64_t shadow_read_failures = 0;
+  // Until seeded_atom: the (SKU, location) pairs heard live, which seeding must not overwrite
+  // with an older checkpoint (a channel added by a reload is seeded while stock moves).
+  bool seeded = false;
+  std::set<std::pair<std::string, std::string>> heard_live;
+  // Removed by a reload (drain_atom): nothing new starts; it stops once nothing is in flight,
+  // or at `drain_deadline` whatever is left (the outbox keeps what was not confirmed).
+  bool draining = false;
   static inline const char* name = "channel";
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 // What every actor of one engine shares. Owned by the runtime; outlives the actor system.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -9,6 +10,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/options.hpp"
+#include "engine/catalog.hpp"
 #include "engine/event.hpp"
 #include "store/database.hpp"
 #include "store/writer.hpp"
@@ -32,6 +34,24 @@ using journal_submit = std::function<bool(engine::journal_entry entry)>;
 /// are dispatched and each entry's result goes to the shard that owns its SKU.
 using journal_submit_batch = std::function<bool(std::vector<engine::journal_entry> entries)>;
 
+/// Per location id, the channel actors that sell from it.
+using channel_routes = std::map<std::string, std::vector<channel_actor>, std::less<>>;
+
+/// A handle on the catalog in force: every use reads the current one, so a reload
+/// (runtime::reconfigure) reaches every reader at its next use. Each catalog ever published
+/// stays alive as long as the runtime, so a pointer read once is good for a whole request.
+class catalog_ref {
+public:
+  catalog_ref() = default;
+  explicit catalog_ref(const std::atomic<const engine::catalog*>* source) : source_(source) {}
+  const engine::catalog* get() const { return source_->load(std::memory_order_acquire); }
+  const engine::catalog* operator->() const { return get(); }
+  const engine::catalog& operator*() const { return *get(); }
+
+private:
+  const std::atomic<const engine::catalog*>* source_ = nullptr;
+};
+
 struct context {
   options opts;
   store::database* db = nullptr;
@@ -42,9 +62,12 @@ struct context {
   std::function<engine::timestamp()> clock;
   metrics* counters = nullptr;
   std::vector<std::atomic<std::uint64_t>>* watermarks = nullptr;  // per shard, for status
-  /// Per location id, the channel actors that sell from it: told when its stock changes. Filled
-  /// before any sku_location actor starts, never changed after.
-  std::map<std::string, std::vector<channel_actor>, std::less<>> channels_by_location;
+  /// The channel actors to tell when a location's stock changes. Immutable once published; a
+  /// reload publishes a new map (runtime::reconfigure) and every map published stays alive as
+  /// long as the runtime, so an actor reads the pointer once per message. Null: no channels.
+  std::atomic<const channel_routes*> channels_by_location{nullptr};
+  /// The catalog in force (catalog_ref); null only in tests that give the shard its own.
+  std::atomic<const engine::catalog*> catalog{nullptr};
 };
 
 } // namespace stockd::actors

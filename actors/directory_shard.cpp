@@ -10,6 +10,12 @@
 namespace stockd::actors {
 namespace {
 
+/// The catalog in force: the context's (a reload swaps it), or the shard's own in tests.
+const engine::catalog& catalog_of(const directory_shard_state& st) {
+  const engine::catalog* current = st.ctx->catalog.load(std::memory_order_acquire);
+  return current != nullptr ? *current : *st.catalog;
+}
+
 using self_pointer = directory_shard_actor::stateful_pointer<directory_shard_state>;
 using slot = directory_shard_state::slot;
 
@@ -146,7 +152,7 @@ void on_get(self_pointer self, const engine::sku_id& sku, sku_view_callback& rep
   auto p = std::make_shared<pending>();
   p->reply = std::move(reply);
   std::vector<sku_location_actor> live;
-  for (const auto& info : st.catalog->locations()) {
+  for (const auto& info : catalog_of(st).locations()) {
     engine::sku_location_key key{sku, info.id};
     auto it = st.slots.find(key);
     if (it != st.slots.end()) {
@@ -231,7 +237,7 @@ void try_next_location(self_pointer self, std::shared_ptr<reserve_attempt> attem
 
 void on_reserve(self_pointer self, reserve_request& req, reservation_callback& reply) {
   auto attempt = std::make_shared<reserve_attempt>();
-  attempt->candidates = reservation_candidates(req, *self->state.catalog);
+  attempt->candidates = reservation_candidates(req, catalog_of(self->state));
   attempt->req = std::move(req);
   attempt->reply = std::move(reply);
   if (attempt->candidates.empty()) {
@@ -245,7 +251,7 @@ void on_reserve(self_pointer self, reserve_request& req, reservation_callback& r
 
 void on_end(self_pointer self, end_request& req, reservation_callback& reply) {
   auto& st = self->state;
-  if (!st.catalog->has_location(req.key.location)) {
+  if (!catalog_of(st).has_location(req.key.location)) {
     reply(error_reply(reservation_status::not_found, "unknown reservation"));
     return;
   }

@@ -25,6 +25,9 @@
 #include <caf/stateful_actor.hpp>
 
 #include "connectors/channel_client.hpp"
+#include "connectors/channel_options.hpp"
+#include "connectors/shadow_report.hpp"
+#include "engine/catalog.hpp"
 #include "engine/event.hpp"
 #include "engine/ids.hpp"
 #include "engine/state.hpp"
@@ -59,6 +62,18 @@ using repush_atom = caf::atom_constant<caf::atom("repush")>;
 using trace_atom = caf::atom_constant<caf::atom("trace")>;
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
 using run_stored_atom = caf::atom_constant<caf::atom("run_stored")>;
+using reconfig_atom = caf::atom_constant<caf::atom("reconfig")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using seeded_atom = caf::atom_constant<caf::atom("seeded")>;
+
+/// A reload's news for a channel that stays (runtime::reconfigure): the catalog now in force
+/// and the channel's entry in it (both stay alive as long as the runtime), and its options (only
+/// `mode` and `shadow_read_interval` may differ: config/config_diff.hpp refuses the rest).
+struct channel_config {
+  const engine::catalog* catalog = nullptr;
+  const engine::channel_info* info = nullptr;
+  connectors::channel_options options;
+};
 
 /// What a sku_location actor tells the channels that sell from its location after it applied an
 /// event that changed what they may show, or that was one of their own orders.
@@ -147,6 +162,12 @@ struct channel_status {
   std::int64_t reconcile_last_finished_ms = 0;  // Unix epoch ms
   std::int64_t reconcile_last_duration_ms = 0;
   std::uint64_t reconcile_last_variances = 0;
+  std::string mode;                       // "live" or "shadow"
+  /// The agreement report of shadow mode; kept after a switch to live (the go-live decision
+  /// looks at it), empty for a channel never in shadow mode.
+  std::optional<connectors::shadow_report::summary> shadow;
+  std::uint64_t shadow_reads = 0;         // read calls made for the report
+  std::uint64_t shadow_read_failures = 0;
 };
 
 /// The answer to POST /v1/admin/reconcile/{channel}: the run started, or the one already on.
@@ -224,7 +245,14 @@ using channel_actor = caf::typed_actor<
         channel_trace>,
     // Start a reconciliation run now (connectors/reconcile.hpp); a stored run's write is done.
     caf::replies_to<reconcile_atom>::with<reconcile_started>,
-    caf::reacts_to<run_stored_atom, bool, std::string>>;
+    caf::reacts_to<run_stored_atom, bool, std::string>,
+    // A reload: new rules (or mode) take effect; replies the SKUs whose quantity changed (those
+    // are pushed again, on the bulk lane).
+    caf::replies_to<reconfig_atom, channel_config>::with<std::uint64_t>,
+    // Removed by a reload: take nothing new, finish what is in flight (bounded), then stop.
+    caf::reacts_to<drain_atom>,
+    // Seeding from the checkpoints is over: stop remembering which stock came live.
+    caf::reacts_to<seeded_atom>>;
 
 /// The directory for one range of SKUs, and that range's checkpointer.
 using directory_shard_actor = caf::typed_actor<
@@ -264,5 +292,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::out_of_sync_entry)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stockd::actors::out_of_sync_entry>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::reconcile_started)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_config)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::connectors::push_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::connectors::read_result)

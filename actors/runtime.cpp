@@ -69,20 +69,21 @@ runtime::runtime(const options& opts, const engine::catalog& catalog, store::dat
       return submit_batch(std::move(entries));
     };
   }
+  ctx_.catalog.store(&catalog_, std::memory_order_release);
   system_ = std::make_unique<caf::actor_system>(*cfg_);
   // Channels first: every sku_location actor spawned later finds its subscribers in the context.
+  std::map<std::string, channel_actor> by_id;
   for (auto& setup : channels) {
     const engine::channel_info* info = setup.info;
     if (setup.propagation == nullptr) {
       setup.propagation = &counters.propagation;
     }
     auto actor = system_->spawn(channel, std::move(setup), &catalog_);
-    for (const auto& location : info->locations) {
-      ctx_.channels_by_location[location.str()].push_back(actor);
-    }
+    by_id.emplace(info->id.str(), actor);
     channels_.push_back(std::move(actor));
     channel_ids_.push_back(info->id);
   }
+  publish_routes(catalog_, by_id);
   pending_.resize(shards);
   for (std::uint32_t i = 0; i < shards; ++i) {
     shards_.push_back(system_->spawn(directory_shard, i, &ctx_, &catalog_));
@@ -98,11 +99,14 @@ runtime::~runtime() {
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
   }
   shards_.clear();
-  for (auto& ch : channels_) {
-    caf::anon_send_exit(ch, caf::exit_reason::user_shutdown);
+  {
+    std::lock_guard lock(channels_mutex_);
+    for (auto& ch : channels_) {
+      caf::anon_send_exit(ch, caf::exit_reason::user_shutdown);
+    }
+    channels_.clear();
   }
-  channels_.clear();
-  ctx_.channels_by_location.clear();
+  ctx_.channels_by_location.store(nullptr);
   system_.reset();  // joins the scheduler after every actor is done
 }
 
@@ -184,10 +188,60 @@ bool runtime::submit_batch(std::vector<engine::journal_entry> entries) {
   return journal_(std::move(entries), std::move(done));
 }
 
+void runtime::publish_routes(const engine::catalog& catalog,
+                             const std::map<std::string, channel_actor>& actors) {
+  auto routes = std::make_unique<channel_routes>();
+  for (const auto& info : catalog.channels()) {
+    auto it = actors.find(info.id.str());
+    if (it == actors.end()) {
+      continue;
+    }
+    for (const auto& location : info.locations) {
+      (*routes)[location.str()].push_back(it->second);
+    }
+  }
+  ctx_.channels_by_location.store(routes.get(), std::memory_order_release);
+  routes_kept_.push_back(std::move(routes));
+}
+
+std::size_t runtime::channels() const {
+  std::lock_guard lock(channels_mutex_);
+  return channels_.size();
+}
+
+std::size_t runtime::reloads() const {
+  std::lock_guard lock(channels_mutex_);
+  return catalogs_kept_.size();
+}
+
 bool runtime::seed_channels(std::chrono::milliseconds timeout) {
-  if (channels_.empty() || ctx_.db == nullptr) {
+  const bool ok = seed({}, timeout);
+  std::lock_guard lock(channels_mutex_);
+  for (const auto& ch : channels_) {
+    caf::anon_send(ch, seeded_atom::value);
+  }
+  return ok;
+}
+
+bool runtime::seed(const std::vector<channel_actor>& targets, std::chrono::milliseconds timeout) {
+  if (channels() == 0 || ctx_.db == nullptr) {
     return true;
   }
+  const channel_routes* routes = ctx_.channels_by_location.load(std::memory_order_acquire);
+  if (routes == nullptr) {
+    return true;
+  }
+  auto wanted = [&targets](const channel_actor& ch) {
+    if (targets.empty()) {
+      return true;
+    }
+    for (const auto& t : targets) {
+      if (t == ch) {
+        return true;
+      }
+    }
+    return false;
+  };
   constexpr std::size_t page = 4096;
   caf::scoped_actor self{*system_, true};
   std::optional<engine::sku_location_key> after;
@@ -199,8 +253,8 @@ bool runtime::seed_channels(std::chrono::milliseconds timeout) {
       return false;
     }
     for (const auto& record : *records) {
-      auto it = ctx_.channels_by_location.find(record.key.location.str());
-      if (it == ctx_.channels_by_location.end()) {
+      auto it = routes->find(record.key.location.str());
+      if (it == routes->end()) {
         continue;
       }
       auto state = engine::decode_state(record.state_bytes);
@@ -215,7 +269,9 @@ bool runtime::seed_channels(std::chrono::milliseconds timeout) {
       u.incoming = state->qty.incoming;
       u.seq = state->last_seq;
       for (const auto& channel : it->second) {
-        updates[&channel].push_back(u);
+        if (wanted(channel)) {
+          updates[&channel].push_back(u);
+        }
       }
     }
     // One page to each channel at a time: a large catalog never piles up in a mailbox.
@@ -267,8 +323,9 @@ bool runtime::wake_expiring() {
 }
 
 void runtime::reserve(reserve_request req, reservation_callback reply) {
-  if (auto components = catalog_.kit_components(req.sku); !components.empty()) {
-    auto candidates = reservation_candidates(req, catalog_);
+  const engine::catalog& current = *catalog();
+  if (auto components = current.kit_components(req.sku); !components.empty()) {
+    auto candidates = reservation_candidates(req, current);
     reserve_kit(*system_, kit_routes{&ctx_, shards_}, {components.begin(), components.end()},
                 std::move(candidates), std::move(req), std::move(reply));
     return;
@@ -283,8 +340,9 @@ void runtime::end_reservation(end_request req, reservation_callback reply) {
 }
 
 void runtime::end_kit_reservation(kit_end_request req, reservation_callback reply) {
-  auto components = catalog_.kit_components(req.kit);
-  if (components.empty() || !catalog_.has_location(req.location)) {
+  const engine::catalog& current = *catalog();
+  auto components = current.kit_components(req.kit);
+  if (components.empty() || !current.has_location(req.location)) {
     reply(error_reply(reservation_status::not_found, "unknown reservation"));
     return;
   }
@@ -413,8 +471,8 @@ void ask_channels_for_lists(caf::actor_system& system, const std::vector<channel
 
 void runtime::query_channels(const engine::sku_id& sku,
                              std::function<void(std::vector<channel_sku_view>)> reply) {
-  ask_channels<channel_sku_view>(*system_, channels_, ctx_.opts.request_timeout, std::move(reply),
-                                 get_atom::value, sku);
+  ask_channels<channel_sku_view>(*system_, channels_named({}), ctx_.opts.request_timeout,
+                                 std::move(reply), get_atom::value, sku);
 }
 
 void runtime::trace(const engine::sku_id& sku, const engine::location_id& location,
@@ -441,6 +499,7 @@ void runtime::report_variance(variance_report report) {
 }
 
 std::vector<channel_actor> runtime::channels_named(const engine::channel_id& channel) const {
+  std::lock_guard lock(channels_mutex_);
   std::vector<channel_actor> targets;
   for (std::size_t i = 0; i < channels_.size(); ++i) {
     if (channel.empty() || channel_ids_[i] == channel) {
@@ -487,8 +546,104 @@ void runtime::reconcile(const engine::channel_id& channel,
 }
 
 void runtime::channel_statuses(std::function<void(std::vector<channel_status>)> reply) {
-  ask_channels<channel_status>(*system_, channels_, ctx_.opts.request_timeout, std::move(reply),
+  ask_channels<channel_status>(*system_, channels_named({}), ctx_.opts.request_timeout,
+                               std::move(reply), status_atom::value);
+}
+
+void runtime::channel_status_of(const engine::channel_id& channel,
+                                std::function<void(std::optional<channel_status>)> reply) {
+  auto targets = channels_named(channel);
+  if (channel.empty() || targets.empty()) {
+    reply(std::nullopt);
+    return;
+  }
+  ask_channels<channel_status>(*system_, targets, ctx_.opts.request_timeout,
+                               [reply = std::move(reply)](std::vector<channel_status> answers) {
+                                 reply(answers.empty() ? std::nullopt
+                                                       : std::optional(std::move(answers[0])));
+                               },
                                status_atom::value);
+}
+
+runtime::reconfigure_result runtime::reconfigure(reconfiguration change,
+                                                 std::chrono::milliseconds timeout) {
+  reconfigure_result result;
+  const engine::catalog& next = *change.catalog;
+  // 1. Start the added channels (they hear nothing until the routes name them).
+  std::vector<channel_actor> added;
+  std::map<std::string, channel_actor> by_id;
+  {
+    std::lock_guard lock(channels_mutex_);
+    for (std::size_t i = 0; i < channels_.size(); ++i) {
+      by_id.emplace(channel_ids_[i].str(), channels_[i]);
+    }
+  }
+  for (const auto& id : change.removed) {
+    by_id.erase(id.str());
+  }
+  for (auto& setup : change.added) {
+    const engine::channel_id id = setup.info->id;
+    auto actor = system_->spawn(channel, std::move(setup), &next);
+    by_id[id.str()] = actor;
+    added.push_back(actor);
+  }
+  // 2. Publish the catalog and the routes: from here every actor's next message sees them.
+  // The old ones stay alive (catalogs_kept_, routes_kept_): a reader may hold a pointer.
+  std::vector<channel_actor> removed;
+  {
+    std::lock_guard lock(channels_mutex_);
+    catalogs_kept_.push_back(change.catalog);
+    ctx_.catalog.store(change.catalog.get(), std::memory_order_release);
+    publish_routes(next, by_id);
+    std::vector<channel_actor> channels;
+    std::vector<engine::channel_id> ids;
+    for (const auto& info : next.channels()) {
+      if (auto it = by_id.find(info.id.str()); it != by_id.end()) {
+        channels.push_back(it->second);
+        ids.push_back(info.id);
+      }
+    }
+    for (std::size_t i = 0; i < channels_.size(); ++i) {
+      if (by_id.count(channel_ids_[i].str()) == 0) {
+        removed.push_back(channels_[i]);
+      }
+    }
+    channels_ = std::move(channels);
+    channel_ids_ = std::move(ids);
+  }
+  // 3. Removed channels drain and stop on their own (bounded: channel.cpp drain_max).
+  for (const auto& ch : removed) {
+    caf::anon_send(ch, drain_atom::value);
+  }
+  // 4. The channels that stay: new rules and mode; each recomputes and requeues what changed.
+  caf::scoped_actor self{*system_, true};
+  for (auto& options : change.kept) {
+    auto it = by_id.find(options.id.str());
+    const engine::channel_info* info = next.find_channel(options.id);
+    if (it == by_id.end() || info == nullptr) {
+      continue;
+    }
+    channel_config config{&next, info, options};
+    self->request(it->second, timeout, reconfig_atom::value, std::move(config))
+        .receive([&result](std::uint64_t changed) { result.requeued += changed; },
+                 [&result, &options](caf::error&) {
+                   result.complete = false;
+                   result.problem += "channel " + options.id.str() + " did not answer; ";
+                 });
+  }
+  // 5. Added channels learn the current stock: a checkpoint round makes the checkpoints as new
+  // as the actors, then they are read. A stock change that reached a channel live meanwhile is
+  // newer than its checkpoint: the channel keeps it (seeded_atom ends that bookkeeping).
+  if (!added.empty() && ctx_.db != nullptr) {
+    if (!flush(timeout) || !seed(added, timeout)) {
+      result.complete = false;
+      result.problem += "seeding the added channels failed or timed out; ";
+    }
+  }
+  for (const auto& ch : added) {
+    caf::anon_send(ch, seeded_atom::value);
+  }
+  return result;
 }
 
 bool runtime::flush(std::chrono::milliseconds timeout) {

@@ -4,7 +4,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -104,7 +108,39 @@ public:
                  std::function<void(std::optional<reconcile_started>)> reply);
   /// Every channel's figures (status, metrics).
   void channel_statuses(std::function<void(std::vector<channel_status>)> reply);
-  std::size_t channels() const noexcept { return channels_.size(); }
+  /// One channel's figures; nullopt when there is no such channel or it did not answer in time.
+  void channel_status_of(const engine::channel_id& channel,
+                         std::function<void(std::optional<channel_status>)> reply);
+  std::size_t channels() const;
+
+  /// The catalog in force (a reload swaps it; see catalog_ref).
+  catalog_ref catalog() const { return catalog_ref(&ctx_.catalog); }
+
+  /// What a reload changes in the engine (config/config_diff.hpp has already refused what
+  /// cannot change at run time).
+  struct reconfiguration {
+    std::shared_ptr<const engine::catalog> catalog;  // the new catalog, whole
+    /// Channels to start; each setup's `info` points into `catalog`.
+    std::vector<channel_setup> added;
+    std::vector<engine::channel_id> removed;  // channels to drain and stop
+    /// The channels that stay, with their options from the new file (mode may differ).
+    std::vector<connectors::channel_options> kept;
+  };
+  struct reconfigure_result {
+    std::uint64_t requeued = 0;  // SKUs whose channel quantity changed (pushed again)
+    bool complete = true;        // false: a channel did not answer in time, or seeding failed
+    std::string problem;         // what was incomplete
+  };
+  /// Applies a reload: the new catalog and channel routes are published at once (every actor
+  /// reads them at its next message), the channels that stay recompute every SKU with their new
+  /// rules and push again exactly those whose quantity changed (on the bulk lane), added
+  /// channels start and are seeded with current stock (a checkpoint round first, then the
+  /// checkpoints, never overwriting what they already heard live), removed ones drain and stop.
+  /// Blocks; call it from a thread that is no actor's, one reload at a time. At most
+  /// `reloads_max` per process: every catalog published stays alive (readers hold raw pointers).
+  reconfigure_result reconfigure(reconfiguration change, std::chrono::milliseconds timeout);
+  static constexpr std::size_t reloads_max = 10'000;
+  std::size_t reloads() const;
 
   /// Release or commit every component of a kit reservation; `reply` as for reserve().
   void end_kit_reservation(kit_end_request req, reservation_callback reply);
@@ -127,6 +163,11 @@ private:
   /// pushes what its restored outbox says the channel lacks), not only the SKUs events touch
   /// from now on. False on a store error or a channel that does not answer in `timeout`.
   bool seed_channels(std::chrono::milliseconds timeout);
+  /// The seeding itself, for `targets` (or every channel when empty).
+  bool seed(const std::vector<channel_actor>& targets, std::chrono::milliseconds timeout);
+  /// Publishes routes for the channels in `catalog` order; `actors` gives each id's actor.
+  void publish_routes(const engine::catalog& catalog,
+                      const std::map<std::string, channel_actor>& actors);
   /// The channel actors named `channel`, or every one when it is empty.
   std::vector<channel_actor> channels_named(const engine::channel_id& channel) const;
   /// Spawns the actors whose checkpoint holds a reservation with an expiry, so their timers run
@@ -139,9 +180,14 @@ private:
   context ctx_;
   const engine::catalog& catalog_;
   std::vector<directory_shard_actor> shards_;
+  mutable std::mutex channels_mutex_;  // channels_ and channel_ids_ (a reload changes them)
   std::vector<channel_actor> channels_;
   std::vector<engine::channel_id> channel_ids_;  // same order
   std::optional<alerts_actor> alerts_;
+  /// Every catalog and route map ever published (see reconfigure); the first catalog is the
+  /// caller's, not owned.
+  std::vector<std::shared_ptr<const engine::catalog>> catalogs_kept_;
+  std::vector<std::unique_ptr<const channel_routes>> routes_kept_;
   std::vector<entry_batch> pending_;  // per shard, reused by dispatch
   journal_sink journal_;
   std::size_t threads_ = 0;

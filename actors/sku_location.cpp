@@ -64,12 +64,12 @@ using self_pointer = sku_location_actor::stateful_pointer<sku_location_holder>;
 void tell_channels(const sku_location_holder& h, const engine::buckets& before,
                    const engine::journal_entry& entry, const engine::outcome& out) {
   const engine::event& ev = entry.ev;
-  const auto& subscribers = h.ctx->channels_by_location;
-  if (subscribers.empty()) {
+  const channel_routes* subscribers = h.ctx->channels_by_location.load(std::memory_order_acquire);
+  if (subscribers == nullptr || subscribers->empty()) {
     return;
   }
-  auto it = subscribers.find(h.state.key.location.str());
-  if (it == subscribers.end()) {
+  auto it = subscribers->find(h.state.key.location.str());
+  if (it == subscribers->end()) {
     return;
   }
   const auto& now = h.state.qty;

@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <random>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -22,6 +24,7 @@
 #include "config/config.hpp"
 #include "server/api.hpp"
 #include "server/auth.hpp"
+#include "server/governance.hpp"
 #include "server/http_server.hpp"
 #include "server/shopify_webhooks.hpp"
 #include "store/database.hpp"
@@ -103,15 +106,30 @@ int main(int argc, char** argv) {
   if (!cl) {
     return 2;
   }
+  // The file's text is kept: it is stored as the start-up config version (server/governance.hpp).
+  std::string config_text;
+  if (!cl->config.empty()) {
+    std::ifstream in(cl->config, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "stockd: config %s: cannot read config file '%s'\n",
+                   cl->config.c_str(), cl->config.c_str());
+      return 2;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    config_text = text.str();
+  }
   auto loaded = cl->config.empty()
                     ? stockd::result<stockd::config::settings, stockd::config::config_error>(
                           stockd::config::embedded_default())
-                    : stockd::config::load_file(cl->config);
+                    : stockd::config::parse(config_text, cl->config);
   if (!loaded) {
     std::fprintf(stderr, "stockd: config %s: %s\n", cl->config.c_str(),
                  loaded.error().to_string().c_str());
     return 2;
   }
+  // As the file says, before the command line and the environment: what reloads compare with.
+  const stockd::config::settings file_settings = *loaded;
   stockd::config::settings settings = std::move(*loaded);
   if (!cl->data.empty()) {
     settings.store.dir = cl->data;
@@ -198,13 +216,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   // One channel actor per configured channel, each with its connector (connectors/*_client.hpp).
-  std::vector<stockd::actors::channel_setup> channels;
+  // Also for the channels a reload adds (server/governance.hpp).
   const std::uint64_t boot = std::random_device{}() ^
                              static_cast<std::uint64_t>(
                                  std::chrono::system_clock::now().time_since_epoch().count());
-  for (const auto& options : settings.channels) {
+  auto make_channel = [&](const stockd::connectors::channel_options& options,
+                          const stockd::engine::channel_info* info)
+      -> stockd::result<stockd::actors::channel_setup, std::string> {
     stockd::actors::channel_setup setup;
-    setup.info = settings.catalog.find_channel(options.id);
+    setup.info = info;
     setup.options = options;
     setup.boot = boot;
     // The outbox: what each channel still has to be told, and under which keys, survives a
@@ -258,11 +278,24 @@ int main(int argc, char** argv) {
       break;
     }
     if (!setup.client && options.connector != conn::connector_kind::none) {
+      return stockd::unexpected<std::string>(refused);
+    }
+    if (options.mode == conn::channel_mode::shadow) {
+      std::printf("stockd: channel %s: shadow mode: reads back every %lld ms, pushes nothing\n",
+                  options.id.str().c_str(),
+                  static_cast<long long>(options.shadow_read_interval.count()));
+    }
+    return setup;
+  };
+  std::vector<stockd::actors::channel_setup> channels;
+  for (const auto& options : settings.channels) {
+    auto setup = make_channel(options, settings.catalog.find_channel(options.id));
+    if (!setup) {
       std::fprintf(stderr, "stockd: channels: %s: %s\n", options.id.str().c_str(),
-                   refused.c_str());
+                   setup.error().c_str());
       return 1;
     }
-    channels.push_back(std::move(setup));
+    channels.push_back(std::move(*setup));
   }
   stockd::actors::runtime engine(
       settings.actors, settings.catalog, db->get(),
@@ -278,9 +311,19 @@ int main(int argc, char** argv) {
       std::move(channels));
   writer.on_commit([&engine](std::uint64_t head) { engine.publish_head(head); });
 
+  stockd::server::governance_options governance_opts;
+  governance_opts.config_path = cl->config;
+  stockd::server::governance governance(governance_opts, db->get(), &writer, &engine, make_channel,
+                                        file_settings, config_text);
+  if (auto failed = governance.record_startup()) {
+    std::fprintf(stderr, "stockd: cannot store the config version: %s\n", failed->c_str());
+    return 1;
+  }
+
   stockd::server::api_dependencies deps;
   deps.opts = &settings.server;
-  deps.catalog = &settings.catalog;
+  deps.catalog = engine.catalog();
+  deps.config_governance = &governance;
   deps.limits = &settings.decode;
   deps.db = db->get();
   deps.writer = &writer;

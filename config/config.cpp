@@ -929,8 +929,26 @@ std::optional<config_error> read_channel_webhooks(const toml::table& t, const st
   return std::nullopt;
 }
 
-std::optional<config_error> read_channels(const toml::array& channels, settings& s,
+/// mode = "live" | "shadow" and how often a shadow channel is read back.
+std::optional<config_error> read_channel_mode(const toml::table& t, const std::string& p,
+                                              connectors::channel_options& out) {
+  std::size_t mode = 0;
+  std::optional<config_error> e;
+  (e = read_choice(t, "mode", p, {"live", "shadow"}, mode)) ||
+      (e = read_ms(t, "shadow_read_interval_ms", p, 1'000, 86'400'000,
+                   out.shadow_read_interval));
+  if (e) {
+    return e;
+  }
+  out.mode = static_cast<connectors::channel_mode>(mode);
+  if (out.mode != connectors::channel_mode::shadow && t.get("shadow_read_interval_ms") != nullptr) {
+    // Refused rather than ignored: a reader would believe the live channel is read back on it.
+    return config_error{p + "shadow_read_interval_ms", "is only for mode = \"shadow\""};
+  }
+  return std::nullopt;
+}
 
+std::optional<config_error> read_channels(const toml::array& channels, settings& s,
                                           catalog_parts& parts) {
   std::set<std::string> ids;
   for (std::size_t i = 0; i < channels.size(); ++i) {
@@ -946,7 +964,8 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
                              "marketplace_id", "lwa_endpoint", "shopify_location",
                              "webhook_secret", "webhook_secret_previous",
                              "webhook_secret_previous_until", "shop_domain", "reconcile_cycle_s",
-                             "reconcile_policy"})) {
+                             "reconcile_policy", "mode",
+                             "shadow_read_interval_ms"})) {
       return e;
     }
     std::string id;
@@ -969,7 +988,8 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
       // Nothing is pushed, so nothing about pushing may be set: a reader would believe it is.
       for (std::string_view key : {"endpoint", "credentials", "requests_per_second", "burst",
                                    "batch_size", "push", "push_interval_ms", "settle_ms",
-                                   "unseen_hold_ms", "reconcile_cycle_s", "reconcile_policy"}) {
+                                   "unseen_hold_ms", "reconcile_cycle_s", "reconcile_policy", "mode",
+                                   "shadow_read_interval_ms"}) {
         if (t->get(key) != nullptr) {
           return config_error{p + std::string(key),
                               "is not for connector \"none\": it pushes nothing"};
@@ -1000,6 +1020,9 @@ std::optional<config_error> read_channels(const toml::array& channels, settings&
       return e;
     }
     if (auto e = read_channel_webhooks(*t, p, options)) {
+      return e;
+    }
+    if (auto e = read_channel_mode(*t, p, options)) {
       return e;
     }
     engine::channel_info info{options.id, {}, {}};

@@ -20,6 +20,14 @@ std::string_view to_string(push_mode mode) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(channel_mode mode) noexcept {
+  switch (mode) {
+  case channel_mode::live: return "live";
+  case channel_mode::shadow: return "shadow";
+  }
+  return "unknown";
+}
+
 call_limiter limiter_for(const channel_options& options, limiter_time now) {
   if (options.connector == connector_kind::shopify) {
     return call_limiter(cost_bucket(throttle_status{}, now), shopify_push_cost, shopify_read_cost);

@@ -27,6 +27,10 @@ enum class push_mode : std::uint8_t { event, interval };
 /// What reconciliation does with a variance it finds (connectors/reconcile.hpp): record it;
 /// record it and fix it; record it and raise an alert.
 enum class reconcile_policy : std::uint8_t { report, correct, alert };
+/// "live": push (the default). "shadow": a parallel run before go-live: compute and record what
+/// would be pushed, read back what the channel shows every `shadow_read_interval`, report how
+/// well they agree, and never write (connectors/shadow_report.hpp).
+enum class channel_mode : std::uint8_t { live, shadow };
 
 struct channel_options {
   engine::channel_id id;
@@ -72,6 +76,9 @@ struct channel_options {
   /// sweep; 0: no scheduled runs (POST /v1/admin/reconcile/{channel} still starts one).
   std::chrono::seconds reconcile_cycle{0};
   reconcile_policy reconcile = reconcile_policy::report;
+  channel_mode mode = channel_mode::live;
+  /// Shadow mode: how often every SKU the channel knows is read back and compared.
+  std::chrono::milliseconds shadow_read_interval{60'000};
 };
 
 /// Shopify's bucket as stockd assumes it until the first answer reports the real one (the
@@ -91,5 +98,6 @@ call_limiter limiter_for(const channel_options& options, limiter_time now);
 
 std::string_view to_string(connector_kind kind) noexcept;
 std::string_view to_string(push_mode mode) noexcept;
+std::string_view to_string(channel_mode mode) noexcept;
 
 } // namespace stockd::connectors

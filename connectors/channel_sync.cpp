@@ -156,6 +156,17 @@ void channel_sync::restore(const engine::sku_id& sku, const outbox_entry& entry,
   touch(sku, r);  // stored again only if reconsider changed it
 }
 
+std::vector<engine::sku_id> channel_sync::known_skus() const {
+  std::vector<engine::sku_id> out;
+  out.reserve(records_.size());
+  for (const auto& [sku, r] : records_) {
+    out.push_back(sku);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const engine::sku_id& a, const engine::sku_id& b) { return a.str() < b.str(); });
+  return out;
+}
+
 const sku_sync* channel_sync::find(const engine::sku_id& sku) const {
   auto it = records_.find(sku);
   return it == records_.end() ? nullptr : &it->second;
@@ -173,14 +184,15 @@ void channel_sync::mark_out_of_sync(sku_sync& r, std::string_view reason, sync_t
   r.reason = std::string(rate_limited_ && reason == reason_pending ? reason_rate_limited : reason);
 }
 
-void channel_sync::set_expected(const engine::sku_id& sku, std::int64_t expected, sync_time now) {
+void channel_sync::set_expected(const engine::sku_id& sku, std::int64_t expected, sync_time now,
+                                bool config_change) {
   sku_sync& r = record(sku);
   if (r.expected == expected && (r.shadow || r.queued || r.in_flight || r.parked)) {
     return;  // nothing new for a SKU already known
   }
   r.expected = expected;
   r.parked = false;  // a new value is a new intended change: try again
-  reconsider(sku, r, now);
+  reconsider(sku, r, now, false, config_change);
 }
 
 void channel_sync::own_order_seen(const engine::sku_id& sku, std::int64_t qty, sync_time now) {
@@ -296,7 +308,8 @@ void channel_sync::unpin(const engine::sku_id& sku, sync_time now) {
   }
 }
 
-void channel_sync::reconsider(const engine::sku_id& sku, sku_sync& r, sync_time now, bool bulk) {
+void channel_sync::reconsider(const engine::sku_id& sku, sku_sync& r, sync_time now, bool bulk,
+                              bool config_change) {
   if (r.pinned && !r.in_flight && r.intent && r.target() < *r.intent) {
     // The pinned change would now show more than the SKU may: it must not go again. Give up
     // the pin (for its whole batch) and resolve by reading the channel instead.
@@ -346,6 +359,8 @@ void channel_sync::reconsider(const engine::sku_id& sku, sku_sync& r, sync_time 
     l = lane::bulk;
   } else if ((r.shadow && target < *r.shadow) || (!r.shadow && target == 0)) {
     l = lane::urgent;  // toward zero first
+  } else if (config_change) {
+    l = lane::bulk;  // a rule change's increase: behind the stock changes
   }
   if (!r.in_sync()) {
     mark_out_of_sync(r, reason_pending, now);

@@ -174,8 +174,11 @@ public:
   channel_sync(engine::channel_id channel, sync_options opts, std::uint64_t boot,
                std::uint64_t seed);
 
-  /// The rules' answer for `sku` changed (or is first known).
-  void set_expected(const engine::sku_id& sku, std::int64_t expected, sync_time now);
+  /// The rules' answer for `sku` changed (or is first known). `config_change`: it changed because
+  /// the channel's rules did, not the stock: an increase goes on the bulk lane (a decrease still
+  /// goes urgent: toward zero first), so a reload does not crowd out the stock changes.
+  void set_expected(const engine::sku_id& sku, std::int64_t expected, sync_time now,
+                    bool config_change = false);
   /// stockd applied an order of this channel for `sku`. With compare-and-set the channel already
   /// lowered itself (the shadow follows); without it, the next push says the new value.
   void own_order_seen(const engine::sku_id& sku, std::int64_t qty, sync_time now);
@@ -228,6 +231,8 @@ public:
   void note_rate_limited(sync_time now);
 
   const sku_sync* find(const engine::sku_id& sku) const;
+  /// Every SKU the channel has a record of (shadow mode reads them all back).
+  std::vector<engine::sku_id> known_skus() const;
   /// SKUs out of sync for at least `min_age`, oldest first, at most `limit`.
   std::vector<std::pair<engine::sku_id, const sku_sync*>> out_of_sync(
       sync_time now, std::chrono::milliseconds min_age, std::size_t limit) const;
@@ -258,7 +263,8 @@ private:
   void touch(const engine::sku_id& sku, sku_sync& r);
   bool key_stored(const sku_sync& r) const;
   /// Queues the SKU if the channel needs telling, in the lane its change belongs to.
-  void reconsider(const engine::sku_id& sku, sku_sync& r, sync_time now, bool bulk = false);
+  void reconsider(const engine::sku_id& sku, sku_sync& r, sync_time now, bool bulk = false,
+                  bool config_change = false);
   void enqueue(const engine::sku_id& sku, sku_sync& r, lane l, sync_time now);
   /// Drops the pinned batch holding `sku`: its SKUs are read back instead.
   void unpin(const engine::sku_id& sku, sync_time now);

@@ -95,6 +95,14 @@ public:
   /// construction (a channel asks on every stock change). Valid as long as the catalog.
   std::span<const sku_id> kits_containing(const sku_id& component) const;
 
+  /// Every configured SKU by id, and every source's mapping table (external id → SKU), for
+  /// listing (config versions, diffs).
+  const std::map<std::string, sku_info, std::less<>>& skus() const noexcept { return skus_; }
+  const std::map<std::string, std::map<std::string, sku_id, std::less<>>, std::less<>>&
+  sku_maps() const noexcept {
+    return sku_maps_;
+  }
+
   const std::vector<channel_info>& channels() const noexcept { return channels_; }
   /// The configured channel, or nullptr. Valid as long as the catalog.
   const channel_info* find_channel(const channel_id& id) const;

@@ -16,6 +16,7 @@
 #include "server/placement.hpp"
 #include "server/reconciliation.hpp"
 #include "server/reservations.hpp"
+#include "server/governance.hpp"
 #include "server/snapshots.hpp"
 #include "server/trace.hpp"
 #include "server/url.hpp"
@@ -326,6 +327,7 @@ void write_channel_statuses(json_writer& w, const std::vector<actors::channel_st
     }
     w.end_object();
     write_reconcile_status(w, c);
+    write_shadow(w, c);
     w.end_object();
   }
   w.end_array();
@@ -453,6 +455,9 @@ void api::handle(request&& req, responder respond, bool admin_routes) {
       admin ? post_reconcile(deps_, path, req, std::move(respond))
             : get_reconciliation(deps_, path, req, std::move(respond));
     }
+    return;
+  }
+  if (route_governance(req, path, respond)) {
     return;
   }
   if (method != http::verb::get) {
@@ -705,7 +710,7 @@ void api::get_sku(const request& req, std::string sku, responder respond) {
   }
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
-  const engine::catalog* catalog = deps_.catalog;
+  const engine::catalog* catalog = deps_.catalog.get();
   actors::runtime* engine = deps_.engine;
   engine->query_sku(engine::sku_id(sku), [respond, sku, version, keep_alive, catalog,
                                           engine](actors::sku_view view) {

@@ -34,16 +34,18 @@ using response = http::response<http::string_body>;
 using responder = std::function<void(response&&)>;
 
 struct shopify_webhook_channel;
+class governance;
 
 struct api_dependencies {
   const options* opts = nullptr;
-  const engine::catalog* catalog = nullptr;
+  actors::catalog_ref catalog;  // the catalog in force (a reload swaps it)
   const connectors::decode_limits* limits = nullptr;
   store::database* db = nullptr;
   store::writer* writer = nullptr;
   actors::runtime* engine = nullptr;
   actors::metrics* counters = nullptr;
   std::size_t in_flight_max = 0;
+  governance* config_governance = nullptr;  // versions, reload, shadow (governance.hpp)
   const actors::history_sampler* history = nullptr;  // GET /v1/history; null: 503
   /// Channels that take Shopify webhooks, with their resolved secrets (server/shopify_webhooks.hpp);
   /// null or empty: none does.
@@ -106,6 +108,8 @@ private:
   connectors::json_writer status_open();
   response get_metrics(const request& req);
   bool authorize(const request& req, scope needed, responder& respond);
+  /// The governance routes (server/governance.cpp); false when `path` is none of them.
+  bool route_governance(request& req, std::string_view path, responder& respond);
 
   api_dependencies deps_;
   authenticator auth_;

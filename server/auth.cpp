@@ -36,4 +36,20 @@ auth_result authenticator::check(std::string_view header, scope needed) const {
   return auth_result::invalid;
 }
 
+std::optional<std::string> authenticator::identify(std::string_view header) const {
+  constexpr std::string_view prefix = "Bearer ";
+  if (header.size() <= prefix.size() || header.substr(0, prefix.size()) != prefix) {
+    return std::nullopt;
+  }
+  const std::string digest = sha256_hex(header.substr(prefix.size()));
+  for (const auto& token : tokens_) {
+    if (token.sha256_hex.size() == digest.size() &&
+        CRYPTO_memcmp(token.sha256_hex.data(), digest.data(), digest.size()) == 0) {
+      // Config tokens always have a name; a nameless one is known by its digest's prefix.
+      return token.name.empty() ? "sha256:" + token.sha256_hex.substr(0, 12) : token.name;
+    }
+  }
+  return std::nullopt;
+}
+
 } // namespace stockd::server

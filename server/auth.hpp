@@ -19,6 +19,9 @@ public:
   explicit authenticator(std::vector<token_entry> tokens) : tokens_(std::move(tokens)) {}
   /// `header` is the Authorization header's value ("Bearer <token>").
   auth_result check(std::string_view header, scope needed) const;
+  /// The name of the token `header` carries (for audit: who loaded a config version); nullopt
+  /// when it matches none. Never the token itself.
+  std::optional<std::string> identify(std::string_view header) const;
   bool empty() const noexcept { return tokens_.empty(); }
 
 private:

@@ -250,7 +250,8 @@ void post_reconcile(const api_dependencies& deps, std::string_view path, const r
     }
     if (answer->id.empty()) {
       respond(api::error(http::status::conflict, version, keep_alive,
-                         "the channel has no connector to read with", "channel"));
+                         "the channel cannot reconcile: it has no connector, is in shadow mode or is being removed",
+                         "channel"));
       return;
     }
     json_writer w;

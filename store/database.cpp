@@ -76,6 +76,51 @@ MDB_val as_val(const be64& b) noexcept {
   return MDB_val{b.size(), const_cast<char*>(b.data())};
 }
 
+// A config version: at_ms, then each string as a 4-byte big-endian length and its bytes.
+std::string encode_config_version(const config_version_record& r) {
+  std::string out;
+  const be64 at = to_be64(static_cast<std::uint64_t>(r.at_ms));
+  out.append(at.data(), at.size());
+  for (const std::string* field : {&r.identity, &r.source, &r.text, &r.diff_json}) {
+    const auto n = static_cast<std::uint32_t>(field->size());
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      out += static_cast<char>((n >> shift) & 0xffU);
+    }
+    out += *field;
+  }
+  return out;
+}
+
+std::optional<config_version_record> decode_config_version(std::uint64_t version,
+                                                           std::string_view bytes) {
+  config_version_record r;
+  r.version = version;
+  if (bytes.size() < 8) {
+    return std::nullopt;
+  }
+  r.at_ms = static_cast<std::int64_t>(from_be64(bytes.data()));
+  bytes.remove_prefix(8);
+  for (std::string* field : {&r.identity, &r.source, &r.text, &r.diff_json}) {
+    if (bytes.size() < 4) {
+      return std::nullopt;
+    }
+    std::uint32_t n = 0;
+    for (int i = 0; i < 4; ++i) {
+      n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+    }
+    bytes.remove_prefix(4);
+    if (bytes.size() < n) {
+      return std::nullopt;
+    }
+    field->assign(bytes.substr(0, n));
+    bytes.remove_prefix(n);
+  }
+  if (!bytes.empty()) {
+    return std::nullopt;
+  }
+  return r;
+}
+
 std::string_view as_view(const MDB_val& v) noexcept {
   return {static_cast<const char*>(v.mv_data), v.mv_size};
 }
@@ -213,6 +258,7 @@ struct database::impl {
   MDB_dbi meta = 0;
   MDB_dbi outbox = 0;
   MDB_dbi runs = 0;
+  MDB_dbi config_versions = 0;
   options opts;
   std::size_t key_bytes_max = 0;
   int lock_fd = -1;
@@ -402,6 +448,7 @@ struct database::impl {
           {"journal", &journal}, {"dedup", &dedup},   {"ledger", &ledger},
           {"checkpoints", &checkpoints}, {"meta", &meta},     {"outbox", &outbox},
           {"reconcile_runs", &runs},
+          {"config_versions", &config_versions},
       };
       for (const auto& [name, dbi] : tables) {
         if (const int rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi); rc != 0) {
@@ -1033,6 +1080,78 @@ result<std::vector<checkpoint_record>> database::read_checkpoints(
     return unexpected(lmdb_error(rc, "read checkpoints"));
   }
   return records;
+}
+
+result<void> database::put_config_version(const config_version_record& record) {
+  impl& d = *impl_;
+  if (record.version == 0) {
+    return unexpected(make_error(errc::invalid, "config version 0"));
+  }
+  // Only the writer thread writes, so nothing can come between this read and the put.
+  auto latest = read_config_versions(0, 1);
+  if (!latest) {
+    return unexpected(latest.error());
+  }
+  if (!latest->empty() && latest->front().version >= record.version) {
+    return unexpected(make_error(errc::invalid, "config version " +
+                                                    std::to_string(record.version) +
+                                                    " is not after the stored " +
+                                                    std::to_string(latest->front().version)));
+  }
+  const std::string bytes = encode_config_version(record);
+  return d.write("write config version", [&](MDB_txn* txn) {
+    const be64 key = to_be64(record.version);
+    MDB_val k = as_val(key);
+    MDB_val v = as_val(bytes);
+    return mdb_put(txn, d.config_versions, &k, &v, MDB_NOOVERWRITE);
+  });
+}
+
+result<std::vector<config_version_record>> database::read_config_versions(
+    std::uint64_t before, std::size_t limit) const {
+  const impl& d = *impl_;
+  std::vector<config_version_record> out;
+  if (limit == 0) {
+    return out;
+  }
+  read_cursor reader(d.remap_mutex);
+  if (auto opened = d.open_cursor(reader, d.config_versions); !opened) {
+    return unexpected(opened.error());
+  }
+  MDB_cursor* const cursor = reader.cursor.get();
+  MDB_val k{};
+  MDB_val v{};
+  int rc = 0;
+  if (before == 0) {
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
+  } else {
+    // The first key at or past `before`, then one back.
+    const be64 start = to_be64(before);
+    k = as_val(start);
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cursor, &k, &v, MDB_LAST)
+                            : (rc == 0 ? mdb_cursor_get(cursor, &k, &v, MDB_PREV) : rc);
+    if (rc == 0 && k.mv_size == 8 && from_be64(k.mv_data) >= before) {
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV);
+    }
+  }
+  while (rc == 0 && out.size() < limit) {
+    if (k.mv_size != 8) {
+      return unexpected(make_error(errc::corrupt, "a config version key is not 8 bytes"));
+    }
+    auto record = decode_config_version(from_be64(k.mv_data), as_view(v));
+    if (!record) {
+      return unexpected(make_error(errc::corrupt, "config version " +
+                                                      std::to_string(from_be64(k.mv_data)) +
+                                                      " does not decode"));
+    }
+    out.push_back(std::move(*record));
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return unexpected(lmdb_error(rc, "read config versions"));
+  }
+  return out;
 }
 
 result<std::vector<outbox_record>> database::read_outbox(const engine::channel_id& channel,

@@ -83,6 +83,16 @@ struct run_record {
   std::string bytes;
 };
 
+/// One accepted configuration (GET /v1/config/versions): stored at start and on each reload.
+struct config_version_record {
+  std::uint64_t version = 0;   // 1, 2, ... in the order they were accepted
+  std::int64_t at_ms = 0;      // when, in Unix milliseconds
+  std::string identity;        // the token's name that loaded it, or "startup"
+  std::string source;          // the file's path, "request body" or "embedded default"
+  std::string text;            // the file's text as loaded (secrets are references in it)
+  std::string diff_json;       // the changes from the previous version, as a JSON array
+};
+
 struct stats {
   std::uint64_t journal_head = 0;     // highest seq appended
   std::uint64_t journal_entries = 0;
@@ -125,7 +135,15 @@ public:
   result<void> write_checkpoints(std::span<const checkpoint_record> records, std::uint32_t shard,
                                  std::uint64_t watermark);
 
+  /// Stores one config version in its own durable transaction (config_versions table). A
+  /// version already stored is refused with errc::invalid: versions are never rewritten.
+  result<void> put_config_version(const config_version_record& record);
+
   // ---- any thread ---------------------------------------------------------------------------
+  /// Stored config versions newest first, those below `before` (0: from the newest), at most
+  /// `limit`.
+  result<std::vector<config_version_record>> read_config_versions(std::uint64_t before,
+                                                                  std::size_t limit) const;
   /// Whether `entry` can be stored: its source and SKU contain no NUL byte (NUL separates the
   /// parts of composite keys) and every key it produces fits LMDB's key size limit. append()
   /// refuses a whole batch with errc::invalid otherwise; the writer checks each submission first

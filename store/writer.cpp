@@ -30,6 +30,11 @@ struct writer::outbox_job {
   outbox_completion done;
 };
 
+struct writer::config_job {
+  config_version_record record;
+  outbox_completion done;
+};
+
 namespace {
 
 // io_error and corrupt mean the store can no longer be trusted to keep what it acknowledges;
@@ -110,6 +115,22 @@ bool writer::submit_outbox(std::vector<outbox_record> records, outbox_completion
   return true;
 }
 
+bool writer::submit_config_version(config_version_record record, outbox_completion done) {
+  assert(done);
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || failed_ || configs_.size() >= opts_.queue_config_jobs_max) {
+      return false;
+    }
+    auto job = std::make_unique<config_job>();
+    job->record = std::move(record);
+    job->done = std::move(done);
+    configs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+  return true;
+}
+
 void writer::on_commit(std::function<void(std::uint64_t head)> hook) {
   std::lock_guard lock(mutex_);
   on_commit_ = std::move(hook);
@@ -167,19 +188,26 @@ void writer::run() {
   std::vector<checkpoint_part> parts;
   std::vector<std::unique_ptr<checkpoint_job>> finished;
   std::vector<std::unique_ptr<outbox_job>> outboxes;
+  std::unique_ptr<config_job> config;
   for (;;) {
     batch.clear();
     parts.clear();
     finished.clear();
     outboxes.clear();
+    config.reset();
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] {
         return stopping_ || !appends_.empty() || !checkpoints_.empty() || partial_ != nullptr ||
-               !outboxes_.empty();
+               !outboxes_.empty() || !configs_.empty();
       });
-      if (appends_.empty() && checkpoints_.empty() && partial_ == nullptr && outboxes_.empty()) {
+      if (appends_.empty() && checkpoints_.empty() && partial_ == nullptr && outboxes_.empty() &&
+          configs_.empty()) {
         return;  // stopping, and everything queued is done
+      }
+      if (!configs_.empty()) {
+        config = std::move(configs_.front());
+        configs_.pop_front();
       }
       // Everything queued, up to the batch limits, goes into one commit: that is the group
       // commit. Checkpoints ride in the same transaction as the events, so a checkpoint round
@@ -227,7 +255,28 @@ void writer::run() {
         outboxes_.pop_front();
       }
     }
-    commit_group(batch, parts, finished, outboxes);
+    if (!batch.empty() || !parts.empty() || !outboxes.empty()) {
+      commit_group(batch, parts, finished, outboxes);
+    }
+    if (config) {
+      // Its own transaction: a config version is rare, and must not fail the group with it.
+      bool failed_already = false;
+      error failure;
+      {
+        std::lock_guard lock(mutex_);
+        failed_already = failed_;
+        failure = failure_;
+      }
+      if (failed_already) {
+        config->done(&failure);
+        continue;
+      }
+      auto stored = db_.put_config_version(config->record);
+      if (!stored && is_fatal(stored.error())) {
+        mark_failed(stored.error());
+      }
+      config->done(stored ? nullptr : &stored.error());
+    }
   }
 }
 

@@ -34,6 +34,7 @@ struct writer_options {
   // Channel outbox entries in one commit at most (whole submissions; one larger still goes).
   // An entry is a few dozen bytes, written where its channel's others are.
   std::size_t outbox_records_per_commit_max = 4096;
+  std::size_t queue_config_jobs_max = 16;  // config versions waiting (reloads are rare)
 };
 
 /// Called on the writer thread after the commit: `statuses[i]` belongs to `entries[i]`, whose
@@ -69,6 +70,11 @@ public:
   /// after the commit (failure set when nothing was stored). False as for submit_checkpoints.
   bool submit_outbox(std::vector<outbox_record> records, outbox_completion done);
 
+  /// A config version (database::put_config_version), committed on its own after the group it
+  /// is queued behind; `done` after the commit (failure set when nothing was stored). False
+  /// when stopping, failed, or `queue_config_jobs_max` are queued.
+  bool submit_config_version(config_version_record record, outbox_completion done);
+
   /// Called on the writer thread after each successful journal commit (after its completions)
   /// with the new journal head.
   void on_commit(std::function<void(std::uint64_t head)> hook);
@@ -93,6 +99,7 @@ private:
   struct append_job;
   struct checkpoint_job;
   struct outbox_job;
+  struct config_job;
   void run();
   struct checkpoint_part {
     checkpoint_job* job = nullptr;
@@ -124,6 +131,7 @@ private:
   error failure_;  // the fatal failure, once failed_
   std::function<void(std::uint64_t)> on_commit_;
   std::deque<std::unique_ptr<outbox_job>> outboxes_;
+  std::deque<std::unique_ptr<config_job>> configs_;
   std::unique_ptr<checkpoint_job> partial_;  // a round spread over commits, begun not finished
   // Writer thread only.
   std::atomic<std::uint64_t> commits_{0};

@@ -793,3 +793,22 @@ TEST_CASE("a throttled bulk job waits for Retry-After, a refused one goes in ord
   CHECK(s.find(sku("A"))->in_sync());
   CHECK(s.find(sku("B"))->in_sync());
 }
+
+TEST_CASE("a rule change's increase goes on the bulk lane and its decrease stays urgent",
+          "[connectors][sync]") {
+  channel_sync s(channel_id("shop"), {}, 1, 1);
+  settle_at(s, "UP", 5, t0);
+  settle_at(s, "DOWN", 5, t0);
+  settle_at(s, "SAME", 5, t0);
+  s.set_expected(sku("UP"), 8, t0, true);
+  s.set_expected(sku("DOWN"), 2, t0, true);
+  s.set_expected(sku("SAME"), 5, t0, true);  // unchanged for the channel: nothing to send
+  CHECK(s.queued(lane::bulk) == 1);
+  CHECK(s.queued(lane::urgent) == 1);
+  CHECK(s.queued(lane::normal) == 0);
+  auto b = s.next_batch(t0);
+  REQUIRE(b);
+  REQUIRE(b->items.size() == 2);
+  CHECK(b->items[0].sku.str() == "DOWN");  // urgent first
+  CHECK(b->items[1].sku.str() == "UP");
+}
