@@ -22,6 +22,7 @@
 
 #include "apps/stockctl_data.hpp"
 #include "config/config.hpp"
+#include "config/config_diff.hpp"
 #include "connectors/json_writer.hpp"
 
 #include "apps/stockctl_trace.hpp"
@@ -59,11 +60,14 @@ constexpr const char* usage =
     "                         DIR, keeping its seqs; stockd must not be running on DIR;\n"
     "                         resumable after an interruption\n"
     "  config validate FILE   check a config file as stockd would at start\n"
+    "  config diff OLD NEW    what changed between two config files, by setting (exit 1 when\n"
+    "                         they differ)\n"
     "--json prints a command's summary as JSON (trace prints a timeline without it; the other\n"
     "HTTP commands always print the server's JSON).\n"
     "environment: STOCKD_SERVER (default 127.0.0.1:8080), STOCKD_TOKEN\n"
     "exit status: 0 ok; 1 the answer is 'not ok' (the server answered an error, replay found a\n"
-    "difference, config validate found a problem, import had rejected events); 2 usage;\n"
+    "difference, config validate found a problem, config diff found a change, import had\n"
+    "rejected events); 2 usage, or config diff given an invalid file;\n"
     "3 cannot connect; 4 the data directory or a file could not be read or written\n";
 
 struct reply {
@@ -250,6 +254,45 @@ int import_events(const std::string& server, const std::string& token, const std
   return counts.rejected == 0 ? 0 : 1;
 }
 
+// The semantic diff stockd records for a reload (config/config_diff.hpp): by setting, entries
+// named by id. Exit 0 when equal, 1 when they differ, 2 when a file is invalid.
+int diff_configs(const std::string& before_file, const std::string& after_file, bool json) {
+  auto before = stockd::config::load_file(before_file);
+  auto after = stockd::config::load_file(after_file);
+  for (const auto* loaded : {&before, &after}) {
+    if (!*loaded) {
+      std::fprintf(stderr, "stockctl: %s: INVALID: %s\n",
+                   (loaded == &before ? before_file : after_file).c_str(),
+                   loaded->error().to_string().c_str());
+      return 2;
+    }
+  }
+  const auto changes = stockd::config::diff(*before, *after);
+  if (json) {
+    stockd::connectors::json_writer w;
+    w.begin_object().key("changes").begin_array();
+    for (const auto& c : changes) {
+      w.begin_object().field("kind", stockd::config::to_string(c.kind)).field("path", c.path);
+      c.kind == stockd::config::config_change::kind_t::added ? w.key("before").null()
+                                                            : w.field("before", c.before);
+      c.kind == stockd::config::config_change::kind_t::removed ? w.key("after").null()
+                                                              : w.field("after", c.after);
+      w.end_object();
+    }
+    w.end_array().end_object();
+    std::cout << w.take() << '\n';
+  } else if (changes.empty()) {
+    std::printf("no differences\n");
+  } else {
+    for (const auto& c : changes) {
+      std::printf("%-8s %-50s %s -> %s\n", std::string(stockd::config::to_string(c.kind)).c_str(),
+                  c.path.c_str(), c.before.empty() ? "-" : c.before.c_str(),
+                  c.after.empty() ? "-" : c.after.c_str());
+    }
+  }
+  return changes.empty() ? 0 : 1;
+}
+
 int validate_config(const std::string& file, bool json) {
   auto loaded = stockd::config::load_file(file);
   if (json) {
@@ -338,6 +381,9 @@ int main(int argc, char** argv) {
   }
   if (cmd == "config" && args.size() == 3 && args[1] == "validate") {
     return validate_config(args[2], data.json);
+  }
+  if (cmd == "config" && args.size() == 4 && args[1] == "diff") {
+    return diff_configs(args[2], args[3], data.json);
   }
   std::string target;
   http::verb method = http::verb::get;

@@ -205,7 +205,7 @@ TEST_CASE("stockctl export writes states and the journal, and import restores th
   CHECK(rejected.output.find("first rejection:") != std::string::npos);
 }
 
-TEST_CASE("stockctl config validate exits 0 for a good file and 1 naming the key of a bad one",
+TEST_CASE("stockctl config validate and config diff exit with their codes and name what they found",
           "[e2e][stockctl]") {
   server_process holder;  // a temporary directory for the files
   const std::string good = holder.temp_dir() + "/good.toml";
@@ -223,6 +223,18 @@ TEST_CASE("stockctl config validate exits 0 for a good file and 1 naming the key
   CHECK(wrong.output.find("colour") != std::string::npos);
   CHECK(stockctl_offline("config validate " + holder.temp_dir() + "/missing.toml").exit_code == 1);
   CHECK(stockctl_offline("config frobnicate").exit_code == 2);
+
+  // config diff: by setting, named by id; exit 1 when they differ, 0 when equal.
+  const std::string more = holder.temp_dir() + "/more.toml";
+  std::ofstream(more) << "[[locations]]\nid = \"main\"\n\n[[locations]]\nid = \"dc-2\"\n";
+  auto same = stockctl_offline("config diff " + good + " " + good);
+  CHECK(same.exit_code == 0);
+  CHECK(same.output.find("no differences") != std::string::npos);
+  auto changed = stockctl_offline("config diff --json " + good + " " + more);
+  CHECK(changed.exit_code == 1);
+  CHECK(changed.output.find("{\"kind\":\"added\",\"path\":\"locations.dc-2\",\"before\":null") !=
+        std::string::npos);
+  CHECK(stockctl_offline("config diff " + good + " " + bad).exit_code == 2);
 }
 
 TEST_CASE("stockctl lists what is out of sync, re-pushes a channel and exits with its codes",
