@@ -134,9 +134,18 @@ void channel_sync::restore(const engine::sku_id& sku, const outbox_entry& entry,
   r.stored = hash_of(encode(entry));
   if (entry.parked) {
     mark_out_of_sync(r, entry.reason, now);
-  } else if (opts_.compare_and_set && entry.maybe_applied) {
+  } else if (opts_.compare_and_set && (entry.maybe_applied || entry.intent)) {
     // A call that may have applied, with a key the channel knew only within its batch: read
-    // the channel back, and take the safe base (channel_reported).
+    // the channel back, and take the safe base (channel_reported). A stored intent is such a
+    // call too: its key is stored before it is first sent, so it may have been sent and applied
+    // with the answer (or the shadow it confirmed) lost in the restart. Taken as the shadow, the
+    // older value would make the channel's sales since then look like nothing (found by the
+    // deterministic simulation: a stale answer from 19 down to 17 read as no unseen sale, and the
+    // two orders, arriving later, were taken off the shadow again: the channel raised over a
+    // sale stockd had not seen).
+    if (entry.intent) {
+      r.maybe_applied = std::max(entry.maybe_applied.value_or(0), *entry.intent);
+    }
     r.needs_read = true;
     reads_.push_back(sku);
     mark_out_of_sync(r, reason_pending, now);

@@ -180,3 +180,55 @@ TEST_CASE("a dead letter stays parked across a restart until its expected value 
   CHECK(b->items[0].quantity == 3);
   CHECK(after.parked_count() == 0);
 }
+
+// Found by the deterministic simulation (tests/simulation, seed 85786625): on a compare-and-set
+// channel, a push applied but the outbox write of its confirmation was lost in a restart. The
+// restored entry said "intent 19, shadow unknown"; the channel then sold 2, the expected value
+// went up, the push from the old base was answered stale with 17, and 17 was read as no unseen
+// sale. The 2 orders, arriving later, were taken off the shadow once more, and the channel was
+// raised to the full expected value over a third sale stockd had not seen.
+TEST_CASE("a compare-and-set intent restored after a restart counts as maybe applied, so the "
+          "channel's sales since are held back",
+          "[connectors][outbox]") {
+  sync_options opts = durable();
+  opts.compare_and_set = true;
+  fake_store disk;
+  {
+    channel_sync before(channel_id("shop"), opts, 1, 1);
+    before.set_expected(sku_id("A"), 19, t0);
+    // Compare-and-set needs a base: the channel is read first (it shows nothing yet).
+    REQUIRE(before.take_reads() == std::vector<sku_id>{sku_id("A")});
+    before.channel_reported(sku_id("A"), 0, t0);
+    disk.persist(before);  // the intent and its key, stored before the push goes
+    auto b = before.next_batch(t0);
+    REQUIRE(b);
+    before.on_result(*b, answer(*b, item_outcome::applied), t0);
+    // The confirmation's outbox write never happens: the process dies here.
+  }
+  channel_sync after(channel_id("shop"), opts, 2, 2);
+  disk.restore(after, t0 + 1s);
+  // The channel sold 2 of the 19 meanwhile; stockd has seen neither order. Asked, it says 17.
+  const auto reads = after.take_reads();
+  REQUIRE(reads == std::vector<sku_id>{sku_id("A")});
+  after.set_expected(sku_id("A"), 30, t0 + 1s);  // a receipt
+  after.channel_reported(sku_id("A"), 17, t0 + 2s);
+  CHECK(after.find(sku_id("A"))->unseen == 2);
+  CHECK(after.find(sku_id("A"))->target() == 28);
+  // The two orders arrive (30 - 2 = 28 expected): the shadow stays 17, nothing sold is counted
+  // twice, and the channel is told 28, from 17.
+  after.own_order_seen(sku_id("A"), 2, t0 + 3s);
+  after.set_expected(sku_id("A"), 28, t0 + 3s);
+  const sku_sync* r = after.find(sku_id("A"));
+  CHECK(r->unseen == 0);
+  CHECK(r->shadow == std::optional<std::int64_t>{17});
+  // The held units used up, the channel is read once more to check the shadow: still 17.
+  for (const auto& sku : after.take_reads()) {
+    after.channel_reported(sku, 17, t0 + 4s);
+  }
+  disk.persist(after);
+  auto b = after.next_batch(t0 + 10s);
+  REQUIRE(b);
+  REQUIRE(b->items.size() == 1);
+  CHECK(b->items[0].quantity == 28);
+  CHECK(b->items[0].change_from == std::optional<std::int64_t>{17});
+}
