@@ -45,6 +45,9 @@ constexpr const char* usage =
     "                         oldest first, with the reason\n"
     "  dead-letters [--channel ID] [--limit N]   items a channel refused, parked\n"
     "  repush CHANNEL         queue a full re-push of the channel (bulk lane; admin scope)\n"
+    "  reconcile run CHANNEL  start a reconciliation run now (admin scope)\n"
+    "  reconcile show [RUN] [--channel ID] [--limit N]   the stored runs, newest first, or one\n"
+    "                         run (CHANNEL.N) with every variance, its class and action\n"
     "  trace SOURCE:ID [--json]   an event's path: accepted, applied, the channel pushes that\n"
     "                         carried it and each answer (exit 1 when the event is unknown)\n"
     "  import FILE            post NDJSON events (FILE or - for stdin) in batches of --batch N\n"
@@ -425,6 +428,14 @@ int main(int argc, char** argv) {
   } else if (cmd == "repush" && args.size() == 2) {
     method = http::verb::post;
     target = "/v1/admin/channels/" + percent_encode(args[1]) + "/repush";
+  } else if (cmd == "reconcile" && args.size() == 3 && args[1] == "run") {
+    method = http::verb::post;
+    target = "/v1/admin/reconcile/" + percent_encode(args[2]);
+  } else if (cmd == "reconcile" && args.size() == 3 && args[1] == "show") {
+    target = "/v1/reconciliation/runs/" + percent_encode(args[2]);
+  } else if (cmd == "reconcile" && args.size() == 2 && args[1] == "show") {
+    target = "/v1/reconciliation/runs";
+    query({{"channel", &channel}, {"limit", &limit}});
   } else {
     std::fputs(usage, stderr);
     return 2;

@@ -3,6 +3,8 @@
 // hand edit, a push the channel answered and lost, and an order the channel took that never
 // reached stockd. A run finds each, classifies it and applies the channel's policy; the runs
 // are served, survive a restart, and show in /v1/status and /metrics.
+#include <sys/wait.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -260,6 +262,22 @@ TEST_CASE("the reconciliation endpoints check the scope, the channel and the run
   CHECK(server.get("/v1/reconciliation/runs?channel=nope").status == 400);
   json_doc empty = server.get_json("/v1/reconciliation/runs");
   CHECK(empty["runs"].get_array().value().size() == 0);
+
+  // stockctl reconcile run|show: the same endpoints, with stockctl's exit codes.
+  auto ctl = [&server](const std::string& args) {
+    const std::string command = "STOCKD_SERVER=127.0.0.1:" + std::to_string(server.port()) +
+                                " STOCKD_TOKEN=" + server.token() + " " + STOCKCTL_BINARY + " " +
+                                args + " >/dev/null 2>&1";
+    const int status = std::system(command.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  CHECK(ctl("reconcile run shop") == 0);
+  CHECK(ctl("reconcile run nope") == 1);
+  CHECK(eventually([&] { return ctl("reconcile show shop.1") == 0; }, std::chrono::seconds(30),
+                   std::chrono::milliseconds(100)));
+  CHECK(ctl("reconcile show --channel shop --limit 5") == 0);
+  CHECK(ctl("reconcile show shop.x") == 1);
+  CHECK(ctl("reconcile frob") == 2);
 }
 
 } // namespace stockd::e2e
