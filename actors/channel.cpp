@@ -388,6 +388,18 @@ void finish_run(self_pointer self, sync_time now) {
   }
   h.corrected += run.corrected;
   h.alerts += run.alerts;
+  if (h.setup.variances != nullptr) {
+    h.setup.variances->fetch_add(run.variances, std::memory_order_relaxed);
+  }
+  if (h.setup.report_variance) {
+    // The variance alert judges every run (a clean one resolves it); units over the variances
+    // the run lists (it keeps at most variances_max of them).
+    variance_report report{h.setup.info->id.str(), run.skus_read, run.variances, 0};
+    for (const auto& v : run.found) {
+      report.units_different += v.shows ? std::abs(v.expected - *v.shows) : v.expected;
+    }
+    h.setup.report_variance(std::move(report));
+  }
   if (run.alerts > 0) {
     // The alert hook: counted in status and /metrics, listed in the run; alert sinks read them.
     std::fprintf(stderr, "stockd: channel %s: reconciliation %s: %llu variance(s) alerted\n",

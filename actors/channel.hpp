@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/alert_policy.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/push_trace.hpp"
 #include "actors/metrics.hpp"
@@ -49,6 +50,10 @@ struct channel_setup {
   std::function<bool(std::vector<store::outbox_record>, store::outbox_completion)> persist;
   /// Where the propagation latency goes (metrics::propagation); null: not measured.
   latency_histogram* propagation = nullptr;
+  /// Each finished reconciliation run's variances are counted here (the dashboard's chart,
+  /// metrics::reconciliation_variances) and reported (the variance alert); null / empty: not.
+  metrics::counter* variances = nullptr;
+  std::function<void(variance_report)> report_variance;
 };
 
 struct channel_holder {

@@ -75,9 +75,7 @@ runtime::runtime(const options& opts, const engine::catalog& catalog, store::dat
   std::map<std::string, channel_actor> by_id;
   for (auto& setup : channels) {
     const engine::channel_info* info = setup.info;
-    if (setup.propagation == nullptr) {
-      setup.propagation = &counters.propagation;
-    }
+    wire_channel(setup);
     auto actor = system_->spawn(channel, std::move(setup), &catalog_);
     by_id.emplace(info->id.str(), actor);
     channels_.push_back(std::move(actor));
@@ -91,9 +89,12 @@ runtime::runtime(const options& opts, const engine::catalog& catalog, store::dat
 }
 
 runtime::~runtime() {
-  if (alerts_) {
-    caf::anon_send_exit(*alerts_, caf::exit_reason::user_shutdown);
-    alerts_.reset();
+  {
+    std::lock_guard lock(alerts_mutex_);
+    if (alerts_) {
+      caf::anon_send_exit(*alerts_, caf::exit_reason::user_shutdown);
+      alerts_.reset();
+    }
   }
   for (auto& shard : shards_) {
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
@@ -481,7 +482,21 @@ void runtime::trace(const engine::sku_id& sku, const engine::location_id& locati
                               trace_atom::value, sku, location, seq);
 }
 
+void runtime::wire_channel(channel_setup& setup) {
+  if (setup.propagation == nullptr) {
+    setup.propagation = &ctx_.counters->propagation;
+  }
+  if (setup.variances == nullptr) {
+    setup.variances = &ctx_.counters->reconciliation_variances;
+  }
+  if (!setup.report_variance) {
+    // Channel actors stop before the runtime goes (the destructor), so `this` outlives them.
+    setup.report_variance = [this](variance_report report) { report_variance(std::move(report)); };
+  }
+}
+
 void runtime::start_alerts(alerts_setup setup) {
+  std::lock_guard lock(alerts_mutex_);
   if (setup.sinks.empty() || setup.http == nullptr || alerts_) {
     return;
   }
@@ -493,6 +508,8 @@ void runtime::start_alerts(alerts_setup setup) {
 }
 
 void runtime::report_variance(variance_report report) {
+  // Called from channel actors (a finished reconciliation run): alerts_ is set after they start.
+  std::lock_guard lock(alerts_mutex_);
   if (alerts_) {
     caf::anon_send(*alerts_, variance_atom::value, std::move(report));
   }
@@ -583,6 +600,7 @@ runtime::reconfigure_result runtime::reconfigure(reconfiguration change,
   }
   for (auto& setup : change.added) {
     const engine::channel_id id = setup.info->id;
+    wire_channel(setup);
     auto actor = system_->spawn(channel, std::move(setup), &next);
     by_id[id.str()] = actor;
     added.push_back(actor);

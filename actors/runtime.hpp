@@ -102,6 +102,13 @@ public:
   /// A reconciliation's result for one channel, for the variance alert (the reconciler calls
   /// this); ignored when no alerts run.
   void report_variance(variance_report report);
+
+private:
+  /// What every channel actor gets from the runtime: the propagation histogram, the variance
+  /// counter and the variance alert hook (unless the setup brings its own).
+  void wire_channel(channel_setup& setup);
+
+public:
   /// Starts a reconciliation run of `channel` now (connectors/reconcile.hpp); `reply` once with
   /// the run started or the one already on, nullopt when the channel did not answer in time.
   void reconcile(const engine::channel_id& channel,
@@ -183,6 +190,7 @@ private:
   mutable std::mutex channels_mutex_;  // channels_ and channel_ids_ (a reload changes them)
   std::vector<channel_actor> channels_;
   std::vector<engine::channel_id> channel_ids_;  // same order
+  std::mutex alerts_mutex_;  // alerts_ is set at start and read by channel actors' runs
   std::optional<alerts_actor> alerts_;
   /// Every catalog and route map ever published (see reconfigure); the first catalog is the
   /// caller's, not owned.

@@ -187,6 +187,13 @@ TEST_CASE("a reconciliation run under the correct policy classifies a hand edit,
   const std::string metrics = server.get("/metrics").body;
   CHECK(metrics.find("stockd_reconcile_variances_total{channel=\"shop\","
                      "class=\"order_not_seen\"} 1") != std::string::npos);
+  // The dashboard's last hour counts the run's three variances.
+  json_doc history = server.get_json("/v1/history");
+  std::uint64_t charted = history["current"]["reconciliation_variances"].get_uint64().value();
+  for (auto sample : history["samples"].get_array().value()) {
+    charted += sample["reconciliation_variances"].get_uint64().value();
+  }
+  CHECK(charted == 3);
 
   // The next run finds the channel in step, and run ids go on after a restart.
   server.restart();
