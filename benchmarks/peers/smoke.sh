@@ -12,22 +12,37 @@ pid=""
 trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$work/stockd.log" ] && tail -20 "$work/stockd.log" >&2; exit 1; }
 
-port=""
-for _ in $(seq 1 200); do
-  p=$((20000 + RANDOM % 30000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || fail "no free loopback port"
 printf '[[locations]]\nid = "main"\n' > "$work/stockd.toml"
-STOCKD_TOKEN=smoke "$stockd" --config "$work/stockd.toml" --data "$work/data" \
-  --listen "127.0.0.1:$port" > "$work/stockd.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 300); do
+# A free port is only free until someone binds it (other tests start servers in parallel): when
+# stockd exits before it is ready, try again on another port, a few times.
+start_stockd() {
+  local port_try
+  for _ in $(seq 1 200); do
+    port_try=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port_try") 2>/dev/null; then port=$port_try; return 0; fi
+  done
+  fail "no free loopback port"
+}
+port=""
+for attempt in 1 2 3 4 5; do
+  start_stockd
+  rm -rf "$work/data"
+  STOCKD_TOKEN=smoke "$stockd" --config "$work/stockd.toml" --data "$work/data" \
+    --listen "127.0.0.1:$port" > "$work/stockd.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 300); do
+    grep -q ready "$work/stockd.log" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
   grep -q ready "$work/stockd.log" && break
-  kill -0 "$pid" 2>/dev/null || fail "stockd exited"
-  sleep 0.1
+  if kill -0 "$pid" 2>/dev/null; then fail "stockd not ready within 30 s"; fi
+  wait "$pid" 2>/dev/null || true
+  pid=""
+  echo "stockd exited before it was ready (attempt $attempt, port $port):" >&2
+  tail -3 "$work/stockd.log" >&2
 done
-grep -q ready "$work/stockd.log" || fail "stockd not ready within 30 s"
+[ -n "$pid" ] || fail "stockd did not start in 5 attempts"
 
 args=(run --peer stockd --target "127.0.0.1:$port" --clients 8 --rounds 2 --attempts 2000
       --skus 200 --stock 2 --hot-skus 5 --hot-stock 100 --verify 50)

@@ -473,9 +473,11 @@ private:
         return true;
       };
       auto actor = system_->spawn(actors::channel, std::move(setup), &catalog_);
-      ctx_->channels_by_location[east.str()].push_back(actor);
+      routes_[east.str()].push_back(actor);
       channel_actors_.push_back(actor);
     }
+    // Published once, before the shards exist, as the runtime does (actors/context.hpp).
+    ctx_->channels_by_location.store(&routes_, std::memory_order_release);
     for (std::uint32_t i = 0; i < shard_count; ++i) {
       shards_.push_back(system_->spawn(actors::directory_shard, i, ctx_.get(), &catalog_));
     }
@@ -562,7 +564,8 @@ private:
     run();
     shards_.clear();
     channel_actors_.clear();
-    ctx_->channels_by_location.clear();
+    ctx_->channels_by_location.store(nullptr);
+    routes_.clear();
     system_.reset();
     cfg_.reset();
     sched_ = nullptr;
@@ -1263,6 +1266,7 @@ private:
   std::unique_ptr<actors::metrics> counters_;
   std::unique_ptr<std::vector<std::atomic<std::uint64_t>>> watermarks_;
   std::unique_ptr<actors::context> ctx_;
+  actors::channel_routes routes_;  // the channels per location, published in ctx_
   std::unique_ptr<caf::actor_system_config> cfg_;
   std::unique_ptr<caf::actor_system> system_;
   caf::scheduler::test_coordinator* sched_ = nullptr;
