@@ -18,6 +18,7 @@
 #include "simulator/shopify.hpp"
 #include "simulator/webhook.hpp"
 #include "tests/e2e/event_json.hpp"
+#include "tests/e2e/fixtures.hpp"
 #include "tests/e2e/server_process.hpp"
 
 namespace stockd::e2e {
@@ -25,25 +26,8 @@ namespace {
 
 constexpr const char* secret = "e2e-hook-secret";
 
-struct hook {
-  hook()
-      : channel(make_options()),
-        server(simulator::listener_options{},
-               [this](const simulator::request& r) { return channel.handle(r); }) {
-    if (auto error = server.start()) {
-      throw std::runtime_error(*error);
-    }
-  }
-  static simulator::webhook_options make_options() {
-    simulator::webhook_options o;
-    o.secret = secret;
-    o.unknown_sku_creates = true;
-    o.rate = 50;
-    o.burst = 50;
-    return o;
-  }
-  simulator::webhook_emulator channel;
-  simulator::listener server;
+struct hook : webhook_channel {
+  hook() : webhook_channel(secret) {}
 };
 
 std::string config_for(std::uint16_t port) {

@@ -28,6 +28,7 @@
 #include "simulator/listener.hpp"
 #include "simulator/webhook.hpp"
 #include "tests/e2e/event_json.hpp"
+#include "tests/e2e/fixtures.hpp"
 #include "tests/e2e/server_process.hpp"
 
 #ifndef STOCKD_BUILD_DIR
@@ -39,25 +40,8 @@ namespace {
 
 constexpr const char* hook_secret = "e2e-dashboard-secret";
 
-struct hook {
-  hook()
-      : channel(make_options()),
-        server(simulator::listener_options{},
-               [this](const simulator::request& r) { return channel.handle(r); }) {
-    if (auto error = server.start()) {
-      throw std::runtime_error(*error);
-    }
-  }
-  static simulator::webhook_options make_options() {
-    simulator::webhook_options o;
-    o.secret = hook_secret;
-    o.unknown_sku_creates = true;
-    o.rate = 50;
-    o.burst = 50;
-    return o;
-  }
-  simulator::webhook_emulator channel;
-  simulator::listener server;
+struct hook : webhook_channel {
+  hook() : webhook_channel(hook_secret) {}
 };
 
 /// A webhook channel that pushes, a channel stockd only reports on (out of sync: no_connector),

@@ -3,8 +3,6 @@
 // hand edit, a push the channel answered and lost, and an order the channel took that never
 // reached stockd. A run finds each, classifies it and applies the channel's policy; the runs
 // are served, survive a restart, and show in /v1/status and /metrics.
-#include <sys/wait.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -14,6 +12,7 @@
 #include "simulator/listener.hpp"
 #include "simulator/shopify.hpp"
 #include "tests/e2e/event_json.hpp"
+#include "tests/e2e/fixtures.hpp"
 #include "tests/e2e/server_process.hpp"
 
 namespace stockd::e2e {
@@ -190,7 +189,9 @@ TEST_CASE("a reconciliation run under the correct policy classifies a hand edit,
   // The dashboard's last hour counts the run's three variances.
   json_doc history = server.get_json("/v1/history");
   std::uint64_t charted = history["current"]["reconciliation_variances"].get_uint64().value();
-  for (auto sample : history["samples"].get_array().value()) {
+  // Named before the loop: iterating the temporary would dangle.
+  simdjson::dom::array samples = history["samples"].get_array().value();
+  for (auto sample : samples) {
     charted += sample["reconciliation_variances"].get_uint64().value();
   }
   CHECK(charted == 3);
@@ -271,13 +272,7 @@ TEST_CASE("the reconciliation endpoints check the scope, the channel and the run
   CHECK(empty["runs"].get_array().value().size() == 0);
 
   // stockctl reconcile run|show: the same endpoints, with stockctl's exit codes.
-  auto ctl = [&server](const std::string& args) {
-    const std::string command = "STOCKD_SERVER=127.0.0.1:" + std::to_string(server.port()) +
-                                " STOCKD_TOKEN=" + server.token() + " " + STOCKCTL_BINARY + " " +
-                                args + " >/dev/null 2>&1";
-    const int status = std::system(command.c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  };
+  auto ctl = [&server](const std::string& args) { return stockctl(server, args).exit_code; };
   CHECK(ctl("reconcile run shop") == 0);
   CHECK(ctl("reconcile run nope") == 1);
   CHECK(eventually([&] { return ctl("reconcile show shop.1") == 0; }, std::chrono::seconds(30),

@@ -16,48 +16,13 @@
 #include "engine/codec.hpp"
 #include "store/database.hpp"
 #include "tests/e2e/event_json.hpp"
+#include "tests/e2e/fixtures.hpp"
 #include "tests/e2e/server_process.hpp"
 
 namespace stockd::e2e {
 namespace {
 
-struct ctl_result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-ctl_result stockctl(const server_process& server, const std::string& args) {
-  const std::string command = "STOCKD_SERVER=127.0.0.1:" + std::to_string(server.port()) +
-                              " STOCKD_TOKEN=" + server.token() + " " + STOCKCTL_BINARY + " " +
-                              args + " 2>&1";
-  ctl_result r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer{};
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
-    r.output.append(buffer.data(), n);
-  }
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-// stockctl without a server (the data commands); `args` may name files.
-ctl_result stockctl_offline(const std::string& args) {
-  const std::string command = std::string(STOCKCTL_BINARY) + " " + args + " 2>&1";
-  ctl_result r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer{};
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
-    r.output.append(buffer.data(), n);
-  }
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-// Traffic touching several buckets: receipts, an order, a reservation, a transfer, a count.
+// Traffic touching several buckets: receipts, an order, a reservation, an adjustment, a count.
 void post_traffic(server_process& server) {
   post_accepted(server, {received_json("r1", "CTL-A", 10), received_json("r2", "CTL-B", 4),
                          order_created_json("o1", "CTL-A", 3, "ORD-1"),

@@ -14,6 +14,7 @@
 #include "simulator/listener.hpp"
 #include "simulator/webhook.hpp"
 #include "tests/e2e/event_json.hpp"
+#include "tests/e2e/fixtures.hpp"
 #include "tests/e2e/server_process.hpp"
 
 namespace stockd::e2e {
@@ -21,25 +22,8 @@ namespace {
 
 constexpr const char* hook_secret = "trace-hook-secret-5d1e";
 
-struct hook {
-  hook()
-      : channel(make_options()),
-        server(simulator::listener_options{},
-               [this](const simulator::request& r) { return channel.handle(r); }) {
-    if (auto error = server.start()) {
-      throw std::runtime_error(*error);
-    }
-  }
-  static simulator::webhook_options make_options() {
-    simulator::webhook_options o;
-    o.secret = hook_secret;
-    o.unknown_sku_creates = true;
-    o.rate = 50;
-    o.burst = 50;
-    return o;
-  }
-  simulator::webhook_emulator channel;
-  simulator::listener server;
+struct hook : webhook_channel {
+  hook() : webhook_channel(hook_secret) {}
 };
 
 std::string config_for(std::uint16_t port) {
@@ -48,27 +32,6 @@ std::string config_for(std::uint16_t port) {
          std::to_string(port) +
          "/inventory\"\ncredentials = \"env:STOCKD_E2E_TRACE_SECRET\"\nlocations = [\"main\"]\n"
          "requests_per_second = 20\nburst = 5\nbatch_size = 50\n";
-}
-
-struct ctl_result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-ctl_result stockctl(const server_process& server, const std::string& args) {
-  const std::string command = "STOCKD_SERVER=127.0.0.1:" + std::to_string(server.port()) +
-                              " STOCKD_TOKEN=" + server.token() + " " + STOCKCTL_BINARY + " " +
-                              args + " 2>&1";
-  ctl_result r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer{};
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
-    r.output.append(buffer.data(), n);
-  }
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
 }
 
 std::string str(simdjson::dom::element e) { return std::string(e.get_string().value()); }
