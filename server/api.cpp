@@ -46,23 +46,6 @@ std::optional<std::uint64_t> parse_u64(std::string_view text) {
   return v;
 }
 
-/// A Prometheus label value: backslash, double quote and newline escaped.
-std::string prometheus_label(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 void write_location(json_writer& w, const engine::sku_location_state& s) {
   w.key(s.key.location.str()).begin_object();
   w.field("available", s.qty.available);
@@ -231,6 +214,22 @@ std::string kit_json(const std::string& sku, const std::vector<engine::kit_compo
 }
 
 } // namespace
+
+std::string prometheus_label(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 api::api(api_dependencies deps) : deps_(deps), auth_(deps.opts->tokens) {}
 

@@ -36,6 +36,9 @@ using responder = std::function<void(response&&)>;
 struct shopify_webhook_channel;
 class governance;
 
+/// A Prometheus label value: backslash, double quote and newline escaped (every /metrics part).
+std::string prometheus_label(std::string_view value);
+
 struct api_dependencies {
   const options* opts = nullptr;
   actors::catalog_ref catalog;  // the catalog in force (a reload swaps it)

@@ -124,21 +124,6 @@ void get_run(const api_dependencies& deps, const request& req, std::string_view 
   respond(json_response(http::status::ok, version, keep_alive, std::move(*body)));
 }
 
-std::string prometheus_label(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 } // namespace
 
 void write_reconcile_status(json_writer& w, const actors::channel_status& c) {
