@@ -119,14 +119,22 @@ void alert_policy::page(firing& f, alert_notice n, std::int64_t now_ms,
 
 void alert_policy::condition(bool holds, alert_notice n, std::int64_t now_ms,
                              std::vector<alert_notice>& out) {
+  if (holds) {
+    fire(std::move(n), now_ms, false, out);
+  } else if (key k{n.kind, n.channel}; active_.count(k) != 0) {
+    resolve(k, now_ms, out);
+  }
+}
+
+void alert_policy::occurrence(alert_notice n, std::int64_t now_ms,
+                              std::vector<alert_notice>& out) {
+  fire(std::move(n), now_ms, true, out);
+}
+
+void alert_policy::fire(alert_notice n, std::int64_t now_ms, bool count_suppressed,
+                        std::vector<alert_notice>& out) {
   key k{n.kind, n.channel};
   auto it = active_.find(k);
-  if (!holds) {
-    if (it != active_.end()) {
-      resolve(k, now_ms, out);
-    }
-    return;
-  }
   if (it == active_.end()) {
     firing f;
     f.severity = n.severity;
@@ -145,37 +153,11 @@ void alert_policy::condition(bool holds, alert_notice n, std::int64_t now_ms,
   } else if (now_ms - f.last_page_ms >= std::chrono::milliseconds(opts_.repeat_after).count()) {
     n.reminder = true;
     page(f, std::move(n), now_ms, out);
+  } else if (count_suppressed) {
+    // A condition that still holds at a check is the same page, not a new occurrence.
+    ++f.suppressed;
+    ++suppressed_;
   }
-}
-
-void alert_policy::occurrence(alert_notice n, std::int64_t now_ms,
-                              std::vector<alert_notice>& out) {
-  key k{n.kind, n.channel};
-  auto it = active_.find(k);
-  if (it == active_.end()) {
-    firing f;
-    f.severity = n.severity;
-    f.since_ms = now_ms;
-    f.last_occurrence_ms = now_ms;
-    f.last = n;
-    it = active_.emplace(k, std::move(f)).first;
-    page(it->second, std::move(n), now_ms, out);
-    return;
-  }
-  firing& f = it->second;
-  f.last = n;
-  f.last_occurrence_ms = now_ms;
-  if (!f.paged) {
-    page(f, std::move(n), now_ms, out);
-    return;
-  }
-  if (now_ms - f.last_page_ms >= std::chrono::milliseconds(opts_.repeat_after).count()) {
-    n.reminder = true;
-    page(f, std::move(n), now_ms, out);
-    return;
-  }
-  ++f.suppressed;
-  ++suppressed_;
 }
 
 void alert_policy::quiet(const key& k, std::int64_t now_ms, std::vector<alert_notice>& out) {

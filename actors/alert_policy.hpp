@@ -150,6 +150,10 @@ private:
   void condition(bool holds, alert_notice n, std::int64_t now_ms, std::vector<alert_notice>& out);
   /// Something that happened now (an oversell, a spike).
   void occurrence(alert_notice n, std::int64_t now_ms, std::vector<alert_notice>& out);
+  /// Both: opens the firing of (kind, channel) or pages its reminder when due; an occurrence
+  /// that pages nothing is counted as suppressed.
+  void fire(alert_notice n, std::int64_t now_ms, bool count_suppressed,
+            std::vector<alert_notice>& out);
   /// Occurrence-like keys that have been quiet long enough resolve.
   void quiet(const key& k, std::int64_t now_ms, std::vector<alert_notice>& out);
   void resolve(const key& k, std::int64_t now_ms, std::vector<alert_notice>& out);

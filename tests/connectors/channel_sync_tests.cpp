@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "connectors/channel_sync.hpp"
+#include "tests/connectors/sync_helpers.hpp"
 
 using namespace stockd::connectors;
 using namespace std::chrono_literals;
@@ -18,16 +19,9 @@ using stockd::engine::sku_id;
 
 namespace {
 
-const sync_time t0 = sync_time{} + 1000s;
-
-sku_id sku(const std::string& s) { return sku_id(s); }
-
-push_result all_applied(const outgoing_batch& b) {
-  push_result r;
-  r.outcome = call_outcome::ok;
-  r.items.assign(b.items.size(), item_result{item_outcome::applied, "", std::nullopt});
-  return r;
-}
+using testing::all_applied;
+using testing::sku;
+using testing::t0;
 
 push_result failed(call_outcome outcome, std::string code = "503") {
   push_result r;

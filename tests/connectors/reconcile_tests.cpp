@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "connectors/reconcile.hpp"
+#include "tests/connectors/sync_helpers.hpp"
 
 using namespace stockd::connectors;
 using namespace std::chrono_literals;
@@ -14,16 +15,9 @@ using stockd::engine::sku_id;
 
 namespace {
 
-const sync_time t0 = sync_time{} + 1000s;
-
-sku_id sku(const std::string& s) { return sku_id(s); }
-
-push_result all_applied(const outgoing_batch& b) {
-  push_result r;
-  r.outcome = call_outcome::ok;
-  r.items.assign(b.items.size(), item_result{item_outcome::applied, "", std::nullopt});
-  return r;
-}
+using testing::all_applied;
+using testing::sku;
+using testing::t0;
 
 sku_sync record_showing(std::int64_t shadow, std::optional<std::int64_t> replaced = {}) {
   sku_sync r;

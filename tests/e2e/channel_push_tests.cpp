@@ -286,28 +286,6 @@ TEST_CASE("a webhook channel whose secret is missing stops start-up with the ref
 
 namespace {
 
-/// A channel emulator (simulator/) on a loopback port, in this process.
-template <class Emulator>
-struct emulated {
-  template <class Options>
-  explicit emulated(Options options)
-      : channel(std::move(options)),
-        server(simulator::listener_options{},
-               [this](const simulator::request& r) { return channel.handle(r); }) {
-    if (auto error = server.start()) {
-      throw std::runtime_error(*error);
-    }
-  }
-  /// Waits up to 15 s for the channel to show `want` for `sku`.
-  bool shows(std::string_view sku, std::int64_t want) {
-    return eventually(
-        [&] { return channel.quantity(sku) == std::optional<std::int64_t>{want}; },
-        std::chrono::seconds(15), std::chrono::milliseconds(20));
-  }
-  Emulator channel;
-  simulator::listener server;
-};
-
 } // namespace
 
 TEST_CASE("stockd pushes stock changes to an amazon listing through throttling and keeps its lead "

@@ -4,29 +4,56 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <catch2/catch.hpp>
 
 #include "simulator/listener.hpp"
 #include "simulator/webhook.hpp"
+#include "tests/e2e/event_json.hpp"
 #include "tests/e2e/server_process.hpp"
 
 namespace stockd::e2e {
 
-/// The webhook emulator (simulator/webhook.hpp) serving on a free loopback port: unknown SKUs
-/// are created on first push, 50 calls/s with a burst of 50, signatures checked with `secret`.
-struct webhook_channel {
-  explicit webhook_channel(std::string secret)
-      : channel(make_options(std::move(secret))),
+/// A channel emulator (simulator/) on a free loopback port, in this process.
+template <class Emulator>
+struct emulated {
+  template <class Options>
+  explicit emulated(Options options)
+      : channel(std::move(options)),
         server(simulator::listener_options{},
                [this](const simulator::request& r) { return channel.handle(r); }) {
     if (auto error = server.start()) {
       throw std::runtime_error(*error);
     }
   }
+  /// Waits up to 15 s for the channel to show `want` for `sku`.
+  bool shows(std::string_view sku, std::int64_t want) {
+    return eventually(
+        [&] { return channel.quantity(sku) == std::optional<std::int64_t>{want}; },
+        std::chrono::seconds(15), std::chrono::milliseconds(20));
+  }
+  /// One counter of the emulator's stats (`section` empty: a top-level one).
+  std::uint64_t stat(std::string_view section, std::string_view name) {
+    json_doc stats(channel.stats_json());
+    return section.empty() ? stats.root()[name].get_uint64().value()
+                           : stats.root()[section][name].get_uint64().value();
+  }
+  Emulator channel;
+  simulator::listener server;
+};
+
+/// The webhook emulator with what most tests want: unknown SKUs are created on first push,
+/// 50 calls/s with a burst of 50, signatures checked with `secret`.
+struct webhook_channel : emulated<simulator::webhook_emulator> {
+  explicit webhook_channel(std::string secret)
+      : emulated<simulator::webhook_emulator>(make_options(std::move(secret))) {}
   static simulator::webhook_options make_options(std::string secret) {
     simulator::webhook_options o;
     o.secret = std::move(secret);
@@ -35,8 +62,6 @@ struct webhook_channel {
     o.burst = 50;
     return o;
   }
-  simulator::webhook_emulator channel;
-  simulator::listener server;
 };
 
 struct ctl_result {

@@ -15,35 +15,11 @@
 #include "simulator/shopify.hpp"
 #include "simulator/webhook.hpp"
 #include "tests/e2e/event_json.hpp"
+#include "tests/e2e/fixtures.hpp"
 #include "tests/e2e/server_process.hpp"
 
 namespace stockd::e2e {
 namespace {
-
-template <class Emulator>
-struct emulator_on_loopback {
-  template <class Options>
-  explicit emulator_on_loopback(Options options)
-      : channel(std::move(options)),
-        server(simulator::listener_options{},
-               [this](const simulator::request& r) { return channel.handle(r); }) {
-    if (auto error = server.start()) {
-      throw std::runtime_error(*error);
-    }
-  }
-  bool shows(std::string_view sku, std::int64_t want) {
-    return eventually(
-        [&] { return channel.quantity(sku) == std::optional<std::int64_t>{want}; },
-        std::chrono::seconds(15), std::chrono::milliseconds(20));
-  }
-  std::uint64_t stat(std::string_view section, std::string_view name) {
-    json_doc stats(channel.stats_json());
-    return section.empty() ? stats.root()[name].get_uint64().value()
-                           : stats.root()[section][name].get_uint64().value();
-  }
-  Emulator channel;
-  simulator::listener server;
-};
 
 // printf %s e2e-ops-token | sha256sum, and e2e-reader-token.
 constexpr const char* ops_token = "e2e-ops-token";
@@ -101,7 +77,7 @@ TEST_CASE("a shopify channel in shadow mode writes nothing, reads the shop back 
           "it differs, then goes live by a reload",
           "[e2e][governance][shadow][shopify]") {
   ::setenv("STOCKD_E2E_SHOPIFY_TOKEN", "shpat_stocksim", 1);
-  emulator_on_loopback<simulator::shopify_emulator> s(simulator::shopify_options{});
+  emulated<simulator::shopify_emulator> s(simulator::shopify_options{});
   // What the shop shows before stockd: A and C agree with the stock below, B does not.
   REQUIRE_FALSE(s.channel.set_quantity("SH-A", 5));
   REQUIRE_FALSE(s.channel.set_quantity("SH-B", 3));
@@ -194,7 +170,7 @@ TEST_CASE("a reload that changes a rule pushes again exactly the SKUs whose quan
   hook_opts.unknown_sku_creates = true;
   hook_opts.rate = 100;
   hook_opts.burst = 100;
-  emulator_on_loopback<simulator::webhook_emulator> h(hook_opts);
+  emulated<simulator::webhook_emulator> h(hook_opts);
   server_options opts;
   opts.config_toml = webhook_config(h.server.port(), "");
   server_process server(opts);
@@ -259,7 +235,7 @@ TEST_CASE("a reload is validated whole: a bad file, a key that needs a restart o
   simulator::webhook_options hook_opts;
   hook_opts.secret = "e2e-hook-secret";
   hook_opts.unknown_sku_creates = true;
-  emulator_on_loopback<simulator::webhook_emulator> h(hook_opts);
+  emulated<simulator::webhook_emulator> h(hook_opts);
   server_options opts;
   opts.config_toml = webhook_config(h.server.port(), "");
   server_process server(opts);
@@ -316,7 +292,7 @@ TEST_CASE("a reload adds a location and a channel without a restart, and removes
   simulator::webhook_options hook_opts;
   hook_opts.secret = "e2e-hook-secret";
   hook_opts.unknown_sku_creates = true;
-  emulator_on_loopback<simulator::webhook_emulator> h(hook_opts);
+  emulated<simulator::webhook_emulator> h(hook_opts);
   server_options opts;
   opts.config_toml = webhook_config(h.server.port(), "");
   server_process server(opts);

@@ -18,27 +18,13 @@
 namespace stockd::e2e {
 namespace {
 
-struct shop {
-  shop()
-      : channel(options()),
-        server(simulator::listener_options{},
-               [this](const simulator::request& r) { return channel.handle(r); }) {
-    if (auto error = server.start()) {
-      throw std::runtime_error(*error);
-    }
-  }
+struct shop : emulated<simulator::shopify_emulator> {
+  shop() : emulated<simulator::shopify_emulator>(options()) {}
   static simulator::shopify_options options() {
     simulator::shopify_options o;
     o.sku_search = true;  // reads ask for their SKUs, as on a real shop
     return o;
   }
-  bool shows(std::string_view sku, std::int64_t want) {
-    return eventually(
-        [&] { return channel.quantity(sku) == std::optional<std::int64_t>{want}; },
-        std::chrono::seconds(15), std::chrono::milliseconds(20));
-  }
-  simulator::shopify_emulator channel;
-  simulator::listener server;
 };
 
 std::string config_for(std::uint16_t port, std::string_view policy, int cycle_s) {
