@@ -30,7 +30,7 @@ run() {  # run NAME CONFIG_BODY STOCKLOAD_ARGS...
     --listen "127.0.0.1:$port" > "$work/stockd.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do
-    grep -q "ready" "$work/stockd.log" 2>/dev/null && break
+    grep -q "^stockd: ready:" "$work/stockd.log" 2>/dev/null && break
     sleep 0.1
   done
   cpu_ticks "$pid" > "$work/before"

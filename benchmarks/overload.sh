@@ -32,7 +32,7 @@ build/apps/stockd --config "$work/stockd.toml" --data "$work/data" \
   --listen "127.0.0.1:$port" > "$work/stockd.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
-  grep -q "ready" "$work/stockd.log" 2>/dev/null && break
+  grep -q "^stockd: ready:" "$work/stockd.log" 2>/dev/null && break
   sleep 0.1
 done
 

@@ -152,7 +152,7 @@ run_stockd() {  # run_stockd SPREAD
     --listen "127.0.0.1:$port" > "$work/stockd-$1.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
-  wait_for stockd 30 grep -q "ready" "$work/stockd-$1.log"
+  wait_for stockd 30 grep -q "^stockd: ready:" "$work/stockd-$1.log"
   cpu_ticks "$pid" > "$work/cpu-before"
   run_bench stockd stockd "$port" "$1"
   cpu_ticks "$pid" > "$work/cpu-after"

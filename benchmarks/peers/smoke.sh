@@ -31,11 +31,11 @@ for attempt in 1 2 3 4 5; do
     --listen "127.0.0.1:$port" > "$work/stockd.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 300); do
-    grep -q ready "$work/stockd.log" && break
+    grep -q "^stockd: ready:" "$work/stockd.log" && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  grep -q ready "$work/stockd.log" && break
+  grep -q "^stockd: ready:" "$work/stockd.log" && break
   if kill -0 "$pid" 2>/dev/null; then fail "stockd not ready within 30 s"; fi
   wait "$pid" 2>/dev/null || true
   pid=""
