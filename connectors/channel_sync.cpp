@@ -28,6 +28,11 @@ outbox_entry entry_of(const sku_sync& r) {
     e.key = r.key;
   }
   e.parked = r.parked;
+  e.unseen = r.unseen;
+  e.order_seqs.reserve(r.order_seqs.size());
+  for (const auto& [location, seq] : r.order_seqs) {
+    e.order_seqs.emplace_back(location.str(), seq);
+  }
   if (r.parked) {
     e.reason = r.reason;
   }
@@ -132,6 +137,17 @@ void channel_sync::restore(const engine::sku_id& sku, const outbox_entry& entry,
   r.maybe_applied = entry.maybe_applied;
   r.parked = entry.parked;
   r.stored = hash_of(encode(entry));
+  r.order_seqs.clear();
+  for (const auto& [location, seq] : entry.order_seqs) {
+    r.order_seqs.emplace_back(engine::location_id(location), seq);
+  }
+  if (entry.unseen > 0) {
+    // Still held back for an order not journaled before the restart; the hold starts again
+    // now, and once the orders use the count up the channel is read again (as after a read).
+    r.unseen = entry.unseen;
+    r.recheck = true;
+    unseen_skus_[sku] = now;
+  }
   if (entry.parked) {
     mark_out_of_sync(r, entry.reason, now);
   } else if (opts_.compare_and_set && (entry.maybe_applied || entry.intent)) {
@@ -151,7 +167,12 @@ void channel_sync::restore(const engine::sku_id& sku, const outbox_entry& entry,
     mark_out_of_sync(r, reason_pending, now);
   } else if (entry.intent) {
     // Sent or not before the restart, it goes again with its stored key: a retry, so the
-    // channel can tell it from a new change, and no settle wait.
+    // channel can tell it from a new change, and no settle wait. It may have applied, with its
+    // answer lost in the restart: the channel may show it, so it counts as maybe applied, and a
+    // target that comes back to the shadow meanwhile is still pushed (found by the deterministic
+    // simulation, seed 85786634: a confirmed 6 whose answer was not stored yet, then a restart
+    // and an expected of 0 again, left the channel showing 6 while its record said in sync).
+    r.maybe_applied = entry.intent;
     r.intent = entry.intent;
     r.key = entry.key;
     r.stored_key = hash_of(entry.key);
@@ -204,8 +225,21 @@ void channel_sync::set_expected(const engine::sku_id& sku, std::int64_t expected
   reconsider(sku, r, now, false, config_change);
 }
 
-void channel_sync::own_order_seen(const engine::sku_id& sku, std::int64_t qty, sync_time now) {
+bool channel_sync::own_order_seen(const engine::sku_id& sku, std::int64_t qty, sync_time now,
+                                  const engine::location_id& location, std::uint64_t seq) {
   sku_sync& r = record(sku);
+  if (seq != 0) {
+    auto it = std::find_if(r.order_seqs.begin(), r.order_seqs.end(),
+                           [&](const auto& p) { return p.first == location; });
+    if (it != r.order_seqs.end() && seq <= it->second) {
+      return false;  // replayed at start-up, and already in this record
+    }
+    if (it == r.order_seqs.end()) {
+      r.order_seqs.emplace_back(location, seq);
+    } else {
+      it->second = seq;
+    }
+  }
   // An order the channel sold and a stale answer already told us about: it is in the shadow.
   const std::int64_t known = std::min(r.unseen, qty);
   r.unseen -= known;
@@ -233,6 +267,7 @@ void channel_sync::own_order_seen(const engine::sku_id& sku, std::int64_t qty, s
     r.maybe_applied = std::max<std::int64_t>(0, *r.maybe_applied - qty);  // either base sold it
   }
   reconsider(sku, r, now);
+  return true;
 }
 
 void channel_sync::repush(const engine::sku_id& sku, sync_time now) {

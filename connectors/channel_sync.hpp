@@ -107,6 +107,8 @@ struct sku_sync {
   // The intended change: its target and its key (reused on every retry of it).
   std::optional<std::int64_t> intent;
   std::string key;
+  /// Per location, the seq of the newest own order taken (outbox `order_seqs`).
+  std::vector<std::pair<engine::location_id, std::uint64_t>> order_seqs;
   std::uint32_t attempts = 0;
   sync_time not_before{};
   std::optional<lane> queued;                // the lane it waits in, if any
@@ -123,8 +125,11 @@ struct sku_sync {
 
   /// The value to make the channel show: expected minus what it sold that we have not seen.
   std::int64_t target() const noexcept { return expected > unseen ? expected - unseen : 0; }
+  /// A call that may have applied (`maybe_applied`) leaves the channel's value unknown: not in
+  /// sync until a push is confirmed or a read says what it shows, even when the target came
+  /// back to the shadow meanwhile (the channel may show the unconfirmed value).
   bool in_sync() const noexcept {
-    return shadow && *shadow == target() && !in_flight && !pinned;
+    return shadow && *shadow == target() && !in_flight && !pinned && !maybe_applied;
   }
 };
 
@@ -181,7 +186,11 @@ public:
                     bool config_change = false);
   /// stockd applied an order of this channel for `sku`. With compare-and-set the channel already
   /// lowered itself (the shadow follows); without it, the next push says the new value.
-  void own_order_seen(const engine::sku_id& sku, std::int64_t qty, sync_time now);
+  /// `location` and `seq` (its journal seq; 0: unknown) make a replay harmless: an order at or
+  /// under the seq the record already took from that location is ignored (connectors/outbox.hpp,
+  /// `order_seqs`). Answers whether it was taken.
+  bool own_order_seen(const engine::sku_id& sku, std::int64_t qty, sync_time now,
+                      const engine::location_id& location = {}, std::uint64_t seq = 0);
   /// Re-push `sku` on the bulk lane even if believed in sync (after a config change, or a
   /// reconciliation that found the channel different).
   void repush(const engine::sku_id& sku, sync_time now);
@@ -218,6 +227,8 @@ public:
   /// Entries changed since they were last stored, at most `max` (the rest on the next call).
   std::vector<outbox_write> take_unstored(std::size_t max);
   bool has_unstored() const noexcept { return !touched_.empty(); }
+  /// Records that may differ from their stored entry (an upper bound: some changed back).
+  std::size_t unstored() const noexcept { return touched_.size(); }
   /// The store committed `writes`: their keys may be sent now.
   void stored(const std::vector<outbox_write>& writes);
   /// The store failed `writes`: they are handed out again by the next take_unstored().

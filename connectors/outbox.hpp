@@ -14,11 +14,24 @@
 //    and the channel can deduplicate (never a new key for the same change);
 //  - `maybe_applied`: a call failed without saying whether it applied;
 //  - `parked` and `reason`: the dead letter (an item the channel refused), kept parked across
-//    restarts until its expected value changes.
+//    restarts until its expected value changes;
+//  - `unseen`: units the channel sold that stockd has not journaled yet (a stale compare-and-set
+//    or a read found them), held back from every push until their order arrives. Lost in a
+//    restart, the order arriving after it would be taken off the shadow a second time, and the
+//    channel raised over the sale. The hold's clock starts again at restore (its steady-clock
+//    start means nothing after a restart): it holds longer, never shorter;
+//  - `order_seqs`: per location, the journal seq of the newest own order already taken into
+//    the shadow and `unseen`. At start-up the locations replay the events after their
+//    checkpoints, own orders included: one at or under its location's seq is in this entry
+//    already and must not lower the shadow again (found by the deterministic simulation: two
+//    restarts in a row took the same three orders off the shadow twice, and the channel showed
+//    one unit more than stockd believed).
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace stockd::connectors {
 
@@ -30,7 +43,9 @@ struct outbox_entry {
   std::optional<std::int64_t> intent;
   std::string key;  // empty without an intent
   bool parked = false;
-  std::string reason;  // the dead letter's reason ("rejected_item: <code>"); empty otherwise
+  std::int64_t unseen = 0;
+  std::string reason;
+  std::vector<std::pair<std::string, std::uint64_t>> order_seqs;  // location id, seq  // the dead letter's reason ("rejected_item: <code>"); empty otherwise
 
   bool operator==(const outbox_entry&) const = default;
 };

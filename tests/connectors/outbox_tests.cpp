@@ -65,6 +65,8 @@ TEST_CASE("an outbox entry encodes and decodes to itself, and damaged bytes are 
   full.intent = 12;
   full.key = "shop.77.5";
   full.parked = true;
+  full.unseen = 2;
+  full.order_seqs = {{"DC-EAST", 41}, {"DC-WEST", 7}};
   full.reason = "rejected_item: INVALID";
   const outbox_entry empty;
   for (const auto& e : {full, empty}) {
@@ -231,4 +233,131 @@ TEST_CASE("a compare-and-set intent restored after a restart counts as maybe app
   REQUIRE(b->items.size() == 1);
   CHECK(b->items[0].quantity == 28);
   CHECK(b->items[0].change_from == std::optional<std::int64_t>{17});
+}
+
+// Found by the deterministic simulation (seed 85786634): on a channel without compare-and-set, a
+// push of 6 applied but its confirmation was not stored before a restart. The restored intent was
+// dropped when the expected value came back to the stored shadow (0), so the channel showed 6
+// while its record said in sync.
+TEST_CASE("an intent restored after a restart may have applied: a target back at the shadow is "
+          "still pushed",
+          "[connectors][outbox]") {
+  fake_store disk;
+  {
+    channel_sync before(channel_id("market"), durable(), 1, 1);
+    before.set_expected(sku_id("C"), 0, t0);
+    disk.persist(before);
+    auto b = before.next_batch(t0);
+    REQUIRE(b);
+    before.on_result(*b, answer(*b, item_outcome::applied), t0);
+    disk.persist(before);  // shadow 0, confirmed
+    before.set_expected(sku_id("C"), 6, t0 + 1s);
+    disk.persist(before);  // the intent 6 and its key
+    b = before.next_batch(t0 + 2s);
+    REQUIRE(b);
+    before.on_result(*b, answer(*b, item_outcome::applied), t0 + 2s);
+    // The channel shows 6; the confirmation's outbox write never happens.
+  }
+  channel_sync after(channel_id("market"), durable(), 2, 2);
+  disk.restore(after, t0 + 3s);
+  after.set_expected(sku_id("C"), 0, t0 + 3s);  // sales brought it back to 0
+  disk.persist(after);
+  CHECK_FALSE(after.find(sku_id("C"))->in_sync());
+  auto b = after.next_batch(t0 + 4s);
+  REQUIRE(b);
+  REQUIRE(b->items.size() == 1);
+  CHECK(b->items[0].quantity == 0);
+  after.on_result(*b, answer(*b, item_outcome::applied), t0 + 4s);
+  CHECK(after.find(sku_id("C"))->in_sync());
+}
+
+TEST_CASE("a push that failed without saying leaves the SKU out of sync even when the target "
+          "comes back to the shadow",
+          "[connectors][outbox]") {
+  channel_sync s(channel_id("market"), sync_options{}, 1, 1);
+  s.set_expected(sku_id("C"), 0, t0);
+  auto b = s.next_batch(t0);
+  REQUIRE(b);
+  s.on_result(*b, answer(*b, item_outcome::applied), t0);
+  s.set_expected(sku_id("C"), 6, t0 + 1s);
+  b = s.next_batch(t0 + 1s);
+  REQUIRE(b);
+  push_result timeout;
+  timeout.outcome = call_outcome::timeout;
+  timeout.code = "timeout";
+  s.on_result(*b, timeout, t0 + 1s);  // it may show 6 now
+  s.set_expected(sku_id("C"), 0, t0 + 2s);
+  CHECK_FALSE(s.find(sku_id("C"))->in_sync());
+  b = s.next_batch(t0 + 60s);
+  REQUIRE(b);
+  CHECK(b->items[0].quantity == 0);
+  s.on_result(*b, answer(*b, item_outcome::applied), t0 + 60s);
+  CHECK(s.find(sku_id("C"))->in_sync());
+}
+
+// Found by the deterministic simulation (seed 85786712): a read found the shop one unit under our
+// model (a sale whose order had not arrived) and held it back as unseen; a restart forgot the
+// hold, so when the order came it was taken off the shadow a second time, the shadow fell to 0
+// while the channel showed 1, and a later compare-and-set from 0 raised the channel over a
+// further sale.
+TEST_CASE("units held back for an unseen order stay held across a restart", "[connectors][outbox]") {
+  sync_options opts = durable();
+  opts.compare_and_set = true;
+  fake_store disk;
+  {
+    channel_sync before(channel_id("shop"), opts, 1, 1);
+    before.set_expected(sku_id("A"), 2, t0);
+    REQUIRE(before.take_reads() == std::vector<sku_id>{sku_id("A")});
+    before.channel_reported(sku_id("A"), 2, t0);
+    REQUIRE(before.find(sku_id("A"))->in_sync());
+    before.channel_reported(sku_id("A"), 1, t0 + 1s);  // a reconciliation read: one sold, unseen
+    REQUIRE(before.find(sku_id("A"))->unseen == 1);
+    disk.persist(before);
+  }
+  channel_sync after(channel_id("shop"), opts, 2, 2);
+  disk.restore(after, t0 + 2s);
+  after.set_expected(sku_id("A"), 2, t0 + 2s);
+  const sku_sync* r = after.find(sku_id("A"));
+  CHECK(r->unseen == 1);
+  CHECK(r->shadow == std::optional<std::int64_t>{1});
+  CHECK(r->in_sync());  // target 2 - 1 = 1, as the channel shows
+  // The order arrives: the unit was already off the shadow, so it stays 1.
+  after.own_order_seen(sku_id("A"), 1, t0 + 3s);
+  after.set_expected(sku_id("A"), 1, t0 + 3s);
+  CHECK(after.find(sku_id("A"))->unseen == 0);
+  CHECK(after.find(sku_id("A"))->shadow == std::optional<std::int64_t>{1});
+}
+
+// Found by the deterministic simulation (seed 85786802): the locations replay their events after
+// their checkpoints at start-up, own orders included. An outbox entry stored after those orders
+// had lowered the shadow took them off a second time, and the channel showed more than stockd
+// believed while its record said in sync.
+TEST_CASE("an own order replayed after a restart is not taken off the shadow twice",
+          "[connectors][outbox]") {
+  sync_options opts = durable();
+  opts.compare_and_set = true;
+  const stockd::engine::location_id east("DC-EAST");
+  const stockd::engine::location_id west("DC-WEST");
+  fake_store disk;
+  {
+    channel_sync before(channel_id("shop"), opts, 1, 1);
+    before.set_expected(sku_id("D"), 10, t0);
+    REQUIRE(before.take_reads() == std::vector<sku_id>{sku_id("D")});
+    before.channel_reported(sku_id("D"), 10, t0);
+    CHECK(before.own_order_seen(sku_id("D"), 2, t0, east, 40));
+    CHECK(before.own_order_seen(sku_id("D"), 1, t0, west, 7));
+    CHECK(before.find(sku_id("D"))->shadow == std::optional<std::int64_t>{7});
+    disk.persist(before);
+  }
+  channel_sync after(channel_id("shop"), opts, 2, 2);
+  disk.restore(after, t0 + 1s);
+  // The replay: the same two orders, then one that is new.
+  CHECK_FALSE(after.own_order_seen(sku_id("D"), 2, t0 + 1s, east, 40));
+  CHECK_FALSE(after.own_order_seen(sku_id("D"), 1, t0 + 1s, west, 7));
+  CHECK(after.find(sku_id("D"))->shadow == std::optional<std::int64_t>{7});
+  CHECK(after.own_order_seen(sku_id("D"), 3, t0 + 1s, east, 44));
+  CHECK(after.find(sku_id("D"))->shadow == std::optional<std::int64_t>{4});
+  // Without a seq (callers that do not know it) nothing is filtered.
+  CHECK(after.own_order_seen(sku_id("D"), 1, t0 + 1s));
+  CHECK(after.find(sku_id("D"))->shadow == std::optional<std::int64_t>{3});
 }
