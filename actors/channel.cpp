@@ -726,7 +726,7 @@ void absorb(channel_holder& h, const stock_update& u, bool live) {
   seqs.resize(locations.size());
   seqs[index] = std::max(seqs[index], u.seq);
   if (u.order_channel == h.setup.info->id && u.order_qty > 0) {
-    h.sync->own_order_seen(u.key.sku, u.order_qty, now);
+    h.sync->own_order_seen(u.key.sku, u.order_qty, now, u.key.location, u.seq);
   }
   h.sync->set_expected(u.key.sku, expected_for(h, u.key.sku), now);
   note_accepted(h, u.key.sku, u.accepted_at);
@@ -1063,6 +1063,7 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         s.outbox_writes = st.outbox_writes;
         s.outbox_failures = st.outbox_failures;
         s.outbox_error = st.outbox_error;
+        s.outbox_pending = st.storing.size() + st.sync->unstored();
         s.rate_limit_use = rate_limit_use(*st.limiter, now);
         s.reconcile_policy = std::string(connectors::to_string(st.setup.options.reconcile));
         s.reconcile_cycle_s = st.setup.options.reconcile_cycle.count();

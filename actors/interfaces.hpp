@@ -140,6 +140,7 @@ struct channel_status {
   std::uint64_t outbox_writes = 0;        // outbox entries stored
   std::uint64_t outbox_failures = 0;      // outbox commits that failed (retried)
   std::string outbox_error;               // the last failure, until a commit succeeds
+  std::uint64_t outbox_pending = 0;       // records changed and not stored yet (or being stored)
   /// How much of its rate limit the channel has used: 0 = the bucket is full (a burst may go),
   /// 1 = empty (the next call waits). The token bucket's tokens, or Shopify's cost points.
   double rate_limit_use = 0;

@@ -318,6 +318,7 @@ void write_channel_statuses(json_writer& w, const std::vector<actors::channel_st
     w.field("rate_limit_use", c.rate_limit_use);
     w.key("outbox").begin_object();
     w.field("writes", c.outbox_writes).field("failures", c.outbox_failures);
+    w.field("pending", c.outbox_pending);
     w.key("error");
     if (c.outbox_error.empty()) {
       w.null();
@@ -364,6 +365,9 @@ std::string channel_metrics(const std::vector<actors::channel_status>& channels)
   family("outbox_write_failures_total", "counter",
          "Outbox commits that failed (their changes wait, unsent, until one succeeds).",
          [](const cs& c) { return c.outbox_failures; });
+  family("outbox_pending", "gauge",
+         "Outbox records changed and not stored yet (their new keys wait to be sent).",
+         [](const cs& c) { return c.outbox_pending; });
   family("api_calls_total", "counter", "API calls made.", [](const cs& c) { return c.calls; });
   family("items_pushed_total", "counter", "Items sent in API calls.",
          [](const cs& c) { return c.items_sent; });
