@@ -25,6 +25,7 @@
 #include "config/config_diff.hpp"
 #include "connectors/json_writer.hpp"
 
+#include "apps/stockctl_tables.hpp"
 #include "apps/stockctl_trace.hpp"
 
 namespace {
@@ -37,8 +38,10 @@ using tcp = net::ip::tcp;
 constexpr const char* usage =
     "usage: stockctl [--server HOST:PORT] [--token TOKEN] [--json] COMMAND\n"
     "commands on a running stockd (HTTP API):\n"
-    "  status                 engine status: events, journal, checkpoints, actors\n"
-    "  sku SKU                buckets per location, channels, last event\n"
+    "  status                 readiness, journal, ingest counters, then a row per channel\n"
+    "                         (queues, out of sync, dead letters, rate limit, outbox)\n"
+    "  sku SKU                buckets per location and each channel's expected and last pushed\n"
+    "                         value, in sync or why not (a kit: its components)\n"
     "  events SKU [--limit N] [--before SEQ]   the SKU's ledger, newest first\n"
     "  health                 liveness and readiness\n"
     "  out-of-sync [--channel ID] [--min-age S] [--limit N]   SKU x channel pairs out of sync,\n"
@@ -65,8 +68,9 @@ constexpr const char* usage =
     "  config validate FILE   check a config file as stockd would at start\n"
     "  config diff OLD NEW    what changed between two config files, by setting (exit 1 when\n"
     "                         they differ)\n"
-    "--json prints a command's summary as JSON (trace prints a timeline without it; the other\n"
-    "HTTP commands always print the server's JSON).\n"
+    "status, sku and out-of-sync print tables, trace a timeline; with --json they print the\n"
+    "server's JSON as it came (for scripts). The other HTTP commands always print the server's\n"
+    "JSON; --json makes import, replay and config print their summary as JSON.\n"
     "environment: STOCKD_SERVER (default 127.0.0.1:8080), STOCKD_TOKEN\n"
     "exit status: 0 ok; 1 the answer is 'not ok' (the server answered an error, replay found a\n"
     "difference, config validate found a problem, config diff found a change, import had\n"
@@ -330,6 +334,7 @@ int main(int argc, char** argv) {
   std::string min_age;
   bool json = false;
   bool trace = false;
+  std::string (*table)(std::string_view) = nullptr;  // status, sku, out-of-sync without --json
   std::string batch;
   stockd::stockctl::data_flags data;
   for (int i = 1; i < argc; ++i) {
@@ -402,10 +407,12 @@ int main(int argc, char** argv) {
   };
   if (cmd == "status" && args.size() == 1) {
     target = "/v1/status";
+    table = stockctl::format_status;
   } else if (cmd == "health" && args.size() == 1) {
     target = "/readyz";
   } else if (cmd == "sku" && args.size() == 2) {
     target = "/v1/skus/" + percent_encode(args[1]);
+    table = stockctl::format_sku;
   } else if (cmd == "events" && args.size() == 2) {
     target = "/v1/skus/" + percent_encode(args[1]) + "/events";
     std::string sep = "?";
@@ -414,6 +421,7 @@ int main(int argc, char** argv) {
   } else if (cmd == "out-of-sync" && args.size() == 1) {
     target = "/v1/sync/out-of-sync";
     query({{"channel", &channel}, {"min_age_s", &min_age}, {"limit", &limit}});
+    table = stockctl::format_out_of_sync;
   } else if (cmd == "dead-letters" && args.size() == 1) {
     target = "/v1/sync/dead-letters";
     query({{"channel", &channel}, {"limit", &limit}});
@@ -448,6 +456,10 @@ int main(int argc, char** argv) {
   }
   if (trace && !json && r->status == 200) {
     std::cout << stockctl::format_trace(r->body);
+    return 0;
+  }
+  if (table != nullptr && !json && r->status == 200) {
+    std::cout << table(r->body);
     return 0;
   }
   std::cout << r->body;

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -205,17 +207,53 @@ TEST_CASE("stockctl config validate and config diff exit with their codes and na
 TEST_CASE("stockctl lists what is out of sync, re-pushes a channel and exits with its codes",
           "[e2e][stockctl]") {
   server_options opts;
-  // A channel stockd computes and never pushes: every SKU on it stays out of sync.
+  // Channels stockd computes and never pushes: every SKU on them stays out of sync.
   opts.config_toml = "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"shadow\"\n"
-                     "connector = \"none\"\nlocations = [\"main\"]\n";
+                     "connector = \"none\"\nlocations = [\"main\"]\n\n[[channels]]\n"
+                     "id = \"outlet\"\nconnector = \"none\"\nlocations = [\"main\"]\n";
   server_process server(opts);
   server.start();
   post_accepted(server, {event_json("received", "r1", "CTL-A", "\"qty\":3")});
 
+  // Tables for people: a row per channel, per location, per SKU x channel.
+  auto status = stockctl(server, "status");
+  CHECK(status.exit_code == 0);
+  CHECK(status.output.starts_with("status "));
+  CHECK(status.output.find("\nCHANNEL ") != std::string::npos);
+  for (const char* id : {"shadow", "outlet"}) {
+    CHECK(status.output.find(std::string("\n") + id + " ") != std::string::npos);
+  }
+  CHECK(status.output.find('{') == std::string::npos);
+  auto sku = stockctl(server, "sku CTL-A");
+  CHECK(sku.exit_code == 0);
+  CHECK(sku.output.starts_with("SKU CTL-A\n"));
+  CHECK(sku.output.find("\nmain              3 ") != std::string::npos);
+  CHECK(sku.output.find("\noutlet          3            -  no  ") != std::string::npos);
   auto listed = stockctl(server, "out-of-sync --channel shadow");
   CHECK(listed.exit_code == 0);
-  CHECK(listed.output.find("\"sku\":\"CTL-A\"") != std::string::npos);
-  CHECK(listed.output.find("no_connector") != std::string::npos);
+  CHECK(listed.output.find("\nCTL-A  shadow ") != std::string::npos);
+  CHECK(listed.output.find("no_connector\n") != std::string::npos);
+
+  // --json: the server's JSON as it came, for scripts.
+  auto status_json = stockctl(server, "status --json");
+  CHECK(status_json.exit_code == 0);
+  json_doc answer(status_json.output);  // throws, failing the test, unless it is JSON
+  CHECK(std::string_view(answer["status"].get_string().value()) == "ready");
+  simdjson::dom::array channels = answer["channels"].get_array().value();
+  std::vector<std::string> ids;
+  for (simdjson::dom::element c : channels) {
+    ids.emplace_back(c["id"].get_string().value());
+  }
+  CHECK(ids == std::vector<std::string>{"shadow", "outlet"});
+  auto sku_json = stockctl(server, "--json sku CTL-A");
+  CHECK(sku_json.exit_code == 0);
+  json_doc sku_answer(sku_json.output);
+  CHECK(sku_answer["locations"]["main"]["available"].get_int64().value() == 3);
+  auto listed_json = stockctl(server, "out-of-sync --json --channel shadow");
+  CHECK(listed_json.exit_code == 0);
+  CHECK(listed_json.output.find("\"sku\":\"CTL-A\"") != std::string::npos);
+  json_doc listed_answer(listed_json.output);
+  CHECK(listed_answer["out_of_sync"].get_array().value().size() == 1);
   auto dead = stockctl(server, "dead-letters --limit 10");
   CHECK(dead.exit_code == 0);
   CHECK(dead.output.find("\"dead_letters\":[]") != std::string::npos);
@@ -228,7 +266,11 @@ TEST_CASE("stockctl lists what is out of sync, re-pushes a channel and exits wit
   CHECK(unknown.output.find("unknown channel") != std::string::npos);
   CHECK(stockctl(server, "out-of-sync --channel nope").exit_code == 1);
   CHECK(stockctl(server, "out-of-sync extra").exit_code == 2);
-  CHECK(stockctl(server, "sku CTL-A").exit_code == 0);
+  // An error answer prints as it came, with exit 1, table or not.
+  auto unknown_sku = stockctl(server, "sku NO-SUCH-SKU");
+  CHECK(unknown_sku.exit_code == 1);
+  CHECK(unknown_sku.output.find("unknown SKU") != std::string::npos);
+  CHECK(stockctl(server, "sku NO-SUCH-SKU --json").exit_code == 1);
 
   const auto port = server.port();
   server.stop();
