@@ -29,6 +29,7 @@ outbox_entry entry_of(const sku_sync& r) {
   }
   e.parked = r.parked;
   e.unseen = r.unseen;
+  e.needs_read = r.needs_read;
   e.order_seqs.reserve(r.order_seqs.size());
   for (const auto& [location, seq] : r.order_seqs) {
     e.order_seqs.emplace_back(location.str(), seq);
@@ -150,7 +151,9 @@ void channel_sync::restore(const engine::sku_id& sku, const outbox_entry& entry,
   }
   if (entry.parked) {
     mark_out_of_sync(r, entry.reason, now);
-  } else if (opts_.compare_and_set && (entry.maybe_applied || entry.intent)) {
+  } else if (entry.needs_read ||
+             (opts_.compare_and_set && (entry.maybe_applied || entry.intent))) {
+    // A read was due before the restart (its answer, if any, was lost with it), or:
     // A call that may have applied, with a key the channel knew only within its batch: read
     // the channel back, and take the safe base (channel_reported). A stored intent is such a
     // call too: its key is stored before it is first sent, so it may have been sent and applied
@@ -458,6 +461,17 @@ void channel_sync::take_from(lane l, std::vector<engine::sku_id>& picked, std::s
     auto rec = records_.find(*it);
     if (rec == records_.end() || rec->second.queued != l || rec->second.in_flight) {
       it = q.erase(it);  // moved lanes, sent or settled since it was queued
+      continue;
+    }
+    if (rec->second.needs_read) {
+      // A read became due after it was queued (held units used up, a stale answer without a
+      // value): its intent was computed on a shadow the read may correct, and could now be
+      // above the target (found by the deterministic simulation, seed 85786724: an intent of 6
+      // sent for a target of 5). The read's answer decides what is pushed, with a new intent.
+      rec->second.queued.reset();
+      rec->second.intent.reset();
+      touch(rec->first, rec->second);
+      it = q.erase(it);
       continue;
     }
     if (now < release_at(rec->second, l) || !key_stored(rec->second) ||

@@ -15,7 +15,8 @@ constexpr unsigned has_intent = 8;
 constexpr unsigned is_parked = 16;
 constexpr unsigned has_unseen = 32;  // added later: entries written before it decode as 0
 constexpr unsigned has_order_seqs = 64;  // likewise: decode as none
-constexpr unsigned known_bits = 127;
+constexpr unsigned is_read_due = 128;    // likewise: decode as false (the flags byte is full)
+constexpr unsigned known_bits = 255;
 /// Locations a channel sells from are few; more in one entry is damage.
 constexpr std::uint64_t order_seqs_max = 4096;
 
@@ -47,7 +48,8 @@ std::string encode(const outbox_entry& entry) {
                         (entry.maybe_applied ? has_maybe_applied : 0u) |
                         (entry.intent ? has_intent : 0u) | (entry.parked ? is_parked : 0u) |
                         (entry.unseen != 0 ? has_unseen : 0u) |
-                        (entry.order_seqs.empty() ? 0u : has_order_seqs);
+                        (entry.order_seqs.empty() ? 0u : has_order_seqs) |
+                        (entry.needs_read ? is_read_due : 0u);
   out.push_back(static_cast<char>(flags));
   engine::wire::put_signed(out, entry.expected);
   put_optional(out, entry.last_pushed);
@@ -78,6 +80,7 @@ std::optional<outbox_entry> decode_outbox_entry(std::string_view bytes) {
   }
   outbox_entry e;
   e.parked = (flags & is_parked) != 0;
+  e.needs_read = (flags & is_read_due) != 0;
   if (!in.get_signed(e.expected) ||
       !get_optional(in, (flags & has_last_pushed) != 0, e.last_pushed) ||
       !get_optional(in, (flags & has_shadow) != 0, e.shadow) ||

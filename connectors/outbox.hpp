@@ -25,7 +25,13 @@
 //    checkpoints, own orders included: one at or under its location's seq is in this entry
 //    already and must not lower the shadow again (found by the deterministic simulation: two
 //    restarts in a row took the same three orders off the shadow twice, and the channel showed
-//    one unit more than stockd believed).
+//    one unit more than stockd believed);
+//  - `needs_read`: the channel must be read back before anything is pushed (a stale answer
+//    without a value, or units held back on an ambiguous base used up by orders: their count
+//    may have absorbed a sale). Lost in a restart, the shadow was trusted unchecked (found by
+//    the deterministic simulation, seed 85786688: two phantom units took a real order, the
+//    restart forgot the read that would have caught it, and the shop showed less than stockd
+//    believed, in sync).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,6 +50,7 @@ struct outbox_entry {
   std::string key;  // empty without an intent
   bool parked = false;
   std::int64_t unseen = 0;
+  bool needs_read = false;
   std::string reason;
   std::vector<std::pair<std::string, std::uint64_t>> order_seqs;  // location id, seq  // the dead letter's reason ("rejected_item: <code>"); empty otherwise
 

@@ -66,6 +66,7 @@ TEST_CASE("an outbox entry encodes and decodes to itself, and damaged bytes are 
   full.key = "shop.77.5";
   full.parked = true;
   full.unseen = 2;
+  full.needs_read = true;
   full.order_seqs = {{"DC-EAST", 41}, {"DC-WEST", 7}};
   full.reason = "rejected_item: INVALID";
   const outbox_entry empty;
@@ -360,4 +361,69 @@ TEST_CASE("an own order replayed after a restart is not taken off the shadow twi
   // Without a seq (callers that do not know it) nothing is filtered.
   CHECK(after.own_order_seen(sku_id("D"), 1, t0 + 1s));
   CHECK(after.find(sku_id("D"))->shadow == std::optional<std::int64_t>{3});
+}
+
+// Found by the deterministic simulation (seed 85786688): a read that was due (units held back on
+// an ambiguous base had been used up by an order, which they may have absorbed) was forgotten in
+// a restart, and the shadow was trusted while the channel showed less.
+TEST_CASE("a read due before a restart is made after it, before anything is pushed",
+          "[connectors][outbox]") {
+  sync_options opts = durable();
+  opts.compare_and_set = true;
+  fake_store disk;
+  {
+    channel_sync before(channel_id("shop"), opts, 1, 1);
+    before.set_expected(sku_id("C"), 5, t0);
+    REQUIRE(before.take_reads() == std::vector<sku_id>{sku_id("C")});
+    before.channel_reported(sku_id("C"), 5, t0);
+    disk.persist(before);
+    auto b = before.next_batch(t0);  // nothing to push: in sync
+    CHECK_FALSE(b);
+    // A reconciliation read finds 3: two units held back, and a read is due once orders
+    // use them up.
+    before.channel_reported(sku_id("C"), 3, t0 + 1s);
+    CHECK(before.own_order_seen(sku_id("C"), 2, t0 + 2s, stockd::engine::location_id("E"), 9));
+    before.set_expected(sku_id("C"), 3, t0 + 2s);
+    REQUIRE(before.find(sku_id("C"))->needs_read);
+    disk.persist(before);
+  }
+  channel_sync after(channel_id("shop"), opts, 2, 2);
+  disk.restore(after, t0 + 3s);
+  after.set_expected(sku_id("C"), 3, t0 + 3s);
+  CHECK(after.find(sku_id("C"))->needs_read);
+  CHECK(after.take_reads() == std::vector<sku_id>{sku_id("C")});
+  CHECK_FALSE(after.next_batch(t0 + 3s));  // nothing pushed before the read
+  after.channel_reported(sku_id("C"), 1, t0 + 4s);  // it did sell two more
+  CHECK(after.find(sku_id("C"))->shadow == std::optional<std::int64_t>{1});
+}
+
+// Found by the deterministic simulation (seed 85786724): a change queued before a read became
+// due kept its intent while the target fell below it, and went out above the target.
+TEST_CASE("a queued change waits for a read that became due after it, and never goes above the "
+          "target",
+          "[connectors][outbox]") {
+  sync_options opts;
+  opts.compare_and_set = true;
+  channel_sync s(channel_id("shop"), opts, 1, 1);
+  const sku_id a("A");
+  s.set_expected(a, 8, t0);
+  REQUIRE(s.take_reads() == std::vector<sku_id>{a});
+  s.channel_reported(a, 8, t0);
+  s.channel_reported(a, 6, t0 + 1s);  // two sold, orders not seen: held back
+  REQUIRE(s.find(a)->unseen == 2);
+  s.set_expected(a, 10, t0 + 2s);  // a receipt: 10 - 2 = 8 queued
+  REQUIRE(s.find(a)->intent == std::optional<std::int64_t>{8});
+  // The two orders arrive and use the held units up: a read is due.
+  s.own_order_seen(a, 2, t0 + 3s, stockd::engine::location_id("E"), 5);
+  s.set_expected(a, 8, t0 + 3s);
+  s.set_expected(a, 7, t0 + 3s);  // a unit written off
+  REQUIRE(s.find(a)->needs_read);
+  CHECK_FALSE(s.next_batch(t0 + 10s));  // not the old 8, not before the read
+  REQUIRE(s.take_reads() == std::vector<sku_id>{a});
+  s.channel_reported(a, 6, t0 + 11s);
+  auto b = s.next_batch(t0 + 20s);
+  REQUIRE(b);
+  REQUIRE(b->items.size() == 1);
+  CHECK(b->items[0].quantity == 7);
+  CHECK(b->items[0].change_from == std::optional<std::int64_t>{6});
 }
