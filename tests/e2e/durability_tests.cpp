@@ -2,6 +2,11 @@
 // every acknowledged event is in the journal exactly once and applied exactly once (DESIGN §4:
 // "an acknowledged event survives kill -9"; §2: duplicates are never applied again).
 //
+// With a channel (issue 6 §2: "and channels converge"), the webhook emulator runs in this
+// process, outside the killed one, failing a share of its calls (5xx, resets, calls applied and
+// never answered) while stockd is killed around them; after the last restart the faults stop and
+// every SKU must show its acknowledged total on the channel, with nothing out of sync.
+//
 // One seed drives the kill times, batch sizes and quantities; it is printed, and
 // STOCKD_E2E_SEED=<seed> replays the same plan (thread timing still varies from run to run).
 #include <sys/wait.h>
@@ -24,6 +29,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/e2e/event_json.hpp"
+#include "tests/e2e/fixtures.hpp"
 #include "tests/e2e/server_process.hpp"
 
 namespace stockd::e2e {
@@ -47,7 +53,14 @@ struct soak_plan {
   milliseconds request_timeout{5'000};
   // After the last restart, every client must get its pending batch acknowledged within this.
   milliseconds drain_timeout{30'000};
+  // A webhook channel fed from the location, with these emulator faults during the cycles.
+  bool with_channel = false;
+  std::string channel_faults = "5xx=0.1,reset=0.05,hang-after=0.05,hang-ms=3000";
+  // After the faults stop, every SKU must show its total on the channel within this.
+  milliseconds converge_timeout{30'000};
 };
+
+constexpr const char* hook_secret = "durability-hook-secret";
 
 std::uint64_t choose_seed() {
   if (const char* env = std::getenv("STOCKD_E2E_SEED"); env != nullptr && *env != '\0') {
@@ -274,6 +287,40 @@ void verify_exactly_once(const server_process& server, const soak_plan& plan,
   CHECK(journal_head(server) == acked.size());
 }
 
+/// The faults stop; the channel must come to show every SKU's acknowledged total, and stockd's
+/// status must say nothing is out of sync, queued or unstored.
+void verify_channel_converges(const server_process& server, const soak_plan& plan,
+                              const std::map<std::string, acknowledgement>& acked,
+                              webhook_channel& hook) {
+  REQUIRE_FALSE(hook.channel.set_faults("none"));
+  std::map<std::string, std::int64_t> total;
+  for (const auto& [id, ack] : acked) {
+    total[ack.sku] += ack.qty;
+  }
+  for (int s = 0; s < plan.skus; ++s) {
+    const std::string sku = sku_name(s);
+    INFO("SKU " << sku << " on the channel, after the faults stopped");
+    const bool shows = eventually(
+        [&] { return hook.channel.quantity(sku) == std::optional<std::int64_t>{total[sku]}; },
+        plan.converge_timeout, milliseconds(50));
+    CHECK(shows);
+    if (!shows) {
+      CHECK(hook.channel.quantity(sku).value_or(-1) == total[sku]);
+    }
+  }
+  const bool settled = eventually(
+      [&] {
+        json_doc status = server.get_json("/v1/status");
+        auto channel = status["channels"].at(0);
+        return channel["out_of_sync"].get_uint64().value() == 0 &&
+               channel["outbox"]["pending"].get_uint64().value() == 0;
+      },
+      plan.converge_timeout, milliseconds(50));
+  CHECK(settled);
+  std::cout << "durability: channel converged, " << hook.stat("", "calls") << " calls"
+            << std::endl;
+}
+
 void run_crash_soak(const soak_plan& plan) {
   const std::uint64_t seed = choose_seed();
   std::cout << "durability: seed " << seed << " (STOCKD_E2E_SEED=" << seed
@@ -286,6 +333,18 @@ void run_crash_soak(const soak_plan& plan) {
   // Frequent checkpoints, so kills land before, during and after them and recovery mixes
   // checkpointed state with a replayed journal suffix.
   opts.config_toml = "[engine]\ncheckpoint_interval_ms = 100\n";
+  std::unique_ptr<webhook_channel> hook;
+  if (plan.with_channel) {
+    ::setenv("STOCKD_E2E_HOOK_SECRET", hook_secret, 1);
+    hook = std::make_unique<webhook_channel>(hook_secret);
+    REQUIRE_FALSE(hook->channel.set_faults(plan.channel_faults));
+    opts.config_toml +=
+        "\n[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"soak\"\nconnector = "
+        "\"webhook\"\nendpoint = \"http://127.0.0.1:" +
+        std::to_string(hook->server.port()) +
+        "/inventory\"\ncredentials = \"env:STOCKD_E2E_HOOK_SECRET\"\nlocations = [\"main\"]\n"
+        "requests_per_second = 50\nburst = 10\nbatch_size = 20\n";
+  }
   server_process server(opts);
   server.start();
 
@@ -393,6 +452,9 @@ void run_crash_soak(const soak_plan& plan) {
   REQUIRE(server.wait_exit(milliseconds(10'000)).has_value());
   server.start();
   verify_exactly_once(server, plan, acked);
+  if (hook) {
+    verify_channel_converges(server, plan, acked, *hook);
+  }
 
   const auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() -
                                                              started);
@@ -416,14 +478,25 @@ TEST_CASE("acknowledged events survive a mix of SIGTERM and kill -9 under load e
   run_crash_soak(plan);
 }
 
+TEST_CASE("under kill -9 cycles and channel faults a channel converges to the acknowledged "
+          "totals",
+          "[durability][channels]") {
+  soak_plan plan;
+  plan.cycles = 10;
+  plan.with_channel = true;
+  run_crash_soak(plan);
+}
+
 // The long soak, hidden from the default run: build/tests/e2e/e2e_tests "[slow]"
-TEST_CASE("acknowledged events survive 50 kill -9 cycles under load exactly once",
+TEST_CASE("acknowledged events survive 50 kill -9 cycles under load exactly once, and a "
+          "channel converges",
           "[.slow]") {
   soak_plan plan;
   plan.cycles = 50;
   plan.client_threads = 4;
   plan.skus = 6;
   plan.sigterm_share = 0.2;
+  plan.with_channel = true;
   run_crash_soak(plan);
 }
 
