@@ -260,6 +260,9 @@ void start_reads(self_pointer self, sync_time now) {
                                            static_cast<std::ptrdiff_t>(n)));
   h.pending_reads.erase(h.pending_reads.begin(),
                         h.pending_reads.begin() + static_cast<std::ptrdiff_t>(n));
+  if (!h.shadow) {
+    h.sync->read_sent(h.reading);  // an answer racing a push of the SKU is not believed
+  }
   auto handle = caf::actor_cast<channel_actor>(self);
   h.setup.client->read(h.reading, [handle](connectors::read_result result) {
     caf::anon_send<caf::message_priority::high>(handle, read_atom::value, std::move(result));
@@ -968,7 +971,7 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
           st.reading.clear();
         } else if (result.ok) {
           for (const auto& [sku, qty] : result.quantities) {
-            st.sync->channel_reported(sku, qty, now);
+            st.sync->read_answered(sku, qty, now);
           }
           st.reading.clear();
         } else {

@@ -288,6 +288,35 @@ std::size_t channel_sync::repush_all(sync_time now) {
   return records_.size();
 }
 
+void channel_sync::read_sent(const std::vector<engine::sku_id>& skus) {
+  for (const auto& sku : skus) {
+    auto rec = records_.find(sku);
+    if (rec != records_.end()) {
+      reads_out_[sku] = {rec->second.sends, rec->second.in_flight.has_value()};
+    }
+  }
+}
+
+bool channel_sync::read_answered(const engine::sku_id& sku, std::int64_t shows, sync_time now) {
+  if (auto out = reads_out_.find(sku); out != reads_out_.end()) {
+    const auto [sends, was_in_flight] = out->second;
+    reads_out_.erase(out);
+    auto rec = records_.find(sku);
+    if (rec != records_.end() &&
+        (was_in_flight || rec->second.in_flight || rec->second.sends != sends)) {
+      // Read while a push of it was on its way: the value may be from before the push applied
+      // (found by stocksim's channel_outage: a read of 39 answered after a push of 40 was
+      // confirmed made a phantom unseen unit, and shopify showed 40 where stockd believed 39).
+      if (rec->second.needs_read) {
+        reads_.push_back(sku);  // take_reads() holds it back while a push is in flight
+      }
+      return false;
+    }
+  }
+  channel_reported(sku, shows, now);
+  return true;
+}
+
 void channel_sync::channel_reported(const engine::sku_id& sku, std::int64_t shows,
                                     sync_time now) {
   sku_sync& r = record(sku);
@@ -537,6 +566,7 @@ std::optional<outgoing_batch> channel_sync::next_batch(sync_time now) {
       sku_sync& r = records_.at(item.sku);
       ++counters_.retries;
       ++r.attempts;
+      ++r.sends;
       r.in_flight = item.quantity;
     }
     rate_limited_ = false;
@@ -590,6 +620,7 @@ outgoing_batch channel_sync::take_batch(const std::vector<engine::sku_id>& picke
       ++counters_.retries;
     }
     ++r.attempts;
+    ++r.sends;
     batch.items.push_back(item_for(sku, r));
     (bulk ? r.in_bulk : r.in_flight) = batch.items.back().quantity;
   }
@@ -946,7 +977,13 @@ void channel_sync::on_bulk_result(const outgoing_batch& batch, const push_result
 
 std::vector<engine::sku_id> channel_sync::take_reads() {
   std::vector<engine::sku_id> out;
-  out.swap(reads_);
+  std::vector<engine::sku_id> later;
+  for (auto& sku : reads_) {
+    auto rec = records_.find(sku);
+    // A push of it on its way: its read would race it (read_answered); asked once it is answered.
+    (rec != records_.end() && rec->second.in_flight ? later : out).push_back(std::move(sku));
+  }
+  reads_.swap(later);
   return out;
 }
 

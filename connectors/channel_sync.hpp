@@ -110,6 +110,7 @@ struct sku_sync {
   /// Per location, the seq of the newest own order taken (outbox `order_seqs`).
   std::vector<std::pair<engine::location_id, std::uint64_t>> order_seqs;
   std::uint32_t attempts = 0;
+  std::uint32_t sends = 0;                   // pushes of it sent, ever (read_sent marks)
   sync_time not_before{};
   std::optional<lane> queued;                // the lane it waits in, if any
   sync_time queued_at{};
@@ -198,6 +199,15 @@ public:
   std::size_t repush_all(sync_time now);
   /// What a read-back found the channel showing (a re-read after stale, or reconciliation).
   void channel_reported(const engine::sku_id& sku, std::int64_t shows, sync_time now);
+  /// The caller sends a read of these SKUs now (from take_reads()); give each answer to
+  /// read_answered().
+  void read_sent(const std::vector<engine::sku_id>& skus);
+  /// The answer to a read_sent() read: channel_reported(), unless a push of the SKU was in
+  /// flight or sent since the read went. Then the channel may have read its value before the
+  /// push applied (a value under the push's would be taken for a sale stockd has not seen), so
+  /// it is not believed: a read that was needed is asked again once no push is in flight.
+  /// Answers whether it was believed.
+  bool read_answered(const engine::sku_id& sku, std::int64_t shows, sync_time now);
 
   /// Reconciliation found the channel showing `shows` and fixes it (connectors/reconcile.hpp):
   /// the value becomes the shadow as it is (no units held back: it was a hand edit or a lost
@@ -313,6 +323,9 @@ private:
   std::deque<split_group> splits_;  // halves of refused batches, sent before anything else
   std::deque<pinned_batch> pinned_;  // sent again verbatim, before anything else
   std::vector<engine::sku_id> reads_;
+  /// SKUs whose read is out (read_sent), with their `sends` then and whether a push was in
+  /// flight.
+  std::unordered_map<engine::sku_id, std::pair<std::uint32_t, bool>> reads_out_;
   std::vector<engine::sku_id> touched_;  // records whose entry may differ from the stored one
   std::map<engine::sku_id, sync_time> unseen_skus_;  // SKUs holding units back, since when
   void release_unseen(sync_time now);

@@ -237,7 +237,7 @@ std::vector<engine::sku_id> reconcile_sweep::next_page(const channel_sync& sync,
       ++run_->skus_skipped;
       continue;
     }
-    reading_.push_back({sku, seen{r->shadow, r->unseen}});
+    reading_.push_back({sku, seen{r->shadow, r->unseen, r->sends}});
     page.push_back(sku);
   }
   if (!page.empty()) {
@@ -253,9 +253,10 @@ void reconcile_sweep::judge(const engine::sku_id& sku, std::optional<std::int64_
   auto it = std::find_if(reading_.begin(), reading_.end(),
                          [&](const auto& entry) { return entry.first == sku; });
   if (r == nullptr || it == reading_.end() || busy(*r) || r->shadow != it->second.shadow ||
-      r->unseen != it->second.unseen) {
-    // The record moved while the read was on its way (a push, an order): the read may show a
-    // value from before it. Left to the next run.
+      r->unseen != it->second.unseen || r->sends != it->second.sends) {
+    // The record moved while the read was on its way (a push, an order; a push counts even if
+    // the shadow came back to where it was): the read may show a value from before it. Left to
+    // the next run.
     ++run_->skus_skipped;
     return;
   }

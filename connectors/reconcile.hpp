@@ -167,6 +167,7 @@ private:
   struct seen {
     std::optional<std::int64_t> shadow;
     std::int64_t unseen = 0;
+    std::uint32_t sends = 0;  // a push sent and confirmed since can leave shadow as it was
   };
   void judge(const engine::sku_id& sku, std::optional<std::int64_t> shows, channel_sync& sync,
              sync_time now);

@@ -427,3 +427,45 @@ TEST_CASE("a queued change waits for a read that became due after it, and never 
   CHECK(b->items[0].quantity == 7);
   CHECK(b->items[0].change_from == std::optional<std::int64_t>{6});
 }
+
+// Found by stocksim's channel_outage (shopify "shows 40, stockd expects 39, in_sync true"): a read
+// answered after a push of the SKU was confirmed may carry the value from before the push; taken
+// as the channel's, it made a phantom unseen unit.
+TEST_CASE("a read that raced a push of the SKU is not believed, and a needed read is made again "
+          "once the push is answered",
+          "[connectors][outbox]") {
+  sync_options opts;
+  opts.compare_and_set = true;
+  channel_sync s(channel_id("shop"), opts, 1, 1);
+  const sku_id a("A");
+  s.set_expected(a, 41, t0);
+  auto reads = s.take_reads();
+  REQUIRE(reads == std::vector<sku_id>{a});
+  s.read_sent(reads);
+  CHECK(s.read_answered(a, 41, t0));  // nothing raced it
+  REQUIRE(s.find(a)->shadow == std::optional<std::int64_t>{41});
+
+  s.set_expected(a, 40, t0 + 1s);
+  auto b = s.next_batch(t0 + 1s);
+  REQUIRE(b);
+  s.read_sent({a});  // e.g. a reconciliation page, while the push is out
+  s.on_result(*b, answer(*b, item_outcome::applied), t0 + 2s);
+  CHECK_FALSE(s.read_answered(a, 41, t0 + 2s));  // read before the push landed
+  CHECK(s.find(a)->shadow == std::optional<std::int64_t>{40});
+  CHECK(s.find(a)->unseen == 0);
+  CHECK(s.find(a)->in_sync());
+
+  // A read sent, then a push sent and answered before the read's answer: not believed either.
+  s.read_sent({a});
+  s.set_expected(a, 39, t0 + 3s);
+  b = s.next_batch(t0 + 3s);
+  REQUIRE(b);
+  s.on_result(*b, answer(*b, item_outcome::applied), t0 + 4s);
+  CHECK_FALSE(s.read_answered(a, 40, t0 + 4s));
+  CHECK(s.find(a)->shadow == std::optional<std::int64_t>{39});
+
+  // With nothing racing it, a lower value is a sale stockd has not seen.
+  s.read_sent({a});
+  CHECK(s.read_answered(a, 37, t0 + 5s));
+  CHECK(s.find(a)->unseen == 2);
+}
