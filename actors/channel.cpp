@@ -816,6 +816,8 @@ channel_sku_view view_of(const channel_holder& h, const engine::sku_id& sku) {
   v.known = true;
   v.expected = r->target();
   v.last_pushed = r->last_pushed;
+  v.shows = r->shadow;
+  v.held_back = r->unseen;
   v.in_sync = r->in_sync();
   if (r->out_of_sync_since) {
     v.out_of_sync_ms = age_ms(*r->out_of_sync_since, now);

@@ -97,6 +97,11 @@ struct channel_sku_view {
   bool known = false;  // false: the channel has not heard of the SKU since it started
   std::int64_t expected = 0;
   std::optional<std::int64_t> last_pushed;
+  /// What stockd believes the channel shows (its shadow: the last confirmed value minus the
+  /// channel's own orders since), and the units held back for orders it sold that stockd has
+  /// not journaled yet: expected = the rules' value minus held_back.
+  std::optional<std::int64_t> shows;
+  std::int64_t held_back = 0;
   bool in_sync = false;
   std::optional<std::int64_t> out_of_sync_ms;  // how long, when out of sync
   std::string reason;

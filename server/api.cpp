@@ -128,6 +128,13 @@ void write_channels(json_writer& w, const std::vector<engine::channel_info>& cha
       } else {
         w.null();
       }
+      w.key("believed_shows");
+      if (record->shows) {
+        w.value(*record->shows);
+      } else {
+        w.null();
+      }
+      w.field("held_back", record->held_back);
       w.field("in_sync", record->in_sync);
       w.key("out_of_sync_since");
       if (record->out_of_sync_ms) {
@@ -151,6 +158,8 @@ void write_channels(json_writer& w, const std::vector<engine::channel_info>& cha
       }
       w.field("expected", engine::kit_channel_quantity(channel.rules, kit));
       w.key("last_pushed").null();
+      w.key("believed_shows").null();
+      w.field("held_back", std::int64_t{0});
       w.field("in_sync", false);
       w.key("out_of_sync_since").null();
       w.field("reason", "not_tracked");

@@ -232,6 +232,8 @@ struct sku_record {
   struct channel_record {
     std::int64_t expected = 0;
     std::optional<std::int64_t> last_pushed;
+    std::optional<std::int64_t> believed_shows;
+    std::int64_t held_back = 0;
     bool in_sync = false;
   };
   std::map<std::string, channel_record, std::less<>> channels;
@@ -272,6 +274,12 @@ sku_record read_sku(http_client& client, const std::string& token, const std::st
       std::int64_t pushed = 0;
       if (record["last_pushed"].get_int64().get(pushed) == simdjson::SUCCESS) {
         c.last_pushed = pushed;
+      }
+      if (record["believed_shows"].get_int64().get(pushed) == simdjson::SUCCESS) {
+        c.believed_shows = pushed;
+      }
+      if (record["held_back"].get_int64().get(pushed) == simdjson::SUCCESS) {
+        c.held_back = pushed;
       }
       bool in_sync = false;
       c.in_sync = record["in_sync"].get_bool().get(in_sync) == simdjson::SUCCESS && in_sync;
@@ -1061,6 +1069,10 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
               // tells a push that never came from a channel stockd models wrongly.
               p += std::to_string(e->second.expected) + " (last_pushed " +
                    (e->second.last_pushed ? std::to_string(*e->second.last_pushed) : "null") +
+                   ", believed_shows " +
+                   (e->second.believed_shows ? std::to_string(*e->second.believed_shows)
+                                             : "null") +
+                   ", held_back " + std::to_string(e->second.held_back) +
                    ", in_sync " + (e->second.in_sync ? "true" : "false") + ")";
             }
             problems.push_back(std::move(p));
