@@ -56,6 +56,9 @@ std::string alert_json(const alert_notice& n) {
   } else {
     w.value(n.channel);
   }
+  if (!n.location.empty()) {
+    w.field("location", n.location);
+  }
   w.field("scope", n.systemic ? "systemic" : "isolated");
   w.key("counts").begin_object();
   w.field("affected", n.affected);
@@ -117,11 +120,18 @@ void alert_policy::page(firing& f, alert_notice n, std::int64_t now_ms,
   out.push_back(std::move(n));
 }
 
+alert_policy::key alert_policy::key_of(const alert_notice& n) {
+  if (n.channel.empty() && !n.location.empty()) {
+    return {n.kind, "location:" + n.location};
+  }
+  return {n.kind, n.channel};
+}
+
 void alert_policy::condition(bool holds, alert_notice n, std::int64_t now_ms,
                              std::vector<alert_notice>& out) {
   if (holds) {
     fire(std::move(n), now_ms, false, out);
-  } else if (key k{n.kind, n.channel}; active_.count(k) != 0) {
+  } else if (key k = key_of(n); active_.count(k) != 0) {
     resolve(k, now_ms, out);
   }
 }
@@ -133,7 +143,7 @@ void alert_policy::occurrence(alert_notice n, std::int64_t now_ms,
 
 void alert_policy::fire(alert_notice n, std::int64_t now_ms, bool count_suppressed,
                         std::vector<alert_notice>& out) {
-  key k{n.kind, n.channel};
+  key k = key_of(n);
   auto it = active_.find(k);
   if (it == active_.end()) {
     firing f;
@@ -287,14 +297,19 @@ std::vector<alert_notice> alert_policy::variance(const variance_report& r, std::
   alert_notice n;
   n.kind = alert_kind::variance;
   n.channel = r.channel;
+  n.location = r.channel.empty() ? r.location : std::string();
   n.severity = alert_severity::warning;
   n.affected = r.skus_different;
   n.of = r.skus_checked;
   n.units = r.units_different;
   n.systemic = is_systemic(n.affected, n.of);
-  n.summary = "channel " + r.channel + ": reconciliation found " +
-              std::to_string(r.skus_different) + " of " + std::to_string(r.skus_checked) +
-              " SKU(s) different by " + std::to_string(r.units_different) + " unit(s)";
+  const std::string found = std::to_string(r.skus_different) + " of " +
+                            std::to_string(r.skus_checked) + " SKU(s) different by " +
+                            std::to_string(r.units_different) + " unit(s)";
+  n.summary = n.location.empty()
+                  ? "channel " + r.channel + ": reconciliation found " + found
+                  : "location " + n.location + ": a system-of-record snapshot found " + found +
+                        " on hand";
   const bool holds = r.skus_different >= t.variance_skus &&
                      std::llabs(r.units_different) >= t.variance_units && r.skus_different > 0;
   condition(holds, std::move(n), now_ms, out);

@@ -89,17 +89,23 @@ struct alert_observation {
   double disk_used_ratio = 0;        // of the data directory's filesystem
 };
 
-/// What a reconciliation found for one channel (the reconciler sends it: runtime::report_variance).
+/// What a reconciliation found for one channel, or a system-of-record snapshot for one location
+/// (the reconciler and the snapshot upload send it: runtime::report_variance).
 struct variance_report {
-  std::string channel;
+  std::string channel;  // empty for a snapshot's report
   std::uint64_t skus_checked = 0;
   std::uint64_t skus_different = 0;
-  std::int64_t units_different = 0;  // sum of |stockd's expected - what the channel shows|
+  /// A channel: sum of |stockd's expected - what the channel shows|; a snapshot: sum of
+  /// |on_hand change| its counts make.
+  std::int64_t units_different = 0;
+  std::string location{};  // a snapshot's location; empty for a channel's (an initializer:
+                          // the channels' {channel, checked, different, units} stays complete)
 };
 
 struct alert_notice {
   alert_kind kind = alert_kind::oversell;
   std::string channel;  // empty: not about one channel (rejected events, the store)
+  std::string location;  // a snapshot variance's location; empty otherwise
   alert_severity severity = alert_severity::warning;
   bool resolved = false;
   bool reminder = false;  // still firing after repeat_after
@@ -137,6 +143,9 @@ public:
 
 private:
   using key = std::pair<alert_kind, std::string>;
+  /// The notice's key: its channel, or "location:<id>" for a location's (a ':' is in no
+  /// channel id), or "" when it is about neither.
+  static key key_of(const alert_notice& n);
   struct firing {
     alert_severity severity = alert_severity::warning;
     std::int64_t since_ms = 0;

@@ -142,60 +142,123 @@ void on_round_done(self_pointer self, std::uint64_t watermark, bool ok) {
   }
 }
 
-void on_get(self_pointer self, const engine::sku_id& sku, sku_view_callback& reply) {
+/// What a shard read of some keys' states: one entry each, in the order asked.
+struct states_read {
+  enum class found : std::uint8_t { state, none, failed };
+  /// A key's state; with `none` a fresh state of the key (never seen); nullopt when `failed`
+  /// (no answer in time, an unreadable checkpoint).
+  key_states states;
+  std::vector<found> kinds;
+};
+
+/// A read waiting for live actors.
+struct pending_read {
+  states_read read;
+  std::size_t remaining = 0;
+  std::uint64_t id = 0;
+  std::function<void(states_read)> done;  // empty once called
+};
+
+/// Answers a read once: when its last actor answered, or at its lapse.
+void finish_read(self_pointer self, pending_read& p) {
+  if (!p.done) {
+    return;
+  }
+  self->state.reads_lapsing.erase(p.id);
+  auto done = std::move(p.done);
+  p.done = nullptr;
+  done(std::move(p.read));
+}
+
+/// Each key's state: its live actor's, else its checkpoint's, which is current for an actor that
+/// is not live because recovery replays every event past it. `done` runs once, on this shard's
+/// thread.
+///
+/// The live actors are asked without a timeout each and the whole read has one: a snapshot
+/// reads a state per line, and a request timer each (CAF keeps every one until it fires) made a
+/// 1,000,000-line snapshot grow the server by 120 MiB and take six times as long. An actor that
+/// has not answered at the lapse is `failed`.
+void gather_states(self_pointer self, const std::vector<engine::sku_location_key>& keys,
+                   std::function<void(states_read)> done) {
+  using found = states_read::found;
   auto& st = self->state;
-  struct pending {
-    sku_view view;
-    std::size_t remaining = 0;
-    sku_view_callback reply;
-  };
-  auto p = std::make_shared<pending>();
-  p->reply = std::move(reply);
-  std::vector<sku_location_actor> live;
-  for (const auto& info : catalog_of(st).locations()) {
-    engine::sku_location_key key{sku, info.id};
-    auto it = st.slots.find(key);
+  auto p = std::make_shared<pending_read>();
+  p->read.states.resize(keys.size());
+  p->read.kinds.resize(keys.size(), found::none);
+  p->done = std::move(done);
+  std::vector<std::pair<std::size_t, sku_location_actor>> live;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    auto it = st.slots.find(keys[i]);
     if (it != st.slots.end()) {
-      live.push_back(it->second.actor);
+      p->read.kinds[i] = found::failed;  // until it answers
+      live.emplace_back(i, it->second.actor);
       continue;
     }
-    // Not live: its checkpoint is current, because recovery replays every event past it.
-    auto bytes = st.ctx->db != nullptr ? st.ctx->db->read_checkpoint(key)
+    auto bytes = st.ctx->db != nullptr ? st.ctx->db->read_checkpoint(keys[i])
                                        : store::result<std::optional<std::string>>(std::nullopt);
     if (!bytes) {
-      p->view.complete = false;
-    } else if (bytes->has_value()) {
-      if (auto state = engine::decode_state(**bytes)) {
-        p->view.locations.push_back(std::move(*state));
-      } else {
-        p->view.complete = false;
-      }
+      p->read.kinds[i] = found::failed;
+    } else if (!bytes->has_value()) {
+      p->read.states[i].emplace().key = keys[i];
+    } else if (auto state = engine::decode_state(**bytes)) {
+      p->read.kinds[i] = found::state;
+      p->read.states[i] = std::move(*state);
+    } else {
+      p->read.kinds[i] = found::failed;
     }
   }
   if (live.empty()) {
-    p->reply(std::move(p->view));
+    finish_read(self, *p);
     return;
   }
+  p->id = ++st.next_read;
   p->remaining = live.size();
-  for (auto& actor : live) {
-    auto one_done = [p] {
-      if (--p->remaining == 0) {
-        std::sort(p->view.locations.begin(), p->view.locations.end(),
-                  [](const auto& a, const auto& b) { return a.key < b.key; });
-        p->reply(std::move(p->view));
-      }
-    };
-    self->request(actor, st.ctx->opts.request_timeout, get_atom::value)
+  st.reads_lapsing.emplace(p->id, [self, p] { finish_read(self, *p); });
+  self->delayed_send(self, st.ctx->opts.request_timeout, read_lapse_atom::value, p->id);
+  for (auto& [index, actor] : live) {
+    self->request(actor, caf::infinite, get_atom::value)
         .then(
-            [p, one_done](engine::sku_location_state& state) {
-              p->view.locations.push_back(std::move(state));
-              one_done();
+            [self, p, i = index](engine::sku_location_state& state) {
+              if (p->done) {
+                p->read.kinds[i] = found::state;
+                p->read.states[i] = std::move(state);
+              }
+              if (--p->remaining == 0) {
+                finish_read(self, *p);
+              }
             },
-            [p, one_done](caf::error&) {
-              p->view.complete = false;
-              one_done();
+            [self, p](caf::error&) {
+              if (--p->remaining == 0) {
+                finish_read(self, *p);
+              }
             });
   }
+}
+
+void on_get(self_pointer self, const engine::sku_id& sku, sku_view_callback& reply) {
+  std::vector<engine::sku_location_key> keys;
+  for (const auto& info : catalog_of(self->state).locations()) {
+    keys.push_back(engine::sku_location_key{sku, info.id});
+  }
+  gather_states(self, keys, [reply = std::move(reply)](states_read read) {
+    sku_view view;
+    for (std::size_t i = 0; i < read.kinds.size(); ++i) {
+      if (read.kinds[i] == states_read::found::state) {
+        view.locations.push_back(std::move(*read.states[i]));
+      } else if (read.kinds[i] == states_read::found::failed) {
+        view.complete = false;
+      }
+    }
+    std::sort(view.locations.begin(), view.locations.end(),
+              [](const auto& a, const auto& b) { return a.key < b.key; });
+    reply(std::move(view));
+  });
+}
+
+void on_get_states(self_pointer self, const key_list& keys, key_states_callback& reply) {
+  gather_states(self, keys, [reply = std::move(reply)](states_read read) {
+    reply(std::move(read.states));
+  });
 }
 
 /// One reservation request walking the candidate locations (DESIGN §5: without a location, the
@@ -316,6 +379,16 @@ directory_shard(directory_shard_actor::stateful_pointer<directory_shard_state> s
         self->state.head_seen = std::max(self->state.head_seen, head);
       },
       [self](get_atom, engine::sku_id& sku, sku_view_callback& reply) { on_get(self, sku, reply); },
+      [self](get_atom, key_list& keys, key_states_callback& reply) {
+        on_get_states(self, keys, reply);
+      },
+      [self](read_lapse_atom, std::uint64_t id) {
+        auto it = self->state.reads_lapsing.find(id);
+        if (it != self->state.reads_lapsing.end()) {
+          auto finish = std::move(it->second);
+          finish();  // erases the entry
+        }
+      },
       [self](tick_atom) {
         start_round(self);
         self->delayed_send(self, self->state.ctx->opts.checkpoint_interval, tick_atom::value);

@@ -2,6 +2,7 @@
 // directory_shard: maps (sku, location) to its sku_location actor for one range of SKUs,
 // spawning on first use; and checkpoints that range (DESIGN §4 Directory, Checkpointer).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -31,6 +32,10 @@ struct directory_shard_state {
   bool round_running = false;
   std::vector<std::pair<const engine::sku_location_key*, slot*>> round_keys;
   std::vector<caf::typed_response_promise<std::uint64_t>> flush_waiters;
+  /// State reads waiting for live actors' answers, by id (directory_shard.cpp gather_states);
+  /// each is answered when the last actor answers or at its lapse, whichever comes first.
+  std::unordered_map<std::uint64_t, std::function<void()>> reads_lapsing;
+  std::uint64_t next_read = 0;
   static inline const char* name = "directory_shard";
 };
 

@@ -201,6 +201,7 @@ using kit_prepare_atom = caf::atom_constant<caf::atom("kit_prep")>;
 using kit_await_atom = caf::atom_constant<caf::atom("kit_await")>;
 using kit_abort_atom = caf::atom_constant<caf::atom("kit_abort")>;
 using kit_lapse_atom = caf::atom_constant<caf::atom("kit_lapse")>;
+using read_lapse_atom = caf::atom_constant<caf::atom("read_lapse")>;
 
 /// The answer to a SKU query: the state at every location that has one.
 struct sku_view {
@@ -208,6 +209,12 @@ struct sku_view {
   bool complete = true;  // false when a location actor did not answer in time
 };
 using sku_view_callback = std::function<void(sku_view)>;
+/// The answer to a batched state read (runtime::read_states): one entry per key asked, in the
+/// order asked; a fresh state (nothing on hand) for a key stockd has never seen, nullopt for one
+/// whose actor did not answer in time or whose checkpoint did not read.
+using key_states = std::vector<std::optional<engine::sku_location_state>>;
+using key_states_callback = std::function<void(key_states)>;
+using key_list = std::vector<engine::sku_location_key>;
 using entry_batch = std::vector<engine::journal_entry>;
 
 /// One SKU at one location: applies events in journal order through engine::apply.
@@ -265,6 +272,8 @@ using directory_shard_actor = caf::typed_actor<
     caf::reacts_to<deliver_atom, entry_batch>,              // in journal order
     caf::reacts_to<head_atom, std::uint64_t>,               // journal head after a commit
     caf::reacts_to<get_atom, engine::sku_id, sku_view_callback>,
+    caf::reacts_to<get_atom, key_list, key_states_callback>,  // the keys all in this range
+    caf::reacts_to<read_lapse_atom, std::uint64_t>,  // a read's time is up: answer what came
     caf::reacts_to<tick_atom>,                              // checkpoint timer
     caf::reacts_to<ckpt_done_atom, std::uint64_t, bool>,    // round persisted (watermark, ok)
     caf::replies_to<flush_atom>::with<std::uint64_t>,       // checkpoint now; replies watermark
@@ -291,6 +300,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_location_key)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::location_id)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_trace)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::sku_view_callback)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::key_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::key_states_callback)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::stock_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stockd::actors::stock_update>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::channel_sku_view)

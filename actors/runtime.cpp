@@ -1,5 +1,6 @@
 #include "actors/runtime.hpp"
 
+#include <cassert>
 #include <cstdio>
 #include <map>
 #include <thread>
@@ -408,6 +409,58 @@ std::optional<std::uint64_t> runtime::recover(std::chrono::milliseconds timeout)
 void runtime::query_sku(const engine::sku_id& sku, sku_view_callback reply) {
   auto& shard = shards_[shard_of(sku, static_cast<std::uint32_t>(shards_.size()))];
   caf::anon_send(shard, get_atom::value, sku, std::move(reply));
+}
+
+void runtime::read_states(key_list keys, key_states_callback reply) {
+  assert(keys.size() <= read_states_keys_max);
+  if (keys.empty()) {
+    reply({});
+    return;
+  }
+  // Split by shard, remembering where each key's answer goes; the shards answer on their own
+  // threads, so the gathering is under a lock and the last one replies.
+  struct gather {
+    std::mutex mutex;
+    key_states states;
+    std::size_t remaining = 0;
+    key_states_callback reply;
+  };
+  auto g = std::make_shared<gather>();
+  g->states.resize(keys.size());
+  g->reply = std::move(reply);
+  const auto shards = static_cast<std::uint32_t>(shards_.size());
+  std::vector<key_list> parts(shards);
+  std::vector<std::vector<std::size_t>> places(shards);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const std::uint32_t shard = shard_of(keys[i].sku, shards);
+    parts[shard].push_back(std::move(keys[i]));
+    places[shard].push_back(i);
+  }
+  for (const auto& part : parts) {
+    g->remaining += part.empty() ? 0 : 1;
+  }
+  for (std::uint32_t shard = 0; shard < shards; ++shard) {
+    if (parts[shard].empty()) {
+      continue;
+    }
+    key_states_callback one = [g, place = std::move(places[shard])](key_states answer) {
+      assert(answer.size() == place.size());
+      key_states_callback last;
+      {
+        std::lock_guard lock(g->mutex);
+        for (std::size_t i = 0; i < answer.size(); ++i) {
+          g->states[place[i]] = std::move(answer[i]);
+        }
+        if (--g->remaining == 0) {
+          last = std::move(g->reply);
+        }
+      }
+      if (last) {
+        last(std::move(g->states));
+      }
+    };
+    caf::anon_send(shards_[shard], get_atom::value, std::move(parts[shard]), std::move(one));
+  }
 }
 
 namespace {

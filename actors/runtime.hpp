@@ -68,6 +68,12 @@ public:
   std::optional<std::uint64_t> recover(std::chrono::milliseconds timeout);
   /// Answers asynchronously on a shard's thread: the callback must only post elsewhere.
   void query_sku(const engine::sku_id& sku, sku_view_callback reply);
+  /// The states of `keys` (at most read_states_keys_max), each as its actor or checkpoint has
+  /// it now: one request per shard concerned, and `reply` once, with an entry per key in order
+  /// (actors/interfaces.hpp key_states), on a shard's thread: it must only post. Events
+  /// journaled and not yet applied are not in them.
+  void read_states(key_list keys, key_states_callback reply);
+  static constexpr std::size_t read_states_keys_max = 65'536;
   /// Reserve-if-available (actors/reservations.hpp); a kit SKU reserves every component or none
   /// (actors/kit_reservation.hpp). `reply` runs once, on an actor's thread, after the journal
   /// commit, or with `failed` after the request timeout: it must only post.

@@ -49,8 +49,10 @@ constexpr const char* usage =
     "  dead-letters [--channel ID] [--limit N]   items a channel refused, parked\n"
     "  repush CHANNEL         queue a full re-push of the channel (bulk lane; admin scope)\n"
     "  reconcile run CHANNEL  start a reconciliation run now (admin scope)\n"
-    "  reconcile show [RUN] [--channel ID] [--limit N]   the stored runs, newest first, or one\n"
-    "                         run (CHANNEL.N) with every variance, its class and action\n"
+    "  reconcile show [RUN] [--channel ID | --location ID] [--limit N]   the stored runs,\n"
+    "                         newest first: channel runs and the variance reports of snapshots\n"
+    "                         (kind \"snapshot\", --location), or one run (CHANNEL.N or\n"
+    "                         snapshot:LOCATION.N) with every variance, its class and action\n"
     "  trace SOURCE:ID [--json]   an event's path: accepted, applied, the channel pushes that\n"
     "                         carried it and each answer (exit 1 when the event is unknown)\n"
     "  import FILE            post NDJSON events (FILE or - for stdin) in batches of --batch N\n"
@@ -331,6 +333,7 @@ int main(int argc, char** argv) {
   std::string limit;
   std::string before;
   std::string channel;
+  std::string location;
   std::string min_age;
   bool json = false;
   bool trace = false;
@@ -351,6 +354,7 @@ int main(int argc, char** argv) {
     else if (a == "--limit") next(limit);
     else if (a == "--before") next(before);
     else if (a == "--channel") next(channel);
+    else if (a == "--location") next(location);
     else if (a == "--min-age") next(min_age);
     else if (a == "--data") next(data.data);
     else if (a == "--into") next(data.into);
@@ -443,7 +447,7 @@ int main(int argc, char** argv) {
     target = "/v1/reconciliation/runs/" + percent_encode(args[2]);
   } else if (cmd == "reconcile" && args.size() == 2 && args[1] == "show") {
     target = "/v1/reconciliation/runs";
-    query({{"channel", &channel}, {"limit", &limit}});
+    query({{"channel", &channel}, {"location", &location}, {"limit", &limit}});
   } else {
     std::fputs(usage, stderr);
     return 2;

@@ -115,6 +115,7 @@ std::string run_summary_json(const reconcile_run& run) {
   json_writer w;
   w.begin_object();
   w.field("id", run.id());
+  w.field("kind", "channel");
   w.field("channel", run.channel.str());
   w.field("seq", run.seq);
   w.field("trigger", run.trigger);
@@ -173,6 +174,21 @@ std::optional<std::string_view> stored_summary(std::string_view stored) {
   return stored.substr(0, nl);
 }
 
+std::string served_summary(std::string_view summary) {
+  assert(summary.size() >= 2 && summary.front() == '{' && summary.back() == '}');
+  // Only the summary's own keys can match: channel ids and the values stockd writes hold no
+  // quote, and a snapshot run always has its kind.
+  if (summary.find("\"kind\":") != std::string_view::npos) {
+    return std::string(summary);
+  }
+  std::string out = "{\"kind\":\"channel\"";
+  if (summary.size() > 2) {
+    out += ',';
+  }
+  out += summary.substr(1);
+  return out;
+}
+
 std::optional<std::string> run_json(std::string_view stored) {
   auto summary = stored_summary(stored);
   if (!summary) {
@@ -182,7 +198,8 @@ std::optional<std::string> run_json(std::string_view stored) {
   if (variances.empty() || variances.front() != '[' || variances.back() != ']') {
     return std::nullopt;
   }
-  std::string out(summary->substr(0, summary->size() - 1));
+  std::string out = served_summary(*summary);
+  out.pop_back();  // the summary's '}': the variances go in
   out += ",\"variance_list\":";
   out += variances;
   out += '}';

@@ -128,11 +128,15 @@ struct reconcile_run {
 /// then the variances as a JSON array (the stored bytes; run_json puts them together).
 std::string run_summary_json(const reconcile_run& run);
 std::string encode_run(const reconcile_run& run);
-/// A stored run as one JSON object: the summary with "variances": [...]; nullopt when the bytes
-/// are not a stored run.
+/// A stored run as one JSON object: the summary with "variance_list": [...]; nullopt when the
+/// bytes are not a stored run. Serves snapshot runs too (connectors/snapshot_variance.hpp),
+/// which are stored in the same shape.
 std::optional<std::string> run_json(std::string_view stored);
 /// The summary part of stored bytes.
 std::optional<std::string_view> stored_summary(std::string_view stored);
+/// A stored summary (a JSON object) as served: every run has a "kind", "channel" or
+/// "snapshot"; runs stored before there were snapshot runs have none and get "channel".
+std::string served_summary(std::string_view summary);
 
 /// One channel's sweep: plans the SKUs, hands out pages, judges the answers, acts by policy.
 class reconcile_sweep {

@@ -298,7 +298,8 @@ snapshot_start api::begin_snapshot(const request& header, boost::asio::any_io_ex
   if (!authorize(header, scope::ingest, capture)) {
     return {std::move(refused), nullptr};
   }
-  return server::begin_snapshot(deps_, misses_, snapshots_active_, header, std::move(executor));
+  return server::begin_snapshot(deps_, misses_, snapshots_active_, snapshot_runs_, header,
+                                std::move(executor));
 }
 
 void write_channel_statuses(json_writer& w, const std::vector<actors::channel_status>& channels) {

@@ -23,6 +23,7 @@
 #include "server/auth.hpp"
 #include "server/catalog_misses.hpp"
 #include "server/options.hpp"
+#include "server/snapshot_run_seqs.hpp"
 #include "store/database.hpp"
 #include "store/writer.hpp"
 
@@ -119,6 +120,7 @@ private:
   catalog_misses misses_;
   shopify_webhook_counters webhooks_;
   std::atomic<std::size_t> snapshots_active_{0};
+  snapshot_run_seqs snapshot_runs_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -6,6 +6,7 @@
 
 #include "connectors/json_writer.hpp"
 #include "connectors/reconcile.hpp"
+#include "connectors/snapshot_variance.hpp"
 #include "server/url.hpp"
 
 namespace stockd::server {
@@ -32,7 +33,8 @@ std::optional<std::uint64_t> parse_number(std::string_view s) {
   return n;
 }
 
-/// "<channel>.<seq>": the channel may hold dots itself, the seq does not.
+/// "<channel>.<seq>" or "snapshot:<location>.<seq>": the owner may hold dots itself, the seq
+/// does not.
 std::optional<std::pair<engine::channel_id, std::uint64_t>> parse_run_id(std::string_view id) {
   const auto dot = id.rfind('.');
   if (dot == std::string_view::npos || dot == 0) {
@@ -50,15 +52,32 @@ void list_runs(const api_dependencies& deps, const request& req, responder& resp
   const bool keep_alive = req.keep_alive();
   const std::string_view query =
       query_of(std::string_view(req.target().data(), req.target().size()));
-  engine::channel_id channel;
-  if (auto v = query_param(query, "channel")) {
-    auto decoded = percent_decode(*v);
+  // The runs of one channel, or one location's snapshot runs, or (neither) all of them.
+  engine::channel_id owner;
+  const auto channel_param = query_param(query, "channel");
+  const auto location_param = query_param(query, "location");
+  if (channel_param && location_param) {
+    respond(api::error(http::status::bad_request, version, keep_alive,
+                       "give a channel or a location, not both", "location"));
+    return;
+  }
+  if (channel_param) {
+    auto decoded = percent_decode(*channel_param);
     if (!decoded || deps.catalog->find_channel(engine::channel_id(*decoded)) == nullptr) {
       respond(api::error(http::status::bad_request, version, keep_alive, "unknown channel",
                          "channel"));
       return;
     }
-    channel = engine::channel_id(std::move(*decoded));
+    owner = engine::channel_id(std::move(*decoded));
+  }
+  if (location_param) {
+    auto decoded = percent_decode(*location_param);
+    if (!decoded || !deps.catalog->has_location(engine::location_id(*decoded))) {
+      respond(api::error(http::status::bad_request, version, keep_alive, "unknown location",
+                         "location"));
+      return;
+    }
+    owner = connectors::snapshot_runs_owner(engine::location_id(std::move(*decoded)));
   }
   std::uint64_t limit = 100;
   if (auto v = query_param(query, "limit")) {
@@ -70,7 +89,7 @@ void list_runs(const api_dependencies& deps, const request& req, responder& resp
     }
     limit = *n;
   }
-  auto runs = deps.db->read_runs(channel, static_cast<std::size_t>(limit));
+  auto runs = deps.db->read_runs(owner, static_cast<std::size_t>(limit));
   if (!runs) {
     respond(api::error(http::status::internal_server_error, version, keep_alive,
                        "reading the runs: " + runs.error().message));
@@ -79,9 +98,10 @@ void list_runs(const api_dependencies& deps, const request& req, responder& resp
   json_writer w;
   w.begin_object().key("runs").begin_array();
   for (const auto& run : *runs) {
-    // The stored summary is JSON stockd wrote (connectors::run_summary_json).
-    if (!run.bytes.empty() && run.bytes.front() == '{' && run.bytes.back() == '}') {
-      w.raw(run.bytes);
+    // The stored summary is JSON stockd wrote (connectors::run_summary_json,
+    // snapshot_run_summary_json).
+    if (run.bytes.size() >= 2 && run.bytes.front() == '{' && run.bytes.back() == '}') {
+      w.raw(connectors::served_summary(run.bytes));
     }
   }
   w.end_array().end_object();
@@ -97,10 +117,14 @@ void get_run(const api_dependencies& deps, const request& req, std::string_view 
   auto id = decoded ? parse_run_id(*decoded) : std::nullopt;
   if (!id) {
     respond(api::error(http::status::bad_request, version, keep_alive,
-                       "must be \"<channel>.<n>\" as the list gives it", "id"));
+                       "must be \"<channel>.<n>\" or \"snapshot:<location>.<n>\" as the list "
+                       "gives it",
+                       "id"));
     return;
   }
-  if (deps.catalog->find_channel(id->first) == nullptr) {
+  // A snapshot run's location may have left the config since: its runs are still served.
+  if (!connectors::snapshot_location_of(id->first.str()) &&
+      deps.catalog->find_channel(id->first) == nullptr) {
     respond(api::error(http::status::not_found, version, keep_alive, "unknown channel", "id"));
     return;
   }

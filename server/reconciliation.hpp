@@ -1,9 +1,13 @@
 #pragma once
 // Reconciliation over HTTP (DESIGN §5, issue 7): the runs each channel's sweep stored
-// (connectors/reconcile.hpp) and starting one now.
-//   GET  /v1/reconciliation/runs[?channel=ID&limit=N]  summaries, newest first per channel
+// (connectors/reconcile.hpp) and the variance reports of system-of-record snapshots
+// (connectors/snapshot_variance.hpp, stored as runs of kind "snapshot"), and starting a
+// channel's run now.
+//   GET  /v1/reconciliation/runs[?channel=ID|location=ID&limit=N]  summaries, newest first per
+//                                                      channel or location
 //   GET  /v1/reconciliation/runs/{id}                  one run with its variances (id
-//                                                      "<channel>.<seq>")
+//                                                      "<channel>.<seq>" or
+//                                                      "snapshot:<location>.<seq>")
 //   POST /v1/admin/reconcile/{channel}                 start a run now (202; 200 with
 //                                                      "started": false when one is on)
 #include <string>

@@ -178,6 +178,41 @@ TEST_CASE("a failed checkpoint write keeps the keys dirty and the watermark wher
   CHECK(bytes->has_value());
 }
 
+TEST_CASE("a batched state read answers every key in order from its actor, its checkpoint or "
+          "a fresh state",
+          "[actors]") {
+  temp_dir dir;
+  shard_under_test s(dir.path);
+  s.deliver({entry(1, t::received, "A", 10), entry(2, t::received, "B", 7)});
+  s.checkpoint(2);
+  s.restart();  // A and B are checkpointed and not live
+  s.deliver({entry(3, t::received, "C", 4), entry(4, t::received, "B", 1)});
+  REQUIRE(s.counters().live_actors.load() == 2);
+  auto key = [](const char* sku, const char* location) {
+    return engine::sku_location_key{engine::sku_id(sku), engine::location_id(location)};
+  };
+  auto states = s.read_states(
+      {key("C", "main"), key("A", "main"), key("NOPE", "main"), key("B", "main"),
+       key("A", "east")});
+  REQUIRE(states.size() == 5);
+  REQUIRE(states[0].has_value());
+  CHECK(states[0]->key == key("C", "main"));
+  CHECK(states[0]->qty.on_hand() == 4);  // live
+  REQUIRE(states[1].has_value());
+  CHECK(states[1]->qty.on_hand() == 10);  // from its checkpoint
+  CHECK(states[1]->last_seq == 1);
+  REQUIRE(states[2].has_value());
+  CHECK(states[2]->key == key("NOPE", "main"));  // never seen: fresh, nothing on hand
+  CHECK(states[2]->qty.on_hand() == 0);
+  CHECK(states[2]->last_seq == 0);
+  REQUIRE(states[3].has_value());
+  CHECK(states[3]->qty.on_hand() == 8);  // live again since seq 4
+  REQUIRE(states[4].has_value());
+  CHECK(states[4]->key == key("A", "east"));
+  CHECK(states[4]->qty.on_hand() == 0);
+  CHECK(s.counters().live_actors.load() == 2);  // reads never spawn actors
+}
+
 TEST_CASE("a rejected event leaves the actor's state unchanged and is counted", "[actors]") {
   temp_dir dir;
   shard_under_test s(dir.path);
@@ -227,6 +262,28 @@ TEST_CASE("the runtime recovers from the journal on the real scheduler", "[actor
   auto view = fut.get();
   REQUIRE(view.locations.size() == 1);
   CHECK(view.locations[0].qty.available == 14);  // i % 7 == 3 for 14 of 1..100
+  // The batched read goes to the four shards and answers in the order asked.
+  actors::key_list keys;
+  for (int i = 6; i >= 0; --i) {
+    keys.push_back({engine::sku_id("SKU-" + std::to_string(i)), engine::location_id("main")});
+  }
+  keys.push_back({engine::sku_id("SKU-NEW"), engine::location_id("main")});
+  std::promise<actors::key_states> states_answer;
+  rt.read_states(keys, [&states_answer](actors::key_states s) {
+    states_answer.set_value(std::move(s));
+  });
+  auto states_future = states_answer.get_future();
+  REQUIRE(states_future.wait_for(10s) == std::future_status::ready);
+  auto states = states_future.get();
+  REQUIRE(states.size() == 8);
+  for (std::size_t i = 0; i < 8; ++i) {
+    REQUIRE(states[i].has_value());
+    CHECK(states[i]->key == keys[i]);
+    // SKU-k has received one unit for each i in 1..100 with i % 7 == k.
+    const int k = 6 - static_cast<int>(i);
+    const std::int64_t want = i == 7 ? 0 : (k == 1 || k == 2) ? 15 : 14;
+    CHECK(states[i]->qty.available == want);
+  }
   REQUIRE(rt.flush(10s));
   CHECK((*db)->replay_from(4) == 101);
 }

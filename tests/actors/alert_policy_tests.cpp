@@ -213,6 +213,34 @@ TEST_CASE("alert_policy takes a reconciliation variance report and pages above t
   CHECK(whole[0].systemic);
 }
 
+TEST_CASE("alert_policy takes a snapshot's variance report per location, apart from the "
+          "channels",
+          "[actors][alerts]") {
+  auto o = sink_options();
+  o.thresholds.variance_skus = 2;
+  o.thresholds.variance_units = 10;
+  alert_policy p(o);
+  CHECK(p.variance({"", 100, 1, 50, "main"}, 0).empty());  // one SKU: under
+  auto fired = p.variance({"", 100, 3, 12, "main"}, second);
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].kind == alert_kind::variance);
+  CHECK(fired[0].channel.empty());
+  CHECK(fired[0].location == "main");
+  CHECK(fired[0].units == 12);
+  CHECK_THAT(fired[0].summary, Catch::Contains("location main"));
+  const std::string body = alert_json(fired[0]);
+  CHECK(body.find("\"channel\":null") != std::string::npos);
+  CHECK(body.find("\"location\":\"main\"") != std::string::npos);
+  // Another location, and a channel, fire on their own; a clean snapshot of main resolves main.
+  CHECK(p.variance({"", 100, 3, 12, "east"}, 2 * second).size() == 1);
+  CHECK(p.variance({"shop", 100, 3, 12}, 2 * second).size() == 1);
+  auto clean = p.variance({"", 100, 0, 0, "main"}, 3 * second);
+  REQUIRE(clean.size() == 1);
+  CHECK(clean[0].resolved);
+  CHECK(clean[0].location == "main");
+  CHECK(p.active() == 2);
+}
+
 TEST_CASE("alert_policy skips what is below the sink's severity, resolutions included",
           "[actors][alerts]") {
   auto o = sink_options();

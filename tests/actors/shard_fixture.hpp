@@ -156,6 +156,17 @@ public:
     return std::move(*answer);
   }
 
+  /// The batched read (runtime::read_states asks each shard this).
+  actors::key_states read_states(actors::key_list keys) {
+    std::optional<actors::key_states> answer;
+    caf::anon_send(shard, actors::get_atom::value, std::move(keys),
+                   actors::key_states_callback(
+                       [&answer](actors::key_states states) { answer = std::move(states); }));
+    run();
+    REQUIRE(answer.has_value());
+    return std::move(*answer);
+  }
+
   const engine::sku_location_state* find(const actors::sku_view& view, const std::string& location) {
     for (const auto& s : view.locations) {
       if (s.key.location.str() == location) {

@@ -125,6 +125,54 @@ TEST_CASE("a storm of oversells pages once, signed, and counts the rest as suppr
   CHECK(metrics.body.find("stockd_alerts_sent_total 1") != std::string::npos);
 }
 
+TEST_CASE("a snapshot whose variance passes the threshold pages the variance alert for its "
+          "location, and a dry run does not",
+          "[e2e][alerts][snapshots]") {
+  ::setenv("STOCKD_E2E_ALERT_SECRET", alert_secret, 1);
+  sink pager;
+  server_options opts;
+  opts.config_toml = "[alerting]\ncheck_interval_ms = 100\n\n[[alerts]]\nurl = "
+                     "\"http://127.0.0.1:" +
+                     std::to_string(pager.server.port()) +
+                     "/page\"\nsecret = \"env:STOCKD_E2E_ALERT_SECRET\"\nmin_severity = "
+                     "\"warning\"\nmap_used_ratio = 1.0\nvariance_skus = 2\n"
+                     "variance_units = 5\n\n[[locations]]\nid = \"main\"\n";
+  server_process server(opts);
+  server.start();
+  post_accepted(server, {received_json("r-1", "VAR-A", 10), received_json("r-2", "VAR-B", 10)});
+  auto snapshot = [&server](const std::string& query, const std::string& body) {
+    auto res = server.post("/v1/snapshots/main?source=erp&as_of=2026-11-27T12:00:00Z&" + query,
+                           body, "application/x-ndjson");
+    REQUIRE(res.status == 200);
+  };
+  const std::string lines = "{\"sku\":\"VAR-A\",\"counted\":7}\n"
+                            "{\"sku\":\"VAR-B\",\"counted\":14}\n";
+  // A preview reports nothing to the alert: nothing was applied.
+  snapshot("id=inv-1&dry_run=true", lines);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(pager.received().empty());
+  // Two SKUs, 3 + 4 units: over both thresholds.
+  snapshot("id=inv-1", lines);
+  REQUIRE(eventually([&] { return !pager.received().empty(); }, std::chrono::seconds(15),
+                     std::chrono::milliseconds(20)));
+  auto pages = pager.received();
+  REQUIRE(pages.size() == 1);
+  CHECK(pages[0].kind == "variance");
+  json_doc body(pages[0].body);
+  CHECK(std::string_view(body["state"].get_string().value()) == "firing");
+  CHECK(body["channel"].is_null());
+  CHECK(std::string_view(body["location"].get_string().value()) == "main");
+  CHECK(body["counts"]["affected"].get_uint64().value() == 2);
+  CHECK(body["counts"]["of"].get_uint64().value() == 2);
+  CHECK(body["counts"]["units"].get_int64().value() == 7);
+  // A clean snapshot of the location resolves it.
+  snapshot("id=inv-2", lines);
+  REQUIRE(eventually([&] { return pager.received().size() == 2; }, std::chrono::seconds(15),
+                     std::chrono::milliseconds(20)));
+  json_doc resolved(pager.received()[1].body);
+  CHECK(std::string_view(resolved["state"].get_string().value()) == "resolved");
+}
+
 TEST_CASE("stockd refuses to start when an alert sink's secret is missing", "[e2e][alerts]") {
   ::unsetenv("STOCKD_E2E_ALERT_MISSING");
   server_options opts;
