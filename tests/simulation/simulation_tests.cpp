@@ -1363,6 +1363,10 @@ std::vector<std::uint32_t> seeds_to_run() {
     if (skip && (open_seeds.count(seed) != 0 || extra.count(seed) != 0)) {
       continue;
     }
+    if (std::any_of(regression_seeds.begin(), regression_seeds.end(),
+                    [seed](const regression_seed& r) { return r.seed == seed; })) {
+      continue;  // already run first, as a regression seed
+    }
     seeds.push_back(seed);
   }
   return seeds;
