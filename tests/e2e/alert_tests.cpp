@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -54,6 +55,17 @@ struct sink {
   std::mutex mutex;
   std::vector<page> pages;
   simulator::listener server;
+
+  /// The config of one location and this pager as the only sink, checked every 100 ms; the
+  /// test machine's disk must not page (map_used_ratio = 1 cannot be reached). `extra`: more
+  /// keys of the [[alerts]] table, one per line.
+  std::string config(std::string_view extra) const {
+    return "[alerting]\ncheck_interval_ms = 100\n\n[[alerts]]\nurl = \"http://127.0.0.1:" +
+           std::to_string(server.port()) +
+           "/page\"\nsecret = \"env:STOCKD_E2E_ALERT_SECRET\"\nmin_severity = \"warning\"\n"
+           "map_used_ratio = 1.0\n" +
+           std::string(extra) + "\n[[locations]]\nid = \"main\"\n";
+  }
 };
 
 } // namespace
@@ -63,14 +75,8 @@ TEST_CASE("a storm of oversells pages once, signed, and counts the rest as suppr
   ::setenv("STOCKD_E2E_ALERT_SECRET", alert_secret, 1);
   sink pager;
   server_options opts;
-  // Checked every 100 ms: the storm below spans many checks. The disk of the test machine must
-  // not page (map_used_ratio = 1 cannot be reached).
-  opts.config_toml = "[alerting]\ncheck_interval_ms = 100\n\n[[alerts]]\nurl = "
-                     "\"http://127.0.0.1:" +
-                     std::to_string(pager.server.port()) +
-                     "/page\"\nsecret = \"env:STOCKD_E2E_ALERT_SECRET\"\nmin_severity = "
-                     "\"warning\"\nmap_used_ratio = 1.0\nquiet_after_s = 3600\n\n"
-                     "[[locations]]\nid = \"main\"\n";
+  // Checked every 100 ms: the storm below spans many checks.
+  opts.config_toml = pager.config("quiet_after_s = 3600\n");
   server_process server(opts);
   server.start();
 
@@ -131,12 +137,7 @@ TEST_CASE("a snapshot whose variance passes the threshold pages the variance ale
   ::setenv("STOCKD_E2E_ALERT_SECRET", alert_secret, 1);
   sink pager;
   server_options opts;
-  opts.config_toml = "[alerting]\ncheck_interval_ms = 100\n\n[[alerts]]\nurl = "
-                     "\"http://127.0.0.1:" +
-                     std::to_string(pager.server.port()) +
-                     "/page\"\nsecret = \"env:STOCKD_E2E_ALERT_SECRET\"\nmin_severity = "
-                     "\"warning\"\nmap_used_ratio = 1.0\nvariance_skus = 2\n"
-                     "variance_units = 5\n\n[[locations]]\nid = \"main\"\n";
+  opts.config_toml = pager.config("variance_skus = 2\nvariance_units = 5\n");
   server_process server(opts);
   server.start();
   post_accepted(server, {received_json("r-1", "VAR-A", 10), received_json("r-2", "VAR-B", 10)});
