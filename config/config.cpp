@@ -1,7 +1,9 @@
 #include "config/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -21,6 +23,31 @@ using fail = stockd::unexpected<config_error>;
 constexpr std::int64_t unit_factor_max = 1'000'000;
 constexpr std::int64_t component_qty_max = 1'000'000;
 
+// A table key as TOML spells it in a path: bare when it is letters, digits, '-' and '_', else
+// quoted (two quote marks for the empty key), so an error always names a non-empty, unambiguous key.
+std::string key_part(std::string_view key) {
+  const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
+  });
+  if (bare) {
+    return std::string(key);
+  }
+  std::string out = "\"";
+  for (char c : key) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 // Rejects keys the reader does not know, so "listne = ..." is an error and not a silent default.
 std::optional<config_error> check_keys(const toml::table& table, const std::string& prefix,
                                        std::initializer_list<std::string_view> known) {
@@ -30,7 +57,7 @@ std::optional<config_error> check_keys(const toml::table& table, const std::stri
       found = found || k == key.str();
     }
     if (!found) {
-      return config_error{prefix + std::string(key.str()), "unknown key"};
+      return config_error{prefix + key_part(key.str()), "unknown key"};
     }
   }
   return std::nullopt;
@@ -328,7 +355,7 @@ std::optional<config_error> read_locations(const toml::array& locations, setting
       }
       for (const auto& [source, names] : *by_source) {
         const toml::array* list = names.as_array();
-        const std::string key = p + "aliases." + std::string(source.str());
+        const std::string key = p + "aliases." + key_part(source.str());
         if (list == nullptr) {
           return config_error{key, "must be a list of names"};
         }
@@ -398,7 +425,7 @@ std::optional<config_error> read_units(const toml::node& node, const std::string
     return config_error{key, "must be a table of unit = factor, e.g. { pack6 = 6, case = 24 }"};
   }
   for (const auto& [name, value] : *units) {
-    const std::string unit_key = key + "." + std::string(name.str());
+    const std::string unit_key = key + "." + key_part(name.str());
     if (!is_identifier(name.str())) {
       return config_error{unit_key, "unit names are letters, digits, '-', '_', '.'"};
     }
@@ -515,7 +542,7 @@ std::optional<config_error> read_mapping_skus(const toml::node& node, const std:
                              "\"TSHIRT-RED-M\" }"};
   }
   for (const auto& [external, value] : *table) {
-    const std::string entry_key = key + "." + std::string(external.str());
+    const std::string entry_key = key + "." + key_part(external.str());
     if (external.str().empty() || external.str().size() > bytes_max) {
       return config_error{entry_key, "external ids must be 1 to " + std::to_string(bytes_max) +
                                          " bytes"};
@@ -542,7 +569,7 @@ std::optional<config_error> read_mapping_locations(const toml::node& node, const
                              "\"DC-EAST\" }"};
   }
   for (const auto& [external, value] : *table) {
-    const std::string entry_key = key + "." + std::string(external.str());
+    const std::string entry_key = key + "." + key_part(external.str());
     if (external.str().empty()) {
       return config_error{entry_key, "external names must be non-empty"};
     }
