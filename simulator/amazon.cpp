@@ -171,7 +171,9 @@ reply amazon_emulator::patch(const request& req, const std::string& sku, time_po
   json_writer out;
   out.begin_object().field("sku", sku);
   if (issues.empty()) {
-    found->second = next;
+    if (!lose_this_set()) {  // else answered ACCEPTED, not kept: a lost push
+      found->second = next;
+    }
     ++patches_accepted_;
     count_call_items(1);
     out.field("status", "ACCEPTED");
@@ -584,7 +586,7 @@ void amazon_emulator::process(feed& f) {
           if (faults().bad_sku(sku)) {
             found.push_back({"8541", "the listing cannot be updated (emulator bad-skus fault)"});
           }
-          if (found.empty()) {
+          if (found.empty() && !lose_this_set()) {  // else reported done, not kept: lost
             listed->second = next;
           }
         }

@@ -288,6 +288,11 @@ std::optional<std::string> emulator::set_quantity(std::string_view sku, std::int
   return do_set_quantity(sku, quantity, location);
 }
 
+void emulator::lose_next_sets(std::size_t n) {
+  std::lock_guard lock(mu_);
+  lose_next_ = n;
+}
+
 std::optional<std::int64_t> emulator::quantity(std::string_view sku, std::string_view location) {
   std::lock_guard lock(mu_);
   on_time(now_());

@@ -79,6 +79,9 @@ public:
   /// A customer buys one unit of `sku` if the channel shows any; false when it shows 0 or has no
   /// such item. `sold` as for buy_one.
   bool buy(std::string_view sku, const std::function<void(std::string_view sku)>& sold = {});
+  /// Drift for reconciliation tests: the next `n` quantities a push sets are answered as applied
+  /// and not kept (a push the channel lost). Every channel's push path asks lose_this_set().
+  void lose_next_sets(std::size_t n);
 
   std::string stats_json();
   std::string quantities_json();
@@ -114,6 +117,14 @@ protected:
   /// A DOM parser bounded in depth, for request bodies (the body limit bounds their size).
   simdjson::dom::parser& json_parser() noexcept { return parser_; }
   double seconds_since_start(time_point now) const;
+  /// True (and one fewer to lose) when the quantity being set now is to be lost.
+  bool lose_this_set() noexcept {
+    if (lose_next_ == 0) {
+      return false;
+    }
+    --lose_next_;
+    return true;
+  }
   /// For a concrete emulator's own public accessors (the virtuals already run under it).
   std::mutex& state_mutex() noexcept { return mu_; }
 
@@ -134,6 +145,7 @@ private:
   std::uint64_t items_ = 0;
   std::uint64_t items_per_call_max_ = 0;
   std::uint64_t throttled_ = 0;
+  std::size_t lose_next_ = 0;
   std::array<std::uint64_t, 6> responses_{};  // 2xx, 3xx, 4xx, 429, 5xx, none (hang/reset)
 };
 

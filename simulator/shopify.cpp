@@ -113,11 +113,6 @@ std::optional<std::size_t> shopify_emulator::item_index(std::string_view gid) co
   return n - 1;
 }
 
-void shopify_emulator::lose_next_sets(std::size_t n) {
-  std::lock_guard lock(state_mutex());
-  lose_next_ = n;
-}
-
 std::optional<std::string> shopify_emulator::item_id(std::string_view sku) {
   std::lock_guard lock(state_mutex());
   auto it = by_sku_.find(std::string(sku));
@@ -436,9 +431,7 @@ std::string shopify_emulator::set_quantities(simdjson::dom::element variables, b
       out.field("sku", items_[ch.item].sku).end_object();
       out.key("location").begin_object().field("id", opts_.locations[ch.location]).end_object();
       out.end_object();
-      if (lose_next_ > 0) {
-        --lose_next_;  // answered as applied, not kept: a lost push (lose_next_sets)
-      } else {
+      if (!lose_this_set()) {  // else answered as applied, not kept: a lost push
         current = ch.quantity;
       }
     }

@@ -43,9 +43,6 @@ public:
   explicit shopify_emulator(shopify_options opts = {}, clock_fn now = {});
   /// The item's GID, e.g. gid://shopify/InventoryItem/3 (the read-back query also gives it).
   std::optional<std::string> item_id(std::string_view sku);
-  /// Drift for reconciliation tests: the next `n` quantities a mutation sets are answered as
-  /// applied and not kept (a push the channel lost).
-  void lose_next_sets(std::size_t n);
 
 protected:
   reply on_api(const request& req, std::optional<fault_kind> fault, time_point now) override;
@@ -93,7 +90,6 @@ private:
   std::uint64_t mutations_ = 0;
   std::uint64_t stale_answers_ = 0;
   std::uint64_t replays_ = 0;
-  std::size_t lose_next_ = 0;
 };
 
 } // namespace stockd::simulator

@@ -135,7 +135,9 @@ reply webhook_emulator::post_batch(const request& req) {
       }
       it = quantities_.emplace(std::string(sku), 0).first;
     }
-    it->second = quantity;
+    if (!lose_this_set()) {  // else answered applied, not kept: a lost push
+      it->second = quantity;
+    }
     ++items_applied_;
     if (keys_order_.size() >= opts_.idempotency_keys_max) {
       keys_.erase(keys_order_.front());

@@ -1,16 +1,20 @@
 // End-to-end reconciliation (connectors/reconcile.hpp, server/reconciliation.hpp): the real
-// stockd against the Shopify emulator in this process, with drift injected on the channel: a
-// hand edit, a push the channel answered and lost, and an order the channel took that never
-// reached stockd. A run finds each, classifies it and applies the channel's policy; the runs
-// are served, survive a restart, and show in /v1/status and /metrics.
+// stockd against each channel emulator in this process (Shopify, Amazon, the webhook), with
+// drift injected on the channel: a hand edit, a push the channel answered and lost, and an
+// order the channel took that never reached stockd. A run reads the channel through its real
+// read API, finds each, classifies it and applies the channel's policy; the runs are served,
+// survive a restart, and show in /v1/status and /metrics.
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
+#include "simulator/amazon.hpp"
 #include "simulator/listener.hpp"
 #include "simulator/shopify.hpp"
+#include "simulator/webhook.hpp"
 #include "tests/e2e/event_json.hpp"
 #include "tests/e2e/fixtures.hpp"
 #include "tests/e2e/server_process.hpp"
@@ -39,6 +43,27 @@ std::string config_for(std::uint16_t port, std::string_view policy, int cycle_s)
          // printf %s e2e-reader-token | sha256sum
          "sha256 = \"2d322c4212048209849d8ae06f985be7df342a4af41b95b46a2ef5c4f54f66af\"\n"
          "scopes = [\"read\"]\n";
+}
+
+/// The same channel, `shop`, on Amazon's SP-API (getListingsItem reads, one SKU a call).
+std::string amazon_config(std::uint16_t port, std::string_view policy) {
+  return "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"shop\"\n"
+         "connector = \"amazon\"\nendpoint = \"http://127.0.0.1:" +
+         std::to_string(port) +
+         "\"\ncredentials = \"env:STOCKD_E2E_AMAZON_TOKEN\"\n"
+         "seller_id = \"A1STOCKSIM\"\nmarketplace_id = \"ATVPDKIKX0DER\"\n"
+         "locations = [\"main\"]\nreconcile_policy = \"" +
+         std::string(policy) + "\"\n";
+}
+
+/// The same channel, `shop`, as a signed webhook (reads: GET <endpoint>?skus=...).
+std::string webhook_config(std::uint16_t port, std::string_view policy) {
+  return "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"shop\"\n"
+         "connector = \"webhook\"\nendpoint = \"http://127.0.0.1:" +
+         std::to_string(port) +
+         "/inventory\"\ncredentials = \"env:STOCKD_E2E_HOOK_SECRET\"\nlocations = [\"main\"]\n"
+         "requests_per_second = 50\nburst = 10\nreconcile_policy = \"" +
+         std::string(policy) + "\"\n";
 }
 
 bool in_sync(const server_process& server, std::string_view sku, std::int64_t last_pushed) {
@@ -91,7 +116,8 @@ std::map<std::string, found> variances_of(const std::string& run) {
 
 /// Three SKUs in sync at 10, then drift: R-EDIT set to 25 by hand, two units of R-SOLD bought
 /// on the channel with no order sent to stockd, and R-LOST's next push (to 7) lost.
-void drift(shop& s, const server_process& server) {
+template <class Emulator>
+void drift(emulated<Emulator>& s, const server_process& server) {
   for (const char* sku : {"R-EDIT", "R-LOST", "R-SOLD", "R-SAME"}) {
     REQUIRE_FALSE(s.channel.set_quantity(sku, 0));
   }
@@ -111,6 +137,57 @@ void drift(shop& s, const server_process& server) {
                 {event_json("adjusted", "a1", "R-LOST", "\"delta\":-3,\"reason\":\"shrink\"")});
   REQUIRE(in_sync(server, "R-LOST", 7));  // answered applied...
   REQUIRE(s.channel.quantity("R-LOST") == std::optional<std::int64_t>{10});  // ...and lost
+}
+
+/// Starts a run by hand and waits for it: its JSON.
+std::string run_now(const server_process& server) {
+  auto started = server.post("/v1/admin/reconcile/shop", "");
+  REQUIRE(started.status == 202);
+  const std::string id(json_doc(started.body)["run"].get_string().value());
+  return finished_run(server, id);
+}
+
+/// The drift of drift() under the correct policy, on any channel: each variance found and
+/// classed, the hand edit and the lost push corrected, the unseen sale held back; then the
+/// order arrives and the channel is back in step.
+template <class Emulator>
+void correct_drift(emulated<Emulator>& s, const server_process& server) {
+  drift(s, server);
+  const std::string run = run_now(server);
+  REQUIRE_FALSE(run.empty());
+  json_doc summary(run);
+  CHECK(std::string_view(summary["status"].get_string().value()) == "finished");
+  CHECK(summary["skus_read"].get_uint64().value() == 4);
+  auto v = variances_of(run);
+  CHECK(v.size() == 3);
+  CHECK(v["R-EDIT"].kind == "hand_edit");
+  CHECK(v["R-EDIT"].action == "corrected");
+  CHECK(v["R-EDIT"].shows == 25);
+  CHECK(v["R-LOST"].kind == "push_lost");
+  CHECK(v["R-LOST"].action == "corrected");
+  CHECK(v["R-LOST"].shows == 10);
+  CHECK(v["R-SOLD"].kind == "order_not_seen");
+  CHECK(v["R-SOLD"].action == "held");
+  CHECK(v["R-SOLD"].shows == 8);
+  CHECK(v.count("R-SAME") == 0);
+  CHECK(s.shows("R-EDIT", 10));
+  CHECK(s.shows("R-LOST", 7));
+  CHECK(s.channel.quantity("R-SOLD") == std::optional<std::int64_t>{8});
+  // The channel's two orders arrive: stockd's expected value meets what the channel shows.
+  post_accepted(server, {event_json("order_created", "o1", "R-SOLD",
+                                    "\"qty\":2,\"order_id\":\"O1\",\"line_id\":\"1\","
+                                    "\"channel\":\"shop\"")});
+  const bool settled = eventually(
+      [&] {
+        json_doc doc = server.get_json("/v1/skus/R-SOLD");
+        return doc["channels"]["shop"]["in_sync"].get_bool().value();
+      },
+      std::chrono::seconds(15), std::chrono::milliseconds(50));
+  INFO(server.get("/v1/skus/R-SOLD").body);
+  CHECK(settled);
+  const std::string after = run_now(server);
+  REQUIRE_FALSE(after.empty());
+  CHECK(json_doc(after)["variances"].get_uint64().value() == 0);
 }
 
 } // namespace
@@ -266,6 +343,59 @@ TEST_CASE("the reconciliation endpoints check the scope, the channel and the run
   CHECK(ctl("reconcile show --channel shop --limit 5") == 0);
   CHECK(ctl("reconcile show shop.x") == 1);
   CHECK(ctl("reconcile frob") == 2);
+}
+
+TEST_CASE("a reconciliation run against amazon reads each listing back, classifies the drift "
+          "and corrects it",
+          "[e2e][reconcile][amazon]") {
+  ::setenv("STOCKD_E2E_AMAZON_TOKEN", "Atza|stocksim", 1);
+  emulated<simulator::amazon_emulator> a(simulator::amazon_options{});
+  server_options opts;
+  opts.config_toml = amazon_config(a.server.port(), "correct");
+  server_process server(opts);
+  server.start();
+  correct_drift(a, server);
+  // One getListingsItem per SKU per run: two runs of four SKUs.
+  json_doc stats(a.channel.stats_json());
+  CHECK(stats.root()["calls"].get_uint64().value() >= 8);
+}
+
+TEST_CASE("a reconciliation run against a webhook channel reads through its read endpoint, "
+          "classifies the drift and corrects it",
+          "[e2e][reconcile][webhook]") {
+  ::setenv("STOCKD_E2E_HOOK_SECRET", "e2e-hook-secret", 1);
+  webhook_channel w("e2e-hook-secret");
+  server_options opts;
+  opts.config_toml = webhook_config(w.server.port(), "correct");
+  server_process server(opts);
+  server.start();
+  correct_drift(w, server);
+}
+
+TEST_CASE("under the report policy a webhook channel's drift is recorded and left as it is",
+          "[e2e][reconcile][webhook]") {
+  ::setenv("STOCKD_E2E_HOOK_SECRET", "e2e-hook-secret", 1);
+  webhook_channel w("e2e-hook-secret");
+  server_options opts;
+  opts.config_toml = webhook_config(w.server.port(), "report");
+  server_process server(opts);
+  server.start();
+  drift(w, server);
+  const std::string run = run_now(server);
+  REQUIRE_FALSE(run.empty());
+  auto v = variances_of(run);
+  CHECK(v.size() == 3);
+  CHECK(v["R-EDIT"].kind == "hand_edit");
+  CHECK(v["R-EDIT"].action == "reported");
+  CHECK(v["R-LOST"].kind == "push_lost");
+  CHECK(v["R-LOST"].action == "reported");
+  CHECK(v["R-SOLD"].kind == "order_not_seen");
+  CHECK(v["R-SOLD"].action == "reported");
+  // Reported only: a moment later the channel still shows every drift.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(w.channel.quantity("R-EDIT") == std::optional<std::int64_t>{25});
+  CHECK(w.channel.quantity("R-LOST") == std::optional<std::int64_t>{10});
+  CHECK(w.channel.quantity("R-SOLD") == std::optional<std::int64_t>{8});
 }
 
 } // namespace stockd::e2e
