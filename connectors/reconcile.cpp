@@ -145,12 +145,7 @@ std::string run_summary_json(const reconcile_run& run) {
 }
 
 std::string encode_run(const reconcile_run& run) {
-  std::string out = run_summary_json(run);
-  out += '\n';
-  json_writer w;
-  w.begin_array();
-  for (const auto& v : run.found) {
-    w.begin_object();
+  return encode_stored_run(run_summary_json(run), run.found, [](json_writer& w, const variance& v) {
     w.field("sku", v.sku.str());
     w.field("class", to_string(v.kind));
     w.field("action", to_string(v.action));
@@ -158,11 +153,7 @@ std::string encode_run(const reconcile_run& run) {
     write_optional(w, "last_pushed", v.last_pushed);
     write_optional(w, "believed", v.believed);
     write_optional(w, "channel_shows", v.shows);
-    w.end_object();
-  }
-  w.end_array();
-  out += w.out();
-  return out;
+  });
 }
 
 std::optional<std::string_view> stored_summary(std::string_view stored) {

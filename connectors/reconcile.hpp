@@ -38,6 +38,7 @@
 #include "connectors/channel_client.hpp"
 #include "connectors/channel_options.hpp"
 #include "connectors/channel_sync.hpp"
+#include "connectors/json_writer.hpp"
 #include "engine/ids.hpp"
 
 namespace stockd::connectors {
@@ -128,6 +129,23 @@ struct reconcile_run {
 /// then the variances as a JSON array (the stored bytes; run_json puts them together).
 std::string run_summary_json(const reconcile_run& run);
 std::string encode_run(const reconcile_run& run);
+/// The stored shape of every run, channel or snapshot: `summary` (a JSON object), a newline,
+/// then `items` as a JSON array of objects, each object's fields written by
+/// `write_item(json_writer&, const item&)`.
+template <class Items, class WriteItem>
+std::string encode_stored_run(std::string summary, const Items& items, WriteItem write_item) {
+  summary += '\n';
+  json_writer w;
+  w.begin_array();
+  for (const auto& item : items) {
+    w.begin_object();
+    write_item(w, item);
+    w.end_object();
+  }
+  w.end_array();
+  summary += w.out();
+  return summary;
+}
 /// A stored run as one JSON object: the summary with "variance_list": [...]; nullopt when the
 /// bytes are not a stored run. Serves snapshot runs too (connectors/snapshot_variance.hpp),
 /// which are stored in the same shape.

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "connectors/json_writer.hpp"
+#include "connectors/reconcile.hpp"
 #include "engine/count_preview.hpp"
 
 namespace stockd::connectors {
@@ -185,24 +186,16 @@ std::string snapshot_run_summary_json(const snapshot_run& run) {
 }
 
 std::string encode_snapshot_run(const snapshot_run& run) {
-  std::string out = snapshot_run_summary_json(run);
-  out += '\n';
-  json_writer w;
-  w.begin_array();
-  for (const auto& v : run.listed) {
-    w.begin_object();
-    w.field("sku", v.sku.str());
-    w.field("class", to_string(v.kind()));
-    w.field("action", v.applied ? "applied" : "none");
-    w.field("on_hand_before", v.on_hand_before);
-    w.field("counted", v.counted);
-    w.field("on_hand_after", v.on_hand_after);
-    w.field("delta", v.delta());
-    w.end_object();
-  }
-  w.end_array();
-  out += w.out();
-  return out;
+  return encode_stored_run(snapshot_run_summary_json(run), run.listed,
+                           [](json_writer& w, const count_variance& v) {
+                             w.field("sku", v.sku.str());
+                             w.field("class", to_string(v.kind()));
+                             w.field("action", v.applied ? "applied" : "none");
+                             w.field("on_hand_before", v.on_hand_before);
+                             w.field("counted", v.counted);
+                             w.field("on_hand_after", v.on_hand_after);
+                             w.field("delta", v.delta());
+                           });
 }
 
 } // namespace stockd::connectors
