@@ -348,7 +348,12 @@ void text_one(std::string& t, const run_summary& s) {
            std::to_string(c.reservations_refused) + " refused, " +
            std::to_string(c.reservations_abandoned) + " abandoned, " +
            std::to_string(c.reservations_committed) + " committed, " +
-           std::to_string(c.reservations_failed) + " failed)\n";
+           std::to_string(c.reservations_failed) + " failed" +
+           (s.world.taken_over > 0
+                ? "; " + std::to_string(s.world.taken_over) +
+                      " blind orders stockd had not seen were oversold in its place"
+                : std::string()) +
+           ")\n";
     }
   }
   if (s.world.counts + s.world.transfers > 0) {
