@@ -60,6 +60,13 @@ run, demo and config:
   --returns P --damaged P   returns_wave: a shipped order returned; of the returns, damaged
                          (default 0.25 / 0.3)
   --return-delay-ms N    returns_wave: shipment to return, plus up to as much again (default 300)
+  --pos-rate R --pos-pack N --pos-abandon P   the POS (channel pos) that reserves through
+                         stockd: customers/s (0: none), units per pack, share abandoning the
+                         hold (steady/chaos 4, 6, 0.1; flash_sale 100, 1, 0.1)
+  --count-period-ms N --late-counts P   WMS cycle counts (0: none) and the share sent late
+                         (steady/chaos 200, 0.3)
+  --dc-stock N           units of every SKU at a DC no channel sells from, refilling L1 by
+                         transfers (0: no DC; steady/chaos 60)
   --outage CHANNEL       channel_outage: the channel whose API fails (default amazon)
   --outage-window F:U    from F to U, shares of the traffic duration (default 0.25:0.65)
   --outage-faults SPEC   what it answers meanwhile (default 5xx=0.8,hang-before=0.2,hang-ms=1500)
@@ -285,6 +292,18 @@ sim_command parse_sim(const std::vector<std::string>& args) {
       cmd.scn.damaged_share = to_double(flag, v);
     } else if (flag == "--return-delay-ms") {
       cmd.scn.return_delay = ms(flag, v);
+    } else if (flag == "--pos-rate") {
+      cmd.scn.pos_buys_per_second = to_double(flag, v);
+    } else if (flag == "--pos-pack") {
+      cmd.scn.pos_pack = to_int(flag, v);
+    } else if (flag == "--pos-abandon") {
+      cmd.scn.pos_abandon_probability = to_double(flag, v);
+    } else if (flag == "--count-period-ms") {
+      cmd.scn.count_period = ms(flag, v);
+    } else if (flag == "--late-counts") {
+      cmd.scn.count_late_share = to_double(flag, v);
+    } else if (flag == "--dc-stock") {
+      cmd.scn.dc_stock = to_int(flag, v);
     } else if (flag == "--outage") {
       const auto& ids = channel_ids();
       const auto it = std::find(ids.begin(), ids.end(), v);

@@ -299,6 +299,9 @@ std::string summary_table(const run_summary& run, const std::optional<run_summar
   // Propagation per channel, the figure the baseline exists to compare.
   for (std::size_t c = 0; c < run.channels.size(); ++c) {
     const auto& rc = run.channels[c];
+    if (rc.reserves) {
+      continue;  // no display to propagate to
+    }
     h += "<tr><th>propagation p50 (ms), " + escape(rc.id) + "</th>";
     h += cell("run.channels." + rc.id + ".propagation.p50_ms", num(rc.propagation.p50_ms));
     if (baseline && c < baseline->channels.size()) {
@@ -326,7 +329,9 @@ std::string channel_table(const run_summary& s, const std::string& who) {
       "the end</th></tr>\n";
   for (const auto& c : s.channels) {
     const std::string k = who + ".channels." + c.id + ".";
-    h += "<tr><th>" + escape(c.id) + "</th>" + cell(k + "units_sold", num(c.units_sold)) +
+    // A channel that reserves through stockd has no display of its own (not emulated).
+    h += "<tr><th>" + escape(c.id) + (c.reserves ? " (reserves through stockd)" : "") + "</th>" +
+         cell(k + "units_sold", num(c.units_sold)) +
          cell(k + "oversold_units", num(c.oversold_units)) +
          cell(k + "over_display_sku_s", num(c.over_display_sku_s)) +
          cell(k + "wrong_display_sku_s", num(c.wrong_display_sku_s)) +
@@ -435,6 +440,9 @@ std::string latency_section(const run_summary& run, const std::optional<run_summ
   auto propagation = [&](const run_summary& s) {
     std::vector<histogram_series> p;
     for (std::size_t c = 0; c < s.channels.size(); ++c) {
+      if (s.channels[c].reserves) {
+        continue;  // no display to propagate to
+      }
       p.push_back({s.channels[c].id, channel_colors[c % 4], &s.channels[c].propagation.histogram});
     }
     return svg_histogram("propagation, " + s.label + " (probe acknowledged → channel shows it)",

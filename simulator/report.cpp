@@ -117,11 +117,22 @@ latency_summary latency_recorder::summary() const {
   return out;
 }
 
-void event_ledger::created(std::string key) {
+void event_ledger::created(std::string key, std::string_view kind) {
   std::lock_guard lock(mu_);
   if (acknowledged_.emplace(std::move(key), false).second) {
     ++counts_.created;
+    const std::string_view k = kind.empty() ? std::string_view("other") : kind;
+    auto it = by_kind_.find(k);
+    if (it == by_kind_.end()) {
+      it = by_kind_.emplace(std::string(k), 0).first;
+    }
+    ++it->second;
   }
+}
+
+std::map<std::string, std::uint64_t> event_ledger::by_kind() const {
+  std::lock_guard lock(mu_);
+  return {by_kind_.begin(), by_kind_.end()};
 }
 
 void event_ledger::answered(std::string_view key, answer a, std::chrono::nanoseconds latency) {
@@ -172,7 +183,12 @@ void write_json(connectors::json_writer& out, const run_summary& s) {
   out.field("rejected", s.events.rejected).field("retries", s.events.retries);
   out.field("given_up", s.events.given_up).field("unanswered", s.unanswered);
   out.field("unreflected_skus", s.unreflected_skus).field("lost", s.lost);
-  out.field("per_second", s.events_per_second).end_object();
+  out.field("per_second", s.events_per_second);
+  out.key("by_kind").begin_object();
+  for (const auto& [kind, n] : s.events_by_kind) {
+    out.field(kind, n);
+  }
+  out.end_object().end_object();
   write_latency(out, "ack_latency", s.ack_latency);
   out.field("units_sold", s.units_sold).field("oversold_units", s.oversold_units);
   out.field("sampled_skus", static_cast<std::uint64_t>(s.sampled_skus));
@@ -180,6 +196,14 @@ void write_json(connectors::json_writer& out, const run_summary& s) {
   for (const auto& c : s.channels) {
     out.key(c.id).begin_object();
     out.field("units_sold", c.units_sold).field("oversold_units", c.oversold_units);
+    out.field("reserves", c.reserves);
+    if (c.reserves) {
+      out.key("reservations").begin_object();
+      out.field("requested", c.reservations_requested).field("granted", c.reservations_granted);
+      out.field("refused", c.reservations_refused).field("abandoned", c.reservations_abandoned);
+      out.field("committed", c.reservations_committed).field("failed", c.reservations_failed);
+      out.end_object();
+    }
     out.field("over_display_sku_s", c.over_display_sku_s);
     out.field("wrong_display_sku_s", c.wrong_display_sku_s);
     out.field("api_calls", c.api_calls).field("items", c.items);
@@ -210,7 +234,11 @@ void write_json(connectors::json_writer& out, const run_summary& s) {
   out.field("payment_failed", s.world.payment_failed);
   out.field("returned_restocked", s.world.returned_restocked);
   out.field("returned_damaged", s.world.returned_damaged);
-  out.field("purchase_orders", s.world.purchase_orders).end_object();
+  out.field("purchase_orders", s.world.purchase_orders);
+  out.field("counts", s.world.counts).field("counts_late", s.world.counts_late);
+  out.field("counts_behind", s.world.counts_behind);
+  out.field("transfers", s.world.transfers).field("transferred_units", s.world.transferred_units);
+  out.field("taken_over_by_reservations", s.world.taken_over).end_object();
   out.key("stockd_process");
   if (s.stockd_ready_s || s.stockd_rss_bytes) {
     out.begin_object();
@@ -290,6 +318,15 @@ void text_one(std::string& t, const run_summary& s) {
        std::to_string(s.events.retries) + " retried; LOST " + std::to_string(s.lost) + " (" +
        std::to_string(s.unanswered) + " unanswered, " + std::to_string(s.unreflected_skus) +
        " SKUs unreflected)\n";
+  if (!s.events_by_kind.empty()) {
+    t += "   events by kind:";
+    bool first = true;
+    for (const auto& [kind, n] : s.events_by_kind) {
+      t += (first ? " " : ", ") + kind + " " + std::to_string(n);
+      first = false;
+    }
+    t += "\n";
+  }
   t += "   ack latency: p50 " + fixed(s.ack_latency.p50_ms, 2) + " ms, p99 " +
        fixed(s.ack_latency.p99_ms, 2) + " ms, max " + fixed(s.ack_latency.max_ms, 2) + " ms (" +
        fixed(s.events_per_second) + " events/s)\n";
@@ -305,9 +342,32 @@ void text_one(std::string& t, const run_summary& s) {
                   static_cast<unsigned long long>(c.responses_429),
                   static_cast<unsigned long long>(c.out_of_sync_skus));
     t += line;
+    if (c.reserves) {
+      t += "             (reserves through stockd: " + std::to_string(c.reservations_requested) +
+           " requested, " + std::to_string(c.reservations_granted) + " granted, " +
+           std::to_string(c.reservations_refused) + " refused, " +
+           std::to_string(c.reservations_abandoned) + " abandoned, " +
+           std::to_string(c.reservations_committed) + " committed, " +
+           std::to_string(c.reservations_failed) + " failed" +
+           (s.world.taken_over > 0
+                ? "; " + std::to_string(s.world.taken_over) +
+                      " blind orders stockd had not seen were oversold in its place"
+                : std::string()) +
+           ")\n";
+    }
+  }
+  if (s.world.counts + s.world.transfers > 0) {
+    t += "   WMS: " + std::to_string(s.world.counts) + " counts (" +
+         std::to_string(s.world.counts_late) + " sent late, " +
+         std::to_string(s.world.counts_behind) + " of them after movements since as_of), " +
+         std::to_string(s.world.transfers) + " transfers DC -> L1 (" +
+         std::to_string(s.world.transferred_units) + " units)\n";
   }
   t += "   propagation (probe SKU: acknowledged -> the channel shows it), p50/p99/max ms:";
   for (const auto& c : s.channels) {
+    if (c.reserves) {
+      continue;
+    }
     t += " " + c.id + " " + fixed(c.propagation.p50_ms, 0) + "/" + fixed(c.propagation.p99_ms, 0) +
          "/" + fixed(c.propagation.max_ms, 0) + " (" + std::to_string(c.propagation.count) +
          (c.propagation_timeouts > 0 ? ", " + std::to_string(c.propagation_timeouts) + " not shown by the end"

@@ -18,6 +18,7 @@
 // Propagation latency is the probe SKU's (run.hpp): stockd acknowledged → the channel shows it.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -62,7 +63,9 @@ enum class answer : std::uint8_t { accepted, duplicate, rejected, retrying, fail
 /// Every event the run sends, by its (source, id) key. Thread-safe.
 class event_ledger {
 public:
-  void created(std::string key);
+  /// A new event (a key seen before is not counted again), of `kind` (its type, or the
+  /// reservation call: reservation_requested / _committed / _released) for the per-kind counts.
+  void created(std::string key, std::string_view kind = {});
   /// One send's outcome; `latency` counts only for accepted and duplicate.
   void answered(std::string_view key, answer a, std::chrono::nanoseconds latency);
 
@@ -77,6 +80,8 @@ public:
     std::uint64_t given_up = 0;
   };
   counts totals() const;
+  /// Events created, by kind (those created without one under "other").
+  std::map<std::string, std::uint64_t> by_kind() const;
   std::uint64_t unanswered() const;
   latency_summary ack_latency() const { return ack_.summary(); }
 
@@ -84,6 +89,7 @@ private:
   mutable std::mutex mu_;
   std::unordered_map<std::string, bool> acknowledged_;  // key → acknowledged yet
   counts counts_;
+  std::map<std::string, std::uint64_t, std::less<>> by_kind_;
   latency_recorder ack_;
 };
 
@@ -91,6 +97,15 @@ struct channel_summary {
   std::string id;
   std::uint64_t units_sold = 0;
   std::uint64_t oversold_units = 0;
+  /// The channel sells only what stockd granted a reservation for (`pos`): not emulated, so it
+  /// has no display, API calls or propagation; its reservation counts instead.
+  bool reserves = false;
+  std::uint64_t reservations_requested = 0;
+  std::uint64_t reservations_granted = 0;
+  std::uint64_t reservations_refused = 0;  // 409: stockd had not enough available
+  std::uint64_t reservations_abandoned = 0;  // granted, then released by the customer
+  std::uint64_t reservations_committed = 0;
+  std::uint64_t reservations_failed = 0;   // no usable answer after the retries
   /// Staleness over the sampled SKUs: SKU-seconds the channel showed more than the physical
   /// sellable stock (what oversells), and SKU-seconds it showed anything else than it.
   double over_display_sku_s = 0;
@@ -145,6 +160,12 @@ struct world_counts {
   std::uint64_t returned_restocked = 0;
   std::uint64_t returned_damaged = 0;
   std::uint64_t purchase_orders = 0;
+  std::uint64_t counts = 0;        // cycle counts sent (counted)
+  std::uint64_t counts_late = 0;   // of them sent late, as of when they were taken
+  std::uint64_t counts_behind = 0; // late ones whose location moved between as_of and sending
+  std::uint64_t transfers = 0;     // transfer_shipped (each received later)
+  std::uint64_t transferred_units = 0;
+  std::uint64_t taken_over = 0;    // blind orders turned oversold by a reservation (world.hpp)
 };
 
 struct run_summary {
@@ -155,6 +176,7 @@ struct run_summary {
   std::size_t skus = 0;
   std::size_t sampled_skus = 0;
   event_ledger::counts events;
+  std::map<std::string, std::uint64_t> events_by_kind;
   std::uint64_t unanswered = 0;
   std::uint64_t unreflected_skus = 0;
   std::uint64_t lost = 0;

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <thread>
@@ -18,6 +19,7 @@
 
 #include "simulator/buyer.hpp"
 #include "simulator/http_client.hpp"
+#include "simulator/pos.hpp"
 
 namespace stockd::simulator {
 namespace {
@@ -71,23 +73,30 @@ std::string event_key(std::string_view source, std::string_view id) {
 struct wms_event {
   std::string id;
   std::string body;
+  std::string type;                         // for the events-by-kind counts
+  std::string source = std::string(wms_source);
 };
 
+/// `qty_field`: "qty", or "counted" for a count (whose `qty` is not used). `source` other than
+/// the WMS: an event the POS reports in its own words (its SKU ids, its unit).
 wms_event make_event(std::string_view type, std::string id, std::string_view sku,
                      std::string_view location, std::int64_t qty,
-                     std::vector<std::pair<std::string_view, std::string>> extra) {
+                     std::vector<std::pair<std::string_view, std::string>> extra,
+                     std::string_view source = wms_source, std::string_view qty_field = "qty",
+                     std::string_view occurred_at = {}) {
   connectors::json_writer out;
-  out.begin_object().field("id", id).field("source", wms_source).field("type", type);
+  out.begin_object().field("id", id).field("source", source).field("type", type);
   out.field("sku", sku);
   if (!location.empty()) {
     out.field("location", location);
   }
-  out.field("qty", qty).field("occurred_at", utc_now_iso());
+  out.field(qty_field, qty).field("occurred_at",
+                                  occurred_at.empty() ? utc_now_iso() : std::string(occurred_at));
   for (const auto& [k, v] : extra) {
     out.field(k, v);
   }
   out.end_object();
-  return {std::move(id), out.take()};
+  return {std::move(id), out.take(), std::string(type), std::string(source)};
 }
 
 /// Posts WMS events to stockd in batches, one batch at a time, retrying a batch that got no
@@ -112,7 +121,7 @@ private:
   bool send_batch(const std::vector<wms_event>& events, std::size_t first, std::size_t last) {
     std::string body = "[";
     for (std::size_t i = first; i < last; ++i) {
-      ledger_.created(event_key(wms_source, events[i].id));
+      ledger_.created(event_key(events[i].source, events[i].id), events[i].type);
       if (i > first) {
         body += ',';
       }
@@ -136,7 +145,7 @@ private:
       const bool transient = res.status == 0 || res.status == 429 || res.status >= 500;
       const bool final_attempt = !transient || attempt == wms_attempts_max;
       for (std::size_t i = first; i < last; ++i) {
-        ledger_.answered(event_key(wms_source, events[i].id),
+        ledger_.answered(event_key(events[i].source, events[i].id),
                          !transient ? answer::rejected
                                     : final_attempt ? answer::failed : answer::retrying,
                          latency);
@@ -161,7 +170,7 @@ private:
     if (parser_.parse(body).get(root) || root["results"].get_array().get(results) ||
         results.size() != last - first) {
       for (std::size_t i = first; i < last; ++i) {
-        ledger_.answered(event_key(wms_source, events[i].id), answer::failed, latency);
+        ledger_.answered(event_key(events[i].source, events[i].id), answer::failed, latency);
       }
       return false;
     }
@@ -182,7 +191,7 @@ private:
                        simdjson::minify(r).c_str());
         }
       }
-      ledger_.answered(event_key(wms_source, events[i].id), a, latency);
+      ledger_.answered(event_key(events[i].source, events[i].id), a, latency);
       ++i;
     }
     return all;
@@ -221,6 +230,25 @@ struct open_return {
   bool damaged;
 };
 
+/// A transfer DC → L1 on its way: received at `due`.
+struct open_transfer {
+  steady::time_point due;
+  std::size_t sku;
+  std::int64_t qty;
+  std::string transfer_id;
+};
+
+/// A cycle count taken and not sent yet (a late one): what the shelf held as of `as_of`.
+struct open_count {
+  steady::time_point due;
+  std::size_t sku;
+  std::size_t location;
+  std::int64_t counted;
+  std::string as_of;
+  std::string id;
+  bool late;
+};
+
 constexpr milliseconds timeline_period{250};
 constexpr std::size_t timeline_tracks_max = 4;
 
@@ -229,6 +257,7 @@ struct sku_record {
   bool ok = false;  // answered 200 with the fields below
   std::int64_t on_hand = 0;
   std::int64_t committed = 0;
+  std::int64_t reserved = 0;
   struct channel_record {
     std::int64_t expected = 0;
     std::optional<std::int64_t> last_pushed;
@@ -261,6 +290,9 @@ sku_record read_sku(http_client& client, const std::string& token, const std::st
       }
       if (state["committed"].get_int64().get(v) == simdjson::SUCCESS) {
         out.committed += v;
+      }
+      if (state["reserved"].get_int64().get(v) == simdjson::SUCCESS) {
+        out.reserved += v;
       }
     }
   }
@@ -318,6 +350,8 @@ struct session {
   std::vector<std::uint64_t> propagation_timeouts = std::vector<std::uint64_t>(channel_ids().size());
   std::vector<open_po> pos;  // under mu (the WMS thread only, and the drain check)
   std::vector<open_return> returns;  // under mu, like pos
+  std::vector<open_transfer> transfers;  // under mu, like pos
+  std::vector<open_count> late_counts;   // under mu, like pos
   world_counts counts;               // under mu
   std::vector<staleness> stale = std::vector<staleness>(channel_ids().size());
   std::size_t sampled = 0;
@@ -335,13 +369,17 @@ struct session {
 
   session(const run_options& o, channel_set& c)
       : opts(o), scn(o.scn), channels(c),
-        truth(location_names(o.scn), initial_stock(o.scn)) {}
+        truth(location_names(o.scn), initial_stock(o.scn), o.scn.locations) {}
 
   // ---- the WMS ----
   void wms_loop() {
     wms_sender sender(host, port, opts.token, ledger);
     std::uint64_t po_number = 0;
+    std::uint64_t transfer_number = 0;
+    std::uint64_t count_number = 0;
     auto next_replenish = steady::now();
+    auto next_transfer = steady::now();
+    auto next_count = steady::now() + scn.count_period;
     std::mt19937_64 rng(scn.seed * 7'919 + 17);
     std::uniform_real_distribution<double> uniform(0.0, 1.0);
     // returns_wave: the customer cancels, or the payment fails, before the line ships.
@@ -365,9 +403,11 @@ struct session {
       const auto now = steady::now();
       std::vector<wms_event> events;
       bool returning = false;
+      bool counting = false;
       {
         std::lock_guard lock(mu);
         returning = traffic_ && scn.return_probability > 0;
+        counting = traffic_ && scn.count_period.count() > 0;
       }
       for (const order_line& line :
            truth.settle_due(now - scn.fulfil_delay, wms_batch_max, decide)) {
@@ -387,10 +427,21 @@ struct session {
             ++counts.shipped;
           }
         }
-        events.push_back(make_event(type, line.order_id + ":settle", line.sku, {}, 1,
-                                    {{"order_id", line.order_id}, {"line_id", "1"}}));
+        const bool at_till = line.channel == pos_channel_id;
+        if (at_till) {
+          // The till hands the pack over and reports it in its own words: its SKU id and its
+          // unit (stockd maps and multiplies them back, docs/semantics.md).
+          events.push_back(make_event(type, line.order_id + ":settle", pos_sku_name(line.sku), {},
+                                      line.qty / scn.pos_pack,
+                                      {{"order_id", line.order_id}, {"line_id", "1"},
+                                       {"unit", pos_unit(scn)}},
+                                      pos_channel_id));
+        } else {
+          events.push_back(make_event(type, line.order_id + ":settle", line.sku, {}, line.qty,
+                                      {{"order_id", line.order_id}, {"line_id", "1"}}));
+        }
         // Returns are drawn only while traffic runs, so the drain has a bounded tail.
-        if (returning && line.covered && line.how == settlement::shipped &&
+        if (returning && !at_till && line.covered && line.how == settlement::shipped &&
             uniform(rng) < scn.return_probability) {
           const auto wait = scn.return_delay + milliseconds(static_cast<std::int64_t>(
                                                    uniform(rng) * static_cast<double>(
@@ -430,14 +481,129 @@ struct session {
                                       {{"po_id", it->po_id}}));
         }
         pos.erase(due, pos.end());
+        // Transfers whose lead time has passed: received at L1.
+        auto arrived = std::stable_partition(transfers.begin(), transfers.end(),
+                                             [now](const open_transfer& t) { return t.due > now; });
+        for (auto it = arrived; it != transfers.end(); ++it) {
+          const std::string& sku = truth.skus()[it->sku];
+          truth.transfer_received(sku, 0, it->qty);
+          events.push_back(make_event("transfer_received", it->transfer_id + ":received", sku,
+                                      truth.locations()[0], it->qty,
+                                      {{"transfer_id", it->transfer_id}}));
+        }
+        transfers.erase(arrived, transfers.end());
       }
       if (replenishing && now >= next_replenish) {
         next_replenish = now + milliseconds{250};
         replenish(now, po_number, events);
       }
+      if (replenishing && scn.dc_stock > 0 && now >= next_transfer) {
+        next_transfer = now + scn.transfer_period;
+        transfer(now, transfer_number, events);
+      }
+      // Counts last: every physical change of this round is already stamped (and goes out in
+      // this batch, before the count), and the next one comes a tick later, after as_of.
+      if (counting && now >= next_count) {
+        next_count = now + scn.count_period;
+        count(now, rng, count_number, events);
+      }
+      send_due_counts(now, events);
       if (!events.empty()) {
         sender.send(events);
       }
+    }
+  }
+
+  // A SKU × location the WMS may count: the DC always (only transfers move it); the selling
+  // location when there is one (with several, the WMS ships from the first shelf holding a unit
+  // rather than where stockd placed the line, so a count would make stockd's per-location figures
+  // the world's while their lines say otherwise; see scenario.hpp).
+  std::vector<std::size_t> countable_locations() const {
+    std::vector<std::size_t> out;
+    if (truth.selling_locations() == 1) {
+      out.push_back(0);
+    }
+    for (std::size_t l = truth.selling_locations(); l < truth.locations().size(); ++l) {
+      out.push_back(l);
+    }
+    return out;
+  }
+
+  /// A cycle count of one SKU at one location, as of now: what the shelf holds (the world's
+  /// truth is unchanged by it). Sent now, or (count_late_share) later with this as_of.
+  void count(steady::time_point now, std::mt19937_64& rng, std::uint64_t& number,
+             std::vector<wms_event>& events) {
+    const auto where = countable_locations();
+    if (where.empty() || scn.skus == 0) {
+      return;
+    }
+    std::uniform_int_distribution<std::size_t> pick_sku(0, scn.skus - 1);  // never the probe
+    std::uniform_int_distribution<std::size_t> pick_location(0, where.size() - 1);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    const std::size_t sku = pick_sku(rng);
+    const std::size_t location = where[pick_location(rng)];
+    const std::string& name = truth.skus()[sku];
+    open_count c{now, sku, location, truth.on_hand_at(name, location), utc_now_iso(),
+                 "count-" + scn.sku_prefix + std::to_string(++number), false};
+    if (uniform(rng) < scn.count_late_share) {
+      c.late = true;
+      c.due = now + scn.count_late_delay +
+              milliseconds(static_cast<std::int64_t>(
+                  uniform(rng) * static_cast<double>(scn.count_late_delay.count())));
+      std::lock_guard lock(mu);
+      late_counts.push_back(std::move(c));
+      return;
+    }
+    events.push_back(count_event(c));
+  }
+
+  wms_event count_event(const open_count& c) {
+    std::lock_guard lock(mu);
+    ++counts.counts;
+    if (c.late) {
+      ++counts.counts_late;
+      const std::string& name = truth.skus()[c.sku];
+      if (truth.on_hand_at(name, c.location) != c.counted) {
+        ++counts.counts_behind;
+      }
+    }
+    return make_event("counted", c.id, truth.skus()[c.sku], truth.locations()[c.location],
+                      c.counted, {{"as_of", c.as_of}}, wms_source, "counted");
+  }
+
+  void send_due_counts(steady::time_point now, std::vector<wms_event>& events) {
+    std::vector<open_count> ready;
+    {
+      std::lock_guard lock(mu);
+      auto due = std::stable_partition(late_counts.begin(), late_counts.end(),
+                                       [now](const open_count& c) { return c.due > now; });
+      std::move(due, late_counts.end(), std::back_inserter(ready));
+      late_counts.erase(due, late_counts.end());
+    }
+    for (const open_count& c : ready) {
+      events.push_back(count_event(c));
+    }
+  }
+
+  /// Refills L1 from the DC for SKUs whose sellable stock is at or below the transfer point.
+  void transfer(steady::time_point now, std::uint64_t& number, std::vector<wms_event>& events) {
+    const std::size_t dc = truth.locations().size() - 1;
+    std::lock_guard lock(mu);
+    for (std::size_t i = 0; i < scn.skus; ++i) {
+      const std::string& sku = truth.skus()[i];
+      const auto t = truth.truth(sku);
+      const std::int64_t at_dc = truth.on_hand_at(sku, dc);
+      if (!t || at_dc <= 0 || t->sellable() + t->in_transit > scn.transfer_point) {
+        continue;
+      }
+      const std::int64_t qty = std::min(scn.transfer_qty, at_dc);
+      const std::string id = "tr-" + scn.sku_prefix + std::to_string(++number);
+      truth.transfer_shipped(sku, dc, qty);
+      ++counts.transfers;
+      counts.transferred_units += static_cast<std::uint64_t>(qty);
+      events.push_back(make_event("transfer_shipped", id + ":shipped", sku, truth.locations()[dc],
+                                  qty, {{"transfer_id", id}, {"to_location", truth.locations()[0]}}));
+      transfers.push_back({now + scn.transfer_lead_time, i, qty, id});
     }
   }
 
@@ -446,10 +612,10 @@ struct session {
     for (std::size_t i = 0; i < truth.skus().size(); ++i) {
       const std::string& sku = truth.skus()[i];
       const auto t = truth.truth(sku);
-      if (!t || t->sellable() + t->incoming > scn.reorder_point) {
+      if (!t || t->sellable() + t->incoming + t->in_transit > scn.reorder_point) {
         continue;
       }
-      const std::size_t location = i % truth.locations().size();
+      const std::size_t location = i % truth.selling_locations();
       const std::string po_id = "po-" + scn.sku_prefix + std::to_string(++po_number);
       truth.purchase_ordered(sku, scn.reorder_qty);
       ++counts.purchase_orders;
@@ -462,7 +628,8 @@ struct session {
 
   bool wms_idle() {
     std::lock_guard lock(mu);
-    return pos.empty() && returns.empty() && truth.open_orders() == 0;
+    return pos.empty() && returns.empty() && transfers.empty() && late_counts.empty() &&
+           truth.open_orders() == 0;
   }
 
   // ---- the sampler ----
@@ -537,7 +704,7 @@ struct session {
         body.field("sku", sku).field("location", truth.locations()[0]).field("delta", -1);
         body.field("reason", "probe").field("occurred_at", utc_now_iso()).end_object();
         truth.adjusted(sku, 0, -1);
-        if (sender.send({wms_event{id, body.take()}})) {
+        if (sender.send({wms_event{id, body.take(), "adjusted"}})) {
           now = steady::now();
           const std::int64_t want = truth.truth(sku)->on_hand;
           for (auto& p : pending) {
@@ -800,12 +967,16 @@ std::string stockd_config(const scenario& s, channel_ports ports, const push_set
     }
     t += "\n";
   }
+  // Channels sell from the selling locations only; the DC (when there is one) is no channel's.
   std::string locations = "[";
   for (std::size_t l = 0; l < s.locations; ++l) {
     t += "[[locations]]\nid = \"" + location_name(l) + "\"\n\n";
     locations += (l > 0 ? ", \"" : "\"") + location_name(l) + "\"";
   }
   locations += "]";
+  if (s.dc_stock > 0) {
+    t += "[[locations]]\nid = \"" + std::string(dc_location_id) + "\"\n\n";
+  }
   const bool none = push.mode == push_setting::kind::none;
   auto common = [&](const std::string& id, const std::string& connector,
                     const std::string& endpoint) {
@@ -838,6 +1009,25 @@ std::string stockd_config(const scenario& s, channel_ports ports, const push_set
     t += "credentials = \"env:" + std::string(webhook_secret_env) + "\"\n";
     t += "requests_per_second = 10\nburst = 10\nbatch_size = 100\n";  // the emulator's limits
   }
+  if (s.pos_buys_per_second > 0) {
+    // The store till: nothing to push to (connector "none"), stockd still computes its expected
+    // value; its customers reserve through stockd (simulator/pos.hpp). It speaks its own SKU ids
+    // and sells packs: a unit per SKU and a mapping for source "pos" (docs/semantics.md, "Units,
+    // SKU mapping and kits").
+    t += "\n[[channels]]\nid = \"" + std::string(pos_channel_id) +
+         "\"\nconnector = \"none\"\nlocations = " + locations + "\n";
+    std::string mapping;
+    for (std::size_t i = 0; i < s.skus; ++i) {
+      const std::string sku = sku_name(s, i);
+      if (s.pos_pack > 1) {
+        t += "\n[[skus]]\nid = \"" + sku + "\"\nunits = { " + pos_unit(s) + " = " +
+             std::to_string(s.pos_pack) + " }\n";
+      }
+      mapping += (i > 0 ? ", \"" : "\"") + pos_sku_name(sku) + "\" = \"" + sku + "\"";
+    }
+    t += "\n[[mappings]]\nsource = \"" + std::string(pos_channel_id) + "\"\nskus = { " + mapping +
+         " }\n";
+  }
   return t;
 }
 
@@ -868,7 +1058,7 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     std::int64_t total = 0;
     for (std::size_t l = 0; l < truth.locations().size(); ++l) {
       const std::int64_t qty = truth.initial_on_hand(i, l);
-      total += qty;
+      total += l < truth.selling_locations() ? qty : 0;  // the DC is no channel's
       if (qty > 0) {
         opening.push_back(make_event("received", "open:" + skus[i] + ":" + truth.locations()[l],
                                      skus[i], truth.locations()[l], qty, {}));
@@ -917,7 +1107,7 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     event_ledger* ledger = &run.ledger;
     b.on_sale = [w, ledger](const sale& s) {
       w->sell(s.channel_id, s.sku, s.order_id);
-      ledger->created(event_key(s.channel_id, s.event_id));
+      ledger->created(event_key(s.channel_id, s.event_id), "order_created");
     };
     const std::string source = b.channel_id;
     b.on_delivery = [w, ledger, source](const delivery& d) {
@@ -929,6 +1119,28 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
       }
     };
     buyers.push_back(std::make_unique<buyer>(std::move(b), channels.at(c)));
+  }
+  // The store till, reserving through stockd before it sells (simulator/pos.hpp).
+  std::unique_ptr<pos_till> till;
+  if (scn.pos_buys_per_second > 0) {
+    pos_options p;
+    p.buys_per_second = scn.pos_buys_per_second;
+    p.channel_id = pos_channel_id;
+    p.pack = scn.pos_pack;
+    p.abandon_probability = scn.pos_abandon_probability;
+    p.stockd_url = opts.stockd_url;
+    p.token = opts.token;
+    p.seed = scn.seed * 1'000 + 999;
+    p.choose_sku = [&chooser](std::mt19937_64& rng) { return chooser(rng); };
+    world* w = &truth;
+    p.on_sale = [w](std::string_view sku, std::string_view order_id, std::int64_t qty) {
+      return w->reserved_sale(pos_channel_id, sku, order_id, qty);
+    };
+    p.on_committed = [w](std::string_view order_id) {
+      w->order_acknowledged(order_id, steady::now());
+    };
+    p.ledger = &run.ledger;
+    till = std::make_unique<pos_till>(std::move(p));
   }
   run.traffic_start = steady::now();
   const auto started = run.traffic_start;
@@ -942,6 +1154,11 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
   for (auto& b : buyers) {
     if (auto error = b->start()) {
       out.error = "customers: " + *error;
+    }
+  }
+  if (till) {
+    if (auto error = till->start()) {
+      out.error = "POS: " + *error;
     }
   }
   std::uint64_t created_before = 0;
@@ -1014,6 +1231,9 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
   for (std::size_t c = 0; c < channel_ids().size(); ++c) {
     (void)channels.at(c).set_faults("none");
   }
+  if (till) {
+    till->stop();  // the customer at the till is served to the end (commit or release)
+  }
   for (auto& b : buyers) {
     const auto left = opts.drain_timeout - (steady::now() - traffic_end);
     b->stop(std::max(milliseconds{0}, std::chrono::duration_cast<milliseconds>(left)));
@@ -1047,12 +1267,15 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
         problems.push_back(sku + ": GET /v1/skus failed");
       } else {
         const sku_truth t = *truth.truth(sku);
-        if (r.on_hand != t.on_hand || (settled && r.committed != 0)) {
+        // Nothing left held either: every hold the till took was committed or released.
+        if (r.on_hand != t.on_hand || (settled && (r.committed != 0 || r.reserved != 0))) {
           ++out.unreflected_skus;
           if (r.on_hand != t.on_hand) {
             problems.push_back(sku_mismatch(sku, "stockd on_hand", t.on_hand, r.on_hand));
-          } else {
+          } else if (r.committed != 0) {
             problems.push_back(sku_mismatch(sku, "stockd committed", 0, r.committed));
+          } else {
+            problems.push_back(sku_mismatch(sku, "stockd reserved", 0, r.reserved));
           }
         }
         for (std::size_t c = 0; c < channel_ids().size(); ++c) {
@@ -1112,6 +1335,7 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
 
   // Figures.
   out.events = run.ledger.totals();
+  out.events_by_kind = run.ledger.by_kind();
   out.unanswered = run.ledger.unanswered();
   out.lost = out.unanswered + out.unreflected_skus;
   out.ack_latency = run.ledger.ack_latency();
@@ -1123,6 +1347,7 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     std::lock_guard lock(run.mu);
     out.world = run.counts;
   }
+  out.world.taken_over = truth.taken_over();
   out.series = std::move(run.series);
   out.stockd_rss_bytes = run.rss_last;
   out.stockd_rss_peak_bytes = run.rss_peak;
@@ -1165,6 +1390,26 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
         cs.responses_429 = stat_u64(responses, "429");
       }
     }
+    out.channels.push_back(std::move(cs));
+  }
+  if (till) {
+    // The till: its sales as the world judged them, and its calls to stockd's reservations.
+    channel_summary cs;
+    cs.id = pos_channel_id;
+    cs.reserves = true;
+    if (auto it = sales.find(cs.id); it != sales.end()) {
+      cs.units_sold = it->second.units_sold;
+      cs.oversold_units = it->second.oversold_units;
+    }
+    out.units_sold += cs.units_sold;
+    out.oversold_units += cs.oversold_units;
+    const pos_counts pc = till->counts();
+    cs.reservations_requested = pc.requested;
+    cs.reservations_granted = pc.granted;
+    cs.reservations_refused = pc.refused;
+    cs.reservations_abandoned = pc.abandoned;
+    cs.reservations_committed = pc.committed;
+    cs.reservations_failed = pc.failed;
     out.channels.push_back(std::move(cs));
   }
   return out;

@@ -11,7 +11,15 @@ namespace stockd::simulator {
 std::optional<scenario> scenario_preset(const std::string& name) {
   scenario s;
   s.name = name;
+  // The world around the emulated channels (scenario.hpp): a POS selling packs through stockd's
+  // reservations, cycle counts (some late), and a DC that refills L1 with transfers.
+  auto full_world = [](scenario& w) {
+    w.pos_buys_per_second = 4;
+    w.count_period = std::chrono::milliseconds{200};
+    w.dc_stock = 60;
+  };
   if (name == "steady") {
+    full_world(s);
     return s;
   }
   if (name == "flash_sale") {
@@ -29,12 +37,18 @@ std::optional<scenario> scenario_preset(const std::string& name) {
     s.order_delay = std::chrono::milliseconds{100};
     s.order_jitter = std::chrono::milliseconds{300};
     s.replenish = false;
+    // A till that reserves through stockd before it sells, single units: what reserving buys
+    // in a flash sale (0 oversold units for it, scenario.hpp).
+    s.pos_buys_per_second = 100;
+    s.pos_pack = 1;
+    s.pos_abandon_probability = 0.1;
     return s;
   }
   if (name == "chaos") {
     s.order_duplicate_probability = 0.2;
     s.order_jitter = std::chrono::milliseconds{1'000};
     s.channel_faults = "429=0.05,5xx=0.05,reset=0.02,hang-after=0.01,hang-ms=1500";
+    full_world(s);
     return s;
   }
   if (name == "returns_wave") {
@@ -129,6 +143,26 @@ std::optional<std::string> validate(const scenario& s) {
       return "outage faults: " + parsed.error;
     }
   }
+  if (!(s.pos_buys_per_second >= 0) || s.pos_buys_per_second > 10'000) {
+    return "POS rate must be 0..10000 per second";
+  }
+  if (s.pos_pack < 1 || s.pos_pack > 1'000) {
+    return "POS pack must be 1..1000 units";
+  }
+  if (!(s.pos_abandon_probability >= 0) || s.pos_abandon_probability > 1 ||
+      !(s.count_late_share >= 0) || s.count_late_share > 1) {
+    return "POS abandon and late-count shares must be in [0, 1]";
+  }
+  if (s.count_period.count() < 0 || (s.count_period.count() > 0 && s.count_period.count() < 20)) {
+    return "count period: 0 (off) or at least 20 ms";
+  }
+  if (s.count_late_delay.count() < 0 || s.count_late_delay > std::chrono::seconds{10}) {
+    return "late-count delay must be 0 .. 10 s";
+  }
+  if (s.dc_stock < 0 || s.transfer_qty < 1 || s.transfer_period.count() < 20 ||
+      s.transfer_lead_time.count() < 0 || s.transfer_lead_time > std::chrono::minutes{10}) {
+    return "DC stock >= 0, transfer quantity >= 1, transfer period >= 20 ms, lead time 0 .. 10 min";
+  }
   return std::nullopt;
 }
 
@@ -166,7 +200,16 @@ std::vector<std::string> location_names(const scenario& s) {
   for (std::size_t l = 0; l < s.locations; ++l) {
     out.push_back(location_name(l));
   }
+  if (s.dc_stock > 0) {
+    out.push_back(dc_location_id);
+  }
   return out;
+}
+
+std::string pos_sku_name(const std::string& sku) { return "POS-" + sku; }
+
+std::string pos_unit(const scenario& s) {
+  return s.pos_pack == 1 ? std::string("each") : "pack" + std::to_string(s.pos_pack);
 }
 
 std::vector<sku_stock> initial_stock(const scenario& s) {
@@ -174,10 +217,14 @@ std::vector<sku_stock> initial_stock(const scenario& s) {
   out.reserve(s.skus);
   for (std::size_t i = 0; i < s.skus; ++i) {
     const std::int64_t each = i < s.hot_skus ? s.hot_stock_per_location : s.stock_per_location;
-    out.push_back({sku_name(s, i), std::vector<std::int64_t>(s.locations, each)});
+    std::vector<std::int64_t> at(s.locations, each);
+    if (s.dc_stock > 0) {
+      at.push_back(s.dc_stock);
+    }
+    out.push_back({sku_name(s, i), std::move(at)});
   }
   if (s.probe_period.count() > 0) {
-    std::vector<std::int64_t> at(s.locations, 0);
+    std::vector<std::int64_t> at(s.locations + (s.dc_stock > 0 ? 1 : 0), 0);
     at[0] = probe_stock;
     out.push_back({probe_sku(s), std::move(at)});
   }

@@ -14,6 +14,19 @@
 //   channel_outage  steady, and one channel's API fails (5xx and hung requests) for a window in
 //               the middle of the run, then recovers: it shows stale stock meanwhile and must
 //               converge afterwards.
+//
+// The world around the emulated channels (steady and chaos have all of it, flash_sale the POS
+// reserving singles; see simulator/README.md):
+//   pos         a store till, channel `pos` in stockd with connector "none" (nothing to push to):
+//               each customer first reserves through stockd (POST /v1/reservations, base units),
+//               buys only on a 201 and the sale reaches stockd by committing the reservation; a
+//               share abandon and the hold is released. It sells packs (`pack6` = 6 units) and
+//               reports what it hands over in its own words: its SKU ids, mapped to stockd's by
+//               the config's [[mappings]] (source "pos"), and the pack unit ([[skus]] units).
+//   counts      the WMS counts one SKU at one location now and then (`counted` with `as_of`);
+//               some counts are sent late, after movements that followed their as_of.
+//   DC          a location no channel sells from, holding stock; the WMS transfers from it to
+//               L1 when L1 runs low (transfer_shipped, then transfer_received after a delay).
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -32,6 +45,11 @@ inline const std::vector<std::string>& channel_ids() {
   static const std::vector<std::string> ids = {"shopify", "amazon", "webhook"};
   return ids;
 }
+
+/// The channel (and source) of the store till that reserves through stockd; not emulated.
+inline constexpr const char* pos_channel_id = "pos";
+/// The location no channel sells from (scenario::dc_stock > 0).
+inline constexpr const char* dc_location_id = "DC";
 
 struct scenario {
   std::string name = "steady";
@@ -85,6 +103,24 @@ struct scenario {
   double outage_from = 0.25;
   double outage_until = 0.65;
   std::string outage_faults = "5xx=0.8,hang-before=0.2,hang-ms=1500";
+  // The POS (channel `pos`): customers per second (0: no POS), who reserve through stockd and
+  // buy one pack of `pos_pack` units on a grant, or abandon the hold.
+  double pos_buys_per_second = 0;
+  std::int64_t pos_pack = 6;
+  double pos_abandon_probability = 0.1;
+  // Cycle counts: every count_period (0: none) the WMS counts one SKU at one location; a
+  // count_late_share of them is sent count_late_delay .. 2× later, as of when it was taken.
+  std::chrono::milliseconds count_period{0};
+  double count_late_share = 0.3;
+  std::chrono::milliseconds count_late_delay{300};
+  // The DC: every SKU's stock there (0: no DC and no transfers). While traffic runs, every
+  // transfer_period the WMS ships transfer_qty (at most what the DC holds) to L1 for each SKU
+  // whose sellable stock is at or below transfer_point; it arrives after transfer_lead_time.
+  std::int64_t dc_stock = 0;
+  std::chrono::milliseconds transfer_period{500};
+  std::int64_t transfer_point = 10;
+  std::int64_t transfer_qty = 12;
+  std::chrono::milliseconds transfer_lead_time{1'000};
 };
 
 /// Every preset's name, for help texts and errors.
@@ -105,7 +141,12 @@ inline constexpr std::int64_t probe_stock = 1'000'000;  // never runs out
 /// The initial catalog: SKU i (hot ones first) with its stock at every location, then the probe
 /// SKU when there is one (never chosen by customers).
 std::vector<sku_stock> initial_stock(const scenario& s);
+/// The selling locations L1..LM, then the DC when there is one.
 std::vector<std::string> location_names(const scenario& s);
+/// The POS's own id for a SKU (stockd maps it back through [[mappings]] source "pos").
+std::string pos_sku_name(const std::string& sku);
+/// The POS's pack unit as the config names it ("pack6"; "each" for packs of 1).
+std::string pos_unit(const scenario& s);
 
 /// Draws the SKU a customer wants: the hot SKUs with probability hot_share (uniformly), else a
 /// Zipf rank over the other SKUs. Immutable after construction, so one can be shared by threads

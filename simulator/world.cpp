@@ -1,14 +1,18 @@
 #include "simulator/world.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <numeric>
 #include <stdexcept>
 
 namespace stockd::simulator {
 
-world::world(std::vector<std::string> locations, std::vector<sku_stock> initial)
-    : locations_(std::move(locations)) {
+world::world(std::vector<std::string> locations, std::vector<sku_stock> initial,
+             std::size_t selling_locations)
+    : locations_(std::move(locations)),
+      selling_(selling_locations == 0 ? locations_.size() : selling_locations) {
   assert(!locations_.empty());
+  assert(selling_ <= locations_.size());
   skus_.reserve(initial.size());
   state_.reserve(initial.size());
   initial_.reserve(initial.size());
@@ -20,7 +24,7 @@ world::world(std::vector<std::string> locations, std::vector<sku_stock> initial)
     }
     skus_.push_back(s.sku);
     initial_.push_back(s.on_hand);
-    state_.push_back(sku_state{std::move(s.on_hand), 0, 0, 0});
+    state_.push_back(sku_state{std::move(s.on_hand), 0, 0, 0, 0});
   }
 }
 
@@ -34,25 +38,70 @@ std::size_t world::index_of(std::string_view sku) const {
   return it->second;
 }
 
-bool world::sell(std::string_view channel, std::string_view sku, std::string_view order_id) {
-  std::lock_guard lock(mu_);
-  const std::size_t i = index_of(sku);
-  sku_state& s = state_[i];
-  const std::int64_t on_hand = std::accumulate(s.on_hand.begin(), s.on_hand.end(), std::int64_t{0});
-  const bool covered = on_hand - s.owed - s.damaged > 0;
+std::int64_t world::sellable_locked(const sku_state& s) const {
+  const auto selling_end = s.on_hand.begin() + static_cast<std::ptrdiff_t>(selling_);
+  return std::accumulate(s.on_hand.begin(), selling_end, std::int64_t{0}) - s.owed - s.damaged;
+}
+
+bool world::record_sale(std::string_view channel, std::size_t sku, std::string_view order_id,
+                        std::int64_t qty, bool covered, bool reserved) {
+  assert(qty > 0);
   channel_sales& c = sales_[std::string(channel)];
-  ++c.units_sold;
+  c.units_sold += static_cast<std::uint64_t>(qty);
   if (covered) {
-    ++s.owed;
+    state_[sku].owed += qty;
   } else {
-    ++c.oversold_units;
-    ++oversold_total_;
+    c.oversold_units += static_cast<std::uint64_t>(qty);
+    oversold_total_ += static_cast<std::uint64_t>(qty);
   }
-  const bool fresh =
-      orders_.emplace(std::string(order_id), order{i, std::string(channel), covered, false}).second;
+  order o{sku, std::string(channel), covered, false, qty, reserved, ++sale_number_};
+  const bool fresh = orders_.emplace(std::string(order_id), std::move(o)).second;
   assert(fresh && "order ids are unique per run");
   (void)fresh;
   return covered;
+}
+
+bool world::sell(std::string_view channel, std::string_view sku, std::string_view order_id,
+                 std::int64_t qty) {
+  std::lock_guard lock(mu_);
+  const std::size_t i = index_of(sku);
+  return record_sale(channel, i, order_id, qty, sellable_locked(state_[i]) >= qty, false);
+}
+
+bool world::reserved_sale(std::string_view channel, std::string_view sku,
+                          std::string_view order_id, std::int64_t qty) {
+  std::lock_guard lock(mu_);
+  const std::size_t i = index_of(sku);
+  std::int64_t missing = qty - std::max<std::int64_t>(0, sellable_locked(state_[i]));
+  if (missing > 0) {
+    // Covered orders of blind channels stockd has not acknowledged, the most recent first.
+    std::vector<std::pair<std::uint64_t, order*>> candidates;
+    for (auto& [id, o] : orders_) {
+      if (o.sku == i && o.covered && !o.acknowledged && !o.reserved) {
+        candidates.emplace_back(o.number, &o);
+      }
+    }
+    std::sort(candidates.begin(), candidates.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::int64_t can = 0;
+    std::size_t take = 0;
+    while (take < candidates.size() && can < missing) {
+      can += candidates[take++].second->qty;
+    }
+    if (can < missing) {
+      return record_sale(channel, i, order_id, qty, false, true);
+    }
+    for (std::size_t k = 0; k < take; ++k) {
+      order& o = *candidates[k].second;
+      o.covered = false;
+      state_[i].owed -= o.qty;
+      channel_sales& c = sales_[o.channel];
+      c.oversold_units += static_cast<std::uint64_t>(o.qty);
+      oversold_total_ += static_cast<std::uint64_t>(o.qty);
+      ++taken_over_;
+    }
+  }
+  return record_sale(channel, i, order_id, qty, true, true);
 }
 
 void world::order_acknowledged(std::string_view order_id, world_clock::time_point at) {
@@ -75,21 +124,29 @@ std::vector<order_line> world::settle_due(world_clock::time_point until, std::si
     assert(!node.empty());
     order& o = node.mapped();
     sku_state& s = state_[o.sku];
-    order_line line{node.key(), o.channel, skus_[o.sku], o.covered, settlement::cancelled, 0};
+    order_line line{node.key(), o.channel, skus_[o.sku], o.covered, settlement::cancelled, 0,
+                    o.qty};
     if (o.covered) {
       line.how = decide ? decide(line) : settlement::shipped;
       if (line.how == settlement::shipped) {
-        // The unit leaves the first shelf that holds one; it was promised (owed) at the sale.
-        // Damaged units stay where they are: never shipped.
-        for (std::size_t l = 0; l < s.on_hand.size(); ++l) {
-          if (s.on_hand[l] > 0) {
-            --s.on_hand[l];
-            line.location = l;
-            break;
+        // The units leave the first selling shelves that hold them; they were promised (owed)
+        // at the sale. Damaged units stay where they are: never shipped.
+        std::int64_t left = o.qty;
+        bool first = true;
+        for (std::size_t l = 0; l < selling_ && left > 0; ++l) {
+          const std::int64_t here = std::min(left, s.on_hand[l]);
+          if (here > 0) {
+            s.on_hand[l] -= here;
+            left -= here;
+            if (first) {
+              line.location = l;
+              first = false;
+            }
           }
         }
+        assert(left == 0 && "a covered order ships from stock that is there");
       }
-      --s.owed;
+      s.owed -= o.qty;
     }
     out.push_back(std::move(line));
   }
@@ -131,6 +188,27 @@ void world::adjusted(std::string_view sku, std::size_t location, std::int64_t de
   here += delta;
 }
 
+void world::transfer_shipped(std::string_view sku, std::size_t from, std::int64_t qty) {
+  std::lock_guard lock(mu_);
+  sku_state& s = state_[index_of(sku)];
+  assert(qty > 0 && s.on_hand.at(from) >= qty);
+  s.on_hand.at(from) -= qty;
+  s.in_transit += qty;
+}
+
+void world::transfer_received(std::string_view sku, std::size_t to, std::int64_t qty) {
+  std::lock_guard lock(mu_);
+  sku_state& s = state_[index_of(sku)];
+  assert(qty > 0 && s.in_transit >= qty);
+  s.in_transit -= qty;
+  s.on_hand.at(to) += qty;
+}
+
+std::int64_t world::on_hand_at(std::string_view sku, std::size_t location) const {
+  std::lock_guard lock(mu_);
+  return state_[index_of(sku)].on_hand.at(location);
+}
+
 std::optional<sku_truth> world::truth(std::string_view sku) const {
   std::lock_guard lock(mu_);
   auto it = index_.find(std::string(sku));
@@ -138,8 +216,15 @@ std::optional<sku_truth> world::truth(std::string_view sku) const {
     return std::nullopt;
   }
   const sku_state& s = state_[it->second];
+  const auto selling_end = s.on_hand.begin() + static_cast<std::ptrdiff_t>(selling_);
   return sku_truth{std::accumulate(s.on_hand.begin(), s.on_hand.end(), std::int64_t{0}), s.owed,
-                   s.incoming, s.damaged};
+                   s.incoming, s.damaged,
+                   std::accumulate(selling_end, s.on_hand.end(), std::int64_t{0}), s.in_transit};
+}
+
+std::uint64_t world::taken_over() const {
+  std::lock_guard lock(mu_);
+  return taken_over_;
 }
 
 std::map<std::string, channel_sales> world::sales() const {

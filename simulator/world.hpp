@@ -16,6 +16,19 @@
 // and after the fulfilment delay, a covered order ships (order_fulfilled; its unit leaves the
 // shelf) and an oversold one is cancelled (order_cancelled: the merchant refunds the customer).
 //
+// Locations that no channel sells from (a distribution centre, `DC`): the world is built with
+// the number of selling locations, the first ones in its list; stock elsewhere is on hand but not
+// sellable (stockd's pool counts only a channel's eligible locations, DESIGN §3) until the WMS
+// transfers it to a selling location (transfer_shipped, then transfer_received: in transit in
+// between, on hand nowhere).
+//
+// Orders carry a quantity in base units (a POS sells packs). A channel that reserves through
+// stockd (reserved_sale) sells only after stockd granted the hold; when the world's sellable
+// stock cannot cover it because a channel that sells blind took the units with an order stockd
+// has not acknowledged yet, that order is the oversold one (stockd will find available below zero
+// when it comes and the merchant cancels it), and the reservation is covered: stockd's ledger is
+// the system of record that decides who got the last unit.
+//
 // Thread-safe: one mutex owns everything. The buyers call sell() under their emulator's lock
 // (simulator/buyer.hpp), so the lock order is emulator → world; nothing here calls out.
 #include <chrono>
@@ -51,7 +64,8 @@ struct order_line {
   std::string sku;
   bool covered = true;
   settlement how = settlement::shipped;
-  std::size_t location = 0;  // shipped: the shelf the unit left
+  std::size_t location = 0;  // shipped: the shelf the units left (the first of them)
+  std::int64_t qty = 1;      // base units
 };
 
 struct channel_sales {
@@ -65,12 +79,16 @@ struct sku_truth {
   std::int64_t owed = 0;
   std::int64_t incoming = 0;
   std::int64_t damaged = 0;  // returned damaged: on the shelf, never sellable
-  std::int64_t sellable() const { return on_hand - owed - damaged; }
+  std::int64_t not_for_sale = 0;  // on hand at locations no channel sells from
+  std::int64_t in_transit = 0;    // transferred out, not received yet (not on hand)
+  std::int64_t sellable() const { return on_hand - not_for_sale - owed - damaged; }
 };
 
 class world {
 public:
-  world(std::vector<std::string> locations, std::vector<sku_stock> initial);
+  /// `selling_locations`: how many of `locations` (the first ones) channels sell from; 0: all.
+  world(std::vector<std::string> locations, std::vector<sku_stock> initial,
+        std::size_t selling_locations = 0);
   world(const world&) = delete;
   world& operator=(const world&) = delete;
 
@@ -80,7 +98,15 @@ public:
 
   /// A channel sold one unit of `sku` as order `order_id`. True when physical stock covered it;
   /// false: an oversold unit. A SKU outside the catalog is a programmer error.
-  bool sell(std::string_view channel, std::string_view sku, std::string_view order_id);
+  bool sell(std::string_view channel, std::string_view sku, std::string_view order_id,
+            std::int64_t qty = 1);
+  /// A channel that reserves through stockd sold `qty` units stockd had granted a hold on. True
+  /// when covered: by sellable stock, or else by taking over units promised to the most recent
+  /// orders of channels that sell blind which stockd has not acknowledged yet (those become
+  /// oversold units of their channels). False, an oversold unit of this channel, when neither
+  /// can: stockd granted a hold on stock that was not there.
+  bool reserved_sale(std::string_view channel, std::string_view sku, std::string_view order_id,
+                     std::int64_t qty);
   /// stockd acknowledged the order's order_created at `at`: from now on the WMS may settle it.
   /// Ignored for unknown or already acknowledged orders (duplicate sends).
   void order_acknowledged(std::string_view order_id, world_clock::time_point at);
@@ -101,10 +127,18 @@ public:
   void returned(std::string_view sku, std::size_t location, bool damaged);
   /// A physical adjustment (found, shrink); on_hand at the location may not go below 0.
   void adjusted(std::string_view sku, std::size_t location, std::int64_t delta);
+  /// Units leave `from` on a transfer (at most what is there) / arrive at `to`.
+  void transfer_shipped(std::string_view sku, std::size_t from, std::int64_t qty);
+  void transfer_received(std::string_view sku, std::size_t to, std::int64_t qty);
+  /// Units physically at one location now (what a cycle count finds).
+  std::int64_t on_hand_at(std::string_view sku, std::size_t location) const;
+  std::size_t selling_locations() const noexcept { return selling_; }
 
   std::optional<sku_truth> truth(std::string_view sku) const;
   std::map<std::string, channel_sales> sales() const;
   std::uint64_t oversold_units() const;
+  /// Blind channels' orders that became oversold because a reservation took their units over.
+  std::uint64_t taken_over() const;
 
 private:
   std::size_t index_of(std::string_view sku) const;
@@ -113,15 +147,24 @@ private:
     std::int64_t owed = 0;
     std::int64_t incoming = 0;
     std::int64_t damaged = 0;  // summed over locations
+    std::int64_t in_transit = 0;
   };
   struct order {
     std::size_t sku = 0;
     std::string channel;
     bool covered = true;
     bool acknowledged = false;
+    std::int64_t qty = 1;
+    bool reserved = false;      // sold through a stockd reservation
+    std::uint64_t number = 0;   // sale order, to take over the most recent first
   };
+  std::int64_t sellable_locked(const sku_state& s) const;
+  bool record_sale(std::string_view channel, std::size_t sku, std::string_view order_id,
+                   std::int64_t qty, bool covered, bool reserved);
 
   std::vector<std::string> locations_;
+  std::size_t selling_ = 0;
+  std::uint64_t sale_number_ = 0;
   std::vector<std::string> skus_;
   std::vector<std::vector<std::int64_t>> initial_;
   std::unordered_map<std::string, std::size_t> index_;
@@ -131,6 +174,7 @@ private:
   std::deque<std::pair<world_clock::time_point, std::string>> acknowledged_;  // in ack order
   std::map<std::string, channel_sales> sales_;
   std::uint64_t oversold_total_ = 0;
+  std::uint64_t taken_over_ = 0;
 };
 
 } // namespace stockd::simulator

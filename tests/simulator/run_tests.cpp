@@ -115,6 +115,60 @@ TEST_CASE("the WMS settles only acknowledged orders, shipping covered ones and c
   CHECK(w.truth("A")->incoming == 0);
 }
 
+TEST_CASE("a sale through a stockd reservation takes over the units of a blind channel's order "
+          "stockd has not acknowledged, and is oversold only when there is none",
+          "[simulator][world]") {
+  world w({"L1"}, {{"A", {2}}});
+  REQUIRE(w.sell("shopify", "A", "o1"));
+  REQUIRE(w.sell("amazon", "A", "o2"));
+  w.order_acknowledged("o1", world_clock::now());  // stockd has o1, not o2
+  // stockd granted a hold of 1 (it knows only o1): o2's unit is taken over.
+  CHECK(w.reserved_sale("pos", "A", "p1", 1));
+  CHECK(w.taken_over() == 1);
+  auto sales = w.sales();
+  CHECK(sales.at("amazon").oversold_units == 1);
+  CHECK(sales.at("shopify").oversold_units == 0);
+  CHECK(sales.at("pos").oversold_units == 0);
+  CHECK(w.truth("A")->owed == 2);  // o1 and p1
+  // Nothing left to take over (o1 is stockd's): a hold on stock that is not there is oversold.
+  CHECK_FALSE(w.reserved_sale("pos", "A", "p2", 1));
+  CHECK(w.sales().at("pos").oversold_units == 1);
+  w.order_acknowledged("o2", world_clock::now());
+  w.order_acknowledged("p1", world_clock::now());
+  w.order_acknowledged("p2", world_clock::now());
+  int shipped = 0;
+  int cancelled = 0;
+  for (const auto& line : w.settle_due(world_clock::now() + 1h, 10)) {
+    (line.covered ? shipped : cancelled) += 1;
+  }
+  CHECK(shipped == 2);
+  CHECK(cancelled == 2);
+  CHECK(w.truth("A")->on_hand == 0);
+}
+
+TEST_CASE("the world ships packs from selling shelves only, and a DC's stock is not sellable "
+          "until a transfer brings it to a selling location",
+          "[simulator][world]") {
+  world w({"L1", "DC"}, {{"A", {6, 12}}}, 1);
+  CHECK(w.truth("A")->sellable() == 6);
+  CHECK(w.truth("A")->not_for_sale == 12);
+  CHECK(w.sell("pos", "A", "p1", 6));
+  CHECK_FALSE(w.sell("shopify", "A", "o1"));  // the DC's units are not for sale
+  w.transfer_shipped("A", 1, 10);
+  CHECK(w.truth("A")->in_transit == 10);
+  CHECK(w.truth("A")->on_hand == 8);  // in transit is on hand nowhere
+  w.transfer_received("A", 0, 10);
+  CHECK(w.truth("A")->sellable() == 10);
+  w.order_acknowledged("p1", world_clock::now());
+  w.order_acknowledged("o1", world_clock::now());
+  const auto lines = w.settle_due(world_clock::now() + 1h, 10);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].qty == 6);
+  CHECK(lines[0].covered);
+  CHECK(w.on_hand_at("A", 0) == 10);
+  CHECK(w.on_hand_at("A", 1) == 2);
+}
+
 TEST_CASE("a flash sale's demand goes mostly to the hot SKUs", "[simulator][scenario]") {
   auto scn = scenario_preset("flash_sale");
   REQUIRE(scn);
@@ -169,6 +223,9 @@ TEST_CASE("a short steady run against stockd loses no event and every channel co
   CHECK(s.lost == 0);
   CHECK(s.units_sold > 50);
   for (const auto& c : s.channels) {
+    if (c.reserves) {
+      continue;  // the POS: no API of its own (connector "none")
+    }
     CHECK(c.api_calls > 0);
     // Every channel, with compare-and-set or not: the checker found channels without it left
     // one unit high (a sale overwritten by a push on its way, then subtracted again from the
@@ -298,4 +355,83 @@ TEST_CASE("a short channel_outage run: the channel down shows stale stock during
   CHECK(html.find("Outage of <b>amazon</b>") != std::string::npos);
   CHECK(html.find("class=\"shade\"") != std::string::npos);  // the window on the charts
   testing::check_report_against_json(html, summary_json(s, std::nullopt));
+}
+
+TEST_CASE("a short flash_sale run: the channel that reserves through stockd oversells no unit "
+          "while the channels that sell what they show do",
+          "[simulator][run][reservations]") {
+  scenario scn = *scenario_preset("flash_sale");
+  scn.duration = 6s;
+  scn.seed = 23;
+  REQUIRE(scn.pos_buys_per_second > 0);
+  const run_summary s = run_against_stockd(scn, push_setting{}, 20s);
+  REQUIRE(s.error.empty());
+  REQUIRE(s.channels.size() == channel_ids().size() + 1);
+  const channel_summary& till = s.channels.back();
+  CHECK(till.id == "pos");
+  CHECK(till.reserves);
+  CHECK(till.reservations_granted > 0);
+  CHECK(till.reservations_refused > 0);  // the hot SKUs sold out: stockd said no
+  CHECK(till.reservations_committed > 0);
+  CHECK(till.reservations_failed == 0);
+  CHECK(till.units_sold == till.reservations_committed);  // singles
+  CHECK(till.oversold_units == 0);
+  std::uint64_t blind_oversold = 0;
+  for (const auto& c : s.channels) {
+    CHECK(c.reserves == (c.id == "pos"));
+    blind_oversold += c.reserves ? 0 : c.oversold_units;
+  }
+  CHECK(blind_oversold > 0);
+  CHECK(s.events_by_kind.at("reservation_committed") == till.reservations_committed);
+  CHECK(s.unreflected_skus == 0);  // nothing left reserved or committed, on-hand the world's
+  CHECK(s.lost == 0);
+  // The channels: in some runs shopify is left one unit over stockd's expected value while
+  // stockd believes it in sync (the known compare-and-set shadow bug, see the channel_outage
+  // test): reported, not failed on here.
+  if (!s.converged) {
+    WARN("not converged (known compare-and-set shadow bug?): "
+         << (s.mismatches.empty() ? std::string("-") : s.mismatches.front()));
+  }
+}
+
+TEST_CASE("a short steady run with the whole world: POS packs through reservations and a SKU "
+          "mapping, late cycle counts and transfers from the DC, nothing lost and converged",
+          "[simulator][run][world]") {
+  scenario scn = *scenario_preset("steady");
+  scn.duration = 10s;
+  scn.skus = 20;
+  scn.seed = 29;
+  scn.count_period = 100ms;  // enough late counts that some follow movements
+  scn.count_late_share = 0.5;
+  REQUIRE(scn.pos_pack == 6);
+  REQUIRE(scn.dc_stock > 0);
+  const run_summary s = run_against_stockd(scn, push_setting{}, 30s);
+  REQUIRE(s.error.empty());
+  const channel_summary& till = s.channels.back();
+  REQUIRE(till.reserves);
+  CHECK(till.reservations_committed > 0);
+  CHECK(till.reservations_failed == 0);
+  CHECK(till.units_sold == 6 * till.reservations_committed);  // packs of 6 base units
+  CHECK(till.oversold_units == 0);
+  // stockd took every event, the POS's fulfilments in its own SKU ids and pack unit included.
+  CHECK(s.events.rejected == 0);
+  const auto kind = [&s](const char* k) {
+    auto it = s.events_by_kind.find(k);
+    return it == s.events_by_kind.end() ? std::uint64_t{0} : it->second;
+  };
+  CHECK(kind("reservation_requested") == till.reservations_requested);
+  CHECK(kind("reservation_committed") == till.reservations_committed);
+  CHECK(kind("counted") == s.world.counts);
+  CHECK(s.world.counts_late > 0);
+  CHECK(s.world.counts_behind > 0);  // sent after movements that followed their as_of
+  CHECK(s.world.transfers > 0);
+  CHECK(kind("transfer_shipped") == s.world.transfers);
+  CHECK(kind("transfer_received") == s.world.transfers);  // every transfer arrived
+  CHECK(s.unanswered == 0);
+  CHECK(s.unreflected_skus == 0);
+  CHECK(s.lost == 0);
+  for (const auto& c : s.channels) {
+    CHECK(c.out_of_sync_skus == 0);
+  }
+  CHECK(s.converged);
 }
