@@ -8,7 +8,8 @@
 #                   it refuses with 503 + Retry-After;
 #   3. recovery:    closed loop again, as in 1: the rate once the flood is over;
 # and stockd's peak resident memory (VmHWM of /proc/PID/status) after each step (it includes
-# the LMDB pages the process has touched, so it grows with the journal). Every answer is checked
+# the LMDB pages the process has touched, so it grows with the journal), and RssAnon, its heap
+# alone: what the in-flight bound has to keep bounded. Every answer is checked
 # by stockload (200 with one result per event, or 503); a run with errors fails.
 # "sent" is what stockload managed to send: on 2 shared cores it may fall well short of 10 x R,
 # and its open-loop latency then includes its own backlog; the figure says so.
@@ -55,8 +56,8 @@ done
 field() {  # field NAME JSON: a number of stockload's summary line
   echo "$2" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"
 }
-memory() {  # VmHWM and VmRSS of stockd in MiB
-  awk '/^VmHWM|^VmRSS/ {printf "%s %.1f MiB  ", $1, $2/1024}' /proc/"$pid"/status
+memory() {  # VmHWM and VmRSS of stockd in MiB, and RssAnon: the heap, without LMDB's file pages
+  awk '/^VmHWM|^VmRSS|^RssAnon/ {printf "%s %.1f MiB  ", $1, $2/1024}' /proc/"$pid"/status
 }
 step() {  # step NAME STOCKLOAD_ARGS...
   local name=$1
