@@ -41,6 +41,9 @@ struct decoded_event {
   std::vector<engine::event> components;
   field_error error;                 // set when !ev
   catalog_miss miss;                 // set when !ev because of the catalog
+  /// Set by server/placement when the event named no location and stockd chose one: the
+  /// answer tells the sender where its line went (an OMS ships from there).
+  std::string placed_at;
 };
 
 struct decode_limits {

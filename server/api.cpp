@@ -639,6 +639,11 @@ void api::submit_decoded(const api_dependencies& deps,
         }
         w.field("status", duplicate ? "duplicate" : "accepted")
             .field("seq", statuses[next_valid].seq);
+        // Where stockd placed a line that named no location. Not on a duplicate: the first
+        // send's placement is the journaled one, and this body's may differ (GET /v1/trace).
+        if (!duplicate && !r.placed_at.empty()) {
+          w.field("location", r.placed_at);
+        }
         if (!r.components.empty()) {
           w.field("components", static_cast<std::uint64_t>(owned));
         }

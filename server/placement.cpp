@@ -65,6 +65,7 @@ public:
       events[i]->location = found[i];
     }
     r.ev->location = found.front();
+    r.placed_at = found.front().str();
   }
 
 private:
@@ -95,6 +96,7 @@ private:
   static void set_location(decoded_event& r, std::vector<engine::event*>& events,
                            const engine::location_id& location) {
     r.ev->location = location;
+    r.placed_at = location.str();
     for (engine::event* ev : events) {
       ev->location = location;
     }

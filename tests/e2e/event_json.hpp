@@ -85,6 +85,7 @@ struct event_result {
   std::int64_t index = -1;  // rejected only
   std::string field;        // rejected only
   std::string error;        // rejected only
+  std::string location;     // accepted and placed by stockd only (the line named none)
 };
 
 /// Parses {"results":[...]}; throws simdjson_error when the body is not that shape.
@@ -101,6 +102,10 @@ inline std::vector<event_result> parse_results(std::string_view body) {
       r.error = std::string(item["error"].get_string().value());
     } else {
       r.seq = item["seq"].get_uint64().value();
+      std::string_view placed;
+      if (!item["location"].get_string().get(placed)) {
+        r.location = std::string(placed);
+      }
     }
     out.push_back(std::move(r));
   }

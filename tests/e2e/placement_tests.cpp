@@ -81,8 +81,13 @@ TEST_CASE("an order that names only its channel goes where the channel's priorit
 
   // DC-WEST comes first for "shop" and covers 2; the second order finds DC-WEST empty (the first
   // took it, in this same body) and goes to DC-EAST; the cancel follows O1 to DC-WEST.
-  post_accepted(server, {order_json("o1", "TENT", 2, "O1"), order_json("o2", "TENT", 1, "O2"),
-                         line_json("order_cancelled", "c1", "TENT", 1, "O1")});
+  auto placed =
+      post_accepted(server, {order_json("o1", "TENT", 2, "O1"), order_json("o2", "TENT", 1, "O2"),
+                             line_json("order_cancelled", "c1", "TENT", 1, "O1")});
+  // The answer says where each line went, so an OMS can ship from there.
+  CHECK(placed[0].location == "DC-WEST");
+  CHECK(placed[1].location == "DC-EAST");
+  CHECK(placed[2].location == "DC-WEST");
   auto west = read_location(server, "TENT", "DC-WEST");
   CHECK(west.available == 1);
   CHECK(west.committed == 1);
@@ -90,8 +95,19 @@ TEST_CASE("an order that names only its channel goes where the channel's priorit
   CHECK(east.available == 4);
   CHECK(east.committed == 1);
 
-  // A later request: the fulfilment finds O2 where the engine holds it.
-  post_accepted(server, {line_json("order_fulfilled", "f2", "TENT", 1, "O2")});
+  // A later request: the fulfilment finds O2 where the engine holds it. Its resend is a
+  // duplicate, whose answer names no location (the first send's is the journaled one); an event
+  // that named its location has none either.
+  CHECK(post_accepted(server, {line_json("order_fulfilled", "f2", "TENT", 1, "O2")})[0].location ==
+        "DC-EAST");
+  auto again = post_events(server, json_array({line_json("order_fulfilled", "f2", "TENT", 1, "O2")}));
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].status == "duplicate");
+  CHECK(again[0].location.empty());
+  CHECK(post_accepted(server, {event_json("received", "r9", "TENT", "\"qty\":1", "DC-EAST")})[0]
+            .location.empty());
+  post_accepted(server, {event_json("adjusted", "a9", "TENT", "\"delta\":-1,\"reason\":\"shrink\"",
+                                    "DC-EAST")});
   CHECK(read_location(server, "TENT", "DC-EAST").committed == 0);
 
   // A channel the config does not know: every location, in config order.
