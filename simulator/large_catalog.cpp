@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -345,6 +346,22 @@ std::optional<status_view> wait_status(http_client& client, const std::string& t
     }
     std::this_thread::sleep_for(status_poll);
   }
+}
+
+/// X from the last "stockd: stopped at journal head N, X s after the signal" line.
+std::optional<double> durable_after_signal(const std::string& log) {
+  const auto at = log.rfind("stockd: stopped at journal head");
+  if (at == std::string::npos) {
+    return std::nullopt;
+  }
+  const auto comma = log.find(", ", at);
+  const auto end = log.find('\n', at);
+  if (comma == std::string::npos || comma > end) {
+    return std::nullopt;
+  }
+  char* stop = nullptr;
+  const double s = std::strtod(log.c_str() + comma + 2, &stop);
+  return stop == log.c_str() + comma + 2 ? std::nullopt : std::optional<double>(s);
 }
 
 std::uint64_t replayed_from_log(const std::string& log) {
@@ -782,6 +799,7 @@ large_catalog_summary run_large_catalog(const large_catalog_options& o) {
     const auto stop_start = steady::now();
     stockd.stop();
     out.stop_s = seconds_since(stop_start);
+    out.stop_durable_s = durable_after_signal(stockd.log_tail(100'000));
     say(o, "stockd stopped in " + std::to_string(*out.stop_s) + " s; restarting over its data");
     if (auto error = stockd.start()) {
       out.error = "stockd did not restart: " + *error;
@@ -848,6 +866,7 @@ std::string large_catalog_json(const large_catalog_summary& s) {
   opt("restart_s", s.ready_restart_s);
   opt("restart_replayed_events", s.restart_replayed);
   opt("stop_s", s.stop_s);
+  opt("stop_durable_s", s.stop_durable_s);
   w.end_object();
   w.key("seeding").begin_object();
   w.field("method", "one NDJSON snapshot per location, POST /v1/snapshots/{location}, at once");
@@ -920,11 +939,12 @@ std::string large_catalog_text(const large_catalog_summary& s) {
   }
   add(std::snprintf(line, sizeof line,
                     "  start-up: fresh %.2f s; restart over the seeded store %s s (%s events "
-                    "replayed; stop took %s s)\n",
+                    "replayed; stop took %s s, durable after %s s)\n",
                     s.ready_fresh_s,
                     s.ready_restart_s ? std::to_string(*s.ready_restart_s).c_str() : "-",
                     s.restart_replayed ? std::to_string(*s.restart_replayed).c_str() : "-",
-                    s.stop_s ? std::to_string(*s.stop_s).c_str() : "-"));
+                    s.stop_s ? std::to_string(*s.stop_s).c_str() : "-",
+                    s.stop_durable_s ? std::to_string(*s.stop_durable_s).c_str() : "-"));
   add(std::snprintf(line, sizeof line,
                     "  seeding: %llu snapshot lines (%llu accepted, %llu rejected) durable in "
                     "%.1f s, applied in %.1f s (%.0f lines/s); channel's first full push %.1f s; "

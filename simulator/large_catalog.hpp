@@ -40,7 +40,7 @@ struct large_catalog_options {
   std::int64_t stock_per_location = 10;
   std::string sku_prefix = "LC-";  // SKU i is <prefix><i, 7 digits>: name order = index order
   std::uint64_t seed = 1;
-  std::chrono::milliseconds duration{30'000};  // traffic
+  std::chrono::milliseconds duration{10'000};  // traffic
   double buys_per_second = 200;                // purchase attempts on the channel
   double zipf_s = 1.1;
   std::chrono::milliseconds order_delay{50};
@@ -83,6 +83,9 @@ struct large_catalog_summary {
   std::optional<double> ready_restart_s;
   std::optional<std::uint64_t> restart_replayed;  // journal events replayed at the restart
   std::optional<double> stop_s;                   // SIGTERM → exit before the restart
+  /// SIGTERM → "stockd: stopped at journal head N, X s after the signal": everything durable,
+  /// the final checkpoint written; the rest of stop_s is tearing the engine down.
+  std::optional<double> stop_durable_s;
   // Seeding.
   std::uint64_t seed_lines = 0;
   std::uint64_t seed_accepted = 0;

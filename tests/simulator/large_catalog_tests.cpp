@@ -65,6 +65,8 @@ TEST_CASE("large_catalog scaled down to 20000 SKUs x 4 locations loses nothing, 
   CHECK(number_at(root, "/startup/fresh_s") > 0);
   CHECK(number_at(root, "/startup/restart_s") > 0);
   CHECK(number_at(root, "/startup/restart_s") == Approx(*s.ready_restart_s));
+  CHECK(number_at(root, "/startup/stop_durable_s") >= 0);
+  CHECK(number_at(root, "/startup/stop_durable_s") <= number_at(root, "/startup/stop_s"));
   // 80,000 states cost tens of MiB at least: a figure of a few MiB would not be stockd's.
   CHECK(number_at(root, "/stockd_memory/rss_after_seed_bytes") > 32.0 * 1024 * 1024);
   CHECK(number_at(root, "/stockd_memory/rss_peak_bytes") >=
