@@ -1,10 +1,12 @@
 // stockd: the server. Config → LMDB → journal writer → actor engine → recovery → HTTP.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <random>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -92,7 +94,26 @@ std::string random_token() {
 
 } // namespace
 
+namespace {
+/// Prints, as the very last thing main does (it is destroyed after every other local), how long
+/// the exit took after the stop signal: after "stopped at journal head" everything is durable,
+/// and what remains is tearing the engine down (with millions of live actors, seconds to a
+/// minute: simulator/README.md, large_catalog).
+struct exit_timer {
+  std::optional<std::chrono::steady_clock::time_point> signalled;
+  ~exit_timer() {
+    if (signalled) {
+      std::printf("stockd: exited %.1f s after the signal\n",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - *signalled)
+                      .count());
+      std::fflush(stdout);
+    }
+  }
+};
+} // namespace
+
 int main(int argc, char** argv) {
+  exit_timer exit_timing;
   // Signals are taken by sigwait on the main thread: block them before any thread starts so
   // every thread inherits the mask.
   sigset_t signals;
@@ -416,6 +437,7 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
+  exit_timing.signalled = std::chrono::steady_clock::now();
   std::printf("stockd: signal %d: shutting down\n", signal_number);
   std::fflush(stdout);
   // Order: stop taking requests; finish every queued commit (answers may be lost with their
@@ -434,7 +456,10 @@ int main(int argc, char** argv) {
   if (!flushed) {
     std::fprintf(stderr, "stockd: final checkpoint incomplete; the next start replays more\n");
   }
-  std::printf("stockd: stopped at journal head %llu\n",
-              static_cast<unsigned long long>((*db)->journal_head()));
+  std::printf("stockd: stopped at journal head %llu, %.1f s after the signal\n",
+              static_cast<unsigned long long>((*db)->journal_head()),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                            *exit_timing.signalled)
+                  .count());
   return 0;
 }

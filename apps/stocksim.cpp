@@ -26,6 +26,7 @@
 
 #include "simulator/amazon.hpp"
 #include "simulator/buyer.hpp"
+#include "simulator/large_catalog.hpp"
 #include "simulator/listener.hpp"
 #include "simulator/run.hpp"
 #include "simulator/shopify.hpp"
@@ -42,8 +43,11 @@ constexpr std::string_view usage = R"(usage: stocksim emulate shopify|amazon|web
        stocksim config [run options] [--push event|interval:MS|none]
 
 run, demo and config:
-  --scenario NAME        steady | flash_sale | chaos | returns_wave | channel_outage
-                         (default: steady; demo: flash_sale)
+  --scenario NAME        steady | flash_sale | chaos | returns_wave | channel_outage |
+                         large_catalog (default: steady; demo: flash_sale). large_catalog runs
+                         with demo only (it restarts stockd), on one webhook channel, with no
+                         baseline; it takes --skus --locations --stock --duration-s --seed
+                         --rate-scale, the order and WMS options, the timeouts, --json, --keep
   --duration-s S         traffic time (default 20; demo 10)
   --seed N               one seed for all randomness (default 1)
   --skus N --locations M catalog size (default 50 x 1; flash_sale 20 x 1; see scenario.hpp
@@ -429,8 +433,57 @@ run_summary run_with_own_stockd(const sim_command& cmd, const push_setting& push
   return s;
 }
 
+/// large_catalog (simulator/large_catalog.hpp): its own runner, which starts and restarts stockd.
+int large_catalog_main(const sim_command& cmd) {
+  large_catalog_options o;
+  o.skus = cmd.scn.skus;
+  o.locations = cmd.scn.locations;
+  o.stock_per_location = cmd.scn.stock_per_location;
+  o.seed = cmd.scn.seed;
+  o.duration = cmd.scn.duration;
+  o.buys_per_second = 0;
+  for (double r : cmd.scn.buys_per_second) {
+    o.buys_per_second += r;
+  }
+  o.zipf_s = cmd.scn.zipf_s;
+  o.order_delay = cmd.scn.order_delay;
+  o.order_jitter = cmd.scn.order_jitter;
+  o.order_duplicate_probability = cmd.scn.order_duplicate_probability;
+  o.fulfil_delay = cmd.scn.fulfil_delay;
+  o.drain_timeout = std::max(cmd.drain_timeout, o.drain_timeout);
+  o.convergence_timeout = std::max(cmd.convergence_timeout, o.convergence_timeout);
+  o.stockd_binary = stockd_binary(cmd);
+  o.keep_dir = cmd.keep;
+  o.progress = &std::cerr;
+  signal(SIGPIPE, SIG_IGN);
+  const large_catalog_summary s = run_large_catalog(o);
+  std::cout << large_catalog_text(s) << std::flush;
+  if (!cmd.json_path.empty()) {
+    std::ofstream out(cmd.json_path, std::ios::binary);
+    out << large_catalog_json(s) << "\n";
+    if (!out) {
+      die("--json: cannot write " + cmd.json_path);
+    }
+  }
+  return s.passed() ? 0 : 1;
+}
+
 int sim_main(const std::vector<std::string>& args) {
   sim_command cmd = parse_sim(args);
+  if (cmd.scn.name == "large_catalog") {
+    if (cmd.verb == "demo") {
+      return large_catalog_main(cmd);
+    }
+    if (cmd.verb == "config") {
+      large_catalog_options o;
+      o.skus = cmd.scn.skus;
+      o.locations = cmd.scn.locations;
+      std::cout << large_catalog_config(o, cmd.ports.webhook);
+      return 0;
+    }
+    die("large_catalog starts and restarts stockd itself: use stocksim demo --scenario "
+        "large_catalog");
+  }
   if (cmd.verb == "config") {
     std::cout << stockd_config(cmd.scn, cmd.ports, cmd.push);
     return 0;

@@ -229,7 +229,8 @@ std::optional<config_error> read_engine(const toml::table& t, settings& s) {
   if (auto e = check_keys(t, p,
                           {"threads", "shards", "checkpoint_interval_ms", "checkpoint_dirty_max",
                            "request_timeout_ms", "in_flight_max", "commit_batch_events_max",
-                           "writer_queue_events_max", "checkpoint_records_per_commit_max"})) {
+                           "writer_queue_events_max", "checkpoint_records_per_commit_max",
+                           "checkpoint_records_per_idle_commit_max"})) {
     return e;
   }
   std::optional<config_error> e;
@@ -242,7 +243,9 @@ std::optional<config_error> read_engine(const toml::table& t, settings& s) {
       (e = read_int(t, "commit_batch_events_max", p, 1, 1'000'000, s.writer.batch_events_max)) ||
       (e = read_int(t, "writer_queue_events_max", p, 1, 100'000'000, s.writer.queue_events_max)) ||
       (e = read_int(t, "checkpoint_records_per_commit_max", p, 1, 1'000'000,
-                    s.writer.checkpoint_records_per_commit_max));
+                    s.writer.checkpoint_records_per_commit_max)) ||
+      (e = read_int(t, "checkpoint_records_per_idle_commit_max", p, 1, 1'000'000,
+                    s.writer.checkpoint_records_per_idle_commit_max));
   return e;
 }
 

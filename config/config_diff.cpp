@@ -147,6 +147,8 @@ std::map<std::string, std::string> flatten(const settings& s) {
   out["engine.writer_queue_events_max"] = std::to_string(s.writer.queue_events_max);
   out["engine.checkpoint_records_per_commit_max"] =
       std::to_string(s.writer.checkpoint_records_per_commit_max);
+  out["engine.checkpoint_records_per_idle_commit_max"] =
+      std::to_string(s.writer.checkpoint_records_per_idle_commit_max);
   out["store.map_size_mb"] = std::to_string(s.store.map_size_bytes >> 20);
   out["store.map_size_max_mb"] = std::to_string(s.store.map_size_max >> 20);
   out["limits.events_per_request_max"] = std::to_string(s.decode.events_max);

@@ -65,6 +65,20 @@ std::optional<scenario> scenario_preset(const std::string& name) {
     s.return_delay = std::chrono::milliseconds{300};
     return s;
   }
+  if (name == "large_catalog") {
+    // 1,000,000 SKUs × 4 locations, 10 units each, Zipf demand over all of it for 10 s (demo's
+    // default) on one channel. Run by simulator/large_catalog.hpp (stocksim demo only: it
+    // restarts stockd). The traffic is short on purpose: the figures are seeding, memory and
+    // start-up; the other scenarios measure traffic.
+    s.skus = 1'000'000;
+    s.locations = 4;
+    s.stock_per_location = 10;
+    s.duration = std::chrono::milliseconds{10'000};
+    s.buys_per_second = {0, 0, 200};
+    s.replenish = false;
+    s.probe_period = std::chrono::milliseconds{0};
+    return s;
+  }
   if (name == "channel_outage") {
     // Amazon's API down for the middle 40 % of the run (80 % 5xx, 20 % hung requests): while it
     // is down amazon keeps showing what it showed, its customers keep buying against it.
@@ -76,7 +90,7 @@ std::optional<scenario> scenario_preset(const std::string& name) {
 
 const std::vector<std::string>& scenario_names() {
   static const std::vector<std::string> names = {"steady", "flash_sale", "chaos", "returns_wave",
-                                                 "channel_outage"};
+                                                 "channel_outage", "large_catalog"};
   return names;
 }
 
@@ -85,8 +99,9 @@ std::optional<std::string> validate(const scenario& s) {
       s.sku_prefix.find_first_of("\"\\/?#% ") != std::string::npos) {
     return "SKU prefix: 1..64 characters, none of \" \\ / ? # % or space";
   }
-  if (s.skus < 1 || s.skus > 100'000) {
-    return "skus must be 1..100000";
+  if (s.name == "large_catalog" ? s.skus < 1 || s.skus > 9'999'999
+                                : s.skus < 1 || s.skus > 100'000) {
+    return s.name == "large_catalog" ? "skus must be 1..9999999" : "skus must be 1..100000";
   }
   if (s.locations < 1 || s.locations > 16) {
     return "locations must be 1..16";

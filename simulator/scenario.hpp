@@ -14,6 +14,8 @@
 //   channel_outage  steady, and one channel's API fails (5xx and hung requests) for a window in
 //               the middle of the run, then recovers: it shows stale stock meanwhile and must
 //               converge afterwards.
+//   large_catalog  1,000,000 SKUs × 4 locations seeded by snapshots, Zipf demand over all of
+//               it; start-up, memory and seeding figures (simulator/large_catalog.hpp).
 //
 // The world around the emulated channels (steady and chaos have all of it, flash_sale the POS
 // reserving singles; see simulator/README.md):

@@ -47,6 +47,8 @@ public:
   std::chrono::nanoseconds ready_after() const noexcept { return ready_after_; }
   /// Its resident memory now (VmRSS from /proc), if it is running.
   std::optional<std::uint64_t> resident_bytes() const;
+  /// The process id while it runs, else -1.
+  pid_t pid() const noexcept { return pid_; }
 
 private:
   stockd_process_options opts_;

@@ -224,7 +224,10 @@ void writer::run() {
         appends_.pop_front();
       }
       queued_events_ -= events;
-      std::size_t budget = std::max<std::size_t>(1, opts_.checkpoint_records_per_commit_max);
+      std::size_t budget = std::max<std::size_t>(
+          1, batch.empty() ? std::max(opts_.checkpoint_records_per_commit_max,
+                                      opts_.checkpoint_records_per_idle_commit_max)
+                           : opts_.checkpoint_records_per_commit_max);
       auto take = [&](checkpoint_job& job) {
         const std::size_t n = std::min(budget, job.records.size() - job.offset);
         parts.push_back({&job, job.offset, job.offset + n, job.offset + n == job.records.size()});

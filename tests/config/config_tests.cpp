@@ -501,6 +501,12 @@ TEST_CASE("the writer's commit limits come from the engine section", "[config]")
   CHECK(r->writer.checkpoint_records_per_commit_max == 32);
   CHECK(error_of("[engine]\ncheckpoint_records_per_commit_max = 0\n") ==
         "engine.checkpoint_records_per_commit_max: must be between 1 and 1000000");
+  CHECK(r->writer.checkpoint_records_per_idle_commit_max == 1024);  // the default
+  auto idle = parse("[engine]\ncheckpoint_records_per_idle_commit_max = 256\n", "w.toml");
+  REQUIRE(idle.has_value());
+  CHECK(idle->writer.checkpoint_records_per_idle_commit_max == 256);
+  CHECK(error_of("[engine]\ncheckpoint_records_per_idle_commit_max = 0\n") ==
+        "engine.checkpoint_records_per_idle_commit_max: must be between 1 and 1000000");
 }
 
 TEST_CASE("a channel with connector none computes its values and takes nothing about pushing",

@@ -307,6 +307,7 @@ TEST_CASE("store::writer spreads a large checkpoint round over commits and moves
   auto db = open_db(dir.path());
   store::writer_options opts;
   opts.checkpoint_records_per_commit_max = 2;
+  opts.checkpoint_records_per_idle_commit_max = 2;  // no events here: every commit is idle
   store::writer writer(*db, opts);
   std::vector<store::checkpoint_record> records;
   for (int i = 0; i < 5; ++i) {
@@ -328,6 +329,33 @@ TEST_CASE("store::writer spreads a large checkpoint round over commits and moves
     CHECK(stored->value_or("") == "state");
   }
   CHECK(db->replay_from(1) == 8);
+}
+
+TEST_CASE("store::writer puts more checkpoint states in a commit that carries no events",
+          "[store]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  store::writer_options opts;
+  opts.checkpoint_records_per_commit_max = 2;
+  opts.checkpoint_records_per_idle_commit_max = 4;
+  store::writer writer(*db, opts);
+  std::vector<store::checkpoint_record> records;
+  for (int i = 0; i < 10; ++i) {
+    records.push_back({{sku("SKU-" + std::to_string(i)), location("wh1")}, "state"});
+  }
+  int completions = 0;
+  REQUIRE(writer.submit_checkpoints(records, 0, 3, [&](const store::error* failure) {
+    completions += failure == nullptr ? 1 : 100;
+  }));
+  writer.stop();
+  CHECK(completions == 1);
+  // 4 + 4 + 2 with no events queued; with the per-commit cap of 2 alone it would take 5.
+  CHECK(writer.read_timing().checkpoint_commits == 3);
+  for (int i = 0; i < 10; ++i) {
+    auto stored = db->read_checkpoint({sku("SKU-" + std::to_string(i)), location("wh1")});
+    REQUIRE(stored);
+    CHECK(stored->value_or("") == "state");
+  }
 }
 
 TEST_CASE("store::writer commits outbox entries with the next group and completes them after it",
