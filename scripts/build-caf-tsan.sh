@@ -25,8 +25,10 @@ version=0.17.6
 tarball=actor-framework_${version}.orig.tar.gz
 pool=http://deb.debian.org/debian/pool/main/a/actor-framework
 # The sha256 Debian's signed source description (actor-framework_0.17.6-2.1.dsc, the source of
-# bookworm's libcaf-dev 0.17.6-2.1+b1) gives for the tarball. Debian's own patches
-# (.debian.tar.xz) are packaging only for this build: the upstream sources compile with g++ 12.
+# bookworm's libcaf-dev 0.17.6-2.1+b1) gives for the tarball. Debian's patches are not applied:
+# its .debian.tar.xz was not in the pool (404 on 2026-11-28), and none is needed here: the
+# upstream core compiles with g++ 12 as is, and the installed headers are byte-identical to
+# /usr/include/caf (build_config.hpp included; only the I/O and OpenSSL modules' are absent).
 sha256=e2bf5bd243f08bb7d8adde197cfe3e6d71314ed3378fe0692f8932f4c3b3928c
 
 cxx=${CXX:-g++}
