@@ -450,6 +450,40 @@ TEST_CASE("a short flash_sale run: the channel that reserves through stockd over
   }
 }
 
+TEST_CASE("a short steady run with 2 selling locations: the WMS ships every line from where "
+          "stockd placed it, counts every location, rebalances between locations, nothing lost "
+          "and converged per SKU x location",
+          "[simulator][run][locations]") {
+  scenario scn = *scenario_preset("steady");
+  REQUIRE(scn.locations == 2);
+  scn.duration = 8s;
+  scn.skus = 20;
+  scn.seed = 37;
+  scn.stock_per_location = 15;  // low enough that locations run low and get rebalanced
+  scn.dc_stock = 10;            // the DC runs dry: then selling locations refill each other
+  scn.order_duplicate_probability = 0.2;
+  const run_summary s = run_against_stockd(scn, push_setting{}, 30s);
+  REQUIRE(s.error.empty());
+  const auto kind = [&s](const char* k) {
+    auto it = s.events_by_kind.find(k);
+    return it == s.events_by_kind.end() ? std::uint64_t{0} : it->second;
+  };
+  CHECK(s.events.rejected == 0);
+  CHECK(s.events.duplicate_answers > 0);
+  CHECK(s.world.shipped > 0);
+  CHECK(s.world.counts > 0);
+  CHECK(s.world.transfers > 0);
+  CHECK(s.world.rebalancing_transfers > 0);
+  CHECK(kind("transfer_received") == s.world.transfers);
+  CHECK(s.unanswered == 0);
+  CHECK(s.unreflected_skus == 0);  // on-hand per SKU x location is the world's
+  CHECK(s.lost == 0);
+  for (const auto& c : s.channels) {
+    CHECK(c.out_of_sync_skus == 0);
+  }
+  CHECK(s.converged);
+}
+
 TEST_CASE("a short steady run with the whole world: POS packs through reservations and a SKU "
           "mapping, late cycle counts and transfers from the DC, nothing lost and converged",
           "[simulator][run][world]") {
