@@ -50,8 +50,8 @@ run, demo and config:
                          --rate-scale, the order and WMS options, the timeouts, --json, --keep
   --duration-s S         traffic time (default 20; demo 10)
   --seed N               one seed for all randomness (default 1)
-  --skus N --locations M catalog size (default 50 x 1; flash_sale 20 x 1; see scenario.hpp
-                         before using M > 1)
+  --skus N --locations M catalog size: SKUs x selling locations (default 50 x 1; steady
+                         and chaos 50 x 2; flash_sale 20 x 1)
   --stock N              initial units per SKU per location (default 40)
   --hot-skus N --hot-stock N --hot-share P   flash_sale's hot SKUs, their stock per location,
                          and their share of the demand
@@ -69,8 +69,8 @@ run, demo and config:
                          hold (steady/chaos 4, 6, 0.1; flash_sale 100, 1, 0.1)
   --count-period-ms N --late-counts P   WMS cycle counts (0: none) and the share sent late
                          (steady/chaos 200, 0.3)
-  --dc-stock N           units of every SKU at a DC no channel sells from, refilling L1 by
-                         transfers (0: no DC; steady/chaos 60)
+  --dc-stock N           units of every SKU at a DC no channel sells from, refilling a low
+                         selling location by transfers (0: no DC; steady/chaos 60)
   --outage CHANNEL       channel_outage: the channel whose API fails (default amazon)
   --outage-window F:U    from F to U, shares of the traffic duration (default 0.25:0.65)
   --outage-faults SPEC   what it answers meanwhile (default 5xx=0.8,hang-before=0.2,hang-ms=1500)

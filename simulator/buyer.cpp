@@ -6,6 +6,8 @@
 #include <ctime>
 #include <iostream>
 
+#include <simdjson.h>
+
 #include "simulator/http_client.hpp"
 
 namespace stockd::simulator {
@@ -202,9 +204,10 @@ std::optional<std::chrono::milliseconds> buyer::deliver(pending& p, http_client*
   ++p.attempts;
   const auto sent_at = clock_type::now();
   const client_response res = client->send(req);
-  auto report = [&](delivery_outcome outcome) {
+  auto report = [&](delivery_outcome outcome, std::string_view location = {}) {
     if (opts_.on_delivery) {
-      opts_.on_delivery(delivery{p.event_id, outcome, clock_type::now() - sent_at, p.attempts});
+      opts_.on_delivery(
+          delivery{p.event_id, outcome, clock_type::now() - sent_at, p.attempts, location});
     }
   };
   if (res.status >= 200 && res.status < 300) {
@@ -218,7 +221,24 @@ std::optional<std::chrono::milliseconds> buyer::deliver(pending& p, http_client*
     }
     ++delivered_;
     const bool duplicate = res.body.find("\"status\":\"duplicate\"") != std::string::npos;
-    report(duplicate ? delivery_outcome::duplicate : delivery_outcome::accepted);
+    // Where stockd placed the line (an accepted order that named no location): its result's
+    // `location`. Not on a duplicate (docs/semantics.md, "The answer says where").
+    std::string location;
+    if (!duplicate) {
+      thread_local simdjson::dom::parser parser;
+      simdjson::dom::element root;
+      simdjson::dom::array results;
+      if (parser.parse(res.body).get(root) == simdjson::SUCCESS &&
+          root["results"].get_array().get(results) == simdjson::SUCCESS) {
+        for (simdjson::dom::element r : results) {
+          std::string_view where;
+          if (r["location"].get_string().get(where) == simdjson::SUCCESS) {
+            location = std::string(where);
+          }
+        }
+      }
+    }
+    report(duplicate ? delivery_outcome::duplicate : delivery_outcome::accepted, location);
     return std::nullopt;
   }
   const bool transient = res.status == 0 || res.status == 429 || res.status >= 500;

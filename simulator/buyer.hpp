@@ -48,6 +48,8 @@ struct delivery {
   delivery_outcome outcome;
   std::chrono::nanoseconds latency;
   int attempt;  // 1 for the first send
+  /// accepted: where stockd placed the line (its result's `location`); empty otherwise.
+  std::string_view location = {};
 };
 
 struct buyer_options {

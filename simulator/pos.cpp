@@ -98,12 +98,15 @@ void pos_till::serve(http_client& client, std::uint64_t number) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   std::string_view id;
-  if (parser.parse(reserved.body).get(root) || root["id"].get_string().get(id)) {
+  std::string_view held_at;  // where stockd holds it: the commit opens the line there
+  if (parser.parse(reserved.body).get(root) || root["id"].get_string().get(id) ||
+      root["location"].get_string().get(held_at)) {
     std::lock_guard lock(mu_);
     ++counts_.failed;
     return;
   }
   const std::string reservation_id(id);  // escaped by stockd to URL-safe characters
+  const std::string location(held_at);
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   const bool abandon = uniform(rng_) < opts_.abandon_probability;
   {
@@ -119,7 +122,7 @@ void pos_till::serve(http_client& client, std::uint64_t number) {
     return;
   }
   if (opts_.on_sale) {
-    opts_.on_sale(sku, order_id, opts_.pack);
+    opts_.on_sale(sku, order_id, opts_.pack, location);
   }
   connectors::json_writer commit;
   commit.begin_object().field("order_id", order_id).field("line_id", "1").end_object();

@@ -43,8 +43,11 @@ struct pos_options {
   /// A hold the till lost track of (no answer to its commit) gives its stock back by then.
   std::chrono::seconds hold_expiry{60};
   std::function<std::string(std::mt19937_64&)> choose_sku;
-  /// The customer buys what stockd held: the world's judgment (true: covered).
-  std::function<bool(std::string_view sku, std::string_view order_id, std::int64_t qty)> on_sale;
+  /// The customer buys what stockd held at `location` (POST /v1/reservations answers where):
+  /// the world's judgment (true: covered).
+  std::function<bool(std::string_view sku, std::string_view order_id, std::int64_t qty,
+                     std::string_view location)>
+      on_sale;
   /// stockd answered the commit: the order is stockd's now (the WMS may settle it).
   std::function<void(std::string_view order_id)> on_committed;
   event_ledger* ledger = nullptr;

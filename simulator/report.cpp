@@ -238,7 +238,10 @@ void write_json(connectors::json_writer& out, const run_summary& s) {
   out.field("counts", s.world.counts).field("counts_late", s.world.counts_late);
   out.field("counts_behind", s.world.counts_behind);
   out.field("transfers", s.world.transfers).field("transferred_units", s.world.transferred_units);
-  out.field("taken_over_by_reservations", s.world.taken_over).end_object();
+  out.field("taken_over_by_reservations", s.world.taken_over);
+  out.field("oversold_at_placement", s.world.misplaced);
+  out.field("placements_traced", s.world.placements_traced);
+  out.field("rebalancing_transfers", s.world.rebalancing_transfers).end_object();
   out.key("stockd_process");
   if (s.stockd_ready_s || s.stockd_rss_bytes) {
     out.begin_object();
@@ -360,8 +363,15 @@ void text_one(std::string& t, const run_summary& s) {
     t += "   WMS: " + std::to_string(s.world.counts) + " counts (" +
          std::to_string(s.world.counts_late) + " sent late, " +
          std::to_string(s.world.counts_behind) + " of them after movements since as_of), " +
-         std::to_string(s.world.transfers) + " transfers DC -> L1 (" +
+         std::to_string(s.world.transfers) + " transfers (" +
+         std::to_string(s.world.rebalancing_transfers) + " between selling locations, " +
          std::to_string(s.world.transferred_units) + " units)\n";
+  }
+  if (s.world.misplaced + s.world.placements_traced > 0) {
+    t += "   placement: " + std::to_string(s.world.misplaced) +
+         " covered sales oversold where stockd placed them (no free unit there), " +
+         std::to_string(s.world.placements_traced) +
+         " placements looked up (GET /v1/trace: only duplicate answers seen)\n";
   }
   t += "   propagation (probe SKU: acknowledged -> the channel shows it), p50/p99/max ms:";
   for (const auto& c : s.channels) {
@@ -378,7 +388,7 @@ void text_one(std::string& t, const run_summary& s) {
   if (s.converged) {
     t += "   converged " + fixed(s.convergence_s) + " s after traffic stopped (limit " +
          fixed(s.convergence_timeout_s, 0) + " s): every channel shows stockd's expected value, "
-         "stockd's on-hand equals the world's\n";
+         "stockd's on-hand equals the world's per SKU x location\n";
   } else {
     t += "   NOT CONVERGED within " + fixed(s.convergence_timeout_s, 0) + " s";
     for (const auto& m : s.mismatches) {

@@ -166,6 +166,9 @@ struct world_counts {
   std::uint64_t transfers = 0;     // transfer_shipped (each received later)
   std::uint64_t transferred_units = 0;
   std::uint64_t taken_over = 0;    // blind orders turned oversold by a reservation (world.hpp)
+  std::uint64_t misplaced = 0;     // covered sales oversold at placement (world.hpp, step 2)
+  std::uint64_t placements_traced = 0;  // placements the WMS looked up (only duplicates seen)
+  std::uint64_t rebalancing_transfers = 0;  // of the transfers: between selling locations
 };
 
 struct run_summary {

@@ -230,10 +230,12 @@ struct open_return {
   bool damaged;
 };
 
-/// A transfer DC → L1 on its way: received at `due`.
+/// A transfer on its way (DC → a selling location, or between selling locations): received
+/// at `to` at `due`.
 struct open_transfer {
   steady::time_point due;
   std::size_t sku;
+  std::size_t to;
   std::int64_t qty;
   std::string transfer_id;
 };
@@ -256,6 +258,7 @@ constexpr std::size_t timeline_tracks_max = 4;
 struct sku_record {
   bool ok = false;  // answered 200 with the fields below
   std::int64_t on_hand = 0;
+  std::map<std::string, std::int64_t, std::less<>> on_hand_at;  // per location
   std::int64_t committed = 0;
   std::int64_t reserved = 0;
   struct channel_record {
@@ -287,6 +290,7 @@ sku_record read_sku(http_client& client, const std::string& token, const std::st
       std::int64_t v = 0;
       if (state["on_hand"].get_int64().get(v) == simdjson::SUCCESS) {
         out.on_hand += v;
+        out.on_hand_at[std::string(name)] += v;
       }
       if (state["committed"].get_int64().get(v) == simdjson::SUCCESS) {
         out.committed += v;
@@ -371,9 +375,52 @@ struct session {
       : opts(o), scn(o.scn), channels(c),
         truth(location_names(o.scn), initial_stock(o.scn), o.scn.locations) {}
 
+  /// A selling location's index in the world by its name (stockd's answers name it).
+  std::optional<std::size_t> selling_index(std::string_view name) const {
+    for (std::size_t l = 0; l < truth.selling_locations(); ++l) {
+      if (truth.locations()[l] == name) {
+        return l;
+      }
+    }
+    return std::nullopt;
+  }
+
+  /// Orders stockd acknowledged whose placement the WMS has not learnt (the channel saw only
+  /// `duplicate` answers, its first answer lost): asks stockd where the order_created went,
+  /// GET /v1/trace/{source}/{id} (its "location" is the journaled placement). Not found yet or
+  /// no answer: asked again next tick; never guessed.
+  void learn_placements(http_client& client, simdjson::dom::parser& parser) {
+    constexpr std::size_t lookups_max = 50;  // per tick
+    std::size_t n = 0;
+    for (const auto& [order_id, channel] : truth.unplaced_acknowledged()) {
+      if (n++ == lookups_max) {
+        break;
+      }
+      client_request req;
+      // Ids are ours: letters, digits, '-' and ':', all path-safe.
+      req.target = "/v1/trace/" + channel + "/" + order_id + ":1";
+      req.timeout = request_timeout;
+      req.headers.emplace_back("Authorization", "Bearer " + opts.token);
+      const client_response res = client.send(req);
+      simdjson::dom::element root;
+      std::string_view where;
+      if (res.status != 200 || parser.parse(res.body).get(root) ||
+          root["location"].get_string().get(where)) {
+        continue;
+      }
+      if (auto l = selling_index(where)) {
+        truth.order_acknowledged(order_id, steady::now(), *l);
+        std::lock_guard lock(mu);
+        ++counts.placements_traced;
+      }
+    }
+  }
+
   // ---- the WMS ----
   void wms_loop() {
     wms_sender sender(host, port, opts.token, ledger);
+    http_client tracer(host, port);
+    simdjson::dom::parser trace_parser;
     std::uint64_t po_number = 0;
     std::uint64_t transfer_number = 0;
     std::uint64_t count_number = 0;
@@ -409,6 +456,7 @@ struct session {
         returning = traffic_ && scn.return_probability > 0;
         counting = traffic_ && scn.count_period.count() > 0;
       }
+      learn_placements(tracer, trace_parser);
       for (const order_line& line :
            truth.settle_due(now - scn.fulfil_delay, wms_batch_max, decide)) {
         const char* type = "order_fulfilled";
@@ -481,14 +529,14 @@ struct session {
                                       {{"po_id", it->po_id}}));
         }
         pos.erase(due, pos.end());
-        // Transfers whose lead time has passed: received at L1.
+        // Transfers whose lead time has passed: received at their destination.
         auto arrived = std::stable_partition(transfers.begin(), transfers.end(),
                                              [now](const open_transfer& t) { return t.due > now; });
         for (auto it = arrived; it != transfers.end(); ++it) {
           const std::string& sku = truth.skus()[it->sku];
-          truth.transfer_received(sku, 0, it->qty);
+          truth.transfer_received(sku, it->to, it->qty);
           events.push_back(make_event("transfer_received", it->transfer_id + ":received", sku,
-                                      truth.locations()[0], it->qty,
+                                      truth.locations()[it->to], it->qty,
                                       {{"transfer_id", it->transfer_id}}));
         }
         transfers.erase(arrived, transfers.end());
@@ -497,7 +545,8 @@ struct session {
         next_replenish = now + milliseconds{250};
         replenish(now, po_number, events);
       }
-      if (replenishing && scn.dc_stock > 0 && now >= next_transfer) {
+      if (replenishing && (scn.dc_stock > 0 || truth.selling_locations() > 1) &&
+          now >= next_transfer) {
         next_transfer = now + scn.transfer_period;
         transfer(now, transfer_number, events);
       }
@@ -514,16 +563,11 @@ struct session {
     }
   }
 
-  // A SKU × location the WMS may count: the DC always (only transfers move it); the selling
-  // location when there is one (with several, the WMS ships from the first shelf holding a unit
-  // rather than where stockd placed the line, so a count would make stockd's per-location figures
-  // the world's while their lines say otherwise; see scenario.hpp).
+  // A SKU × location the WMS may count: every one (the WMS ships each line from where stockd
+  // placed it, so the world's per-location stock is what stockd's should be).
   std::vector<std::size_t> countable_locations() const {
     std::vector<std::size_t> out;
-    if (truth.selling_locations() == 1) {
-      out.push_back(0);
-    }
-    for (std::size_t l = truth.selling_locations(); l < truth.locations().size(); ++l) {
+    for (std::size_t l = 0; l < truth.locations().size(); ++l) {
       out.push_back(l);
     }
     return out;
@@ -585,25 +629,73 @@ struct session {
     }
   }
 
-  /// Refills L1 from the DC for SKUs whose sellable stock is at or below the transfer point.
+  /// Refills the selling locations. For each SKU, the selling location with the fewest free
+  /// units (counting what is on its way to it) is low at or below transfer_point / 2 (several
+  /// selling locations) or when the SKU's sellable stock is at or below transfer_point (one).
+  /// A low location is refilled from the DC when it holds some; else, with several selling
+  /// locations, rebalanced from the one with the most free units, half the difference at most
+  /// transfer_qty, never units promised to lines (free ones, within the SKU's sellable stock).
   void transfer(steady::time_point now, std::uint64_t& number, std::vector<wms_event>& events) {
+    const std::size_t selling = truth.selling_locations();
+    const bool has_dc = scn.dc_stock > 0;
     const std::size_t dc = truth.locations().size() - 1;
     std::lock_guard lock(mu);
+    std::vector<std::int64_t> on_way(selling);
     for (std::size_t i = 0; i < scn.skus; ++i) {
       const std::string& sku = truth.skus()[i];
       const auto t = truth.truth(sku);
-      const std::int64_t at_dc = truth.on_hand_at(sku, dc);
-      if (!t || at_dc <= 0 || t->sellable() + t->in_transit > scn.transfer_point) {
+      if (!t) {
         continue;
       }
-      const std::int64_t qty = std::min(scn.transfer_qty, at_dc);
+      std::fill(on_way.begin(), on_way.end(), 0);
+      for (const open_transfer& o : transfers) {
+        if (o.sku == i) {
+          on_way[o.to] += o.qty;
+        }
+      }
+      std::size_t low = 0;
+      std::size_t high = 0;
+      std::int64_t low_free = 0;
+      std::int64_t high_free = 0;
+      for (std::size_t l = 0; l < selling; ++l) {
+        const std::int64_t f = truth.free_at(sku, l) + on_way[l];
+        if (l == 0 || f < low_free) {
+          low = l;
+          low_free = f;
+        }
+        if (l == 0 || f > high_free) {
+          high = l;
+          high_free = f;
+        }
+      }
+      const bool is_low = selling > 1 ? low_free <= scn.transfer_point / 2
+                                      : t->sellable() + t->in_transit <= scn.transfer_point;
+      if (!is_low) {
+        continue;
+      }
+      std::size_t from = dc;
+      std::int64_t qty = 0;
+      if (has_dc && truth.on_hand_at(sku, dc) > 0) {
+        qty = std::min(scn.transfer_qty, truth.on_hand_at(sku, dc));
+      } else if (selling > 1 && high != low) {
+        from = high;
+        qty = std::min({scn.transfer_qty, (high_free - low_free) / 2,
+                        truth.free_at(sku, high), t->sellable()});
+        if (qty <= 0 || truth.free_at(sku, high) - qty <= scn.transfer_point / 2) {
+          continue;  // the high one would be low in turn
+        }
+        ++counts.rebalancing_transfers;
+      } else {
+        continue;
+      }
       const std::string id = "tr-" + scn.sku_prefix + std::to_string(++number);
-      truth.transfer_shipped(sku, dc, qty);
+      truth.transfer_shipped(sku, from, qty);
       ++counts.transfers;
       counts.transferred_units += static_cast<std::uint64_t>(qty);
-      events.push_back(make_event("transfer_shipped", id + ":shipped", sku, truth.locations()[dc],
-                                  qty, {{"transfer_id", id}, {"to_location", truth.locations()[0]}}));
-      transfers.push_back({now + scn.transfer_lead_time, i, qty, id});
+      events.push_back(make_event("transfer_shipped", id + ":shipped", sku,
+                                  truth.locations()[from], qty,
+                                  {{"transfer_id", id}, {"to_location", truth.locations()[low]}}));
+      transfers.push_back({now + scn.transfer_lead_time, i, low, qty, id});
     }
   }
 
@@ -861,9 +953,9 @@ double recovery_after(const timeline& tl, std::size_t c, double from_s, double u
   return -1;
 }
 
-std::string sku_mismatch(const std::string& sku, std::string_view what, std::int64_t want,
+std::string sku_mismatch(const std::string& sku, const std::string& what, std::int64_t want,
                          std::int64_t got) {
-  return sku + ": " + std::string(what) + " " + std::to_string(got) + ", expected " +
+  return sku + ": " + what + " " + std::to_string(got) + ", expected " +
          std::to_string(want);
 }
 
@@ -968,12 +1060,19 @@ std::string stockd_config(const scenario& s, channel_ports ports, const push_set
     t += "\n";
   }
   // Channels sell from the selling locations only; the DC (when there is one) is no channel's.
-  std::string locations = "[";
+  // Each channel's priority order starts at another location (shopify L1, L2; amazon L2, L1;
+  // ...), so placements differ per channel and race for the same shelves.
   for (std::size_t l = 0; l < s.locations; ++l) {
     t += "[[locations]]\nid = \"" + location_name(l) + "\"\n\n";
-    locations += (l > 0 ? ", \"" : "\"") + location_name(l) + "\"";
   }
-  locations += "]";
+  auto priority = [&s](std::size_t first) {
+    std::string list = "[";
+    for (std::size_t k = 0; k < s.locations; ++k) {
+      list += (k > 0 ? ", \"" : "\"") + location_name((first + k) % s.locations) + "\"";
+    }
+    return list + "]";
+  };
+  std::size_t channel_number = 0;
   if (s.dc_stock > 0) {
     t += "[[locations]]\nid = \"" + std::string(dc_location_id) + "\"\n\n";
   }
@@ -985,7 +1084,7 @@ std::string stockd_config(const scenario& s, channel_ports ports, const push_set
     if (!none) {
       t += "endpoint = \"" + endpoint + "\"\n";
     }
-    t += "locations = " + locations + "\n";
+    t += "locations = " + priority(channel_number++) + "\n";
     if (push.mode == push_setting::kind::interval) {
       t += "push = \"interval\"\npush_interval_ms = " + std::to_string(push.interval.count()) +
            "\n";
@@ -1015,7 +1114,7 @@ std::string stockd_config(const scenario& s, channel_ports ports, const push_set
     // and sells packs: a unit per SKU and a mapping for source "pos" (docs/semantics.md, "Units,
     // SKU mapping and kits").
     t += "\n[[channels]]\nid = \"" + std::string(pos_channel_id) +
-         "\"\nconnector = \"none\"\nlocations = " + locations + "\n";
+         "\"\nconnector = \"none\"\nlocations = " + priority(channel_number++) + "\n";
     std::string mapping;
     for (std::size_t i = 0; i < s.skus; ++i) {
       const std::string sku = sku_name(s, i);
@@ -1110,12 +1209,14 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
       ledger->created(event_key(s.channel_id, s.event_id), "order_created");
     };
     const std::string source = b.channel_id;
-    b.on_delivery = [w, ledger, source](const delivery& d) {
+    session* self = &run;
+    b.on_delivery = [w, ledger, source, self](const delivery& d) {
       ledger->answered(event_key(source, d.event_id), to_answer(d.outcome), d.latency);
       if (d.outcome == delivery_outcome::accepted || d.outcome == delivery_outcome::duplicate) {
-        // The order id is the event id without its ":<line>".
+        // The order id is the event id without its ":<line>". Where stockd placed it: the
+        // accepted answer's location; a duplicate's answer has none (the WMS looks it up).
         const auto order_id = d.event_id.substr(0, d.event_id.rfind(':'));
-        w->order_acknowledged(order_id, steady::now());
+        w->order_acknowledged(order_id, steady::now(), self->selling_index(d.location));
       }
     };
     buyers.push_back(std::make_unique<buyer>(std::move(b), channels.at(c)));
@@ -1133,8 +1234,12 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     p.seed = scn.seed * 1'000 + 999;
     p.choose_sku = [&chooser](std::mt19937_64& rng) { return chooser(rng); };
     world* w = &truth;
-    p.on_sale = [w](std::string_view sku, std::string_view order_id, std::int64_t qty) {
-      return w->reserved_sale(pos_channel_id, sku, order_id, qty);
+    session* self = &run;
+    p.on_sale = [w, self](std::string_view sku, std::string_view order_id, std::int64_t qty,
+                          std::string_view location) {
+      // stockd holds it at a channel location, always a selling one.
+      return w->reserved_sale(pos_channel_id, sku, order_id, qty,
+                              self->selling_index(location).value_or(0));
     };
     p.on_committed = [w](std::string_view order_id) {
       w->order_acknowledged(order_id, steady::now());
@@ -1249,8 +1354,9 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
   }
   const bool settled = run.wms_idle();
 
-  // Convergence: every channel shows stockd's expected value; stockd's on-hand is the world's
-  // and nothing is left committed (every order was shipped or cancelled).
+  // Convergence: every channel shows stockd's expected value; stockd's on-hand is the world's,
+  // per SKU × location (the WMS ships each line from where stockd placed it), and nothing is
+  // left committed (every order was shipped or cancelled).
   http_client reader(run.host, run.port);
   simdjson::dom::parser parser;
   const auto converge_start = steady::now();
@@ -1267,11 +1373,25 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
         problems.push_back(sku + ": GET /v1/skus failed");
       } else {
         const sku_truth t = *truth.truth(sku);
+        // Per location: the first location whose on-hand differs from the world's.
+        std::optional<std::string> location_problem;
+        for (std::size_t l = 0; l < truth.locations().size() && !location_problem; ++l) {
+          const std::string& name = truth.locations()[l];
+          const auto it = r.on_hand_at.find(name);
+          const std::int64_t got = it == r.on_hand_at.end() ? 0 : it->second;
+          const std::int64_t want = truth.on_hand_at(sku, l);
+          if (got != want) {
+            location_problem = sku_mismatch(sku, "stockd on_hand at " + name, want, got);
+          }
+        }
         // Nothing left held either: every hold the till took was committed or released.
-        if (r.on_hand != t.on_hand || (settled && (r.committed != 0 || r.reserved != 0))) {
+        if (r.on_hand != t.on_hand || location_problem ||
+            (settled && (r.committed != 0 || r.reserved != 0))) {
           ++out.unreflected_skus;
           if (r.on_hand != t.on_hand) {
             problems.push_back(sku_mismatch(sku, "stockd on_hand", t.on_hand, r.on_hand));
+          } else if (location_problem) {
+            problems.push_back(*location_problem);
           } else if (r.committed != 0) {
             problems.push_back(sku_mismatch(sku, "stockd committed", 0, r.committed));
           } else {
@@ -1348,6 +1468,7 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     out.world = run.counts;
   }
   out.world.taken_over = truth.taken_over();
+  out.world.misplaced = truth.misplaced();
   out.series = std::move(run.series);
   out.stockd_rss_bytes = run.rss_last;
   out.stockd_rss_peak_bytes = run.rss_peak;

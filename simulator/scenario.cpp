@@ -20,6 +20,7 @@ std::optional<scenario> scenario_preset(const std::string& name) {
   };
   if (name == "steady") {
     full_world(s);
+    s.locations = 2;  // the WMS follows stockd's placement (world.hpp)
     return s;
   }
   if (name == "flash_sale") {
@@ -49,6 +50,7 @@ std::optional<scenario> scenario_preset(const std::string& name) {
     s.order_jitter = std::chrono::milliseconds{1'000};
     s.channel_faults = "429=0.05,5xx=0.05,reset=0.02,hang-after=0.01,hang-ms=1500";
     full_world(s);
+    s.locations = 2;
     return s;
   }
   if (name == "returns_wave") {

@@ -25,10 +25,14 @@
 //               share abandon and the hold is released. It sells packs (`pack6` = 6 units) and
 //               reports what it hands over in its own words: its SKU ids, mapped to stockd's by
 //               the config's [[mappings]] (source "pos"), and the pack unit ([[skus]] units).
-//   counts      the WMS counts one SKU at one location now and then (`counted` with `as_of`);
-//               some counts are sent late, after movements that followed their as_of.
+//   counts      the WMS counts one SKU at one location (any, the DC too) now and then (`counted`
+//               with `as_of`); some counts are sent late, after movements that followed their
+//               as_of.
 //   DC          a location no channel sells from, holding stock; the WMS transfers from it to
-//               L1 when L1 runs low (transfer_shipped, then transfer_received after a delay).
+//               a selling location that runs low (transfer_shipped, then transfer_received
+//               after a delay), or, once the DC has none, rebalances it from the selling
+//               location with the most free units.
+//   2 selling locations (steady, chaos): shopify and webhook prefer L1, amazon and the POS L2.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -61,11 +65,9 @@ struct scenario {
   /// keeps runs apart (stockd remembers every SKU it saw).
   std::string sku_prefix = "SIM-";
   std::size_t skus = 50;
-  /// One by default: with several, the world judges a sale against all shelves while stockd
-  /// places the line at one location by its priority, and the WMS does not yet follow stockd's
-  /// placement (it ships from the first shelf holding a unit). A race in placement then leaves
-  /// stockd with one location below zero and a phantom unit at another, which the convergence
-  /// check reports as a mismatch that is the simulator's, not stockd's.
+  /// Selling locations (L1..LM; steady and chaos: 2). Each channel's priority order starts at
+  /// another one (stockd_config); the WMS ships every line from where stockd placed it and
+  /// the run compares stock per SKU × location (world.hpp).
   std::size_t locations = 1;
   std::int64_t stock_per_location = 40;  // every SKU at every location at the start
   // flash_sale
@@ -115,9 +117,12 @@ struct scenario {
   std::chrono::milliseconds count_period{0};
   double count_late_share = 0.3;
   std::chrono::milliseconds count_late_delay{300};
-  // The DC: every SKU's stock there (0: no DC and no transfers). While traffic runs, every
-  // transfer_period the WMS ships transfer_qty (at most what the DC holds) to L1 for each SKU
-  // whose sellable stock is at or below transfer_point; it arrives after transfer_lead_time.
+  // The DC: every SKU's stock there (0: no DC). While traffic runs, every transfer_period the
+  // WMS ships transfer_qty (at most what the DC holds) to a SKU's low selling location: with
+  // one, when the SKU's sellable stock is at or below transfer_point; with several, the one
+  // with the fewest free units when they are at or below transfer_point / 2, from the DC or,
+  // when the DC has none, from the selling location with the most (simulator/run.cpp
+  // transfer). It arrives after transfer_lead_time.
   std::int64_t dc_stock = 0;
   std::chrono::milliseconds transfer_period{500};
   std::int64_t transfer_point = 10;

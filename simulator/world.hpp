@@ -4,17 +4,41 @@
 //
 // The model, per SKU:
 //   on_hand[l]  units physically at location l (receipts add, shipments remove)
-//   owed        units sold, covered by stock, not shipped yet (physically there, already promised)
-//   sellable    Σ on_hand − owed: what a customer can still be given
-// A sale is covered when sellable > 0 at the instant of the sale (then owed + 1); otherwise it is
-// an oversold unit, counted against the channel that sold it. Coverage is judged across all
-// locations: which location ships a line is stockd's choice (DESIGN §2 placement), and any unit
-// not yet promised can cover a sale. For the same reason the run compares stockd's on-hand with
-// the world's per SKU summed over locations, not per location.
+//   damaged[l]  of them, returned damaged: on the shelf, never sellable
+//   owed[l]     units promised to covered lines stockd placed at l, not shipped yet
+//   unplaced    units promised to covered lines stockd has not placed yet (or whose placement
+//               the WMS has not learnt yet): a promise on the SKU, not on a shelf
+//   free(l)     on_hand[l] − damaged[l] − owed[l], at a selling location
+//   sellable    Σ free(l) − unplaced: what a customer can still be given
 //
-// Orders go through the world's WMS (simulator/run.cpp): once stockd has acknowledged an order,
-// and after the fulfilment delay, a covered order ships (order_fulfilled; its unit leaves the
-// shelf) and an oversold one is cancelled (order_cancelled: the merchant refunds the customer).
+// Where a sale is judged, and why (two steps):
+//   1. At the sale, across all selling locations: covered when sellable ≥ qty (then unplaced +=
+//      qty), else an oversold unit of the channel that sold it. A storefront sells before anyone
+//      knows which warehouse ships the line (DESIGN §2): at that instant the question is whether
+//      any shelf still had an unpromised unit, and nothing more precise exists yet.
+//   2. At placement (stockd's answer says where, docs/semantics.md "The answer says where"): the
+//      promise moves to that location. When it has a free unit the line is owed there and ships
+//      from there. When it has none, even though another location does, the line is oversold at
+//      the placed location, as stockd records it (available below zero there): the merchant
+//      cancels it, and it becomes an oversold unit of its channel (counted apart as `misplaced`).
+//      The WMS does not reroute: stockd has no event that moves a line, so a reroute would be a
+//      cancel at one location and a new order at another, which the real merchant does by hand
+//      if at all; shipping from elsewhere while stockd holds the line at the placed location
+//      would leave stockd one location below zero and a phantom unit at the other, which is
+//      exactly the simulator-made mismatch this model removes.
+// So every unit leaves the shelf stockd took it from, and the run compares stockd's on-hand
+// with the world's per SKU × location (not only summed): exact, whatever the placement races.
+// Which of two racing lines at one location is judged oversold follows the order in which the
+// world learns the answers (near stockd's order, not always the same); the totals per location,
+// and so convergence, do not depend on it.
+//
+// Orders go through the world's WMS (simulator/run.cpp): once stockd has acknowledged an order
+// and the WMS knows where it was placed, and after the fulfilment delay, a covered order ships
+// from the placed location (order_fulfilled; its unit leaves that shelf) and an oversold one is
+// cancelled (order_cancelled: the merchant refunds the customer). The WMS learns the placement
+// from the accepted answer; when it saw only `duplicate` answers (the first answer was lost) it
+// asks stockd (GET /v1/trace/{source}/{id}) and never guesses. With one selling location there
+// is nothing to learn.
 //
 // Locations that no channel sells from (a distribution centre, `DC`): the world is built with
 // the number of selling locations, the first ones in its list; stock elsewhere is on hand but not
@@ -27,7 +51,9 @@
 // stock cannot cover it because a channel that sells blind took the units with an order stockd
 // has not acknowledged yet, that order is the oversold one (stockd will find available below zero
 // when it comes and the merchant cancels it), and the reservation is covered: stockd's ledger is
-// the system of record that decides who got the last unit.
+// the system of record that decides who got the last unit. A hold is placed when stockd grants
+// it (POST /v1/reservations answers its location): the sale is owed there at once and needs a
+// free unit there; the commit opens the line at the same location.
 //
 // Thread-safe: one mutex owns everything. The buyers call sell() under their emulator's lock
 // (simulator/buyer.hpp), so the lock order is emulator → world; nothing here calls out.
@@ -41,6 +67,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace stockd::simulator {
@@ -64,7 +91,7 @@ struct order_line {
   std::string sku;
   bool covered = true;
   settlement how = settlement::shipped;
-  std::size_t location = 0;  // shipped: the shelf the units left (the first of them)
+  std::size_t location = 0;  // where stockd placed the line: the shelf it ships from
   std::int64_t qty = 1;      // base units
 };
 
@@ -105,13 +132,21 @@ public:
   /// orders of channels that sell blind which stockd has not acknowledged yet (those become
   /// oversold units of their channels). False, an oversold unit of this channel, when neither
   /// can: stockd granted a hold on stock that was not there.
+  /// `location`: where stockd placed the hold (the sale needs a free unit there).
   bool reserved_sale(std::string_view channel, std::string_view sku, std::string_view order_id,
-                     std::int64_t qty);
-  /// stockd acknowledged the order's order_created at `at`: from now on the WMS may settle it.
-  /// Ignored for unknown or already acknowledged orders (duplicate sends).
-  void order_acknowledged(std::string_view order_id, world_clock::time_point at);
-  /// Settles every acknowledged order acknowledged at or before `until` (at most `max`): a
-  /// covered one leaves the shelf now (the first location holding a sellable unit) unless
+                     std::int64_t qty, std::size_t location = 0);
+  /// stockd acknowledged the order's order_created at `at`, placing it at `location` (its
+  /// answer's `location`; nothing for a `duplicate` answer). From then on, once its placement
+  /// is known, the WMS may settle it. The first placement stays; a later acknowledgement only
+  /// adds a placement still missing. With one selling location, no location means that one.
+  /// Ignored for unknown orders (settled already).
+  void order_acknowledged(std::string_view order_id, world_clock::time_point at,
+                          std::optional<std::size_t> location = std::nullopt);
+  /// Acknowledged orders whose placement the WMS has not learnt (only `duplicate` answers
+  /// seen): order id and channel, for the WMS to look up (GET /v1/trace/{channel}/{event id}).
+  std::vector<std::pair<std::string, std::string>> unplaced_acknowledged() const;
+  /// Settles every placed order acknowledged at or before `until` (at most `max`): a
+  /// covered one leaves the placed location's shelf now unless
   /// `decide` says the customer cancelled or the payment failed (then its promise is released);
   /// an oversold one is cancelled. The WMS sends the matching events. `decide` runs under the
   /// world's lock and must not call back into the world.
@@ -132,6 +167,9 @@ public:
   void transfer_received(std::string_view sku, std::size_t to, std::int64_t qty);
   /// Units physically at one location now (what a cycle count finds).
   std::int64_t on_hand_at(std::string_view sku, std::size_t location) const;
+  /// Units at a selling location neither damaged nor owed to a placed line (what a transfer
+  /// may take from it, or a placed line still finds).
+  std::int64_t free_at(std::string_view sku, std::size_t location) const;
   std::size_t selling_locations() const noexcept { return selling_; }
 
   std::optional<sku_truth> truth(std::string_view sku) const;
@@ -139,14 +177,17 @@ public:
   std::uint64_t oversold_units() const;
   /// Blind channels' orders that became oversold because a reservation took their units over.
   std::uint64_t taken_over() const;
+  /// Covered sales oversold at placement: stockd placed them where no free unit was.
+  std::uint64_t misplaced() const;
 
 private:
   std::size_t index_of(std::string_view sku) const;
   struct sku_state {
     std::vector<std::int64_t> on_hand;
-    std::int64_t owed = 0;
+    std::vector<std::int64_t> damaged;
+    std::vector<std::int64_t> owed;
+    std::int64_t unplaced = 0;
     std::int64_t incoming = 0;
-    std::int64_t damaged = 0;  // summed over locations
     std::int64_t in_transit = 0;
   };
   struct order {
@@ -154,13 +195,19 @@ private:
     std::string channel;
     bool covered = true;
     bool acknowledged = false;
+    std::optional<std::size_t> location;  // where stockd placed it, once known
+    world_clock::time_point acknowledged_at{};
     std::int64_t qty = 1;
     bool reserved = false;      // sold through a stockd reservation
     std::uint64_t number = 0;   // sale order, to take over the most recent first
   };
   std::int64_t sellable_locked(const sku_state& s) const;
+  std::int64_t free_locked(const sku_state& s, std::size_t location) const;
   bool record_sale(std::string_view channel, std::size_t sku, std::string_view order_id,
-                   std::int64_t qty, bool covered, bool reserved);
+                   std::int64_t qty, bool covered, bool reserved,
+                   std::optional<std::size_t> location);
+  void oversell_locked(order& o);
+  void place_locked(order& o, std::size_t location);
 
   std::vector<std::string> locations_;
   std::size_t selling_ = 0;
@@ -175,6 +222,7 @@ private:
   std::map<std::string, channel_sales> sales_;
   std::uint64_t oversold_total_ = 0;
   std::uint64_t taken_over_ = 0;
+  std::uint64_t misplaced_ = 0;
 };
 
 } // namespace stockd::simulator
