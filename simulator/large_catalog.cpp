@@ -624,7 +624,10 @@ large_catalog_summary run_large_catalog(const large_catalog_options& o) {
                                                                 : answer::failed;
     ledger.answered(event_key(channel_name, d.event_id), a, d.latency);
     if (a == answer::accepted || a == answer::duplicate) {
-      truth.order_acknowledged(d.event_id.substr(0, d.event_id.rfind(':')), steady::now());
+      // Where stockd placed the line: the accepted answer's location (a duplicate's has none;
+      // the WMS then looks it up).
+      truth.order_acknowledged(d.event_id.substr(0, d.event_id.rfind(':')), steady::now(),
+                               truth.selling_index(d.location));
     }
   };
   buyer customers(std::move(b), channel);
@@ -633,8 +636,11 @@ large_catalog_summary run_large_catalog(const large_catalog_options& o) {
   std::uint64_t cancelled = 0;
   std::thread wms([&] {
     wms_poster poster(host, stockd.port(), token, ledger);
+    http_client tracer(host, stockd.port());
+    simdjson::dom::parser trace_parser;
     while (!wms_stop.load()) {
       std::this_thread::sleep_for(wms_tick);
+      learn_placements(truth, tracer, trace_parser, token, std::chrono::seconds(10));
       std::vector<std::pair<std::string, std::string>> events;
       for (const order_line& line : truth.settle_due(steady::now() - o.fulfil_delay,
                                                      wms_batch_max)) {

@@ -375,45 +375,15 @@ struct session {
       : opts(o), scn(o.scn), channels(c),
         truth(location_names(o.scn), initial_stock(o.scn), o.scn.locations) {}
 
-  /// A selling location's index in the world by its name (stockd's answers name it).
   std::optional<std::size_t> selling_index(std::string_view name) const {
-    for (std::size_t l = 0; l < truth.selling_locations(); ++l) {
-      if (truth.locations()[l] == name) {
-        return l;
-      }
-    }
-    return std::nullopt;
+    return truth.selling_index(name);
   }
 
-  /// Orders stockd acknowledged whose placement the WMS has not learnt (the channel saw only
-  /// `duplicate` answers, its first answer lost): asks stockd where the order_created went,
-  /// GET /v1/trace/{source}/{id} (its "location" is the journaled placement). Not found yet or
-  /// no answer: asked again next tick; never guessed.
   void learn_placements(http_client& client, simdjson::dom::parser& parser) {
-    constexpr std::size_t lookups_max = 50;  // per tick
-    std::size_t n = 0;
-    for (const auto& [order_id, channel] : truth.unplaced_acknowledged()) {
-      if (n++ == lookups_max) {
-        break;
-      }
-      client_request req;
-      // Ids are ours: letters, digits, '-' and ':', all path-safe.
-      req.target = "/v1/trace/" + channel + "/" + order_id + ":1";
-      req.timeout = request_timeout;
-      req.headers.emplace_back("Authorization", "Bearer " + opts.token);
-      const client_response res = client.send(req);
-      simdjson::dom::element root;
-      std::string_view where;
-      if (res.status != 200 || parser.parse(res.body).get(root) ||
-          root["location"].get_string().get(where)) {
-        continue;
-      }
-      if (auto l = selling_index(where)) {
-        truth.order_acknowledged(order_id, steady::now(), *l);
-        std::lock_guard lock(mu);
-        ++counts.placements_traced;
-      }
-    }
+    const std::size_t learnt =
+        simulator::learn_placements(truth, client, parser, opts.token, request_timeout);
+    std::lock_guard lock(mu);
+    counts.placements_traced += learnt;
   }
 
   // ---- the WMS ----
@@ -960,6 +930,35 @@ std::string sku_mismatch(const std::string& sku, const std::string& what, std::i
 }
 
 } // namespace
+
+std::size_t learn_placements(world& truth, http_client& client, simdjson::dom::parser& parser,
+                             const std::string& token, milliseconds timeout) {
+  constexpr std::size_t lookups_max = 50;  // per call
+  std::size_t n = 0;
+  std::size_t learnt = 0;
+  for (const auto& [order_id, channel] : truth.unplaced_acknowledged()) {
+    if (n++ == lookups_max) {
+      break;
+    }
+    client_request req;
+    // Ids are ours: letters, digits, '-' and ':', all path-safe.
+    req.target = "/v1/trace/" + channel + "/" + order_id + ":1";
+    req.timeout = timeout;
+    req.headers.emplace_back("Authorization", "Bearer " + token);
+    const client_response res = client.send(req);
+    simdjson::dom::element root;
+    std::string_view where;
+    if (res.status != 200 || parser.parse(res.body).get(root) ||
+        root["location"].get_string().get(where)) {
+      continue;
+    }
+    if (auto l = truth.selling_index(where)) {
+      truth.order_acknowledged(order_id, steady::now(), *l);
+      ++learnt;
+    }
+  }
+  return learnt;
+}
 
 void export_channel_credentials() {
   ::setenv(shopify_token_env, shopify_options{}.access_token.c_str(), 1);

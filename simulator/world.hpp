@@ -171,6 +171,15 @@ public:
   /// may take from it, or a placed line still finds).
   std::int64_t free_at(std::string_view sku, std::size_t location) const;
   std::size_t selling_locations() const noexcept { return selling_; }
+  /// A selling location's index by its name (stockd's answers name it); nothing for another.
+  std::optional<std::size_t> selling_index(std::string_view name) const {
+    for (std::size_t l = 0; l < selling_; ++l) {
+      if (locations_[l] == name) {
+        return l;
+      }
+    }
+    return std::nullopt;
+  }
 
   std::optional<sku_truth> truth(std::string_view sku) const;
   std::map<std::string, channel_sales> sales() const;
