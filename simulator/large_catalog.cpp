@@ -382,26 +382,6 @@ std::uint64_t replayed_from_log(const std::string& log) {
 
 } // namespace
 
-std::optional<std::uint64_t> process_peak_resident_bytes(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      std::uint64_t kib = 0;
-      const char* p = line.c_str() + 6;
-      while (*p == ' ' || *p == '\t') {
-        ++p;
-      }
-      auto [end, ec] = std::from_chars(p, line.c_str() + line.size(), kib);
-      if (ec != std::errc{}) {
-        return std::nullopt;
-      }
-      return kib * 1024;
-    }
-  }
-  return std::nullopt;
-}
-
 std::uint64_t directory_allocated_bytes(const std::string& dir) {
   std::uint64_t total = 0;
   std::error_code ec;

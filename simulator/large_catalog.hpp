@@ -137,8 +137,6 @@ large_catalog_summary run_large_catalog(const large_catalog_options& o);
 std::string large_catalog_json(const large_catalog_summary& s);
 std::string large_catalog_text(const large_catalog_summary& s);
 
-/// VmHWM (peak resident set) of a process from /proc/<pid>/status, in bytes.
-std::optional<std::uint64_t> process_peak_resident_bytes(int pid);
 /// Allocated bytes (st_blocks × 512) of the regular files under `dir`, recursively.
 std::uint64_t directory_allocated_bytes(const std::string& dir);
 

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -199,14 +200,16 @@ std::optional<std::uint64_t> stockd_process::resident_bytes() const {
   return process_resident_bytes(pid_);
 }
 
-std::optional<std::uint64_t> process_resident_bytes(pid_t pid) {
-  // VmRSS in /proc/<pid>/status: "VmRSS:\t  123456 kB".
+namespace {
+/// One "<field>:\t  123456 kB" line of /proc/<pid>/status, in bytes.
+std::optional<std::uint64_t> process_status_bytes(pid_t pid, std::string_view field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
+    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
+        line[field.size()] == ':') {
       std::uint64_t kib = 0;
-      const char* p = line.c_str() + 6;
+      const char* p = line.c_str() + field.size() + 1;
       while (*p == ' ' || *p == '\t') {
         ++p;
       }
@@ -218,6 +221,15 @@ std::optional<std::uint64_t> process_resident_bytes(pid_t pid) {
     }
   }
   return std::nullopt;
+}
+} // namespace
+
+std::optional<std::uint64_t> process_resident_bytes(pid_t pid) {
+  return process_status_bytes(pid, "VmRSS");
+}
+
+std::optional<std::uint64_t> process_peak_resident_bytes(pid_t pid) {
+  return process_status_bytes(pid, "VmHWM");
 }
 
 } // namespace stockd::simulator

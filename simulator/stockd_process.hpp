@@ -60,6 +60,8 @@ private:
 
 /// VmRSS of a process from /proc/<pid>/status, in bytes.
 std::optional<std::uint64_t> process_resident_bytes(pid_t pid);
+/// VmHWM (peak resident set) of a process from /proc/<pid>/status, in bytes.
+std::optional<std::uint64_t> process_peak_resident_bytes(pid_t pid);
 
 /// A loopback TCP port nobody listens on right now (bind to port 0, read it, close).
 std::uint16_t free_loopback_port();
