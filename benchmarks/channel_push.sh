@@ -8,6 +8,7 @@
 # Needs a build with benchmarks: scripts/build.sh. Usage: benchmarks/channel_push.sh [SECONDS] [RATE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benchmarks/lib.sh
 seconds=${1:-15}
 rate=${2:-10}
 port=${STOCKD_BENCH_PORT:-18098}
@@ -36,13 +37,9 @@ TOML
 build/apps/stockd --config "$work/stockd.toml" --data "$work/data" --listen "127.0.0.1:$port" \
   > "$work/stockd.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  grep -q "^stockd: ready:" "$work/stockd.log" 2>/dev/null && break
-  sleep 0.1
-done
+wait_ready "$work/stockd.log" "$pid"
 
 stats() { curl -s "http://127.0.0.1:$hook_port/_emulator/stats"; }
-field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
 # Warm-up: the first seconds fill the queues; the window starts once the channel is saturated.
 build/apps/stockload --target "127.0.0.1:$port" --duration $((seconds + 3)) --skus 10000 \
   --mode batched --rate ${STOCKD_BENCH_EVENTS:-20000} > "$work/load.json" &
@@ -52,9 +49,9 @@ before=$(stats)
 sleep "$seconds"
 after=$(stats)
 wait "$load"
-calls=$(( $(echo "$after" | field calls) - $(echo "$before" | field calls) ))
-items=$(( $(echo "$after" | field items) - $(echo "$before" | field items) ))
-throttled=$(( $(echo "$after" | field throttled) - $(echo "$before" | field throttled) ))
+calls=$(( $(field calls "$after") - $(field calls "$before") ))
+items=$(( $(field items "$after") - $(field items "$before") ))
+throttled=$(( $(field throttled "$after") - $(field throttled "$before") ))
 awk -v c="$calls" -v i="$items" -v t="$throttled" -v s="$seconds" -v r="$rate" 'BEGIN {
   printf "window %ds at %s calls/s allowed: %d calls, %.2f calls/s, utilisation %.1f %%\n", s, r, c, c / s, 100 * c / (s * r);
   printf "items per call %.1f of 100 (%.1f %%), 429s answered: %d\n", (c ? i / c : 0), (c ? i / c : 0), t }'

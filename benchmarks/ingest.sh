@@ -6,6 +6,7 @@
 # Expectation: batched ~100-150k events/s on 2 shared cores; single ~10k requests/s (fsync-bound).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benchmarks/lib.sh
 seconds=${1:-8}
 port=${STOCKD_BENCH_PORT:-18099}
 work=$(mktemp -d)
@@ -29,10 +30,7 @@ run() {  # run NAME CONFIG_BODY STOCKLOAD_ARGS...
   build/apps/stockd --config "$work/stockd.toml" --data "$work/data" \
     --listen "127.0.0.1:$port" > "$work/stockd.log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 100); do
-    grep -q "^stockd: ready:" "$work/stockd.log" 2>/dev/null && break
-    sleep 0.1
-  done
+  wait_ready "$work/stockd.log" "$pid"
   cpu_ticks "$pid" > "$work/before"
   local out
   out=$(build/apps/stockload --target "127.0.0.1:$port" --duration "$seconds" --skus 10000 "$@")

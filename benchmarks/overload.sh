@@ -22,6 +22,7 @@
 # it), peak memory bounded by in_flight_max and the connections' bodies, the recovery at ~R.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benchmarks/lib.sh
 seconds=${1:-10}
 port=${STOCKD_BENCH_PORT:-18097}
 batch=${STOCKD_BENCH_BATCH:-100}
@@ -48,14 +49,8 @@ printf '[engine]\nin_flight_max = %s\n\n[[locations]]\nid = "main"\n' "$in_fligh
 "${server_cpu[@]}" build/apps/stockd --config "$work/stockd.toml" --data "$work/data" \
   --listen "127.0.0.1:$port" > "$work/stockd.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  grep -q "^stockd: ready:" "$work/stockd.log" 2>/dev/null && break
-  sleep 0.1
-done
+wait_ready "$work/stockd.log" "$pid"
 
-field() {  # field NAME JSON: a number of stockload's summary line
-  echo "$2" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"
-}
 memory() {  # VmHWM and VmRSS of stockd in MiB, and RssAnon: the heap, without LMDB's file pages
   awk '/^VmHWM|^VmRSS|^RssAnon/ {printf "%s %.1f MiB  ", $1, $2/1024}' /proc/"$pid"/status
 }

@@ -15,6 +15,7 @@
 # with benchmarks (scripts/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benchmarks/lib.sh
 seconds=${1:-20}
 fraction=${2:-0.5}
 port=${STOCKD_BENCH_PORT:-18120}
@@ -28,13 +29,7 @@ build/apps/stocksim config --scenario steady --pos-rate 0 > "$work/stockd.toml"
 build/apps/stockd --config "$work/stockd.toml" --data "$work/data" \
   --listen "127.0.0.1:$port" > "$work/stockd.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  grep -q "^stockd: ready:" "$work/stockd.log" 2>/dev/null && break
-  sleep 0.1
-done
-field() {  # field NAME JSON: a number of stockload's summary line
-  echo "$2" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"
-}
+wait_ready "$work/stockd.log" "$pid"
 load() {
   build/apps/stockload --target "127.0.0.1:$port" --locations DC --skus 10000 --batch 1000 "$@"
 }

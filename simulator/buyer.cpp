@@ -9,6 +9,7 @@
 #include <simdjson.h>
 
 #include "simulator/http_client.hpp"
+#include "simulator/stockd_api.hpp"
 
 namespace stockd::simulator {
 namespace {
@@ -29,14 +30,7 @@ std::string utc_now_iso() {
 } // namespace
 
 buyer::buyer(buyer_options opts, emulator& channel)
-    : opts_(std::move(opts)), channel_(channel), rng_(opts_.seed) {
-  // Order ids must stay unique across runs of stocksim against one stockd: a per-run nonce.
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::system_clock::now().time_since_epoch()).count();
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(ns));
-  nonce_ = buf;
-}
+    : opts_(std::move(opts)), channel_(channel), nonce_(run_nonce()), rng_(opts_.seed) {}
 
 buyer::~buyer() { stop(); }
 

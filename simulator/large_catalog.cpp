@@ -21,6 +21,7 @@
 #include "simulator/http_client.hpp"
 #include "simulator/listener.hpp"
 #include "simulator/run.hpp"
+#include "simulator/stockd_api.hpp"
 #include "simulator/stockd_process.hpp"
 #include "simulator/webhook.hpp"
 #include "simulator/world.hpp"
@@ -31,12 +32,8 @@ namespace {
 using std::chrono::milliseconds;
 using steady = std::chrono::steady_clock;
 
-constexpr std::string_view wms_source = "stocksim-wms";
 constexpr std::string_view channel_name = "webhook";
-constexpr std::size_t wms_batch_max = 500;
-constexpr int wms_attempts_max = 8;
 constexpr milliseconds wms_tick{20};
-constexpr milliseconds request_timeout{10'000};
 constexpr milliseconds status_poll{250};
 constexpr milliseconds convergence_poll{1'000};
 constexpr std::size_t mismatches_kept = 10;
@@ -62,13 +59,6 @@ std::string sku_of(const large_catalog_options& o, std::size_t index) {
   return o.sku_prefix + buf;
 }
 
-std::string event_key(std::string_view source, std::string_view id) {
-  std::string key(source);
-  key += '|';
-  key += id;
-  return key;
-}
-
 void say(const large_catalog_options& o, const std::string& line) {
   if (o.progress != nullptr) {
     *o.progress << "stocksim large_catalog: " << line << "\n" << std::flush;
@@ -84,28 +74,12 @@ std::string mib(std::uint64_t bytes) {
 /// Zipf ranks over the catalog (rank r is SKU r), shared read-only by the buyer's thread.
 class zipf_chooser {
 public:
-  explicit zipf_chooser(const large_catalog_options& o) : o_(o) {
-    cdf_.reserve(o.skus);
-    double sum = 0;
-    for (std::size_t k = 1; k <= o.skus; ++k) {
-      sum += 1.0 / std::pow(static_cast<double>(k), o.zipf_s);
-      cdf_.push_back(sum);
-    }
-    for (double& c : cdf_) {
-      c /= sum;
-    }
-  }
-  std::string operator()(std::mt19937_64& rng) const {
-    std::uniform_real_distribution<double> uniform(0.0, 1.0);
-    const auto it = std::lower_bound(cdf_.begin(), cdf_.end(), uniform(rng));
-    const auto rank = std::min<std::size_t>(static_cast<std::size_t>(it - cdf_.begin()),
-                                            cdf_.size() - 1);
-    return sku_of(o_, rank);
-  }
+  explicit zipf_chooser(const large_catalog_options& o) : o_(o), ranks_(o.skus, o.zipf_s) {}
+  std::string operator()(std::mt19937_64& rng) const { return sku_of(o_, ranks_(rng)); }
 
 private:
   const large_catalog_options& o_;
-  std::vector<double> cdf_;
+  zipf_ranks ranks_;
 };
 
 /// GET /v1/status as a parsed document (nothing when it did not answer 200 with JSON).
@@ -128,11 +102,7 @@ std::uint64_t u64_at(simdjson::dom::element e, std::string_view path) {
 
 status_view read_status(http_client& client, const std::string& token,
                         simdjson::dom::parser& parser) {
-  client_request req;
-  req.target = "/v1/status";
-  req.timeout = request_timeout;
-  req.headers.emplace_back("Authorization", "Bearer " + token);
-  const client_response res = client.send(req);
+  const client_response res = get_from_stockd(client, token, "/v1/status");
   status_view out;
   simdjson::dom::element root;
   if (res.status != 200 || parser.parse(res.body).get(root)) {
@@ -155,47 +125,6 @@ status_view read_status(http_client& client, const std::string& token,
                             u64_at(c, "/queued/bulk");
       out.channel_out_of_sync += u64_at(c, "/out_of_sync");
     }
-  }
-  out.ok = true;
-  return out;
-}
-
-/// One SKU as stockd has it: on-hand and committed summed over locations, the channel's expected.
-struct sku_view {
-  bool ok = false;
-  std::int64_t on_hand = 0;
-  std::int64_t committed = 0;
-  std::optional<std::int64_t> expected;
-};
-
-sku_view read_sku(http_client& client, const std::string& token, const std::string& sku,
-                  simdjson::dom::parser& parser) {
-  client_request req;
-  req.target = "/v1/skus/" + sku;  // the prefix and digits are URL-safe
-  req.timeout = request_timeout;
-  req.headers.emplace_back("Authorization", "Bearer " + token);
-  const client_response res = client.send(req);
-  sku_view out;
-  simdjson::dom::element root;
-  if (res.status != 200 || parser.parse(res.body).get(root)) {
-    return out;
-  }
-  simdjson::dom::object locations;
-  if (root["locations"].get_object().get(locations) == simdjson::SUCCESS) {
-    for (auto [name, state] : locations) {
-      std::int64_t v = 0;
-      if (state["on_hand"].get_int64().get(v) == simdjson::SUCCESS) {
-        out.on_hand += v;
-      }
-      if (state["committed"].get_int64().get(v) == simdjson::SUCCESS) {
-        out.committed += v;
-      }
-    }
-  }
-  std::int64_t expected = 0;
-  if (root.at_pointer("/channels/webhook/expected").get_int64().get(expected) ==
-      simdjson::SUCCESS) {
-    out.expected = expected;
   }
   out.ok = true;
   return out;
@@ -247,88 +176,16 @@ snapshot_result post_snapshot(const std::string& host, std::uint16_t port,
   return out;
 }
 
-/// Posts WMS events in batches with retries (stockd dedups by (source, id)); records answers.
-class wms_poster {
-public:
-  wms_poster(const std::string& host, std::uint16_t port, std::string token,
-             event_ledger& ledger)
-      : client_(host, port), token_(std::move(token)), ledger_(ledger) {}
-
-  void send(const std::vector<std::pair<std::string, std::string>>& events) {
-    for (std::size_t first = 0; first < events.size(); first += wms_batch_max) {
-      send_batch(events, first, std::min(events.size(), first + wms_batch_max));
-    }
-  }
-
-private:
-  void send_batch(const std::vector<std::pair<std::string, std::string>>& events,
-                  std::size_t first, std::size_t last) {
-    client_request req;
-    req.method = "POST";
-    req.target = "/v1/events";
-    req.timeout = request_timeout;
-    req.headers.emplace_back("Authorization", "Bearer " + token_);
-    req.body = "[";
-    for (std::size_t i = first; i < last; ++i) {
-      ledger_.created(event_key(wms_source, events[i].first));
-      req.body += i > first ? "," : "";
-      req.body += events[i].second;
-    }
-    req.body += "]";
-    milliseconds delay{100};
-    for (int attempt = 1; attempt <= wms_attempts_max; ++attempt) {
-      const auto sent_at = steady::now();
-      const client_response res = client_.send(req);
-      const auto latency = steady::now() - sent_at;
-      simdjson::dom::element root;
-      simdjson::dom::array results;
-      if (res.status == 200 && !parser_.parse(res.body).get(root) &&
-          !root["results"].get_array().get(results) && results.size() == last - first) {
-        std::size_t i = first;
-        for (simdjson::dom::element r : results) {
-          std::string_view status;
-          if (r["status"].get_string().get(status)) {
-            status = "";
-          }
-          ledger_.answered(event_key(wms_source, events[i].first),
-                           status == "accepted"    ? answer::accepted
-                           : status == "duplicate" ? answer::duplicate
-                                                   : answer::rejected,
-                           latency);
-          ++i;
-        }
-        return;
-      }
-      const bool transient = res.status == 0 || res.status == 429 || res.status >= 500;
-      const bool final_attempt = !transient || attempt == wms_attempts_max;
-      for (std::size_t i = first; i < last; ++i) {
-        ledger_.answered(event_key(wms_source, events[i].first),
-                         !transient ? answer::rejected
-                                    : final_attempt ? answer::failed : answer::retrying,
-                         latency);
-      }
-      if (final_attempt) {
-        return;
-      }
-      std::this_thread::sleep_for(delay);
-      delay = std::min(delay * 2, milliseconds{2'000});
-    }
-  }
-
-  http_client client_;
-  std::string token_;
-  event_ledger& ledger_;
-  simdjson::dom::parser parser_;
-};
-
-std::string settle_event(const order_line& line) {
+wms_event settle_event(const order_line& line) {
+  const std::string id = line.order_id + ":settle";
+  const char* type = line.covered ? "order_fulfilled" : "order_cancelled";
   connectors::json_writer out;
-  out.begin_object().field("id", line.order_id + ":settle").field("source", wms_source);
-  out.field("type", line.covered ? "order_fulfilled" : "order_cancelled");
+  out.begin_object().field("id", id).field("source", wms_source);
+  out.field("type", type);
   out.field("sku", line.sku).field("qty", std::int64_t{1});
   out.field("occurred_at", utc_iso(std::chrono::system_clock::now()));
   out.field("order_id", line.order_id).field("line_id", "1").end_object();
-  return out.take();
+  return {id, out.take(), type};
 }
 
 /// Polls /v1/status until `done` holds for it or the deadline passes; the last status read.
@@ -615,19 +472,19 @@ large_catalog_summary run_large_catalog(const large_catalog_options& o) {
   std::uint64_t shipped = 0;
   std::uint64_t cancelled = 0;
   std::thread wms([&] {
-    wms_poster poster(host, stockd.port(), token, ledger);
+    wms_sender sender(host, stockd.port(), token, ledger);
     http_client tracer(host, stockd.port());
     simdjson::dom::parser trace_parser;
     while (!wms_stop.load()) {
       std::this_thread::sleep_for(wms_tick);
-      learn_placements(truth, tracer, trace_parser, token, std::chrono::seconds(10));
-      std::vector<std::pair<std::string, std::string>> events;
+      learn_placements(truth, tracer, trace_parser, token);
+      std::vector<wms_event> events;
       for (const order_line& line : truth.settle_due(steady::now() - o.fulfil_delay,
                                                      wms_batch_max)) {
         ++(line.covered ? shipped : cancelled);
-        events.emplace_back(line.order_id + ":settle", settle_event(line));
+        events.push_back(settle_event(line));
       }
-      poster.send(events);
+      sender.send(events);
     }
   });
   const auto traffic_start = steady::now();
@@ -692,7 +549,7 @@ large_catalog_summary run_large_catalog(const large_catalog_options& o) {
       }
     };
     for (const std::string& sku : checked) {
-      const sku_view r = read_sku(reader, token, sku, parser);
+      const sku_record r = read_sku(reader, token, sku, parser);
       const sku_truth t = *truth.truth(sku);
       if (!r.ok) {
         ++problems;
@@ -706,17 +563,18 @@ large_catalog_summary run_large_catalog(const large_catalog_options& o) {
              std::to_string(r.committed) + ", the world's on_hand " + std::to_string(t.on_hand));
       }
       const auto shown = channel.quantity(sku);
-      if (!r.expected || shown != r.expected) {
+      const auto record = r.channels.find(channel_name);
+      if (record == r.channels.end() || shown != record->second.expected) {
         ++problems;
         note(sku + ": the channel shows " + (shown ? std::to_string(*shown) : "nothing") +
-             ", stockd expects " + (r.expected ? std::to_string(*r.expected) : "nothing"));
+             ", stockd expects " +
+             (record == r.channels.end() ? "nothing" : std::to_string(record->second.expected)));
       }
     }
     // Every SKU no customer bought: the channel shows its opening stock as the world has it.
-    // (A sold SKU is checked against stockd's expected value above instead: with several
-    // locations the world's WMS ships from the first shelf with a unit, not from where stockd
-    // placed the line, so after an oversell stockd may hold -1 at one location and +1 at
-    // another, the same on-hand in total but one more unit to show — simulator/README.md.)
+    // (A sold SKU is checked against stockd's expected value above instead: its channel value
+    // depends on stockd's placement of each line and on oversells, which the world does not
+    // model per channel here.)
     for (std::size_t i = 0; i < o.skus; ++i) {
       const std::string sku = sku_of(o, i);
       if (sold.contains(sku)) {
@@ -803,7 +661,7 @@ large_catalog_summary run_large_catalog(const large_catalog_options& o) {
     const std::size_t n = std::min(checked.size(), restart_sample_max);
     for (std::size_t i = 0; i < n; ++i) {
       const std::string& sku = checked[i * checked.size() / n];
-      const sku_view r = read_sku(again, token, sku, parser);
+      const sku_record r = read_sku(again, token, sku, parser);
       if (!r.ok || r.on_hand != truth.truth(sku)->on_hand || r.committed != 0) {
         if (consistent) {
           out.mismatches.push_back("after the restart: " + sku + ": stockd on_hand " +

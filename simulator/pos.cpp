@@ -9,19 +9,14 @@
 
 #include "connectors/json_writer.hpp"
 #include "simulator/http_client.hpp"
+#include "simulator/stockd_api.hpp"
 
 namespace stockd::simulator {
 
 using std::chrono::milliseconds;
 
-pos_till::pos_till(pos_options opts) : opts_(std::move(opts)), rng_(opts_.seed) {
-  // Reservation keys and order ids must stay unique across runs against one stockd.
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::system_clock::now().time_since_epoch()).count();
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(ns));
-  nonce_ = buf;
-}
+pos_till::pos_till(pos_options opts)
+    : opts_(std::move(opts)), nonce_(run_nonce()), rng_(opts_.seed) {}
 
 pos_till::~pos_till() { stop(); }
 

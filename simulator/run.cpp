@@ -20,6 +20,7 @@
 #include "simulator/buyer.hpp"
 #include "simulator/http_client.hpp"
 #include "simulator/pos.hpp"
+#include "simulator/stockd_api.hpp"
 
 namespace stockd::simulator {
 namespace {
@@ -27,11 +28,7 @@ namespace {
 using std::chrono::milliseconds;
 using steady = std::chrono::steady_clock;
 
-constexpr std::string_view wms_source = "stocksim-wms";
-constexpr std::size_t wms_batch_max = 500;          // events per POST /v1/events
-constexpr int wms_attempts_max = 8;                 // per batch, then its events are given up
 constexpr milliseconds wms_tick{20};
-constexpr milliseconds request_timeout{10'000};     // each step of each request to stockd
 constexpr milliseconds sample_period{50};
 constexpr std::size_t sampled_skus_max = 200;
 constexpr milliseconds convergence_poll{500};
@@ -60,23 +57,6 @@ answer to_answer(delivery_outcome o) {
   return answer::failed;
 }
 
-/// The ledger key of an event: its idempotency key (source, id).
-std::string event_key(std::string_view source, std::string_view id) {
-  std::string key(source);
-  key += '|';
-  key += id;
-  return key;
-}
-
-/// One WMS event: the envelope without a location when `location` is empty (a line event that
-/// follows its order to where stockd placed it).
-struct wms_event {
-  std::string id;
-  std::string body;
-  std::string type;                         // for the events-by-kind counts
-  std::string source = std::string(wms_source);
-};
-
 /// `qty_field`: "qty", or "counted" for a count (whose `qty` is not used). `source` other than
 /// the WMS: an event the POS reports in its own words (its SKU ids, its unit).
 wms_event make_event(std::string_view type, std::string id, std::string_view sku,
@@ -98,111 +78,6 @@ wms_event make_event(std::string_view type, std::string id, std::string_view sku
   out.end_object();
   return {std::move(id), out.take(), std::string(type), std::string(source)};
 }
-
-/// Posts WMS events to stockd in batches, one batch at a time, retrying a batch that got no
-/// answer, a 429 or a 5xx (stockd dedups by (source, id), so a resend is safe) up to
-/// wms_attempts_max times. Records every event's answers in the ledger. One thread.
-class wms_sender {
-public:
-  wms_sender(const std::string& host, std::uint16_t port, std::string token, event_ledger& ledger)
-      : client_(host, port), token_(std::move(token)), ledger_(ledger) {}
-
-  /// True when every event was acknowledged.
-  bool send(const std::vector<wms_event>& events) {
-    bool all = true;
-    for (std::size_t first = 0; first < events.size(); first += wms_batch_max) {
-      const std::size_t last = std::min(events.size(), first + wms_batch_max);
-      all = send_batch(events, first, last) && all;
-    }
-    return all;
-  }
-
-private:
-  bool send_batch(const std::vector<wms_event>& events, std::size_t first, std::size_t last) {
-    std::string body = "[";
-    for (std::size_t i = first; i < last; ++i) {
-      ledger_.created(event_key(events[i].source, events[i].id), events[i].type);
-      if (i > first) {
-        body += ',';
-      }
-      body += events[i].body;
-    }
-    body += ']';
-    client_request req;
-    req.method = "POST";
-    req.target = "/v1/events";
-    req.body = std::move(body);
-    req.timeout = request_timeout;
-    req.headers.emplace_back("Authorization", "Bearer " + token_);
-    milliseconds delay{100};
-    for (int attempt = 1; attempt <= wms_attempts_max; ++attempt) {
-      const auto sent_at = steady::now();
-      const client_response res = client_.send(req);
-      const auto latency = steady::now() - sent_at;
-      if (res.status >= 200 && res.status < 300) {
-        return record_results(events, first, last, res.body, latency);
-      }
-      const bool transient = res.status == 0 || res.status == 429 || res.status >= 500;
-      const bool final_attempt = !transient || attempt == wms_attempts_max;
-      for (std::size_t i = first; i < last; ++i) {
-        ledger_.answered(event_key(events[i].source, events[i].id),
-                         !transient ? answer::rejected
-                                    : final_attempt ? answer::failed : answer::retrying,
-                         latency);
-      }
-      if (final_attempt) {
-        if (errors_++ < 5) {
-          std::fprintf(stderr, "stocksim wms: stockd answered %u: %.300s%s\n", res.status,
-                       res.body.c_str(), res.transport_error.c_str());
-        }
-        return false;
-      }
-      std::this_thread::sleep_for(delay);
-      delay = std::min(delay * 2, milliseconds{2'000});
-    }
-    return false;
-  }
-
-  bool record_results(const std::vector<wms_event>& events, std::size_t first, std::size_t last,
-                      const std::string& body, steady::duration latency) {
-    simdjson::dom::element root;
-    simdjson::dom::array results;
-    if (parser_.parse(body).get(root) || root["results"].get_array().get(results) ||
-        results.size() != last - first) {
-      for (std::size_t i = first; i < last; ++i) {
-        ledger_.answered(event_key(events[i].source, events[i].id), answer::failed, latency);
-      }
-      return false;
-    }
-    bool all = true;
-    std::size_t i = first;
-    for (simdjson::dom::element r : results) {
-      std::string_view status;
-      if (r["status"].get_string().get(status)) {
-        status = "";
-      }
-      const answer a = status == "accepted"    ? answer::accepted
-                       : status == "duplicate" ? answer::duplicate
-                                               : answer::rejected;
-      if (a == answer::rejected) {
-        all = false;
-        if (errors_++ < 5) {
-          std::fprintf(stderr, "stocksim wms: stockd rejected %s: %s\n", events[i].id.c_str(),
-                       simdjson::minify(r).c_str());
-        }
-      }
-      ledger_.answered(event_key(events[i].source, events[i].id), a, latency);
-      ++i;
-    }
-    return all;
-  }
-
-  http_client client_;
-  std::string token_;
-  event_ledger& ledger_;
-  simdjson::dom::parser parser_;
-  int errors_ = 0;
-};
 
 /// A purchase order on its way: received at `due`.
 struct open_po {
@@ -254,77 +129,6 @@ struct open_count {
 constexpr milliseconds timeline_period{250};
 constexpr std::size_t timeline_tracks_max = 4;
 
-
-struct sku_record {
-  bool ok = false;  // answered 200 with the fields below
-  std::int64_t on_hand = 0;
-  std::map<std::string, std::int64_t, std::less<>> on_hand_at;  // per location
-  std::int64_t committed = 0;
-  std::int64_t reserved = 0;
-  struct channel_record {
-    std::int64_t expected = 0;
-    std::optional<std::int64_t> last_pushed;
-    std::optional<std::int64_t> believed_shows;
-    std::int64_t held_back = 0;
-    bool in_sync = false;
-  };
-  std::map<std::string, channel_record, std::less<>> channels;
-};
-
-/// GET /v1/skus/{sku}: stockd's buckets summed over locations and each channel's expected value.
-sku_record read_sku(http_client& client, const std::string& token, const std::string& sku,
-                    simdjson::dom::parser& parser) {
-  client_request req;
-  req.target = "/v1/skus/" + sku;  // the prefix check keeps names URL-safe
-  req.timeout = request_timeout;
-  req.headers.emplace_back("Authorization", "Bearer " + token);
-  const client_response res = client.send(req);
-  sku_record out;
-  simdjson::dom::element root;
-  if (res.status != 200 || parser.parse(res.body).get(root)) {
-    return out;
-  }
-  simdjson::dom::object locations;
-  if (root["locations"].get_object().get(locations) == simdjson::SUCCESS) {
-    for (auto [name, state] : locations) {
-      std::int64_t v = 0;
-      if (state["on_hand"].get_int64().get(v) == simdjson::SUCCESS) {
-        out.on_hand += v;
-        out.on_hand_at[std::string(name)] += v;
-      }
-      if (state["committed"].get_int64().get(v) == simdjson::SUCCESS) {
-        out.committed += v;
-      }
-      if (state["reserved"].get_int64().get(v) == simdjson::SUCCESS) {
-        out.reserved += v;
-      }
-    }
-  }
-  simdjson::dom::object channels;
-  if (root["channels"].get_object().get(channels) == simdjson::SUCCESS) {
-    for (auto [name, record] : channels) {
-      sku_record::channel_record c;
-      if (record["expected"].get_int64().get(c.expected) != simdjson::SUCCESS) {
-        continue;
-      }
-      std::int64_t pushed = 0;
-      if (record["last_pushed"].get_int64().get(pushed) == simdjson::SUCCESS) {
-        c.last_pushed = pushed;
-      }
-      if (record["believed_shows"].get_int64().get(pushed) == simdjson::SUCCESS) {
-        c.believed_shows = pushed;
-      }
-      if (record["held_back"].get_int64().get(pushed) == simdjson::SUCCESS) {
-        c.held_back = pushed;
-      }
-      bool in_sync = false;
-      c.in_sync = record["in_sync"].get_bool().get(in_sync) == simdjson::SUCCESS && in_sync;
-      out.channels.emplace(std::string(name), c);
-    }
-  }
-  out.ok = true;
-  return out;
-}
 
 std::uint64_t stat_u64(simdjson::dom::element root, std::string_view key) {
   std::uint64_t v = 0;
@@ -381,7 +185,7 @@ struct session {
 
   void learn_placements(http_client& client, simdjson::dom::parser& parser) {
     const std::size_t learnt =
-        simulator::learn_placements(truth, client, parser, opts.token, request_timeout);
+        simulator::learn_placements(truth, client, parser, opts.token);
     std::lock_guard lock(mu);
     counts.placements_traced += learnt;
   }
@@ -930,35 +734,6 @@ std::string sku_mismatch(const std::string& sku, const std::string& what, std::i
 }
 
 } // namespace
-
-std::size_t learn_placements(world& truth, http_client& client, simdjson::dom::parser& parser,
-                             const std::string& token, milliseconds timeout) {
-  constexpr std::size_t lookups_max = 50;  // per call
-  std::size_t n = 0;
-  std::size_t learnt = 0;
-  for (const auto& [order_id, channel] : truth.unplaced_acknowledged()) {
-    if (n++ == lookups_max) {
-      break;
-    }
-    client_request req;
-    // Ids are ours: letters, digits, '-' and ':', all path-safe.
-    req.target = "/v1/trace/" + channel + "/" + order_id + ":1";
-    req.timeout = timeout;
-    req.headers.emplace_back("Authorization", "Bearer " + token);
-    const client_response res = client.send(req);
-    simdjson::dom::element root;
-    std::string_view where;
-    if (res.status != 200 || parser.parse(res.body).get(root) ||
-        root["location"].get_string().get(where)) {
-      continue;
-    }
-    if (auto l = truth.selling_index(where)) {
-      truth.order_acknowledged(order_id, steady::now(), *l);
-      ++learnt;
-    }
-  }
-  return learnt;
-}
 
 void export_channel_credentials() {
   ::setenv(shopify_token_env, shopify_options{}.access_token.c_str(), 1);

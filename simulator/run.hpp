@@ -107,13 +107,4 @@ struct run_options {
 
 run_summary run_scenario(const run_options& opts, channel_set& channels);
 
-/// For a WMS: orders stockd acknowledged whose placement it has not learnt (their channel saw
-/// only `duplicate` answers, the first answer lost) are looked up in stockd, GET
-/// /v1/trace/{source}/{order id}:1 (its "location" is the journaled placement), and told to the
-/// world. Not found yet or no answer: asked again next time; never guessed. At most 50 a call.
-/// How many placements were learnt.
-std::size_t learn_placements(world& truth, class http_client& client,
-                             simdjson::dom::parser& parser, const std::string& token,
-                             std::chrono::milliseconds timeout);
-
 } // namespace stockd::simulator

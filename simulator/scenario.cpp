@@ -248,6 +248,25 @@ std::vector<sku_stock> initial_stock(const scenario& s) {
   return out;
 }
 
+zipf_ranks::zipf_ranks(std::size_t n, double s) {
+  cdf_.reserve(n);
+  double sum = 0;
+  for (std::size_t k = 1; k <= n; ++k) {
+    sum += 1.0 / std::pow(static_cast<double>(k), s);
+    cdf_.push_back(sum);
+  }
+  for (double& c : cdf_) {
+    c /= sum;
+  }
+}
+
+std::size_t zipf_ranks::operator()(std::mt19937_64& rng) const {
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  const auto it = std::lower_bound(cdf_.begin(), cdf_.end(), uniform(rng));
+  return static_cast<std::size_t>(std::min<std::ptrdiff_t>(
+      it - cdf_.begin(), static_cast<std::ptrdiff_t>(cdf_.size()) - 1));
+}
+
 sku_chooser::sku_chooser(const scenario& s)
     : prefix_(s.sku_prefix), hot_(s.hot_skus), hot_share_(s.hot_share) {
   if (hot_ == 0) {
@@ -258,15 +277,7 @@ sku_chooser::sku_chooser(const scenario& s)
     hot_share_ = 1;
     return;
   }
-  cdf_.reserve(cold);
-  double sum = 0;
-  for (std::size_t k = 1; k <= cold; ++k) {
-    sum += 1.0 / std::pow(static_cast<double>(k), s.zipf_s);
-    cdf_.push_back(sum);
-  }
-  for (double& c : cdf_) {
-    c /= sum;
-  }
+  cold_.emplace(cold, s.zipf_s);
 }
 
 std::string sku_chooser::operator()(std::mt19937_64& rng) const {
@@ -275,11 +286,7 @@ std::string sku_chooser::operator()(std::mt19937_64& rng) const {
     std::uniform_int_distribution<std::size_t> pick(0, hot_ - 1);
     return numbered(prefix_, pick(rng));
   }
-  const double u = uniform(rng);
-  const auto it = std::lower_bound(cdf_.begin(), cdf_.end(), u);
-  const auto rank = static_cast<std::size_t>(std::min<std::ptrdiff_t>(
-      it - cdf_.begin(), static_cast<std::ptrdiff_t>(cdf_.size()) - 1));
-  return numbered(prefix_, hot_ + rank);
+  return numbered(prefix_, hot_ + (*cold_)(rng));
 }
 
 } // namespace stockd::simulator

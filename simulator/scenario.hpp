@@ -158,6 +158,17 @@ std::string pos_unit(const scenario& s);
 /// Draws the SKU a customer wants: the hot SKUs with probability hot_share (uniformly), else a
 /// Zipf rank over the other SKUs. Immutable after construction, so one can be shared by threads
 /// that each bring their own generator.
+/// Zipf ranks: rank r in [0, n) with probability proportional to 1 / (r + 1)^s. Immutable
+/// after construction (shared by threads that bring their own generator). n >= 1.
+class zipf_ranks {
+public:
+  zipf_ranks(std::size_t n, double s);
+  std::size_t operator()(std::mt19937_64& rng) const;
+
+private:
+  std::vector<double> cdf_;
+};
+
 class sku_chooser {
 public:
   explicit sku_chooser(const scenario& s);
@@ -167,7 +178,7 @@ private:
   std::string prefix_;
   std::size_t hot_ = 0;
   double hot_share_ = 0;
-  std::vector<double> cdf_;  // over SKUs hot_ .. skus-1
+  std::optional<zipf_ranks> cold_;  // over SKUs hot_ .. skus-1
 };
 
 } // namespace stockd::simulator

@@ -166,18 +166,25 @@ void world::order_acknowledged(std::string_view order_id, world_clock::time_poin
   if (location && !o.location) {
     place_locked(o, *location);
   }
+  if (o.location) {
+    awaiting_placement_.erase(it->first);
+  } else {
+    awaiting_placement_.insert(it->first);
+  }
   if (!was_due && o.location) {
     acknowledged_.emplace_back(o.acknowledged_at, it->first);
   }
 }
 
-std::vector<std::pair<std::string, std::string>> world::unplaced_acknowledged() const {
+std::vector<std::pair<std::string, std::string>> world::unplaced_acknowledged(
+    std::size_t max) const {
   std::lock_guard lock(mu_);
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& [id, o] : orders_) {
-    if (o.acknowledged && !o.location) {
-      out.emplace_back(id, o.channel);
+  for (const auto& id : awaiting_placement_) {
+    if (out.size() == max) {
+      break;
     }
+    out.emplace_back(id, orders_.at(id).channel);
   }
   return out;
 }

@@ -63,6 +63,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -144,7 +145,8 @@ public:
                           std::optional<std::size_t> location = std::nullopt);
   /// Acknowledged orders whose placement the WMS has not learnt (only `duplicate` answers
   /// seen): order id and channel, for the WMS to look up (GET /v1/trace/{channel}/{event id}).
-  std::vector<std::pair<std::string, std::string>> unplaced_acknowledged() const;
+  /// At most `max` of them, without looking at the other open orders.
+  std::vector<std::pair<std::string, std::string>> unplaced_acknowledged(std::size_t max) const;
   /// Settles every placed order acknowledged at or before `until` (at most `max`): a
   /// covered one leaves the placed location's shelf now unless
   /// `decide` says the customer cancelled or the payment failed (then its promise is released);
@@ -227,6 +229,7 @@ private:
   mutable std::mutex mu_;
   std::vector<sku_state> state_;
   std::unordered_map<std::string, order> orders_;  // open (unsettled) orders
+  std::set<std::string> awaiting_placement_;        // acknowledged, placement not known yet
   std::deque<std::pair<world_clock::time_point, std::string>> acknowledged_;  // in ack order
   std::map<std::string, channel_sales> sales_;
   std::uint64_t oversold_total_ = 0;

@@ -132,7 +132,7 @@ TEST_CASE("the WMS ships a line from the location stockd placed it at, keeps the
   CHECK(w.free_at("A", 0) == 1);
   // o2: only a duplicate answer, no location. Not settled until the WMS knows where it went.
   w.order_acknowledged("o2", t0);
-  const auto unplaced = w.unplaced_acknowledged();
+  const auto unplaced = w.unplaced_acknowledged(10);
   REQUIRE(unplaced.size() == 1);
   CHECK(unplaced[0].first == "o2");
   CHECK(unplaced[0].second == "amazon");
@@ -146,7 +146,7 @@ TEST_CASE("the WMS ships a line from the location stockd placed it at, keeps the
   // The trace says stockd placed o2 at L2 too: no free unit there (L1 has one). stockd records
   // the oversell at L2; the merchant cancels the line, it does not ship from L1.
   w.order_acknowledged("o2", t0, 1);
-  CHECK(w.unplaced_acknowledged().empty());
+  CHECK(w.unplaced_acknowledged(10).empty());
   CHECK(w.misplaced() == 1);
   CHECK(w.sales().at("amazon").oversold_units == 1);
   lines = w.settle_due(t0 + 1h, 10);
