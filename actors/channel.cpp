@@ -729,7 +729,14 @@ void absorb(channel_holder& h, const stock_update& u, bool live) {
   seqs.resize(locations.size());
   seqs[index] = std::max(seqs[index], u.seq);
   if (u.order_channel == h.setup.info->id && u.order_qty > 0) {
-    h.sync->own_order_seen(u.key.sku, u.order_qty, now, u.key.location, u.seq);
+    // When the channel sold it, on this clock: the sale's age by the wall clock (the channel's
+    // occurred_at against ours), taken from now; a time in the future counts as now.
+    std::optional<sync_time> sold_at;
+    if (u.order_occurred_at != engine::timestamp{}) {
+      const auto age = std::chrono::system_clock::now() - u.order_occurred_at;
+      sold_at = now - std::max<std::chrono::system_clock::duration>(age, {});
+    }
+    h.sync->own_order_seen(u.key.sku, u.order_qty, now, u.key.location, u.seq, sold_at);
   }
   h.sync->set_expected(u.key.sku, expected_for(h, u.key.sku), now);
   note_accepted(h, u.key.sku, u.accepted_at);

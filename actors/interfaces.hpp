@@ -83,6 +83,7 @@ struct stock_update {
   std::int64_t incoming = 0;
   engine::channel_id order_channel;  // set when the event was an order of that channel
   std::int64_t order_qty = 0;
+  engine::timestamp order_occurred_at{};  // the order's occurred_at: when the channel sold it
   /// The journal seq of the last event the location applied (the checkpoint's at start-up):
   /// what a push of this stock reflects (GET /v1/trace).
   std::uint64_t seq = 0;

@@ -86,6 +86,7 @@ void tell_channels(const sku_location_holder& h, const engine::buckets& before,
   if (own_order) {
     u.order_channel = ev.channel;
     u.order_qty = ev.qty;
+    u.order_occurred_at = ev.occurred_at;
   }
   u.accepted_at = entry.received_at;
   for (const auto& channel : it->second) {

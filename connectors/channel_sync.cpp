@@ -8,6 +8,10 @@
 namespace stockd::connectors {
 namespace {
 
+/// How far apart the channel's clock (an order's occurred_at) and stockd's may be: a sale up to
+/// this long after a read counts as in the value read (own_order_seen).
+constexpr std::chrono::milliseconds observed_margin{1'000};
+
 bool systemic(call_outcome o) {
   return o == call_outcome::server_error || o == call_outcome::timeout ||
          o == call_outcome::network || o == call_outcome::unauthorized;
@@ -229,7 +233,8 @@ void channel_sync::set_expected(const engine::sku_id& sku, std::int64_t expected
 }
 
 bool channel_sync::own_order_seen(const engine::sku_id& sku, std::int64_t qty, sync_time now,
-                                  const engine::location_id& location, std::uint64_t seq) {
+                                  const engine::location_id& location, std::uint64_t seq,
+                                  std::optional<sync_time> sold_at) {
   sku_sync& r = record(sku);
   if (seq != 0) {
     auto it = std::find_if(r.order_seqs.begin(), r.order_seqs.end(),
@@ -256,7 +261,13 @@ bool channel_sync::own_order_seen(const engine::sku_id& sku, std::int64_t qty, s
   // it was not, and the order does not say which: keep the shadow, so the lower expected value
   // is pushed (at worst once more than needed). Found by stocksim's checker: lowering it here
   // left such channels one unit over, believed in sync.
-  if (opts_.compare_and_set && r.shadow && qty > 0) {
+  // A sale made before the read that set the shadow is in it already: lowering it again would
+  // believe the channel shows less than it does, in sync while it shows too much (stocksim's
+  // shopify finding: a sale just before a SKU's first read, its order after the first push).
+  // Clocks differ by a little: within `observed_margin` after the read counts as before it,
+  // the safe side (the shadow stays high; a compare-and-set push then finds out).
+  const bool in_observed = sold_at && r.observed_at && *sold_at < *r.observed_at + observed_margin;
+  if (opts_.compare_and_set && r.shadow && qty > 0 && !in_observed) {
     r.shadow = std::max<std::int64_t>(0, *r.shadow - qty);
   } else if (!opts_.compare_and_set && qty > 0 && !r.in_flight) {
     // Nor is keeping it enough: when the order's lower value waits for the rate limit and a
@@ -341,6 +352,7 @@ void channel_sync::channel_reported(const engine::sku_id& sku, std::int64_t show
     r.recheck = true;
   }
   r.shadow = shows;
+  r.observed_at = now;
   reconsider(sku, r, now);
 }
 
@@ -349,6 +361,7 @@ void channel_sync::channel_corrected(const engine::sku_id& sku, std::int64_t sho
   sku_sync& r = record(sku);
   r.needs_read = false;
   r.shadow = shows;
+  r.observed_at = now;
   r.parked = false;
   reconsider(sku, r, now, true);
 }

@@ -101,6 +101,11 @@ struct sku_sync {
   /// pushed again if they differ.
   std::optional<std::int64_t> bulk_landed;
   std::optional<sync_time> unseen_since;
+  /// When a read (or a stale answer's value) last set the shadow from what the channel showed.
+  /// A sale made before it is in that value, whether or not its order had arrived: its order
+  /// must not lower the shadow again. A confirmed compare-and-set push keeps it (the push
+  /// changed the value, not which sales the base counted). Memory only.
+  std::optional<sync_time> observed_at;
   std::optional<sync_time> out_of_sync_since;
   std::string reason;                        // "" when in sync; see reason_* below
   bool parked = false;                       // dead-lettered: not retried until expected changes
@@ -189,9 +194,12 @@ public:
   /// lowered itself (the shadow follows); without it, the next push says the new value.
   /// `location` and `seq` (its journal seq; 0: unknown) make a replay harmless: an order at or
   /// under the seq the record already took from that location is ignored (connectors/outbox.hpp,
-  /// `order_seqs`). Answers whether it was taken.
+  /// `order_seqs`). `sold_at`: when the channel made the sale (the order's occurred_at on this
+  /// clock), if known: a sale older than the read that set the shadow is in that value already,
+  /// and does not lower it again (sku_sync::observed_at). Answers whether it was taken.
   bool own_order_seen(const engine::sku_id& sku, std::int64_t qty, sync_time now,
-                      const engine::location_id& location = {}, std::uint64_t seq = 0);
+                      const engine::location_id& location = {}, std::uint64_t seq = 0,
+                      std::optional<sync_time> sold_at = std::nullopt);
   /// Re-push `sku` on the bulk lane even if believed in sync (after a config change, or a
   /// reconciliation that found the channel different).
   void repush(const engine::sku_id& sku, sync_time now);

@@ -807,16 +807,14 @@ TEST_CASE("a rule change's increase goes on the bulk lane and its decrease stays
   CHECK(b->items[1].sku.str() == "UP");
 }
 
-// Known open bug (README, "What the simulation found": stocksim's shopify finding), written down
-// as it happens so the fix has its test: [!shouldfail] passes while the bug is there and fails
-// the day it is fixed (then drop the tag). On a compare-and-set channel a SKU's first read has no
-// shadow to judge it by: the shop sold one unit just before it, and that sale's order reaches
-// stockd only after the push that the read allowed. The push re-showed the sold unit, and the
-// order then lowers the shadow a second time: stockd believes the shop shows 79 while it shows
-// 80, and calls it in sync.
+// stocksim's shopify finding (README, "What the simulation found"): on a compare-and-set
+// channel a SKU's first read has no shadow to judge it by. The shop sold one unit just before
+// it, and that sale's order reaches stockd only after the push the read allowed. The push
+// re-showed the sold unit; the order must not lower the shadow a second time (it did: stockd
+// believed 79 where the shop showed 80, in sync).
 TEST_CASE("a sale made before a compare-and-set channel's first read, whose order arrives after "
-          "the first push, leaves the channel one unit over",
-          "[connectors][sync][!shouldfail]") {
+          "the first push, does not leave the channel one unit over",
+          "[connectors][sync]") {
   sync_options opts;
   opts.compare_and_set = true;
   channel_sync s(channel_id("shop"), opts, 1, 1);
@@ -831,9 +829,20 @@ TEST_CASE("a sale made before a compare-and-set channel's first read, whose orde
   CHECK(b->items[0].quantity == 80);
   CHECK(b->items[0].change_from == std::optional<std::int64_t>{79});
   s.on_result(*b, all_applied(*b), t0 + 20ms);  // the shop shows 80 again
-  // The order of that sale arrives now: stockd's expected value is 79.
-  s.own_order_seen(sku("A"), 1, t0 + 500ms);
-  s.set_expected(sku("A"), 79, t0 + 500ms);
-  // The shop shows 80 where it may show 79: this must not be in sync.
+  // The order of that sale (sold at t0, before the read) arrives now: expected is 79.
+  s.own_order_seen(sku("A"), 1, t0 + 5s, {}, 0, t0);
+  s.set_expected(sku("A"), 79, t0 + 5s);
+  // The shop shows 80 where it may show 79: not in sync, and 79 goes out from 80.
   CHECK_FALSE(s.find(sku("A"))->in_sync());
+  b = s.next_batch(t0 + 5s);
+  REQUIRE(b);
+  CHECK(b->items[0].quantity == 79);
+  CHECK(b->items[0].change_from == std::optional<std::int64_t>{80});
+  s.on_result(*b, all_applied(*b), t0 + 5s);
+  CHECK(s.find(sku("A"))->in_sync());
+  // A sale made after the read (well past the clock margin) lowers the shadow as before.
+  s.own_order_seen(sku("A"), 1, t0 + 9s, {}, 0, t0 + 8s);
+  s.set_expected(sku("A"), 78, t0 + 9s);
+  CHECK(s.find(sku("A"))->in_sync());
+  CHECK_FALSE(s.next_batch(t0 + 9s).has_value());
 }
