@@ -261,7 +261,7 @@ void start_reads(self_pointer self, sync_time now) {
   h.pending_reads.erase(h.pending_reads.begin(),
                         h.pending_reads.begin() + static_cast<std::ptrdiff_t>(n));
   if (!h.shadow) {
-    h.sync->read_sent(h.reading);  // an answer racing a push of the SKU is not believed
+    h.sync->read_sent(h.reading, now);  // an answer racing a push of the SKU is not believed
   }
   auto handle = caf::actor_cast<channel_actor>(self);
   h.setup.client->read(h.reading, [handle](connectors::read_result result) {

@@ -8,9 +8,23 @@
 namespace stockd::connectors {
 namespace {
 
-/// How far apart the channel's clock (an order's occurred_at) and stockd's may be: a sale up to
-/// this long after a read counts as in the value read (own_order_seen).
+/// How far apart the channel's clock (an order's occurred_at) and stockd's may be: a sale this
+/// close to a read may or may not be in the value read (own_order_seen).
 constexpr std::chrono::milliseconds observed_margin{1'000};
+
+/// Where a sale stands against a read of the channel's value: surely in it, surely not, or
+/// too close to the read to tell (`observed_margin` either side).
+enum class read_side { before, after, unsure };
+
+read_side side_of_read(sync_time sold_at, const sku_sync& r) {
+  if (!r.observed_at) {
+    return read_side::after;  // no read set the shadow: it follows every order
+  }
+  if (sold_at + observed_margin < r.observed_from.value_or(*r.observed_at)) {
+    return read_side::before;
+  }
+  return sold_at > *r.observed_at + observed_margin ? read_side::after : read_side::unsure;
+}
 
 bool systemic(call_outcome o) {
   return o == call_outcome::server_error || o == call_outcome::timeout ||
@@ -264,10 +278,20 @@ bool channel_sync::own_order_seen(const engine::sku_id& sku, std::int64_t qty, s
   // A sale made before the read that set the shadow is in it already: lowering it again would
   // believe the channel shows less than it does, in sync while it shows too much (stocksim's
   // shopify finding: a sale just before a SKU's first read, its order after the first push).
-  // Clocks differ by a little: within `observed_margin` after the read counts as before it,
-  // the safe side (the shadow stays high; a compare-and-set push then finds out).
-  const bool in_observed = sold_at && r.observed_at && *sold_at < *r.observed_at + observed_margin;
-  if (opts_.compare_and_set && r.shadow && qty > 0 && !in_observed) {
+  // Clocks differ by a little: a sale within `observed_margin` of the read may be on either
+  // side of it. Then the shadow stays high (the safe side: a compare-and-set push from it fails
+  // rather than over-shows) and the channel is read again, since either guess can be wrong
+  // (kept high after a sale the read missed, stocksim's steady run believed 36 where the shop
+  // showed 34, in sync).
+  const auto side = sold_at ? side_of_read(*sold_at, r) : read_side::after;
+  if (opts_.compare_and_set && r.shadow && qty > 0 && side == read_side::unsure) {
+    r.sold_near_read += qty;
+    if (!r.needs_read) {
+      r.needs_read = true;
+      reads_.push_back(sku);
+    }
+    mark_out_of_sync(r, reason_pending, now);
+  } else if (opts_.compare_and_set && r.shadow && qty > 0 && side == read_side::after) {
     r.shadow = std::max<std::int64_t>(0, *r.shadow - qty);
   } else if (!opts_.compare_and_set && qty > 0 && !r.in_flight) {
     // Nor is keeping it enough: when the order's lower value waits for the rate limit and a
@@ -299,18 +323,20 @@ std::size_t channel_sync::repush_all(sync_time now) {
   return records_.size();
 }
 
-void channel_sync::read_sent(const std::vector<engine::sku_id>& skus) {
+void channel_sync::read_sent(const std::vector<engine::sku_id>& skus, sync_time now) {
   for (const auto& sku : skus) {
     auto rec = records_.find(sku);
     if (rec != records_.end()) {
-      reads_out_[sku] = {rec->second.sends, rec->second.in_flight.has_value()};
+      reads_out_[sku] = {rec->second.sends, rec->second.in_flight.has_value(), now};
     }
   }
 }
 
 bool channel_sync::read_answered(const engine::sku_id& sku, std::int64_t shows, sync_time now) {
+  std::optional<sync_time> asked_at;
   if (auto out = reads_out_.find(sku); out != reads_out_.end()) {
-    const auto [sends, was_in_flight] = out->second;
+    const auto [sends, was_in_flight, sent_at] = out->second;
+    asked_at = sent_at;
     reads_out_.erase(out);
     auto rec = records_.find(sku);
     if (rec != records_.end() &&
@@ -324,20 +350,26 @@ bool channel_sync::read_answered(const engine::sku_id& sku, std::int64_t shows, 
       return false;
     }
   }
-  channel_reported(sku, shows, now);
+  channel_reported(sku, shows, now, asked_at);
   return true;
 }
 
 void channel_sync::channel_reported(const engine::sku_id& sku, std::int64_t shows,
-                                    sync_time now) {
+                                    sync_time now, std::optional<sync_time> asked_at) {
   sku_sync& r = record(sku);
   r.needs_read = false;
-  std::optional<std::int64_t> base = r.shadow;
+  // Own orders whose sales were too close to the last read to tell are in the shadow still
+  // (own_order_seen): a value that lower is theirs, not an unseen sale's.
+  std::optional<std::int64_t> base;
+  if (r.shadow) {
+    base = std::max<std::int64_t>(0, *r.shadow - r.sold_near_read);
+  }
+  r.sold_near_read = 0;
   if (r.maybe_applied) {
     // A call that failed without an answer may have applied, so the channel's value moved from
     // either base. Even a value equal to the call's proves nothing (sales can land there too):
     // the larger base is the safe one, holding more back until orders or the hold release it.
-    base = std::max(r.shadow.value_or(0), *r.maybe_applied);
+    base = std::max(base.value_or(0), *r.maybe_applied);  // own orders lowered both already
     r.maybe_applied.reset();
   }
   if (base && *base > shows) {
@@ -352,6 +384,7 @@ void channel_sync::channel_reported(const engine::sku_id& sku, std::int64_t show
     r.recheck = true;
   }
   r.shadow = shows;
+  r.observed_from = asked_at.value_or(now);
   r.observed_at = now;
   reconsider(sku, r, now);
 }
@@ -361,7 +394,9 @@ void channel_sync::channel_corrected(const engine::sku_id& sku, std::int64_t sho
   sku_sync& r = record(sku);
   r.needs_read = false;
   r.shadow = shows;
+  r.observed_from = now;
   r.observed_at = now;
+  r.sold_near_read = 0;
   r.parked = false;
   reconsider(sku, r, now, true);
 }

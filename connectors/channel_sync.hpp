@@ -101,11 +101,18 @@ struct sku_sync {
   /// pushed again if they differ.
   std::optional<std::int64_t> bulk_landed;
   std::optional<sync_time> unseen_since;
-  /// When a read (or a stale answer's value) last set the shadow from what the channel showed.
-  /// A sale made before it is in that value, whether or not its order had arrived: its order
-  /// must not lower the shadow again. A confirmed compare-and-set push keeps it (the push
-  /// changed the value, not which sales the base counted). Memory only.
+  /// When a read (or a stale answer's value) last set the shadow from what the channel showed:
+  /// the channel took its value at some moment from `observed_from` (the read sent) to
+  /// `observed_at` (answered). A sale made before it is in that value, whether or not its order
+  /// had arrived: its order must not lower the shadow again; one made after it must; one too
+  /// close to tell is read again (own_order_seen). A confirmed compare-and-set push keeps them
+  /// (the push changed the value, not which sales the base counted). Memory only.
+  std::optional<sync_time> observed_from;
   std::optional<sync_time> observed_at;
+  /// Units of orders seen whose sales were too close to that read to tell: the shadow kept
+  /// them and the read asked since may show them gone. Up to this much of a lower value read is
+  /// explained by them, not by a sale stockd has not seen (`unseen`). Memory only.
+  std::int64_t sold_near_read = 0;
   std::optional<sync_time> out_of_sync_since;
   std::string reason;                        // "" when in sync; see reason_* below
   bool parked = false;                       // dead-lettered: not retried until expected changes
@@ -196,7 +203,8 @@ public:
   /// under the seq the record already took from that location is ignored (connectors/outbox.hpp,
   /// `order_seqs`). `sold_at`: when the channel made the sale (the order's occurred_at on this
   /// clock), if known: a sale older than the read that set the shadow is in that value already,
-  /// and does not lower it again (sku_sync::observed_at). Answers whether it was taken.
+  /// and does not lower it again, one too close to the read to tell has the channel read again
+  /// (sku_sync::observed_at). Answers whether it was taken.
   bool own_order_seen(const engine::sku_id& sku, std::int64_t qty, sync_time now,
                       const engine::location_id& location = {}, std::uint64_t seq = 0,
                       std::optional<sync_time> sold_at = std::nullopt);
@@ -206,10 +214,13 @@ public:
   /// repush() for every SKU the channel knows (a full re-push); the count.
   std::size_t repush_all(sync_time now);
   /// What a read-back found the channel showing (a re-read after stale, or reconciliation).
-  void channel_reported(const engine::sku_id& sku, std::int64_t shows, sync_time now);
+  /// `asked_at`: when the read was sent, if known (the value is the channel's at some moment
+  /// between then and `now`; sku_sync::observed_from).
+  void channel_reported(const engine::sku_id& sku, std::int64_t shows, sync_time now,
+                        std::optional<sync_time> asked_at = std::nullopt);
   /// The caller sends a read of these SKUs now (from take_reads()); give each answer to
   /// read_answered().
-  void read_sent(const std::vector<engine::sku_id>& skus);
+  void read_sent(const std::vector<engine::sku_id>& skus, sync_time now);
   /// The answer to a read_sent() read: channel_reported(), unless a push of the SKU was in
   /// flight or sent since the read went. Then the channel may have read its value before the
   /// push applied (a value under the push's would be taken for a sale stockd has not seen), so
@@ -331,9 +342,14 @@ private:
   std::deque<split_group> splits_;  // halves of refused batches, sent before anything else
   std::deque<pinned_batch> pinned_;  // sent again verbatim, before anything else
   std::vector<engine::sku_id> reads_;
-  /// SKUs whose read is out (read_sent), with their `sends` then and whether a push was in
-  /// flight.
-  std::unordered_map<engine::sku_id, std::pair<std::uint32_t, bool>> reads_out_;
+  /// A read that is out (read_sent): the SKU's `sends` then, whether a push was in flight, and
+  /// when it was sent.
+  struct read_out {
+    std::uint32_t sends = 0;
+    bool push_in_flight = false;
+    sync_time sent_at{};
+  };
+  std::unordered_map<engine::sku_id, read_out> reads_out_;
   std::vector<engine::sku_id> touched_;  // records whose entry may differ from the stored one
   std::map<engine::sku_id, sync_time> unseen_skus_;  // SKUs holding units back, since when
   void release_unseen(sync_time now);

@@ -812,37 +812,80 @@ TEST_CASE("a rule change's increase goes on the bulk lane and its decrease stays
 // it, and that sale's order reaches stockd only after the push the read allowed. The push
 // re-showed the sold unit; the order must not lower the shadow a second time (it did: stockd
 // believed 79 where the shop showed 80, in sync).
-TEST_CASE("a sale made before a compare-and-set channel's first read, whose order arrives after "
-          "the first push, does not leave the channel one unit over",
-          "[connectors][sync]") {
+namespace {
+/// A compare-and-set channel expecting 80 for A, whose first read (sent at t0, answered at
+/// t0 + 10ms) found 79 and whose push of 80 from 79 was confirmed at t0 + 20ms.
+channel_sync shop_after_first_push() {
   sync_options opts;
   opts.compare_and_set = true;
   channel_sync s(channel_id("shop"), opts, 1, 1);
   s.set_expected(sku("A"), 80, t0);
   const auto reads = s.take_reads();
   REQUIRE(reads.size() == 1);
-  s.read_sent(reads);
-  // The shop was set up with 80 and sold one before the read: it shows 79.
+  s.read_sent(reads, t0);
   s.read_answered(sku("A"), 79, t0 + 10ms);
   auto b = s.next_batch(t0 + 10ms);
   REQUIRE(b);
   CHECK(b->items[0].quantity == 80);
   CHECK(b->items[0].change_from == std::optional<std::int64_t>{79});
   s.on_result(*b, all_applied(*b), t0 + 20ms);  // the shop shows 80 again
-  // The order of that sale (sold at t0, before the read) arrives now: expected is 79.
-  s.own_order_seen(sku("A"), 1, t0 + 5s, {}, 0, t0);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("a sale made well before a compare-and-set channel's read, whose order arrives after "
+          "the first push, does not leave the channel one unit over",
+          "[connectors][sync]") {
+  channel_sync s = shop_after_first_push();
+  // The order of a sale made 2 s before the read arrives now: expected is 79.
+  s.own_order_seen(sku("A"), 1, t0 + 5s, {}, 0, t0 - 2s);
   s.set_expected(sku("A"), 79, t0 + 5s);
   // The shop shows 80 where it may show 79: not in sync, and 79 goes out from 80.
   CHECK_FALSE(s.find(sku("A"))->in_sync());
-  b = s.next_batch(t0 + 5s);
+  auto b = s.next_batch(t0 + 5s);
   REQUIRE(b);
   CHECK(b->items[0].quantity == 79);
   CHECK(b->items[0].change_from == std::optional<std::int64_t>{80});
   s.on_result(*b, all_applied(*b), t0 + 5s);
   CHECK(s.find(sku("A"))->in_sync());
-  // A sale made after the read (well past the clock margin) lowers the shadow as before.
+  // A sale made well after the read lowers the shadow as before.
   s.own_order_seen(sku("A"), 1, t0 + 9s, {}, 0, t0 + 8s);
   s.set_expected(sku("A"), 78, t0 + 9s);
   CHECK(s.find(sku("A"))->in_sync());
   CHECK_FALSE(s.next_batch(t0 + 9s).has_value());
+  CHECK(s.take_reads().empty());
+}
+
+TEST_CASE("a sale too close to a compare-and-set channel's read to tell whether the read saw it "
+          "has the channel read again, whichever side it was on",
+          "[connectors][sync]") {
+  // Made just before the read (the finding): the shop shows 80 after the push.
+  channel_sync before = shop_after_first_push();
+  before.own_order_seen(sku("A"), 1, t0 + 5s, {}, 0, t0 - 5ms);
+  before.set_expected(sku("A"), 79, t0 + 5s);
+  CHECK_FALSE(before.find(sku("A"))->in_sync());
+  CHECK_FALSE(before.next_batch(t0 + 5s).has_value());  // no push on a guess
+  auto reads = before.take_reads();
+  REQUIRE(reads == std::vector<sku_id>{sku("A")});
+  before.read_sent(reads, t0 + 5s);
+  before.read_answered(sku("A"), 80, t0 + 5s + 10ms);
+  auto b = before.next_batch(t0 + 5s + 10ms);
+  REQUIRE(b);
+  CHECK(b->items[0].quantity == 79);
+  CHECK(b->items[0].change_from == std::optional<std::int64_t>{80});
+  before.on_result(*b, all_applied(*b), t0 + 5s + 20ms);
+  CHECK(before.find(sku("A"))->in_sync());
+
+  // Made just after the read, so the shop lowered itself after the push: it shows 79 (stocksim's
+  // steady run: kept high, stockd believed the shop showed 2 more than it did, in sync).
+  channel_sync after = shop_after_first_push();
+  after.own_order_seen(sku("A"), 1, t0 + 5s, {}, 0, t0 + 500ms);
+  after.set_expected(sku("A"), 79, t0 + 5s);
+  CHECK_FALSE(after.find(sku("A"))->in_sync());
+  reads = after.take_reads();
+  REQUIRE(reads == std::vector<sku_id>{sku("A")});
+  after.read_sent(reads, t0 + 5s);
+  after.read_answered(sku("A"), 79, t0 + 5s + 10ms);
+  CHECK(after.find(sku("A"))->in_sync());
+  CHECK_FALSE(after.next_batch(t0 + 5s + 10ms).has_value());
 }

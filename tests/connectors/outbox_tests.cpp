@@ -441,14 +441,14 @@ TEST_CASE("a read that raced a push of the SKU is not believed, and a needed rea
   s.set_expected(a, 41, t0);
   auto reads = s.take_reads();
   REQUIRE(reads == std::vector<sku_id>{a});
-  s.read_sent(reads);
+  s.read_sent(reads, t0);
   CHECK(s.read_answered(a, 41, t0));  // nothing raced it
   REQUIRE(s.find(a)->shadow == std::optional<std::int64_t>{41});
 
   s.set_expected(a, 40, t0 + 1s);
   auto b = s.next_batch(t0 + 1s);
   REQUIRE(b);
-  s.read_sent({a});  // e.g. a reconciliation page, while the push is out
+  s.read_sent({a}, t0);  // e.g. a reconciliation page, while the push is out
   s.on_result(*b, answer(*b, item_outcome::applied), t0 + 2s);
   CHECK_FALSE(s.read_answered(a, 41, t0 + 2s));  // read before the push landed
   CHECK(s.find(a)->shadow == std::optional<std::int64_t>{40});
@@ -456,7 +456,7 @@ TEST_CASE("a read that raced a push of the SKU is not believed, and a needed rea
   CHECK(s.find(a)->in_sync());
 
   // A read sent, then a push sent and answered before the read's answer: not believed either.
-  s.read_sent({a});
+  s.read_sent({a}, t0);
   s.set_expected(a, 39, t0 + 3s);
   b = s.next_batch(t0 + 3s);
   REQUIRE(b);
@@ -465,7 +465,7 @@ TEST_CASE("a read that raced a push of the SKU is not believed, and a needed rea
   CHECK(s.find(a)->shadow == std::optional<std::int64_t>{39});
 
   // With nothing racing it, a lower value is a sale stockd has not seen.
-  s.read_sent({a});
+  s.read_sent({a}, t0);
   CHECK(s.read_answered(a, 37, t0 + 5s));
   CHECK(s.find(a)->unseen == 2);
 }
