@@ -397,16 +397,15 @@ TEST_CASE("a short channel_outage run: the channel down shows stale stock during
   CHECK(down.out_of_sync_skus == 0);     // and then exactly what stockd expects
   CHECK(s.unreflected_skus == 0);
   CHECK(s.lost == 0);
-  // The channels that stayed up: in about 1 run in 3 on a loaded machine, shopify (compare-and-
-  // set) is left one unit over stockd's expected value while stockd believes it in sync
-  // ("shows 39, expects 38, last_pushed 40, in_sync true"), a stockd bug in the compare-and-set
-  // shadow that this scenario finds and that is not fixed yet: reported, not failed on here.
+  // The channels that stayed up converge too. Until session 8, in about 1 run in 3 on a loaded
+  // machine, shopify (compare-and-set) was left one unit over stockd's expected value while
+  // stockd believed it in sync ("shows 39, expects 38, last_pushed 40, in_sync true"): a sale
+  // just before a SKU's read, counted twice (README, "What the simulation found").
   for (const auto& c : s.channels) {
-    if (&c != &down && c.out_of_sync_skus != 0) {
-      WARN(c.id << " did not converge (known compare-and-set shadow bug): " << c.out_of_sync_skus
-                << " SKUs");
-    }
+    INFO(c.id << (s.mismatches.empty() ? std::string() : ": " + s.mismatches.front()));
+    CHECK(c.out_of_sync_skus == 0);
   }
+  CHECK(s.converged);
   const std::string html = html_report(s, std::nullopt);
   CHECK(html.find("Outage of <b>amazon</b>") != std::string::npos);
   CHECK(html.find("class=\"shade\"") != std::string::npos);  // the window on the charts
@@ -441,13 +440,10 @@ TEST_CASE("a short flash_sale run: the channel that reserves through stockd over
   CHECK(s.events_by_kind.at("reservation_committed") == till.reservations_committed);
   CHECK(s.unreflected_skus == 0);  // nothing left reserved or committed, on-hand the world's
   CHECK(s.lost == 0);
-  // The channels: in some runs shopify is left one unit over stockd's expected value while
-  // stockd believes it in sync (the known compare-and-set shadow bug, see the channel_outage
-  // test): reported, not failed on here.
-  if (!s.converged) {
-    WARN("not converged (known compare-and-set shadow bug?): "
-         << (s.mismatches.empty() ? std::string("-") : s.mismatches.front()));
-  }
+  // Every channel converges (until session 8 shopify was sometimes left one unit over here:
+  // see the channel_outage test).
+  INFO((s.mismatches.empty() ? std::string("-") : s.mismatches.front()));
+  CHECK(s.converged);
 }
 
 TEST_CASE("a short steady run with 2 selling locations: the WMS ships every line from where "
