@@ -693,14 +693,19 @@ void api::submit_decoded(const api_dependencies& deps,
                              ": " + failure->message));
       return;
     }
-    std::vector<engine::journal_entry> fresh;
-    fresh.reserve(journaled.size());
     std::uint64_t duplicates = 0;
-    for (std::size_t i = 0; i < journaled.size(); ++i) {
-      if (statuses[i].duplicate) {
-        ++duplicates;
-      } else {
-        fresh.push_back(std::move(journaled[i]));
+    for (const auto& s : statuses) {
+      duplicates += s.duplicate ? 1 : 0;
+    }
+    std::vector<engine::journal_entry> fresh;
+    if (duplicates == 0) {
+      fresh = std::move(journaled);  // the usual case: no event moved one by one
+    } else {
+      fresh.reserve(journaled.size() - duplicates);
+      for (std::size_t i = 0; i < journaled.size(); ++i) {
+        if (!statuses[i].duplicate) {
+          fresh.push_back(std::move(journaled[i]));
+        }
       }
     }
     m->events_duplicate.fetch_add(duplicates, std::memory_order_relaxed);
