@@ -115,11 +115,6 @@ runtime::~runtime() {
 void runtime::dispatch(std::vector<engine::journal_entry>&& entries) {
   const auto n = static_cast<std::uint32_t>(shards_.size());
   std::int64_t deliveries = 0;
-  // Room for a fair share and a margin up front: a growing vector moves every event it holds
-  // (an event is ~0.5 KB of strings) each time it reallocates.
-  for (auto& batch : pending_) {
-    batch.reserve(entries.size() / n + entries.size() / (4 * n) + 8);
-  }
   for (auto& entry : entries) {
     // The same rule the shard routes by: one delivery per touched key.
     deliveries += engine::touches_destination(entry.ev) ? 2 : 1;

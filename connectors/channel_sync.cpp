@@ -183,9 +183,7 @@ void channel_sync::restore(const engine::sku_id& sku, const outbox_entry& entry,
     if (entry.intent) {
       r.maybe_applied = std::max(entry.maybe_applied.value_or(0), *entry.intent);
     }
-    r.needs_read = true;
-    reads_.push_back(sku);
-    mark_out_of_sync(r, reason_pending, now);
+    ask_read(sku, r, reason_pending, now);
   } else if (entry.intent) {
     // Sent or not before the restart, it goes again with its stored key: a retry, so the
     // channel can tell it from a new change, and no settle wait. It may have applied, with its
@@ -286,11 +284,7 @@ bool channel_sync::own_order_seen(const engine::sku_id& sku, std::int64_t qty, s
   const auto side = sold_at ? side_of_read(*sold_at, r) : read_side::after;
   if (opts_.compare_and_set && r.shadow && qty > 0 && side == read_side::unsure) {
     r.sold_near_read += qty;
-    if (!r.needs_read) {
-      r.needs_read = true;
-      reads_.push_back(sku);
-    }
-    mark_out_of_sync(r, reason_pending, now);
+    ask_read(sku, r, reason_pending, now);
   } else if (opts_.compare_and_set && r.shadow && qty > 0 && side == read_side::after) {
     r.shadow = std::max<std::int64_t>(0, *r.shadow - qty);
   } else if (!opts_.compare_and_set && qty > 0 && !r.in_flight) {
@@ -421,11 +415,8 @@ void channel_sync::unpin(const engine::sku_id& sku, sync_time now) {
       sku_sync& r = records_.at(item.sku);
       r.pinned = false;
       r.intent.reset();
-      if (!r.needs_read) {
-        r.needs_read = true;  // maybe_applied stays: channel_reported takes the safe base
-        reads_.push_back(item.sku);
-      }
-      mark_out_of_sync(r, reason_pending, now);
+      ask_read(item.sku, r, reason_pending, now);  // maybe_applied stays: channel_reported
+                                                   // takes the safe base
     }
     pinned_.erase(it);
     return;
@@ -451,9 +442,7 @@ void channel_sync::reconsider(const engine::sku_id& sku, sku_sync& r, sync_time 
   }
   if (opts_.compare_and_set && !r.shadow) {
     // Compare-and-set needs the channel's value: read it first, never push blind over it.
-    r.needs_read = true;
-    reads_.push_back(sku);
-    mark_out_of_sync(r, reason_pending, now);
+    ask_read(sku, r, reason_pending, now);
     return;
   }
   if (!bulk && r.in_sync()) {
@@ -568,9 +557,16 @@ void channel_sync::request_recheck(const engine::sku_id& sku, sku_sync& r, sync_
   // The units held back came from a guess between two bases; the shadow may carry the other
   // one. Ask the channel (once) instead of trusting it.
   r.recheck = false;
-  r.needs_read = true;
-  reads_.push_back(sku);
-  mark_out_of_sync(r, reason_pending, now);
+  ask_read(sku, r, reason_pending, now);
+}
+
+void channel_sync::ask_read(const engine::sku_id& sku, sku_sync& r, std::string_view reason,
+                            sync_time now) {
+  if (!r.needs_read) {  // once: a read already due answers this one too
+    r.needs_read = true;
+    reads_.push_back(sku);
+  }
+  mark_out_of_sync(r, reason, now);
 }
 
 void channel_sync::release_unseen(sync_time now) {
@@ -732,9 +728,7 @@ void channel_sync::on_stale(const engine::sku_id& sku, sku_sync& r, const item_r
   if (answer.channel_quantity) {
     channel_reported(sku, *answer.channel_quantity, now);
   } else if (!r.needs_read) {
-    r.needs_read = true;
-    reads_.push_back(sku);
-    mark_out_of_sync(r, reason_pending, now);
+    ask_read(sku, r, reason_pending, now);
   }
 }
 
@@ -827,9 +821,7 @@ void channel_sync::on_result(const outgoing_batch& batch, const push_result& res
       // Still unknown, and the batch cannot go again verbatim without its other items: read
       // the channel back and take the safe base (channel_reported).
       r.intent.reset();
-      r.needs_read = true;
-      reads_.push_back(item.sku);
-      mark_out_of_sync(r, std::string(reason_channel_error) + result.items[i].code, now);
+      ask_read(item.sku, r, std::string(reason_channel_error) + result.items[i].code, now);
       continue;
     }
     if (!ok) {
@@ -853,12 +845,11 @@ void channel_sync::on_result(const outgoing_batch& batch, const push_result& res
           // The channel may show either value now: a compare-and-set from the old one could
           // pass by coincidence after sales. Read it back before pushing again.
           r.intent.reset();
-          r.needs_read = true;
-          reads_.push_back(item.sku);
-          mark_out_of_sync(r, circuit_ == circuit_state::open
-                                  ? std::string(reason_circuit_open)
-                                  : std::string(reason_channel_error) + result.code,
-                           now);
+          ask_read(item.sku, r,
+                   circuit_ == circuit_state::open
+                       ? std::string(reason_circuit_open)
+                       : std::string(reason_channel_error) + result.code,
+                   now);
           continue;
         }
       }

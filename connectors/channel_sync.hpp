@@ -354,6 +354,9 @@ private:
   std::map<engine::sku_id, sync_time> unseen_skus_;  // SKUs holding units back, since when
   void release_unseen(sync_time now);
   void request_recheck(const engine::sku_id& sku, sku_sync& r, sync_time now);
+  /// The channel's value is needed before the next push of `sku`: queue one read (take_reads())
+  /// unless one is due already, and say why the SKU is out of sync meanwhile.
+  void ask_read(const engine::sku_id& sku, sku_sync& r, std::string_view reason, sync_time now);
   std::size_t calls_in_flight_ = 0;
   std::size_t bulk_in_flight_ = 0;
   bool rate_limited_ = false;  // note_rate_limited() since the last call went

@@ -813,22 +813,32 @@ TEST_CASE("a rule change's increase goes on the bulk lane and its decrease stays
 // re-showed the sold unit; the order must not lower the shadow a second time (it did: stockd
 // believed 79 where the shop showed 80, in sync).
 namespace {
+/// The channel is asked for A (the one read due), sent at `at`; it answers `shows` 10 ms later.
+void read_a(channel_sync& s, std::int64_t shows, sync_time at) {
+  const auto reads = s.take_reads();
+  REQUIRE(reads == std::vector<sku_id>{sku("A")});
+  s.read_sent(reads, at);
+  s.read_answered(sku("A"), shows, at + 10ms);
+}
+
+/// The next batch pushes `qty` for A over `from`, and the channel confirms it at `at`.
+void push_a_confirmed(channel_sync& s, std::int64_t qty, std::int64_t from, sync_time at) {
+  auto b = s.next_batch(at);
+  REQUIRE(b);
+  CHECK(b->items[0].quantity == qty);
+  CHECK(b->items[0].change_from == std::optional<std::int64_t>{from});
+  s.on_result(*b, all_applied(*b), at);
+}
+
 /// A compare-and-set channel expecting 80 for A, whose first read (sent at t0, answered at
-/// t0 + 10ms) found 79 and whose push of 80 from 79 was confirmed at t0 + 20ms.
+/// t0 + 10ms) found 79 and whose push of 80 from 79 was confirmed at t0 + 10ms.
 channel_sync shop_after_first_push() {
   sync_options opts;
   opts.compare_and_set = true;
   channel_sync s(channel_id("shop"), opts, 1, 1);
   s.set_expected(sku("A"), 80, t0);
-  const auto reads = s.take_reads();
-  REQUIRE(reads.size() == 1);
-  s.read_sent(reads, t0);
-  s.read_answered(sku("A"), 79, t0 + 10ms);
-  auto b = s.next_batch(t0 + 10ms);
-  REQUIRE(b);
-  CHECK(b->items[0].quantity == 80);
-  CHECK(b->items[0].change_from == std::optional<std::int64_t>{79});
-  s.on_result(*b, all_applied(*b), t0 + 20ms);  // the shop shows 80 again
+  read_a(s, 79, t0);
+  push_a_confirmed(s, 80, 79, t0 + 10ms);  // the shop shows 80 again
   return s;
 }
 }  // namespace
@@ -842,11 +852,7 @@ TEST_CASE("a sale made well before a compare-and-set channel's read, whose order
   s.set_expected(sku("A"), 79, t0 + 5s);
   // The shop shows 80 where it may show 79: not in sync, and 79 goes out from 80.
   CHECK_FALSE(s.find(sku("A"))->in_sync());
-  auto b = s.next_batch(t0 + 5s);
-  REQUIRE(b);
-  CHECK(b->items[0].quantity == 79);
-  CHECK(b->items[0].change_from == std::optional<std::int64_t>{80});
-  s.on_result(*b, all_applied(*b), t0 + 5s);
+  push_a_confirmed(s, 79, 80, t0 + 5s);
   CHECK(s.find(sku("A"))->in_sync());
   // A sale made well after the read lowers the shadow as before.
   s.own_order_seen(sku("A"), 1, t0 + 9s, {}, 0, t0 + 8s);
@@ -865,15 +871,8 @@ TEST_CASE("a sale too close to a compare-and-set channel's read to tell whether 
   before.set_expected(sku("A"), 79, t0 + 5s);
   CHECK_FALSE(before.find(sku("A"))->in_sync());
   CHECK_FALSE(before.next_batch(t0 + 5s).has_value());  // no push on a guess
-  auto reads = before.take_reads();
-  REQUIRE(reads == std::vector<sku_id>{sku("A")});
-  before.read_sent(reads, t0 + 5s);
-  before.read_answered(sku("A"), 80, t0 + 5s + 10ms);
-  auto b = before.next_batch(t0 + 5s + 10ms);
-  REQUIRE(b);
-  CHECK(b->items[0].quantity == 79);
-  CHECK(b->items[0].change_from == std::optional<std::int64_t>{80});
-  before.on_result(*b, all_applied(*b), t0 + 5s + 20ms);
+  read_a(before, 80, t0 + 5s);
+  push_a_confirmed(before, 79, 80, t0 + 5s + 10ms);
   CHECK(before.find(sku("A"))->in_sync());
 
   // Made just after the read, so the shop lowered itself after the push: it shows 79 (stocksim's
@@ -882,10 +881,7 @@ TEST_CASE("a sale too close to a compare-and-set channel's read to tell whether 
   after.own_order_seen(sku("A"), 1, t0 + 5s, {}, 0, t0 + 500ms);
   after.set_expected(sku("A"), 79, t0 + 5s);
   CHECK_FALSE(after.find(sku("A"))->in_sync());
-  reads = after.take_reads();
-  REQUIRE(reads == std::vector<sku_id>{sku("A")});
-  after.read_sent(reads, t0 + 5s);
-  after.read_answered(sku("A"), 79, t0 + 5s + 10ms);
+  read_a(after, 79, t0 + 5s);
   CHECK(after.find(sku("A"))->in_sync());
   CHECK_FALSE(after.next_batch(t0 + 5s + 10ms).has_value());
 }
