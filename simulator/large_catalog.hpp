@@ -100,9 +100,9 @@ struct large_catalog_summary {
   // Memory (bytes; VmRSS / VmHWM of the stockd process).
   std::uint64_t rss_fresh_bytes = 0;       // just after the fresh start
   std::uint64_t rss_after_seed_bytes = 0;  // seeded and pushed
-  std::uint64_t rss_peak_bytes = 0;        // VmHWM of the first process, before it stopped
+  std::uint64_t rss_peak_bytes = 0;        // the first process's: max of VmHWM and every VmRSS read
   std::optional<std::uint64_t> rss_restart_bytes;       // the second process once ready
-  std::optional<std::uint64_t> rss_restart_peak_bytes;  // its VmHWM after the sample check
+  std::optional<std::uint64_t> rss_restart_peak_bytes;  // max of its VmHWM and VmRSS
   // Storage.
   std::uint64_t data_bytes = 0;      // the LMDB files' allocated blocks after the run
   std::uint64_t map_used_bytes = 0;  // /v1/status journal.map_used_bytes
