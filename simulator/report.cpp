@@ -234,6 +234,7 @@ void write_json(connectors::json_writer& out, const run_summary& s) {
   out.field("payment_failed", s.world.payment_failed);
   out.field("returned_restocked", s.world.returned_restocked);
   out.field("returned_damaged", s.world.returned_damaged);
+  out.field("returned_at_till", s.world.returned_at_till);
   out.field("purchase_orders", s.world.purchase_orders);
   out.field("counts", s.world.counts).field("counts_late", s.world.counts_late);
   out.field("counts_behind", s.world.counts_behind);

@@ -159,6 +159,7 @@ struct world_counts {
   std::uint64_t payment_failed = 0;
   std::uint64_t returned_restocked = 0;
   std::uint64_t returned_damaged = 0;
+  std::uint64_t returned_at_till = 0;  // of the returns (both kinds): packs the till took back
   std::uint64_t purchase_orders = 0;
   std::uint64_t counts = 0;        // cycle counts sent (counted)
   std::uint64_t counts_late = 0;   // of them sent late, as of when they were taken

@@ -96,13 +96,16 @@ struct staleness {
   double outage_wrong_s = 0;
 };
 
-/// A shipped order coming back (returns_wave): the WMS receives it at `due`.
+/// A shipped order coming back (returns_wave) at `due`: a parcel the WMS receives, or a pack
+/// brought back to the store's till (which reports it in its own words, as it sold it).
 struct open_return {
   steady::time_point due;
   std::size_t sku;
   std::size_t location;
   std::string order_id;
+  std::int64_t qty;  // base units
   bool damaged;
+  bool at_till;
 };
 
 /// A transfer on its way (DC → a selling location, or between selling locations): received
@@ -263,7 +266,7 @@ struct session {
                                       {{"order_id", line.order_id}, {"line_id", "1"}}));
         }
         // Returns are drawn only while traffic runs, so the drain has a bounded tail.
-        if (returning && !at_till && line.covered && line.how == settlement::shipped &&
+        if (returning && line.covered && line.how == settlement::shipped &&
             uniform(rng) < scn.return_probability) {
           const auto wait = scn.return_delay + milliseconds(static_cast<std::int64_t>(
                                                    uniform(rng) * static_cast<double>(
@@ -272,7 +275,9 @@ struct session {
           std::lock_guard lock(mu);
           const auto index = static_cast<std::size_t>(
               std::find(truth.skus().begin(), truth.skus().end(), line.sku) - truth.skus().begin());
-          returns.push_back({now + wait, index, line.location, line.order_id, damaged});
+          // A web order comes back one unit at a time; the till takes back the whole pack.
+          returns.push_back({now + wait, index, line.location, line.order_id,
+                             at_till ? line.qty : 1, damaged, at_till});
         }
       }
       bool replenishing = false;
@@ -284,12 +289,25 @@ struct session {
                                           [now](const open_return& r) { return r.due > now; });
         for (auto it = back; it != returns.end(); ++it) {
           const std::string& sku = truth.skus()[it->sku];
-          truth.returned(sku, it->location, it->damaged);
+          truth.returned(sku, it->location, it->damaged, it->qty);
           ++(it->damaged ? counts.returned_damaged : counts.returned_restocked);
-          events.push_back(make_event("return_received", it->order_id + ":return", sku, {}, 1,
-                                      {{"order_id", it->order_id},
-                                       {"line_id", "1"},
-                                       {"disposition", it->damaged ? "damaged" : "restock"}}));
+          const char* disposition = it->damaged ? "damaged" : "restock";
+          if (it->at_till) {
+            ++counts.returned_at_till;
+            events.push_back(make_event("return_received", it->order_id + ":return",
+                                        pos_sku_name(sku), {}, it->qty / scn.pos_pack,
+                                        {{"order_id", it->order_id},
+                                         {"line_id", "1"},
+                                         {"disposition", disposition},
+                                         {"unit", pos_unit(scn)}},
+                                        pos_channel_id));
+          } else {
+            events.push_back(make_event("return_received", it->order_id + ":return", sku, {},
+                                        it->qty,
+                                        {{"order_id", it->order_id},
+                                         {"line_id", "1"},
+                                         {"disposition", disposition}}));
+          }
         }
         returns.erase(back, returns.end());
         // Receipts whose lead time has passed: the goods are on the shelf now.

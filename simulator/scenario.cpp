@@ -59,12 +59,15 @@ std::optional<scenario> scenario_preset(const std::string& name) {
     // The returns name no location: they follow their order line, which stockd remembers once
     // closed only among the 16 most recent closed lines of its SKU × location
     // (engine/state.hpp closed_lines_max). A later return is rejected ("no location holds order
-    // line"): --return-delay-ms 1000 shows it on the hottest SKU.
+    // line"): --return-delay-ms 1000 shows it on the hottest SKU. The store's till sells too,
+    // and takes back the whole pack it sold, reporting the return in its own SKU id and unit
+    // (as it reported the sale).
     s.cancel_probability = 0.05;
     s.payment_failed_probability = 0.03;
     s.return_probability = 0.25;
     s.damaged_share = 0.3;
     s.return_delay = std::chrono::milliseconds{300};
+    s.pos_buys_per_second = 4;
     return s;
   }
   if (name == "large_catalog") {

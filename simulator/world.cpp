@@ -218,12 +218,13 @@ std::vector<order_line> world::settle_due(world_clock::time_point until, std::si
   return out;
 }
 
-void world::returned(std::string_view sku, std::size_t location, bool damaged) {
+void world::returned(std::string_view sku, std::size_t location, bool damaged,
+                     std::int64_t qty) {
   std::lock_guard lock(mu_);
   sku_state& s = state_[index_of(sku)];
-  s.on_hand.at(location) += 1;
+  s.on_hand.at(location) += qty;
   if (damaged) {
-    ++s.damaged.at(location);
+    s.damaged.at(location) += qty;
   }
 }
 

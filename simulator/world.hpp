@@ -161,7 +161,8 @@ public:
   void purchase_ordered(std::string_view sku, std::int64_t qty);
   void received(std::string_view sku, std::size_t location, std::int64_t qty, bool from_po);
   /// A shipped unit came back to `location`: sellable again, or damaged (on hand, not sellable).
-  void returned(std::string_view sku, std::size_t location, bool damaged);
+  /// `qty` units of a shipped line back on the shelf at `location` (damaged: never sellable).
+  void returned(std::string_view sku, std::size_t location, bool damaged, std::int64_t qty = 1);
   /// A physical adjustment (found, shrink); on_hand at the location may not go below 0.
   void adjusted(std::string_view sku, std::size_t location, std::int64_t delta);
   /// Units leave `from` on a transfer (at most what is there) / arrive at `to`.

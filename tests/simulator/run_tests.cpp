@@ -359,6 +359,7 @@ TEST_CASE("a short returns_wave run: returns restocked and damaged, cancellation
   REQUIRE(s.error.empty());
   CHECK(s.world.returned_restocked > 0);
   CHECK(s.world.returned_damaged > 0);
+  CHECK(s.world.returned_at_till > 0);  // packs back at the till, in its SKU id and unit
   CHECK(s.world.cancelled_by_customer > 0);
   CHECK(s.world.payment_failed > 0);
   CHECK(s.world.shipped > 0);
