@@ -42,13 +42,17 @@ constexpr const char* usage =
     "                         (queues, out of sync, dead letters, rate limit, outbox)\n"
     "  sku SKU                buckets per location and each channel's expected and last pushed\n"
     "                         value, in sync or why not (a kit: its components)\n"
-    "  events SKU [--limit N] [--before SEQ]   the SKU's ledger, newest first\n"
+    "  events SKU [--limit N] [--before SEQ]   the SKU's ledger, newest first: seq, type,\n"
+    "                         location, quantity, event id and the event's other fields\n"
     "  health                 liveness and readiness\n"
     "  out-of-sync [--channel ID] [--min-age S] [--limit N]   SKU x channel pairs out of sync,\n"
     "                         oldest first, with the reason\n"
-    "  dead-letters [--channel ID] [--limit N]   items a channel refused, parked\n"
-    "  repush CHANNEL         queue a full re-push of the channel (bulk lane; admin scope)\n"
-    "  reconcile run CHANNEL  start a reconciliation run now (admin scope)\n"
+    "  dead-letters [--channel ID] [--limit N]   items a channel refused, parked, oldest\n"
+    "                         first, with the channel's reason\n"
+    "  repush CHANNEL         queue a full re-push of the channel (bulk lane; admin scope);\n"
+    "                         prints how many SKUs were queued\n"
+    "  reconcile run CHANNEL  start a reconciliation run now (admin scope); prints the run's\n"
+    "                         id, or the run already going\n"
     "  reconcile show [RUN] [--channel ID | --location ID] [--limit N]   the stored runs,\n"
     "                         newest first: channel runs and the variance reports of snapshots\n"
     "                         (kind \"snapshot\", --location), or one run (CHANNEL.N or\n"
@@ -70,9 +74,10 @@ constexpr const char* usage =
     "  config validate FILE   check a config file as stockd would at start\n"
     "  config diff OLD NEW    what changed between two config files, by setting (exit 1 when\n"
     "                         they differ)\n"
-    "status, sku and out-of-sync print tables, trace a timeline; with --json they print the\n"
-    "server's JSON as it came (for scripts). The other HTTP commands always print the server's\n"
-    "JSON; --json makes import, replay and config print their summary as JSON.\n"
+    "status, sku, events, out-of-sync, dead-letters and reconcile show print tables, repush\n"
+    "and reconcile run one line, trace a timeline; with --json they print the server's JSON as\n"
+    "it came (for scripts). health always prints the server's JSON; an error answer prints as\n"
+    "it came. --json makes import, replay and config print their summary as JSON.\n"
     "environment: STOCKD_SERVER (default 127.0.0.1:8080), STOCKD_TOKEN\n"
     "exit status: 0 ok; 1 the answer is 'not ok' (the server answered an error, replay found a\n"
     "difference, config validate found a problem, config diff found a change, import had\n"
@@ -337,7 +342,8 @@ int main(int argc, char** argv) {
   std::string min_age;
   bool json = false;
   bool trace = false;
-  std::string (*table)(std::string_view) = nullptr;  // status, sku, out-of-sync without --json
+  // How a 2xx answer prints for people; nullptr (or --json): the server's body as it came.
+  std::string (*table)(std::string_view) = nullptr;
   std::string batch;
   stockd::stockctl::data_flags data;
   for (int i = 1; i < argc; ++i) {
@@ -422,6 +428,7 @@ int main(int argc, char** argv) {
     std::string sep = "?";
     if (!limit.empty()) { target += sep + "limit=" + limit; sep = "&"; }
     if (!before.empty()) { target += sep + "before=" + before; }
+    table = stockctl::format_events;
   } else if (cmd == "out-of-sync" && args.size() == 1) {
     target = "/v1/sync/out-of-sync";
     query({{"channel", &channel}, {"min_age_s", &min_age}, {"limit", &limit}});
@@ -429,6 +436,7 @@ int main(int argc, char** argv) {
   } else if (cmd == "dead-letters" && args.size() == 1) {
     target = "/v1/sync/dead-letters";
     query({{"channel", &channel}, {"limit", &limit}});
+    table = stockctl::format_dead_letters;
   } else if (cmd == "trace" && args.size() == 2) {
     auto ref = stockctl::split_event_ref(args[1]);
     if (!ref) {
@@ -440,14 +448,18 @@ int main(int argc, char** argv) {
   } else if (cmd == "repush" && args.size() == 2) {
     method = http::verb::post;
     target = "/v1/admin/channels/" + percent_encode(args[1]) + "/repush";
+    table = stockctl::format_repush;
   } else if (cmd == "reconcile" && args.size() == 3 && args[1] == "run") {
     method = http::verb::post;
     target = "/v1/admin/reconcile/" + percent_encode(args[2]);
+    table = stockctl::format_reconcile_started;
   } else if (cmd == "reconcile" && args.size() == 3 && args[1] == "show") {
     target = "/v1/reconciliation/runs/" + percent_encode(args[2]);
+    table = stockctl::format_run;
   } else if (cmd == "reconcile" && args.size() == 2 && args[1] == "show") {
     target = "/v1/reconciliation/runs";
     query({{"channel", &channel}, {"location", &location}, {"limit", &limit}});
+    table = stockctl::format_runs;
   } else {
     std::fputs(usage, stderr);
     return 2;
@@ -462,7 +474,8 @@ int main(int argc, char** argv) {
     std::cout << stockctl::format_trace(r->body);
     return 0;
   }
-  if (table != nullptr && !json && r->status == 200) {
+  // 2xx: repush and reconcile run answer 202 Accepted. An error prints as it came (below).
+  if (table != nullptr && !json && r->status >= 200 && r->status < 300) {
     std::cout << table(r->body);
     return 0;
   }

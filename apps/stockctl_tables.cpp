@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <initializer_list>
 #include <optional>
 #include <utility>
@@ -96,6 +97,53 @@ std::optional<double> number(element e, std::initializer_list<std::string_view> 
     return std::nullopt;
   }
   return d;
+}
+
+/// An integer with its sign ("+3", "-2", "0"), as a delta reads; otherwise as cell() prints it.
+std::string signed_cell(element e, std::initializer_list<std::string_view> path) {
+  const auto i = integer(e, path);
+  if (!i) {
+    return cell(e, path);
+  }
+  return (*i > 0 ? "+" : "") + std::to_string(*i);
+}
+
+/// Unix epoch milliseconds as UTC, "2026-11-28T01:38:08Z"; "-" when missing or not after 1970.
+std::string utc_time_ms(element e, std::initializer_list<std::string_view> path) {
+  const auto ms = integer(e, path);
+  if (!ms || *ms <= 0) {
+    return "-";
+  }
+  const std::time_t t = static_cast<std::time_t>(*ms / 1000);
+  std::tm tm{};
+  if (::gmtime_r(&t, &tm) == nullptr) {
+    return "-";
+  }
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+/// "hand_edit 1, push_lost 2": each member of the object at `path` in the answer's order,
+/// those at 0 left out when `nonzero_only`; "" when there is no such object.
+std::string by_class(element e, std::initializer_list<std::string_view> path, bool nonzero_only) {
+  const auto v = at(e, path);
+  simdjson::dom::object classes;
+  if (!v || v->get_object().get(classes) != simdjson::SUCCESS) {
+    return "";
+  }
+  std::string out;
+  for (auto [name, n] : classes) {
+    std::int64_t count = 0;
+    if (nonzero_only && n.get_int64().get(count) == simdjson::SUCCESS && count == 0) {
+      continue;
+    }
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += printable(name) + " " + cell(n, {});
+  }
+  return out;
 }
 
 /// "accepted 3, duplicate 0, rejected 1": each (key, label) of the object `e`, "-" if missing.
@@ -421,9 +469,14 @@ std::string format_sku(std::string_view json_body) {
   return out;
 }
 
-std::string format_out_of_sync(std::string_view json_body) {
+namespace {
+
+/// The rows of /v1/sync/out-of-sync and /v1/sync/dead-letters: both list the same fields
+/// under `key`, oldest first.
+std::string sync_list(std::string_view json_body, std::string_view what, std::string_view key,
+                      std::string_view none) {
   parsed p;
-  parse(json_body, "an out-of-sync list", p);
+  parse(json_body, what, p);
   if (!p.failure.empty()) {
     return p.failure;
   }
@@ -434,19 +487,282 @@ std::string format_out_of_sync(std::string_view json_body) {
               {"LAST PUSHED", true},
               {"REASON"}});
   simdjson::dom::array list;
-  if (p.root["out_of_sync"].get(list) == simdjson::SUCCESS) {
+  if (p.root[key].get(list) == simdjson::SUCCESS) {
     for (element e : list) {
       // The age the server measured; its timestamp when the age is missing.
-      const auto age = integer(e, {"age_ms"});
-      rows.add({cell(e, {"sku"}), cell(e, {"channel"}),
-                age ? human_duration_ms(*age) : cell(e, {"since"}), cell(e, {"expected"}),
+      std::string since = cell(e, {"since"});
+      if (const auto age = integer(e, {"age_ms"})) {
+        since = human_duration_ms(*age);
+      }
+      rows.add({cell(e, {"sku"}), cell(e, {"channel"}), since, cell(e, {"expected"}),
                 cell(e, {"last_pushed"}), cell(e, {"reason"})});
     }
   }
   if (rows.empty()) {
-    return "nothing out of sync\n";
+    return std::string(none) + "\n";
   }
   return rows.str();
+}
+
+/// The fields of a ledger entry other than the ones with a column, as they are named in the
+/// answer (connectors/event_json.cpp writes each only when the event has it).
+constexpr std::string_view event_details[] = {
+    "order_id", "line_id",        "channel",     "po_id", "transfer_id", "to_location",
+    "reason",   "reservation_id", "disposition", "from",  "to",          "as_of",
+    "expires_at"};
+
+/// "3 (hand_edit 1, order_not_seen 2, push_lost 0, unknown 0)": a run's count and its classes.
+std::string variances_line(element run) {
+  const std::string classes = by_class(run, {"by_class"}, false);
+  return cell(run, {"variances"}) + (classes.empty() ? "" : " (" + classes + ")");
+}
+
+/// A channel run's summary lines (connectors::run_summary_json).
+void channel_run_summary(element root, table& head) {
+  head.add({"trigger", cell(root, {"trigger"}) + ", policy " + cell(root, {"policy"})});
+  head.add({"checked", counters(root, {{"skus_planned", "planned"},
+                                        {"skus_read", "read"},
+                                        {"skus_skipped", "skipped"},
+                                        {"read_calls", "read calls"},
+                                        {"read_failures", "read failures"}})});
+  head.add({"variances", variances_line(root)});
+  head.add({"actions", counters(root, {{"corrected", "corrected"},
+                                        {"held", "held"},
+                                        {"alerts", "alerts"}})});
+}
+
+/// A snapshot run's summary lines (connectors::snapshot_run_summary_json).
+void snapshot_run_summary(element root, table& head) {
+  bool dry_run = false;
+  const bool is_dry = root["dry_run"].get(dry_run) == simdjson::SUCCESS && dry_run;
+  head.add({"snapshot", cell(root, {"snapshot"}) + " from " + cell(root, {"source"}) +
+                            ", as of " + cell(root, {"as_of"}) +
+                            (is_dry ? " (dry run: nothing applied)" : "")});
+  head.add({"lines", cell(root, {"lines"}) + " (" +
+                         counters(root, {{"rejected", "rejected"},
+                                         {"compared", "compared"},
+                                         {"unchanged", "unchanged"},
+                                         {"stale", "stale"},
+                                         {"refused", "refused"},
+                                         {"duplicate", "duplicate"},
+                                         {"not_compared", "not compared"}}) +
+                         ")"});
+  head.add({"variances", variances_line(root)});
+  head.add({"units", counters(root, {{"shrinkage_units", "shrinkage"},
+                                      {"missed_receipt_units", "missed receipt"}})});
+  if (at(root, {"error"})) {
+    head.add({"error", cell(root, {"error"})});
+  }
+}
+
+bool is_snapshot(element run) { return cell(run, {"kind"}) == "snapshot"; }
+
+} // namespace
+
+std::string format_out_of_sync(std::string_view json_body) {
+  return sync_list(json_body, "an out-of-sync list", "out_of_sync", "nothing out of sync");
+}
+
+std::string format_dead_letters(std::string_view json_body) {
+  return sync_list(json_body, "a dead-letter list", "dead_letters", "no dead letters");
+}
+
+std::string format_events(std::string_view json_body) {
+  parsed p;
+  parse(json_body, "a SKU's events", p);
+  if (!p.failure.empty()) {
+    return p.failure;
+  }
+  const element root = p.root;
+  table rows({{"SEQ", true},
+              {"OCCURRED"},
+              {"TYPE"},
+              {"LOCATION"},
+              {"QTY", true},
+              {"EVENT"},
+              {"DETAILS"}});
+  simdjson::dom::array list;
+  if (root["events"].get(list) == simdjson::SUCCESS) {
+    for (element e : list) {
+      std::string qty = "-";
+      if (at(e, {"qty"})) {
+        qty = cell(e, {"qty"});
+      } else if (at(e, {"delta"})) {
+        qty = signed_cell(e, {"delta"});
+      } else if (at(e, {"counted"})) {
+        qty = "=" + cell(e, {"counted"});
+      }
+      std::string details;
+      for (std::string_view key : event_details) {
+        if (at(e, {key})) {
+          details += (details.empty() ? "" : " ") + std::string(key) + "=" + cell(e, {key});
+        }
+      }
+      rows.add({cell(e, {"seq"}), cell(e, {"occurred_at"}), cell(e, {"type"}),
+                cell(e, {"location"}), qty, cell(e, {"source"}) + ":" + cell(e, {"id"}),
+                details.empty() ? "-" : details});
+    }
+  }
+  std::string out = "SKU " + cell(root, {"sku"}) + "\n\n";
+  out += rows.empty() ? "no events\n" : rows.str();
+  if (at(root, {"next_before"})) {
+    out += "\nolder events: --before " + cell(root, {"next_before"}) + "\n";
+  }
+  return out;
+}
+
+std::string format_runs(std::string_view json_body) {
+  parsed p;
+  parse(json_body, "a list of runs", p);
+  if (!p.failure.empty()) {
+    return p.failure;
+  }
+  table rows({{"RUN"},
+              {"KIND"},
+              {"STATUS"},
+              {"STARTED"},
+              {"TOOK", true},
+              {"CHECKED", true},
+              {"VARIANCES", true},
+              {"DETAIL"}});
+  simdjson::dom::array list;
+  if (p.root["runs"].get(list) == simdjson::SUCCESS) {
+    for (element r : list) {
+      const bool snapshot = is_snapshot(r);
+      const auto took_ms = integer(r, {"duration_ms"});
+      std::string took = "-";
+      if (took_ms) {
+        took = human_duration_ms(*took_ms);
+      }
+      // What the run was and what it found: a channel run's trigger and policy, a snapshot's
+      // source and id; then the classes it found.
+      std::string detail;
+      if (snapshot) {
+        bool dry_run = false;
+        detail = cell(r, {"source"}) + " " + cell(r, {"snapshot"});
+        if (r["dry_run"].get(dry_run) == simdjson::SUCCESS && dry_run) {
+          detail += ", dry run";
+        }
+      } else {
+        detail = cell(r, {"trigger"}) + ", policy " + cell(r, {"policy"});
+      }
+      if (const std::string classes = by_class(r, {"by_class"}, true); !classes.empty()) {
+        detail += ", " + classes;
+      }
+      if (at(r, {"error"})) {
+        detail += ", error: " + cell(r, {"error"});
+      }
+      rows.add({cell(r, {"id"}), cell(r, {"kind"}), cell(r, {"status"}),
+                utc_time_ms(r, {"started_at_ms"}), took,
+                cell(r, {snapshot ? "compared" : "skus_read"}), cell(r, {"variances"}), detail});
+    }
+  }
+  if (rows.empty()) {
+    return "no reconciliation runs\n";
+  }
+  return rows.str();
+}
+
+std::string format_run(std::string_view json_body) {
+  parsed p;
+  parse(json_body, "a run", p);
+  if (!p.failure.empty()) {
+    return p.failure;
+  }
+  const element root = p.root;
+  const bool snapshot = is_snapshot(root);
+  table head({{"", false}, {"", false}});
+  head.add({"run", cell(root, {"id"}) + (snapshot ? " (snapshot of " + cell(root, {"location"})
+                                                  : " (channel " + cell(root, {"channel"})) +
+                       ")"});
+  head.add({"status", cell(root, {"status"})});
+  const auto took_ms = integer(root, {"duration_ms"});
+  std::string took = "-";
+  if (took_ms) {
+    took = human_duration_ms(*took_ms);
+  }
+  head.add({"started", utc_time_ms(root, {"started_at_ms"}) + ", took " + took});
+  if (snapshot) {
+    snapshot_run_summary(root, head);
+  } else {
+    channel_run_summary(root, head);
+  }
+  std::string out = head.str(false);
+  // The server keeps the first variances of a large run: say so rather than let the table
+  // pass for all of them.
+  const auto listed = integer(root, {"variances_listed"});
+  const auto all = integer(root, {"variances"});
+  if (listed && all && *listed < *all) {
+    out += "listed: the first " + std::to_string(*listed) + " of " + std::to_string(*all) +
+           " variances\n";
+  }
+
+  table rows = snapshot ? table({{"SKU"},
+                                 {"CLASS"},
+                                 {"ACTION"},
+                                 {"ON HAND BEFORE", true},
+                                 {"COUNTED", true},
+                                 {"ON HAND AFTER", true},
+                                 {"DELTA", true}})
+                        : table({{"SKU"},
+                                 {"CLASS"},
+                                 {"ACTION"},
+                                 {"EXPECTED", true},
+                                 {"LAST PUSHED", true},
+                                 {"BELIEVED", true},
+                                 {"CHANNEL SHOWS", true}});
+  simdjson::dom::array list;
+  if (root["variance_list"].get(list) == simdjson::SUCCESS) {
+    for (element v : list) {
+      if (snapshot) {
+        rows.add({cell(v, {"sku"}), cell(v, {"class"}), cell(v, {"action"}),
+                  cell(v, {"on_hand_before"}), cell(v, {"counted"}), cell(v, {"on_hand_after"}),
+                  signed_cell(v, {"delta"})});
+      } else {
+        rows.add({cell(v, {"sku"}), cell(v, {"class"}), cell(v, {"action"}),
+                  cell(v, {"expected"}), cell(v, {"last_pushed"}), cell(v, {"believed"}),
+                  cell(v, {"channel_shows"})});
+      }
+    }
+  }
+  out += '\n';
+  out += rows.empty() ? "no variances listed\n" : rows.str();
+  return out;
+}
+
+std::string format_repush(std::string_view json_body) {
+  parsed p;
+  parse(json_body, "a re-push answer", p);
+  if (!p.failure.empty()) {
+    return p.failure;
+  }
+  const auto queued = integer(p.root, {"queued"});
+  const bool one = queued && *queued == 1;
+  return "queued a full re-push of channel " + cell(p.root, {"channel"}) + ": " +
+         cell(p.root, {"queued"}) + (one ? " SKU" : " SKUs") + " on the " +
+         cell(p.root, {"lane"}) + " lane\n";
+}
+
+std::string format_reconcile_started(std::string_view json_body) {
+  parsed p;
+  parse(json_body, "a reconcile answer", p);
+  if (!p.failure.empty()) {
+    return p.failure;
+  }
+  const element root = p.root;
+  const std::string run = cell(root, {"run"});
+  const std::string channel = cell(root, {"channel"});
+  bool started = false;
+  if (root["started"].get(started) != simdjson::SUCCESS) {
+    return "reconciliation run " + run + " on channel " + channel + " (started: " +
+           cell(root, {"started"}) + ")\n";
+  }
+  if (!started) {
+    return "not started: reconciliation run " + run + " is already going on channel " + channel +
+           "\n";
+  }
+  return "started reconciliation run " + run + " on channel " + channel +
+         " (when it is done: stockctl reconcile show " + run + ")\n";
 }
 
 } // namespace stockctl

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -319,12 +320,20 @@ TEST_CASE("the reconciliation endpoints check the scope, the channel and the run
   json_doc empty = server.get_json("/v1/reconciliation/runs");
   CHECK(empty["runs"].get_array().value().size() == 0);
 
-  // stockctl reconcile run|show: the same endpoints, with stockctl's exit codes.
+  // stockctl reconcile run|show: the same endpoints, with stockctl's exit codes; a line or a
+  // table for people, the server's JSON with --json.
   auto ctl = [&server](const std::string& args) { return stockctl(server, args).exit_code; };
-  CHECK(ctl("reconcile run shop") == 0);
+  auto started = stockctl(server, "reconcile run shop");
+  CHECK(started.exit_code == 0);
+  CHECK(started.output.starts_with("started reconciliation run shop.1 on channel shop "));
   CHECK(ctl("reconcile run nope") == 1);
   CHECK(eventually([&] { return ctl("reconcile show shop.1") == 0; }, std::chrono::seconds(30),
                    std::chrono::milliseconds(100)));
+  auto shown = stockctl(server, "reconcile show shop.1");
+  CHECK(shown.output.starts_with("run        shop.1 (channel shop)\n"));
+  CHECK(shown.output.find("\ntrigger    admin, policy report\n") != std::string::npos);
+  json_doc shown_json(stockctl(server, "reconcile show shop.1 --json").output);
+  CHECK(std::string_view(shown_json["id"].get_string().value()) == "shop.1");
   CHECK(ctl("reconcile show --channel shop --limit 5") == 0);
   CHECK(ctl("reconcile show shop.x") == 1);
   CHECK(ctl("reconcile frob") == 2);

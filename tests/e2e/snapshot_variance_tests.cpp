@@ -232,10 +232,20 @@ TEST_CASE("a snapshot reports shrinkage, missed receipts and stale lines against
   SECTION("stockctl lists and shows snapshot runs") {
     auto shown = stockctl(server, "reconcile show snapshot:main.3");
     CHECK(shown.exit_code == 0);
-    CHECK(shown.output.find("\"missed_receipt\"") != std::string::npos);
+    CHECK(shown.output.starts_with("run        snapshot:main.3 (snapshot of main)\n"));
+    CHECK(shown.output.find("\nvariances  3 (shrinkage 1, missed_receipt 2)\n") !=
+          std::string::npos);
+    CHECK(shown.output.find("\nSHRINK  shrinkage       applied              10        7  "
+                            "            7     -3\n") != std::string::npos);
+    auto shown_json = stockctl(server, "--json reconcile show snapshot:main.3");
+    CHECK(shown_json.exit_code == 0);
+    CHECK(shown_json.output.find("\"missed_receipt\"") != std::string::npos);
     auto listed = stockctl(server, "reconcile show --location main --limit 5");
     CHECK(listed.exit_code == 0);
-    CHECK(listed.output.find("\"snapshot:main.2\"") != std::string::npos);
+    CHECK(listed.output.find("\nsnapshot:main.2  snapshot  finished  ") != std::string::npos);
+    auto listed_json = stockctl(server, "reconcile show --json --location main --limit 5");
+    CHECK(listed_json.exit_code == 0);
+    CHECK(listed_json.output.find("\"snapshot:main.2\"") != std::string::npos);
     CHECK(stockctl(server, "reconcile show --location nowhere").exit_code == 1);
   }
 

@@ -1,7 +1,10 @@
 // stockctl's tables (apps/stockctl_tables.*) by plain calls, no server: the samples are answers
 // a real stockd gave (GET /v1/status, /v1/skus/{sku}, /v1/sync/out-of-sync; two locations, a
-// connector "none" channel and a webhook channel whose endpoint refuses connections), some with
-// fields added or removed. Missing fields print "-", never fail.
+// connector "none" channel and a webhook channel whose endpoint refuses connections), or built
+// from the fields the server writes (the ledger: connectors/event_json.cpp; dead letters:
+// server/api.cpp; runs: connectors/reconcile.cpp and snapshot_variance.cpp; repush and
+// reconcile run: server/api.cpp and reconciliation.cpp), some with fields added or removed.
+// Missing fields print "-", never fail.
 #include <string>
 #include <string_view>
 
@@ -83,6 +86,84 @@ constexpr std::string_view out_of_sync_sample = R"({"out_of_sync":[
 "reason":"channel_error: connect http://127.0.0.1:9: Connection refused"},
 {"channel":"wholesale","sku":"MUG-BLUE","expected":2,"last_pushed":3,
 "since":"2026-11-28T01:38:08.159Z","age_ms":420,"reason":"circuit_open"}]})";
+
+// GET /v1/skus/CTL-A/events?limit=2: newest first, and the seq to page on.
+constexpr std::string_view events_sample = R"({"sku":"CTL-A","events":[
+{"seq":3,"received_at":"2026-11-28T01:38:08.201Z","source":"e2e-wms","id":"o1",
+"type":"order_created","sku":"CTL-A","location":"main","occurred_at":"2026-11-27T10:15:00.000Z",
+"qty":3,"order_id":"ORD-1","line_id":"1","channel":"web"},
+{"seq":1,"received_at":"2026-11-28T01:38:08.200Z","source":"e2e-wms","id":"r1",
+"type":"received","sku":"CTL-A","location":"main","occurred_at":"2026-11-27T10:15:00.000Z",
+"qty":10}],"next_before":1})";
+
+// GET /v1/skus/CTL-C/events: an adjustment each way and a count, the whole ledger.
+constexpr std::string_view ledger_sample = R"({"sku":"CTL-C","events":[
+{"seq":12,"received_at":"2026-11-28T01:40:00.000Z","source":"e2e-wms","id":"c1",
+"type":"counted","sku":"CTL-C","location":"main","occurred_at":"2026-11-27T10:15:00.000Z",
+"counted":5,"as_of":"2026-11-27T10:15:00.000Z"},
+{"seq":9,"received_at":"2026-11-28T01:39:00.000Z","source":"e2e-wms","id":"a2",
+"type":"adjusted","sku":"CTL-C","location":"dc-2","occurred_at":"2026-11-27T10:14:00.000Z",
+"delta":-2,"reason":"broken"},
+{"seq":5,"received_at":"2026-11-28T01:38:08.202Z","source":"e2e-wms","id":"a1",
+"type":"adjusted","sku":"CTL-C","location":"main","occurred_at":"2026-11-27T10:13:00.000Z",
+"delta":7,"reason":"found"}],"next_before":null})";
+
+// GET /v1/sync/dead-letters: a SKU the webhook channel refuses, and one never out of sync.
+constexpr std::string_view dead_letters_sample = R"({"dead_letters":[
+{"channel":"wholesale","sku":"HOOK-BAD","expected":4,"last_pushed":null,
+"since":"2026-11-28T01:30:08.159Z","age_ms":480000,"reason":"rejected_item: rejected"},
+{"channel":"wholesale","sku":"HOOK-ODD","expected":0,"last_pushed":2,
+"since":"2026-11-28T01:38:08.159Z","age_ms":0,"reason":"rejected_item: invalid_quantity"}]})";
+
+// GET /v1/reconciliation/runs: a channel run under the correct policy (a hand edit and a lost
+// push corrected, an order the channel took held) and two snapshot reports, one a dry run.
+constexpr std::string_view runs_sample = R"({"runs":[
+{"id":"shop.1","kind":"channel","channel":"shop","seq":1,"trigger":"admin","policy":"correct",
+"status":"finished","started_at_ms":1795776488159,"finished_at_ms":1795776489999,
+"duration_ms":1840,"cycle_ms":0,"skus_planned":4,"skus_read":4,"skus_skipped":0,"read_calls":1,
+"read_failures":0,"variances":3,"by_class":{"hand_edit":1,"order_not_seen":1,"push_lost":1,
+"unknown":0},"corrected":2,"held":1,"alerts":0,"variances_listed":3},
+{"id":"snapshot:main.3","kind":"snapshot","location":"main","seq":3,"source":"erp",
+"snapshot":"inv-1127","as_of":"2026-11-27T12:00:00Z","dry_run":false,"status":"finished",
+"started_at_ms":1795776512000,"finished_at_ms":1795776512003,"duration_ms":3,"lines":5,
+"rejected":0,"compared":5,"unchanged":1,"variances":3,"by_class":{"shrinkage":1,
+"missed_receipt":2},"shrinkage_units":3,"missed_receipt_units":6,"stale":1,"refused":0,
+"duplicate":0,"not_compared":0,"variances_listed":3},
+{"id":"snapshot:main.2","kind":"snapshot","location":"main","seq":2,"source":"erp",
+"snapshot":"inv-1127","as_of":"2026-11-27T12:00:00Z","dry_run":true,"status":"finished",
+"started_at_ms":1795776510000,"finished_at_ms":1795776510002,"duration_ms":2,"lines":5,
+"rejected":0,"compared":5,"unchanged":1,"variances":0,"by_class":{"shrinkage":0,
+"missed_receipt":0},"shrinkage_units":0,"missed_receipt_units":0,"stale":1,"refused":0,
+"duplicate":0,"not_compared":0,"variances_listed":0}]})";
+
+// GET /v1/reconciliation/runs/shop.1: the summary above with its variances.
+constexpr std::string_view channel_run_sample = R"({"kind":"channel","id":"shop.1",
+"channel":"shop","seq":1,"trigger":"admin","policy":"correct","status":"finished",
+"started_at_ms":1795776488159,"finished_at_ms":1795776489999,"duration_ms":1840,"cycle_ms":0,
+"skus_planned":4,"skus_read":4,"skus_skipped":0,"read_calls":1,"read_failures":0,
+"variances":3,"by_class":{"hand_edit":1,"order_not_seen":1,"push_lost":1,"unknown":0},
+"corrected":2,"held":1,"alerts":0,"variances_listed":3,"variance_list":[
+{"sku":"R-EDIT","class":"hand_edit","action":"corrected","expected":10,"last_pushed":10,
+"believed":10,"channel_shows":25},
+{"sku":"R-LOST","class":"push_lost","action":"corrected","expected":7,"last_pushed":7,
+"believed":7,"channel_shows":10},
+{"sku":"R-SOLD","class":"order_not_seen","action":"held","expected":10,"last_pushed":10,
+"believed":10,"channel_shows":8}]})";
+
+// GET /v1/reconciliation/runs/snapshot:main.3: largest |delta| first.
+constexpr std::string_view snapshot_run_sample = R"({"id":"snapshot:main.3","kind":"snapshot",
+"location":"main","seq":3,"source":"erp","snapshot":"inv-1127","as_of":"2026-11-27T12:00:00Z",
+"dry_run":false,"status":"finished","started_at_ms":1795776512000,
+"finished_at_ms":1795776512003,"duration_ms":3,"lines":5,"rejected":0,"compared":5,
+"unchanged":1,"variances":3,"by_class":{"shrinkage":1,"missed_receipt":2},"shrinkage_units":3,
+"missed_receipt_units":6,"stale":1,"refused":0,"duplicate":0,"not_compared":0,
+"variances_listed":3,"variance_list":[
+{"sku":"MISSED","class":"missed_receipt","action":"applied","on_hand_before":5,"counted":9,
+"on_hand_after":9,"delta":4},
+{"sku":"SHRINK","class":"shrinkage","action":"applied","on_hand_before":10,"counted":7,
+"on_hand_after":7,"delta":-3},
+{"sku":"NEW","class":"missed_receipt","action":"applied","on_hand_before":0,"counted":2,
+"on_hand_after":2,"delta":2}]})";
 
 } // namespace
 
@@ -219,6 +300,180 @@ TEST_CASE("stockctl out-of-sync prints a row per SKU and channel with its age in
   CHECK(stockctl::format_out_of_sync(R"({"error":"unknown channel"})") == "nothing out of sync\n");
   CHECK(stockctl::format_out_of_sync("{").starts_with(
       "stockctl: the server's answer is not an out-of-sync list (as JSON):\n{"));
+}
+
+TEST_CASE("stockctl events prints a SKU's ledger newest first with the seq to page on",
+          "[stockctl][tables]") {
+  const std::string out = stockctl::format_events(events_sample);
+  INFO(out);
+  CHECK(out.starts_with("SKU CTL-A\n\n"));
+  CHECK(has_line(out, "SEQ  OCCURRED                  TYPE           LOCATION  QTY  EVENT       "
+                      "DETAILS"));
+  CHECK(has_line(out, "  3  2026-11-27T10:15:00.000Z  order_created  main        3  e2e-wms:o1  "
+                      "order_id=ORD-1 line_id=1 channel=web"));
+  CHECK(has_line(out, "  1  2026-11-27T10:15:00.000Z  received       main       10  e2e-wms:r1  "
+                      "-"));
+  CHECK(out.ends_with("\n\nolder events: --before 1\n"));
+
+  // A delta with its sign, a count as "=N"; no page after the last.
+  const std::string ledger = stockctl::format_events(ledger_sample);
+  INFO(ledger);
+  CHECK(has_line(ledger, " 12  2026-11-27T10:15:00.000Z  counted   main       =5  e2e-wms:c1  "
+                         "as_of=2026-11-27T10:15:00.000Z"));
+  CHECK(has_line(ledger, "  9  2026-11-27T10:14:00.000Z  adjusted  dc-2       -2  e2e-wms:a2  "
+                         "reason=broken"));
+  CHECK(has_line(ledger, "  5  2026-11-27T10:13:00.000Z  adjusted  main       +7  e2e-wms:a1  "
+                         "reason=found"));
+  CHECK(ledger.find("older events") == std::string::npos);
+}
+
+TEST_CASE("stockctl events prints a dash for what an entry lacks and survives a non-object",
+          "[stockctl][tables]") {
+  const std::string sparse = stockctl::format_events(R"({"events":[{}]})");
+  INFO(sparse);
+  CHECK(sparse == "SKU -\n\n"
+                  "SEQ  OCCURRED  TYPE  LOCATION  QTY  EVENT  DETAILS\n"
+                  "  -  -         -     -           -  -:-    -\n");
+  CHECK(stockctl::format_events(R"({"sku":"X","events":[],"next_before":null})") ==
+        "SKU X\n\nno events\n");
+  for (std::string_view body : {std::string_view("[]"), std::string_view("upstream timeout")}) {
+    const std::string bad = stockctl::format_events(body);
+    CHECK(bad.starts_with("stockctl: the server's answer is not a SKU's events (as JSON):\n"));
+    CHECK(bad.find(body) != std::string::npos);
+  }
+}
+
+TEST_CASE("stockctl dead-letters prints a row per refused item with the channel's reason",
+          "[stockctl][tables]") {
+  const std::string out = stockctl::format_dead_letters(dead_letters_sample);
+  INFO(out);
+  CHECK(out == "SKU       CHANNEL    SINCE  EXPECTED  LAST PUSHED  REASON\n"
+               "HOOK-BAD  wholesale  8m00s         4            -  rejected_item: rejected\n"
+               "HOOK-ODD  wholesale    <1s         0            2  rejected_item: "
+               "invalid_quantity\n");
+  CHECK(stockctl::format_dead_letters(R"({"dead_letters":[]})") == "no dead letters\n");
+  const std::string sparse = stockctl::format_dead_letters(R"({"dead_letters":[{"sku":"A"}]})");
+  CHECK(sparse == "SKU  CHANNEL  SINCE  EXPECTED  LAST PUSHED  REASON\n"
+                  "A    -            -         -            -  -\n");
+  CHECK(stockctl::format_dead_letters("<html>busy</html>")
+            .starts_with("stockctl: the server's answer is not a dead-letter list (as JSON):\n"
+                         "<html>busy</html>"));
+}
+
+TEST_CASE("stockctl reconcile show lists channel runs and snapshot reports in one table",
+          "[stockctl][tables]") {
+  const std::string out = stockctl::format_runs(runs_sample);
+  INFO(out);
+  CHECK(out == "RUN              KIND      STATUS    STARTED               TOOK  CHECKED  "
+               "VARIANCES  DETAIL\n"
+               "shop.1           channel   finished  2026-11-27T10:48:08Z    1s        4  "
+               "        3  admin, policy correct, hand_edit 1, order_not_seen 1, push_lost 1\n"
+               "snapshot:main.3  snapshot  finished  2026-11-27T10:48:32Z   <1s        5  "
+               "        3  erp inv-1127, shrinkage 1, missed_receipt 2\n"
+               "snapshot:main.2  snapshot  finished  2026-11-27T10:48:30Z   <1s        5  "
+               "        0  erp inv-1127, dry run\n");
+  CHECK(stockctl::format_runs(R"({"runs":[]})") == "no reconciliation runs\n");
+  // A run without its fields: dashes; a failed snapshot says why.
+  const std::string sparse = stockctl::format_runs(
+      R"({"runs":[{},{"id":"snapshot:main.9","kind":"snapshot","status":"failed",
+      "started_at_ms":0,"error":"the store is full"}]})");
+  INFO(sparse);
+  CHECK(has_line(sparse, "-                -         -       -           -        -          -  "
+                         "-, policy -"));
+  CHECK(has_line(sparse, "snapshot:main.9  snapshot  failed  -           -        -          -  "
+                         "- -, error: the store is full"));
+  CHECK(stockctl::format_runs("[]").starts_with(
+      "stockctl: the server's answer is not a list of runs (as JSON):\n[]"));
+}
+
+TEST_CASE("stockctl reconcile show RUN prints a channel run's summary and each variance",
+          "[stockctl][tables]") {
+  const std::string out = stockctl::format_run(channel_run_sample);
+  INFO(out);
+  CHECK(out == "run        shop.1 (channel shop)\n"
+               "status     finished\n"
+               "started    2026-11-27T10:48:08Z, took 1s\n"
+               "trigger    admin, policy correct\n"
+               "checked    planned 4, read 4, skipped 0, read calls 1, read failures 0\n"
+               "variances  3 (hand_edit 1, order_not_seen 1, push_lost 1, unknown 0)\n"
+               "actions    corrected 2, held 1, alerts 0\n"
+               "\n"
+               "SKU     CLASS           ACTION     EXPECTED  LAST PUSHED  BELIEVED  CHANNEL SHOWS\n"
+               "R-EDIT  hand_edit       corrected        10           10        10             25\n"
+               "R-LOST  push_lost       corrected         7            7         7             10\n"
+               "R-SOLD  order_not_seen  held             10           10        10              "
+               "8\n");
+}
+
+TEST_CASE("stockctl reconcile show RUN prints a snapshot report's counts and deltas",
+          "[stockctl][tables]") {
+  const std::string out = stockctl::format_run(snapshot_run_sample);
+  INFO(out);
+  CHECK(out == "run        snapshot:main.3 (snapshot of main)\n"
+               "status     finished\n"
+               "started    2026-11-27T10:48:32Z, took <1s\n"
+               "snapshot   inv-1127 from erp, as of 2026-11-27T12:00:00Z\n"
+               "lines      5 (rejected 0, compared 5, unchanged 1, stale 1, refused 0, "
+               "duplicate 0, not compared 0)\n"
+               "variances  3 (shrinkage 1, missed_receipt 2)\n"
+               "units      shrinkage 3, missed receipt 6\n"
+               "\n"
+               "SKU     CLASS           ACTION   ON HAND BEFORE  COUNTED  ON HAND AFTER  DELTA\n"
+               "MISSED  missed_receipt  applied               5        9              9     +4\n"
+               "SHRINK  shrinkage       applied              10        7              7     -3\n"
+               "NEW     missed_receipt  applied               0        2              2     +2\n");
+}
+
+TEST_CASE("stockctl reconcile show RUN says when the list is cut short and survives sparse answers",
+          "[stockctl][tables]") {
+  // A large run keeps its first variances only: the table must not pass for all of them.
+  const std::string cut = stockctl::format_run(
+      R"({"id":"snapshot:main.4","kind":"snapshot","location":"main","dry_run":true,
+      "variances":3,"variances_listed":1,"error":"line 7: counted: expected an integer",
+      "variance_list":[{"sku":"A","class":"shrinkage","action":"none","delta":-1}]})");
+  INFO(cut);
+  CHECK(has_line(cut, "snapshot   - from -, as of - (dry run: nothing applied)"));
+  CHECK(has_line(cut, "error      line 7: counted: expected an integer"));
+  CHECK(has_line(cut, "listed: the first 1 of 3 variances"));
+  CHECK(has_line(cut, "A    shrinkage  none                 -        -              -     -1"));
+
+  const std::string bare = stockctl::format_run("{}");
+  INFO(bare);
+  CHECK(bare == "run        - (channel -)\n"
+                "status     -\n"
+                "started    -, took -\n"
+                "trigger    -, policy -\n"
+                "checked    planned -, read -, skipped -, read calls -, read failures -\n"
+                "variances  -\n"
+                "actions    corrected -, held -, alerts -\n"
+                "\n"
+                "no variances listed\n");
+  CHECK(stockctl::format_run("").starts_with(
+      "stockctl: the server's answer is not a run (as JSON):\n"));
+}
+
+TEST_CASE("stockctl repush and reconcile run print one line with what was queued or started",
+          "[stockctl][tables]") {
+  CHECK(stockctl::format_repush(R"({"channel":"shadow","queued":1,"lane":"bulk"})") ==
+        "queued a full re-push of channel shadow: 1 SKU on the bulk lane\n");
+  CHECK(stockctl::format_repush(R"({"channel":"wholesale","queued":130,"lane":"bulk"})") ==
+        "queued a full re-push of channel wholesale: 130 SKUs on the bulk lane\n");
+  CHECK(stockctl::format_repush("{}") ==
+        "queued a full re-push of channel -: - SKUs on the - lane\n");
+  CHECK(stockctl::format_repush("queued").starts_with(
+      "stockctl: the server's answer is not a re-push answer (as JSON):\nqueued"));
+
+  CHECK(stockctl::format_reconcile_started(
+            R"({"channel":"shop","run":"shop.1","started":true})") ==
+        "started reconciliation run shop.1 on channel shop (when it is done: stockctl reconcile "
+        "show shop.1)\n");
+  CHECK(stockctl::format_reconcile_started(
+            R"({"channel":"shop","run":"shop.2","started":false})") ==
+        "not started: reconciliation run shop.2 is already going on channel shop\n");
+  CHECK(stockctl::format_reconcile_started("{}") ==
+        "reconciliation run - on channel - (started: -)\n");
+  CHECK(stockctl::format_reconcile_started("[true]").starts_with(
+      "stockctl: the server's answer is not a reconcile answer (as JSON):\n[true]"));
 }
 
 TEST_CASE("stockctl prints durations in human units", "[stockctl][tables]") {

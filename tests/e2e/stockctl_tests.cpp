@@ -204,7 +204,8 @@ TEST_CASE("stockctl config validate and config diff exit with their codes and na
   CHECK(stockctl_offline("config diff " + good + " " + bad).exit_code == 2);
 }
 
-TEST_CASE("stockctl lists what is out of sync, re-pushes a channel and exits with its codes",
+TEST_CASE("stockctl prints tables or with --json the server's answer, re-pushes a channel and "
+          "exits with its codes",
           "[e2e][stockctl]") {
   server_options opts;
   // Channels stockd computes and never pushes: every SKU on them stays out of sync.
@@ -254,13 +255,64 @@ TEST_CASE("stockctl lists what is out of sync, re-pushes a channel and exits wit
   CHECK(listed_json.output.find("\"sku\":\"CTL-A\"") != std::string::npos);
   json_doc listed_answer(listed_json.output);
   CHECK(listed_answer["out_of_sync"].get_array().value().size() == 1);
+
+  // The ledger, dead letters and runs: tables by default, the server's JSON with --json.
+  auto events = stockctl(server, "events CTL-A");
+  CHECK(events.exit_code == 0);
+  CHECK(events.output.starts_with("SKU CTL-A\n\nSEQ  OCCURRED "));
+  CHECK(events.output.find("\n  1  2026-11-27T10:15:00.000Z  received  main        3  "
+                           "e2e-wms:r1  -\n") != std::string::npos);
+  CHECK(events.output.find('{') == std::string::npos);
+  auto events_json = stockctl(server, "events CTL-A --json --limit 1");
+  CHECK(events_json.exit_code == 0);
+  json_doc events_answer(events_json.output);
+  CHECK(events_answer["events"].get_array().value().size() == 1);
+  CHECK(events_answer["next_before"].get_uint64().value() == 1);
   auto dead = stockctl(server, "dead-letters --limit 10");
   CHECK(dead.exit_code == 0);
-  CHECK(dead.output.find("\"dead_letters\":[]") != std::string::npos);
+  CHECK(dead.output == "no dead letters\n");
+  auto dead_json = stockctl(server, "dead-letters --json --limit 10");
+  CHECK(dead_json.exit_code == 0);
+  CHECK(dead_json.output.find("\"dead_letters\":[]") != std::string::npos);
+  // A dry-run snapshot stores a report (a run of kind "snapshot") and changes nothing.
+  CHECK(stockctl(server, "reconcile show").output == "no reconciliation runs\n");
+  REQUIRE(server
+              .post("/v1/snapshots/main?source=erp&id=inv-1&as_of=2026-11-27T12:00:00Z"
+                    "&dry_run=true",
+                    "{\"sku\":\"CTL-A\",\"counted\":5}\n", "application/x-ndjson")
+              .status == 200);
+  auto runs = stockctl(server, "reconcile show --location main");
+  CHECK(runs.exit_code == 0);
+  CHECK(runs.output.starts_with("RUN              KIND      STATUS    STARTED "));
+  CHECK(runs.output.find("\nsnapshot:main.1  snapshot  finished  ") != std::string::npos);
+  CHECK(runs.output.ends_with("erp inv-1, dry run, missed_receipt 1\n"));
+  auto runs_json = stockctl(server, "reconcile show --json");
+  CHECK(runs_json.exit_code == 0);
+  json_doc runs_answer(runs_json.output);
+  CHECK(runs_answer["runs"].get_array().value().size() == 1);
+  auto run = stockctl(server, "reconcile show snapshot:main.1");
+  CHECK(run.exit_code == 0);
+  CHECK(run.output.starts_with("run        snapshot:main.1 (snapshot of main)\n"));
+  CHECK(run.output.find("\nCTL-A  missed_receipt  none                 3        5              "
+                        "5     +2\n") != std::string::npos);
+  auto run_json = stockctl(server, "--json reconcile show snapshot:main.1");
+  CHECK(run_json.exit_code == 0);
+  json_doc run_answer(run_json.output);
+  CHECK(run_answer["variance_list"].at(0)["delta"].get_int64().value() == 2);
+  CHECK(stockctl(server, "reconcile show snapshot:main.2").exit_code == 1);
+  // A channel with no connector cannot reconcile: the server's 409 as it came, exit 1.
+  auto no_run = stockctl(server, "reconcile run shadow");
+  CHECK(no_run.exit_code == 1);
+  CHECK(no_run.output.find("cannot reconcile") != std::string::npos);
 
   auto repushed = stockctl(server, "repush shadow");
   CHECK(repushed.exit_code == 0);
-  CHECK(repushed.output.find("\"queued\":1") != std::string::npos);
+  CHECK(repushed.output == "queued a full re-push of channel shadow: 1 SKU on the bulk lane\n");
+  auto repushed_json = stockctl(server, "repush --json outlet");
+  CHECK(repushed_json.exit_code == 0);
+  json_doc repush_answer(repushed_json.output);
+  CHECK(std::string_view(repush_answer["channel"].get_string().value()) == "outlet");
+  CHECK(repush_answer["queued"].get_uint64().value() == 1);
   auto unknown = stockctl(server, "repush nope");
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.output.find("unknown channel") != std::string::npos);
