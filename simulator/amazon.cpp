@@ -59,11 +59,13 @@ std::string amazon_emulator::error_body(unsigned status) const {
   return errors_json("InternalFailure", "We encountered an internal error. Please try again.");
 }
 
-void amazon_emulator::decorate(response& res) const {
+void amazon_emulator::decorate(response& res) {
   if (res.find("x-amzn-RateLimit-Limit") == res.end()) {  // the feed routes set their own
     res.set("x-amzn-RateLimit-Limit", rate_text(opts_.patch_rate));
   }
-  res.set("x-amzn-RequestId", "stocksim-" + std::to_string(submission_));
+  // One per response, as SP-API's: a throttled call or a read must not show the id of the last
+  // accepted patch (a trace would then name another call's id).
+  res.set("x-amzn-RequestId", "amzn-request-" + std::to_string(++responses_));
 }
 
 std::optional<std::int64_t> amazon_emulator::lead_time_days(std::string_view sku) {

@@ -69,7 +69,7 @@ public:
 protected:
   reply on_api(const request& req, std::optional<fault_kind> fault, time_point now) override;
   std::string error_body(unsigned status) const override;
-  void decorate(response& res) const override;
+  void decorate(response& res) override;
   std::optional<std::string> do_set_quantity(std::string_view sku, std::int64_t quantity,
                                              std::string_view location) override;
   std::optional<std::int64_t> do_quantity(std::string_view sku,
@@ -138,6 +138,7 @@ private:
   std::uint64_t gets_ = 0;
   std::uint64_t lead_time_resets_ = 0;
   std::uint64_t submission_ = 0;
+  std::uint64_t responses_ = 0;  // numbers x-amzn-RequestId
 
   connectors::token_bucket create_feed_bucket_;
   connectors::token_bucket get_feed_bucket_;

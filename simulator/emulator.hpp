@@ -99,8 +99,9 @@ protected:
   virtual bool supports(fault_kind kind) const { return kind != fault_kind::stale_cas; }
   /// The channel's own shape of a 429 / 5xx answer (the status is set by the caller).
   virtual std::string error_body(unsigned status) const = 0;
-  /// Headers every channel response carries (e.g. x-amzn-RateLimit-Limit).
-  virtual void decorate(response&) const {}
+  /// Headers every channel response carries (e.g. x-amzn-RateLimit-Limit, a request id), faults
+  /// and refusals included. Not const: a request id is counted.
+  virtual void decorate(response&) {}
   virtual std::optional<std::string> do_set_quantity(std::string_view sku, std::int64_t quantity,
                                                      std::string_view location) = 0;
   virtual std::optional<std::int64_t> do_quantity(std::string_view sku,

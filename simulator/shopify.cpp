@@ -92,6 +92,13 @@ std::string shopify_emulator::error_body(unsigned status) const {
   return out.end_object().take();
 }
 
+void shopify_emulator::decorate(response& res) {
+  // Shopify sends a request id on every answer, errors included, and asks for it in support
+  // requests; stockd's connector reads it for tracing. A counter is unique within the emulator
+  // and costs nothing (the real one is a UUID: nothing may depend on its shape).
+  res.set("X-Request-Id", "shopify-request-" + std::to_string(++responses_));
+}
+
 std::optional<std::size_t> shopify_emulator::location_index(std::string_view gid) const {
   auto it = std::find(opts_.locations.begin(), opts_.locations.end(), gid);
   if (it == opts_.locations.end()) {

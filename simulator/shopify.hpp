@@ -48,6 +48,7 @@ protected:
   reply on_api(const request& req, std::optional<fault_kind> fault, time_point now) override;
   bool supports(fault_kind) const override { return true; }
   std::string error_body(unsigned status) const override;
+  void decorate(response& res) override;
   std::optional<std::string> do_set_quantity(std::string_view sku, std::int64_t quantity,
                                              std::string_view location) override;
   std::optional<std::int64_t> do_quantity(std::string_view sku,
@@ -90,6 +91,7 @@ private:
   std::uint64_t mutations_ = 0;
   std::uint64_t stale_answers_ = 0;
   std::uint64_t replays_ = 0;
+  std::uint64_t responses_ = 0;  // numbers X-Request-Id
 };
 
 } // namespace stockd::simulator

@@ -125,6 +125,7 @@ TEST_CASE("a shopify batch is applied and the shop's bucket comes back with it",
   CHECK(r.items[1].outcome == item_outcome::applied);
   CHECK(f.on_shop("A") == 7);
   CHECK(f.on_shop("B") == 0);
+  CHECK(r.request_id.starts_with("shopify-request-"));  // the mutation's X-Request-Id (tracing)
   // A lookup (asks 252 points, costs 2 + 2 items) and a mutation (10) on a full 2,000 bucket
   // that does not refill on the emulator's stopped clock.
   REQUIRE(r.throttle);
@@ -135,6 +136,8 @@ TEST_CASE("a shopify batch is applied and the shop's bucket comes back with it",
   auto again = f.push({item("A", 6, 7)});
   REQUIRE(again.outcome == call_outcome::ok);
   CHECK(again.items[0].outcome == item_outcome::applied);
+  CHECK_FALSE(again.request_id.empty());
+  CHECK(again.request_id != r.request_id);
   REQUIRE(again.throttle);
   CHECK(again.throttle->currently_available == 2000 - 4 - 10 - 10);
 }

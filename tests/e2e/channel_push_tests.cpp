@@ -31,10 +31,7 @@ struct hook : webhook_channel {
 };
 
 std::string config_for(std::uint16_t port) {
-  return "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"wholesale\"\nconnector = "
-         "\"webhook\"\nendpoint = \"http://127.0.0.1:" +
-         std::to_string(port) +
-         "/inventory\"\ncredentials = \"env:STOCKD_E2E_HOOK_SECRET\"\nlocations = [\"main\"]\n"
+  return std::string(main_location_toml) + webhook_channel_toml("wholesale", port, secret) +
          "requests_per_second = 20\nburst = 5\nbatch_size = 50\n";
 }
 
@@ -49,7 +46,6 @@ bool channel_shows(hook& h, std::string_view sku, std::int64_t want) {
 
 TEST_CASE("stockd pushes each stock change to a webhook channel until it converges",
           "[e2e][channels][push]") {
-  ::setenv("STOCKD_E2E_HOOK_SECRET", secret, 1);
   hook h;
   server_options opts;
   opts.config_toml = config_for(h.server.port());
@@ -98,7 +94,6 @@ std::uint64_t emulator_count(hook& h, std::string_view section, std::string_view
 
 TEST_CASE("an admin re-push sends every SKU of a channel again and needs the admin scope",
           "[e2e][channels][push]") {
-  ::setenv("STOCKD_E2E_HOOK_SECRET", secret, 1);
   hook h;
   server_options opts;
   // printf %s e2e-reader-token | sha256sum
@@ -140,7 +135,6 @@ scopes = ["read"]
 TEST_CASE("a push pending at kill -9 goes again with its key after the restart, nothing confirmed "
           "is sent again, and a dead letter stays listed",
           "[e2e][channels][push][outbox]") {
-  ::setenv("STOCKD_E2E_HOOK_SECRET", secret, 1);
   hook h;
   server_options opts;
   opts.config_toml = config_for(h.server.port());
@@ -202,7 +196,6 @@ TEST_CASE("a push pending at kill -9 goes again with its key after the restart, 
 TEST_CASE("random stock changes under 20% channel faults converge once the faults stop, and the "
           "channel's own bucket never throttles stockd",
           "[e2e][channels][push][convergence]") {
-  ::setenv("STOCKD_E2E_HOOK_SECRET", secret, 1);
   hook h;
   server_options opts;
   opts.config_toml = config_for(h.server.port());
@@ -291,16 +284,11 @@ namespace {
 TEST_CASE("stockd pushes stock changes to an amazon listing through throttling and keeps its lead "
           "time",
           "[e2e][channels][push]") {
-  ::setenv("STOCKD_E2E_AMAZON_TOKEN", "Atza|stocksim", 1);
   emulated<simulator::amazon_emulator> a(simulator::amazon_options{});
   REQUIRE_FALSE(a.channel.set_quantity("AMZ-A", 0));
   server_options opts;
-  opts.config_toml = "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"amazon-us\"\n"
-                     "connector = \"amazon\"\nendpoint = \"http://127.0.0.1:" +
-                     std::to_string(a.server.port()) +
-                     "\"\ncredentials = \"env:STOCKD_E2E_AMAZON_TOKEN\"\n"
-                     "seller_id = \"A1STOCKSIM\"\nmarketplace_id = \"ATVPDKIKX0DER\"\n"
-                     "locations = [\"main\"]\n";
+  opts.config_toml =
+      std::string(main_location_toml) + amazon_channel_toml("amazon-us", a.server.port());
   server_process server(opts);
   server.start();
 
@@ -321,7 +309,6 @@ TEST_CASE("stockd pushes stock changes to an amazon listing through throttling a
 TEST_CASE("an amazon re-push goes as one JSON_LISTINGS_FEED while urgent changes go around it, "
           "and a value the feed set late is corrected",
           "[e2e][channels][push][bulk]") {
-  ::setenv("STOCKD_E2E_AMAZON_TOKEN", "Atza|stocksim", 1);
   simulator::amazon_options emulator_options;
   emulator_options.patch_rate = 50;
   emulator_options.patch_burst = 50;
@@ -333,12 +320,9 @@ TEST_CASE("an amazon re-push goes as one JSON_LISTINGS_FEED while urgent changes
     REQUIRE_FALSE(a.channel.set_quantity(name(i), 0));
   }
   server_options opts;
-  opts.config_toml = "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"amazon-us\"\n"
-                     "connector = \"amazon\"\nendpoint = \"http://127.0.0.1:" +
-                     std::to_string(a.server.port()) +
-                     "\"\ncredentials = \"env:STOCKD_E2E_AMAZON_TOKEN\"\n"
-                     "seller_id = \"A1STOCKSIM\"\nmarketplace_id = \"ATVPDKIKX0DER\"\n"
-                     "locations = [\"main\"]\nrequests_per_second = 40\nburst = 40\n";
+  opts.config_toml = std::string(main_location_toml) +
+                     amazon_channel_toml("amazon-us", a.server.port()) +
+                     "requests_per_second = 40\nburst = 40\n";
   server_process server(opts);
   server.start();
   std::vector<std::string> receipts;
@@ -391,16 +375,11 @@ TEST_CASE("an amazon re-push goes as one JSON_LISTINGS_FEED while urgent changes
 TEST_CASE("stockd pushes to a shopify channel through stale answers and errors until it "
           "converges",
           "[e2e][channels][push][shopify]") {
-  ::setenv("STOCKD_E2E_SHOPIFY_TOKEN", "shpat_stocksim", 1);
   emulated<simulator::shopify_emulator> s(simulator::shopify_options{});
   REQUIRE_FALSE(s.channel.set_quantity("SHOP-A", 0));  // the emulator has no unknown SKUs
   server_options opts;
-  opts.config_toml = "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"shop\"\n"
-                     "connector = \"shopify\"\nendpoint = \"http://127.0.0.1:" +
-                     std::to_string(s.server.port()) +
-                     "/admin/api/2026-04/graphql.json\"\ncredentials = "
-                     "\"env:STOCKD_E2E_SHOPIFY_TOKEN\"\nshopify_location = "
-                     "\"gid://shopify/Location/1\"\nlocations = [\"main\"]\n";
+  opts.config_toml =
+      std::string(main_location_toml) + shopify_channel_toml("shop", s.server.port());
   server_process server(opts);
   server.start();
 
@@ -436,7 +415,6 @@ TEST_CASE("stockd pushes to a shopify channel through stale answers and errors u
 TEST_CASE("customers buying on a shopify channel while stockd restocks it, with stale answers and "
           "errors, oversell nothing and the channel converges",
           "[e2e][channels][push][shopify][convergence]") {
-  ::setenv("STOCKD_E2E_SHOPIFY_TOKEN", "shpat_stocksim", 1);
   emulated<simulator::shopify_emulator> s(simulator::shopify_options{});
   constexpr int skus = 12;
   auto name = [](int i) { return "BUY-" + std::to_string(i); };
@@ -444,12 +422,8 @@ TEST_CASE("customers buying on a shopify channel while stockd restocks it, with 
     REQUIRE_FALSE(s.channel.set_quantity(name(i), 0));
   }
   server_options opts;
-  opts.config_toml = "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"shop\"\n"
-                     "connector = \"shopify\"\nendpoint = \"http://127.0.0.1:" +
-                     std::to_string(s.server.port()) +
-                     "/admin/api/2026-04/graphql.json\"\ncredentials = "
-                     "\"env:STOCKD_E2E_SHOPIFY_TOKEN\"\nshopify_location = "
-                     "\"gid://shopify/Location/1\"\nlocations = [\"main\"]\n"
+  opts.config_toml = std::string(main_location_toml) +
+                     shopify_channel_toml("shop", s.server.port()) +
                      // Orders arrive within a second here: a unit the shop sold that no
                      // order accounts for is held back at most 3 s (see below).
                      "unseen_hold_ms = 3000\n";

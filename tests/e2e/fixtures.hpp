@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -63,6 +64,43 @@ struct webhook_channel : emulated<simulator::webhook_emulator> {
     return o;
   }
 };
+
+// The config of a channel on one of the emulators above, in one place: its endpoint, credentials
+// and ids. Each piece ends inside its [[channels]] table, so a test appends its own keys
+// (rules, mode, rates) and then, after a blank line, further tables.
+
+/// The one location most tests sell from.
+inline constexpr std::string_view main_location_toml = "[[locations]]\nid = \"main\"\n\n";
+
+/// A shopify channel `id` selling `main` on the Shopify emulator at `port` (API 2026-04, the
+/// emulator's Location/1). Sets STOCKD_E2E_SHOPIFY_TOKEN, which it names, to the emulator's token.
+inline std::string shopify_channel_toml(std::string_view id, std::uint16_t port) {
+  ::setenv("STOCKD_E2E_SHOPIFY_TOKEN", "shpat_stocksim", 1);
+  return "[[channels]]\nid = \"" + std::string(id) +
+         "\"\nconnector = \"shopify\"\nendpoint = \"http://127.0.0.1:" + std::to_string(port) +
+         "/admin/api/2026-04/graphql.json\"\ncredentials = \"env:STOCKD_E2E_SHOPIFY_TOKEN\"\n"
+         "shopify_location = \"gid://shopify/Location/1\"\nlocations = [\"main\"]\n";
+}
+
+/// An amazon channel `id` selling `main` on the SP-API emulator at `port` (its seller and
+/// marketplace). Sets STOCKD_E2E_AMAZON_TOKEN, which it names, to the emulator's token.
+inline std::string amazon_channel_toml(std::string_view id, std::uint16_t port) {
+  ::setenv("STOCKD_E2E_AMAZON_TOKEN", "Atza|stocksim", 1);
+  return "[[channels]]\nid = \"" + std::string(id) +
+         "\"\nconnector = \"amazon\"\nendpoint = \"http://127.0.0.1:" + std::to_string(port) +
+         "\"\ncredentials = \"env:STOCKD_E2E_AMAZON_TOKEN\"\nseller_id = \"A1STOCKSIM\"\n"
+         "marketplace_id = \"ATVPDKIKX0DER\"\nlocations = [\"main\"]\n";
+}
+
+/// A webhook channel `id` selling `main` on the webhook emulator at `port` (POST and read-back
+/// GETs at /inventory), signing with `secret` through STOCKD_E2E_HOOK_SECRET, which it sets.
+inline std::string webhook_channel_toml(std::string_view id, std::uint16_t port,
+                                        std::string_view secret) {
+  ::setenv("STOCKD_E2E_HOOK_SECRET", std::string(secret).c_str(), 1);
+  return "[[channels]]\nid = \"" + std::string(id) +
+         "\"\nconnector = \"webhook\"\nendpoint = \"http://127.0.0.1:" + std::to_string(port) +
+         "/inventory\"\ncredentials = \"env:STOCKD_E2E_HOOK_SECRET\"\nlocations = [\"main\"]\n";
+}
 
 struct ctl_result {
   int exit_code = -1;

@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "simulator/amazon.hpp"
 #include "simulator/listener.hpp"
 #include "simulator/shopify.hpp"
 #include "simulator/webhook.hpp"
@@ -35,24 +36,18 @@ sha256 = "2d322c4212048209849d8ae06f985be7df342a4af41b95b46a2ef5c4f54f66af"
 scopes = ["read", "ingest"]
 )";
 
+constexpr const char* hook_secret = "e2e-hook-secret";
+constexpr std::string_view shadow_toml = "mode = \"shadow\"\nshadow_read_interval_ms = 1000\n";
+
 std::string shopify_config(std::uint16_t port, std::string_view mode) {
-  return std::string(tokens_toml) +
-         "\n[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"shop\"\n"
-         "connector = \"shopify\"\nendpoint = \"http://127.0.0.1:" +
-         std::to_string(port) +
-         "/admin/api/2026-04/graphql.json\"\ncredentials = \"env:STOCKD_E2E_SHOPIFY_TOKEN\"\n"
-         "shopify_location = \"gid://shopify/Location/1\"\nlocations = [\"main\"]\n" +
-         (mode == "shadow" ? "mode = \"shadow\"\nshadow_read_interval_ms = 1000\n" : "");
+  return std::string(tokens_toml) + "\n" + std::string(main_location_toml) +
+         shopify_channel_toml("shop", port) + std::string(mode == "shadow" ? shadow_toml : "");
 }
 
 std::string webhook_config(std::uint16_t port, std::string_view rules) {
-  return std::string(tokens_toml) +
-         "\n[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"wholesale\"\n"
-         "connector = \"webhook\"\nendpoint = \"http://127.0.0.1:" +
-         std::to_string(port) +
-         "/inventory\"\ncredentials = \"env:STOCKD_E2E_HOOK_SECRET\"\nlocations = [\"main\"]\n"
-         "requests_per_second = 50\nburst = 10\n" +
-         std::string(rules) + "\n";
+  return std::string(tokens_toml) + "\n" + std::string(main_location_toml) +
+         webhook_channel_toml("wholesale", port, hook_secret) +
+         "requests_per_second = 50\nburst = 10\n" + std::string(rules) + "\n";
 }
 
 http_response reload(const server_process& server, std::string body,
@@ -71,70 +66,94 @@ std::string str(simdjson::dom::element e) {
   return std::string(e.get_string().value());
 }
 
-} // namespace
+/// Waits up to 20 s for channel `id`'s shadow report to satisfy `predicate`.
+template <class Predicate>
+bool report_has(const server_process& server, std::string_view id, Predicate predicate) {
+  return eventually(
+      [&] {
+        json_doc doc = server.get_json("/v1/channels/" + std::string(id) + "/shadow");
+        return predicate(doc);
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(100));
+}
 
-TEST_CASE("a shopify channel in shadow mode writes nothing, reads the shop back and reports how "
-          "it differs, then goes live by a reload",
-          "[e2e][governance][shadow][shopify]") {
-  ::setenv("STOCKD_E2E_SHOPIFY_TOKEN", "shpat_stocksim", 1);
-  emulated<simulator::shopify_emulator> s(simulator::shopify_options{});
-  // What the shop shows before stockd: A and C agree with the stock below, B does not.
-  REQUIRE_FALSE(s.channel.set_quantity("SH-A", 5));
-  REQUIRE_FALSE(s.channel.set_quantity("SH-B", 3));
-  REQUIRE_FALSE(s.channel.set_quantity("SH-C", 7));
-  server_options opts;
-  opts.config_toml = shopify_config(s.server.port(), "shadow");
-  server_process server(opts);
-  server.start();
+/// What every shadow test starts from: the channel shows SH-A 5, SH-B 3 and SH-C 7 before
+/// stockd; stockd then takes in 5, 10 and 7. A and C agree, B differs by 7.
+template <class Emulator>
+void show_before_stockd(emulated<Emulator>& channel) {
+  REQUIRE_FALSE(channel.channel.set_quantity("SH-A", 5));
+  REQUIRE_FALSE(channel.channel.set_quantity("SH-B", 3));
+  REQUIRE_FALSE(channel.channel.set_quantity("SH-C", 7));
+}
+
+void receive_stock(const server_process& server) {
   post_accepted(server, {event_json("received", "r1", "SH-A", "\"qty\":5"),
                          event_json("received", "r2", "SH-B", "\"qty\":10"),
                          event_json("received", "r3", "SH-C", "\"qty\":7")});
+}
 
-  auto report_has = [&](auto predicate) {
-    return eventually(
-        [&] {
-          json_doc doc = server.get_json("/v1/channels/shop/shadow");
-          return predicate(doc);
-        },
-        std::chrono::seconds(20), std::chrono::milliseconds(100));
-  };
-  const bool compared = report_has([](json_doc& doc) {
+/// Channel `id` in shadow mode has read the three SKUs back and reports SH-B's difference; its
+/// record says why it is not pushed.
+void check_reports_difference(const server_process& server, std::string_view id) {
+  const std::string target = "/v1/channels/" + std::string(id) + "/shadow";
+  const bool compared = report_has(server, id, [](json_doc& doc) {
     auto shadow = doc["shadow"];
     return shadow["skus_compared"].get_uint64().value() == 3 &&
            shadow["skus_equal"].get_uint64().value() == 2;
   });
-  INFO(server.get("/v1/channels/shop/shadow").body);
+  INFO(server.get(target).body);
   REQUIRE(compared);
-  {
-    json_doc doc = server.get_json("/v1/channels/shop/shadow");
-    CHECK(str(doc["mode"]) == "shadow");
-    auto shadow = doc["shadow"];
-    CHECK(shadow["share_equal"].get_double().value() == Approx(2.0 / 3.0));
-    CHECK(shadow["differences_open"].get_uint64().value() == 1);
-    auto largest = shadow["largest_differences"].at(0);
-    CHECK(str(largest["sku"]) == "SH-B");
-    CHECK(largest["would_push"].get_int64().value() == 10);
-    CHECK(largest["channel_shows"].get_int64().value() == 3);
-    CHECK(largest["difference"].get_int64().value() == 7);
-    CHECK(shadow["reads"].get_uint64().value() >= 1);
-  }
-  // Zero writes: the shop never saw a mutation, and shows what it showed.
-  CHECK(s.stat("rate_limit", "mutations") == 0);
-  CHECK(s.stat("", "items") == 0);
-  CHECK(s.channel.quantity("SH-B") == std::optional<std::int64_t>{3});
-  // The SKU's record says why it is not pushed.
+  json_doc doc = server.get_json(target);
+  CHECK(str(doc["mode"]) == "shadow");
+  auto shadow = doc["shadow"];
+  CHECK(shadow["share_equal"].get_double().value() == Approx(2.0 / 3.0));
+  CHECK(shadow["differences_open"].get_uint64().value() == 1);
+  auto largest = shadow["largest_differences"].at(0);
+  CHECK(str(largest["sku"]) == "SH-B");
+  CHECK(largest["would_push"].get_int64().value() == 10);
+  CHECK(largest["channel_shows"].get_int64().value() == 3);
+  CHECK(largest["difference"].get_int64().value() == 7);
+  CHECK(shadow["reads"].get_uint64().value() >= 1);
+  CHECK(shadow["read_failures"].get_uint64().value() == 0);
   json_doc sku = server.get_json("/v1/skus/SH-B");
-  CHECK(sku["channels"]["shop"]["expected"].get_int64().value() == 10);
-  CHECK(str(sku["channels"]["shop"]["reason"]) == "shadow_mode");
+  CHECK(sku["channels"][id]["expected"].get_int64().value() == 10);
+  CHECK(str(sku["channels"][id]["reason"]) == "shadow_mode");
+}
 
-  // Someone fixes the shop by hand: the difference ends, and how long it lasted is reported.
-  REQUIRE_FALSE(s.channel.set_quantity("SH-B", 10));
-  CHECK(report_has([](json_doc& doc) {
+/// Someone fixes SH-B on the channel by hand: the difference ends, and how long it lasted is
+/// reported.
+template <class Emulator>
+void check_difference_ends(const server_process& server, std::string_view id,
+                           emulated<Emulator>& channel) {
+  REQUIRE_FALSE(channel.channel.set_quantity("SH-B", 10));
+  CHECK(report_has(server, id, [](json_doc& doc) {
     auto shadow = doc["shadow"];
     return shadow["differences_open"].get_uint64().value() == 0 &&
            shadow["ended_differences"]["count"].get_uint64().value() == 1 &&
            shadow["ended_differences"]["longest_ms"].get_int64().value() > 0;
   }));
+}
+
+} // namespace
+
+TEST_CASE("a shopify channel in shadow mode writes nothing, reads the shop back and reports how "
+          "it differs, then goes live by a reload",
+          "[e2e][governance][shadow][shopify]") {
+  emulated<simulator::shopify_emulator> s(simulator::shopify_options{});
+  show_before_stockd(s);
+  server_options opts;
+  opts.config_toml = shopify_config(s.server.port(), "shadow");
+  server_process server(opts);
+  server.start();
+  receive_stock(server);
+
+  check_reports_difference(server, "shop");
+  // Zero writes: the shop never saw a mutation, and shows what it showed.
+  CHECK(s.stat("rate_limit", "mutations") == 0);
+  CHECK(s.stat("", "items") == 0);
+  CHECK(s.channel.quantity("SH-B") == std::optional<std::int64_t>{3});
+
+  check_difference_ends(server, "shop", s);
   json_doc status = server.get_json("/v1/status");
   auto channel = status["channels"].at(0);
   CHECK(str(channel["mode"]) == "shadow");
@@ -161,12 +180,98 @@ TEST_CASE("a shopify channel in shadow mode writes nothing, reads the shop back 
   CHECK(after["shadow"]["skus_compared"].get_uint64().value() == 3);  // the report is kept
 }
 
+TEST_CASE("an amazon channel in shadow mode patches nothing, reads each listing back and "
+          "reports how it differs",
+          "[e2e][governance][shadow][amazon]") {
+  emulated<simulator::amazon_emulator> a(simulator::amazon_options{});
+  show_before_stockd(a);
+  server_options opts;
+  opts.config_toml = std::string(tokens_toml) + "\n" + std::string(main_location_toml) +
+                     amazon_channel_toml("amazon-us", a.server.port()) + std::string(shadow_toml);
+  server_process server(opts);
+  server.start();
+  receive_stock(server);
+
+  check_reports_difference(server, "amazon-us");
+  // Zero writes: no patchListingsItem, no feed; only getListingsItem, one SKU a call.
+  INFO(a.channel.stats_json());
+  CHECK(a.stat("rate_limit", "patches_accepted") == 0);
+  CHECK(a.stat("rate_limit", "patches_invalid") == 0);
+  CHECK(a.stat("", "items") == 0);
+  json_doc stats(a.channel.stats_json());
+  CHECK(stats["rate_limit"]["feeds"]["submitted"].get_uint64().value() == 0);
+  CHECK(a.stat("rate_limit", "gets") >= 3);
+  CHECK(a.channel.quantity("SH-B") == std::optional<std::int64_t>{3});
+
+  check_difference_ends(server, "amazon-us", a);
+  CHECK(a.stat("rate_limit", "patches_accepted") == 0);
+  CHECK(server.get_json("/v1/status")["channels"].at(0)["calls"].get_uint64().value() == 0);
+}
+
+TEST_CASE("a webhook channel in shadow mode posts nothing, reads back through its endpoint and "
+          "reports how it differs",
+          "[e2e][governance][shadow][webhook]") {
+  webhook_channel h(hook_secret);
+  show_before_stockd(h);
+  server_options opts;
+  opts.config_toml = webhook_config(h.server.port(), shadow_toml);
+  server_process server(opts);
+  server.start();
+  receive_stock(server);
+
+  check_reports_difference(server, "wholesale");
+  // Zero writes: no batch reached the receiver; the reads were signed and accepted.
+  INFO(h.channel.stats_json());
+  CHECK(h.stat("", "items") == 0);
+  CHECK(h.stat("rate_limit", "items_applied") == 0);
+  CHECK(h.stat("rate_limit", "items_rejected") == 0);
+  CHECK(h.stat("rate_limit", "bad_signatures") == 0);
+  CHECK(h.channel.quantity("SH-B") == std::optional<std::int64_t>{3});
+
+  check_difference_ends(server, "wholesale", h);
+  CHECK(h.stat("", "items") == 0);
+  CHECK(server.get_json("/v1/status")["channels"].at(0)["calls"].get_uint64().value() == 0);
+}
+
+TEST_CASE("a webhook channel in shadow mode whose receiver answers no reads writes nothing and "
+          "reports every read failed with nothing compared",
+          "[e2e][governance][shadow][webhook]") {
+  webhook_channel h(hook_secret);
+  show_before_stockd(h);
+  // The receiver takes POSTs at /inventory only: a GET of /push-only is 404, as from a receiver
+  // that never implemented the read half of the contract.
+  std::string config = webhook_config(h.server.port(), shadow_toml);
+  config.replace(config.find("/inventory"), 10, "/push-only");
+  server_options opts;
+  opts.config_toml = config;
+  server_process server(opts);
+  server.start();  // not refused: the config cannot know whether the receiver answers reads
+  receive_stock(server);
+
+  const bool failing = report_has(server, "wholesale", [](json_doc& doc) {
+    return doc["shadow"]["read_failures"].get_uint64().value() >= 2;
+  });
+  INFO(server.get("/v1/channels/wholesale/shadow").body);
+  REQUIRE(failing);
+  json_doc doc = server.get_json("/v1/channels/wholesale/shadow");
+  auto shadow = doc["shadow"];
+  // Every read failed (the failed SKUs are asked again after a pause), so nothing was compared
+  // and no round with a SKU in it finished (the one round counted ran at start-up, before any
+  // stock, with nothing to read): the report says so rather than any agreement.
+  CHECK(shadow["read_failures"].get_uint64().value() == shadow["reads"].get_uint64().value());
+  CHECK(shadow["skus_compared"].get_uint64().value() == 0);
+  CHECK(shadow["differences_open"].get_uint64().value() == 0);
+  CHECK(shadow["rounds"].get_uint64().value() <= 1);
+  CHECK(h.stat("responses", "4xx") >= 2);
+  CHECK(h.stat("", "items") == 0);
+  CHECK(h.channel.quantity("SH-B") == std::optional<std::int64_t>{3});
+}
+
 TEST_CASE("a reload that changes a rule pushes again exactly the SKUs whose quantity changed and "
           "is recorded as a version with the token's name",
           "[e2e][governance][reload]") {
-  ::setenv("STOCKD_E2E_HOOK_SECRET", "e2e-hook-secret", 1);
   simulator::webhook_options hook_opts;
-  hook_opts.secret = "e2e-hook-secret";
+  hook_opts.secret = hook_secret;
   hook_opts.unknown_sku_creates = true;
   hook_opts.rate = 100;
   hook_opts.burst = 100;
@@ -231,9 +336,8 @@ TEST_CASE("a reload that changes a rule pushes again exactly the SKUs whose quan
 TEST_CASE("a reload is validated whole: a bad file, a key that needs a restart or a token "
           "without the admin scope changes nothing",
           "[e2e][governance][reload]") {
-  ::setenv("STOCKD_E2E_HOOK_SECRET", "e2e-hook-secret", 1);
   simulator::webhook_options hook_opts;
-  hook_opts.secret = "e2e-hook-secret";
+  hook_opts.secret = hook_secret;
   hook_opts.unknown_sku_creates = true;
   emulated<simulator::webhook_emulator> h(hook_opts);
   server_options opts;
@@ -288,9 +392,8 @@ TEST_CASE("a reload is validated whole: a bad file, a key that needs a restart o
 
 TEST_CASE("a reload adds a location and a channel without a restart, and removes the channel",
           "[e2e][governance][reload]") {
-  ::setenv("STOCKD_E2E_HOOK_SECRET", "e2e-hook-secret", 1);
   simulator::webhook_options hook_opts;
-  hook_opts.secret = "e2e-hook-secret";
+  hook_opts.secret = hook_secret;
   hook_opts.unknown_sku_creates = true;
   emulated<simulator::webhook_emulator> h(hook_opts);
   server_options opts;

@@ -33,13 +33,9 @@ struct shop : emulated<simulator::shopify_emulator> {
 };
 
 std::string config_for(std::uint16_t port, std::string_view policy, int cycle_s) {
-  return "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"shop\"\n"
-         "connector = \"shopify\"\nendpoint = \"http://127.0.0.1:" +
-         std::to_string(port) +
-         "/admin/api/2026-04/graphql.json\"\ncredentials = "
-         "\"env:STOCKD_E2E_SHOPIFY_TOKEN\"\nshopify_location = "
-         "\"gid://shopify/Location/1\"\nlocations = [\"main\"]\nreconcile_policy = \"" +
-         std::string(policy) + "\"\nreconcile_cycle_s = " + std::to_string(cycle_s) +
+  return std::string(main_location_toml) + shopify_channel_toml("shop", port) +
+         "reconcile_policy = \"" + std::string(policy) +
+         "\"\nreconcile_cycle_s = " + std::to_string(cycle_s) +
          "\n\n[[tokens]]\nname = \"reader\"\n"
          // printf %s e2e-reader-token | sha256sum
          "sha256 = \"2d322c4212048209849d8ae06f985be7df342a4af41b95b46a2ef5c4f54f66af\"\n"
@@ -48,23 +44,15 @@ std::string config_for(std::uint16_t port, std::string_view policy, int cycle_s)
 
 /// The same channel, `shop`, on Amazon's SP-API (getListingsItem reads, one SKU a call).
 std::string amazon_config(std::uint16_t port, std::string_view policy) {
-  return "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"shop\"\n"
-         "connector = \"amazon\"\nendpoint = \"http://127.0.0.1:" +
-         std::to_string(port) +
-         "\"\ncredentials = \"env:STOCKD_E2E_AMAZON_TOKEN\"\n"
-         "seller_id = \"A1STOCKSIM\"\nmarketplace_id = \"ATVPDKIKX0DER\"\n"
-         "locations = [\"main\"]\nreconcile_policy = \"" +
-         std::string(policy) + "\"\n";
+  return std::string(main_location_toml) + amazon_channel_toml("shop", port) +
+         "reconcile_policy = \"" + std::string(policy) + "\"\n";
 }
 
 /// The same channel, `shop`, as a signed webhook (reads: GET <endpoint>?skus=...).
 std::string webhook_config(std::uint16_t port, std::string_view policy) {
-  return "[[locations]]\nid = \"main\"\n\n[[channels]]\nid = \"shop\"\n"
-         "connector = \"webhook\"\nendpoint = \"http://127.0.0.1:" +
-         std::to_string(port) +
-         "/inventory\"\ncredentials = \"env:STOCKD_E2E_HOOK_SECRET\"\nlocations = [\"main\"]\n"
-         "requests_per_second = 50\nburst = 10\nreconcile_policy = \"" +
-         std::string(policy) + "\"\n";
+  return std::string(main_location_toml) + webhook_channel_toml("shop", port, "e2e-hook-secret") +
+         "requests_per_second = 50\nburst = 10\nreconcile_policy = \"" + std::string(policy) +
+         "\"\n";
 }
 
 bool in_sync(const server_process& server, std::string_view sku, std::int64_t last_pushed) {
@@ -203,7 +191,6 @@ void correct_drift(emulated<Emulator>& s, const server_process& server) {
 TEST_CASE("a reconciliation run under the correct policy classifies a hand edit, a lost push and "
           "an unseen order, fixes the first two and holds the third back",
           "[e2e][reconcile][shopify]") {
-  ::setenv("STOCKD_E2E_SHOPIFY_TOKEN", "shpat_stocksim", 1);
   shop s;
   server_options opts;
   opts.config_toml = config_for(s.server.port(), "correct", 0);
@@ -258,7 +245,6 @@ TEST_CASE("a reconciliation run under the correct policy classifies a hand edit,
 TEST_CASE("scheduled reconciliation under the alert policy detects drift within its cycle, "
           "alerts and leaves the channel as it is",
           "[e2e][reconcile][shopify]") {
-  ::setenv("STOCKD_E2E_SHOPIFY_TOKEN", "shpat_stocksim", 1);
   shop s;
   server_options opts;
   opts.config_toml = config_for(s.server.port(), "alert", 1);
@@ -294,7 +280,6 @@ TEST_CASE("scheduled reconciliation under the alert policy detects drift within 
 
 TEST_CASE("the reconciliation endpoints check the scope, the channel and the run id",
           "[e2e][reconcile]") {
-  ::setenv("STOCKD_E2E_SHOPIFY_TOKEN", "shpat_stocksim", 1);
   shop s;
   server_options opts;
   opts.config_toml = config_for(s.server.port(), "report", 0);
@@ -342,7 +327,6 @@ TEST_CASE("the reconciliation endpoints check the scope, the channel and the run
 TEST_CASE("a reconciliation run against amazon reads each listing back, classifies the drift "
           "and corrects it",
           "[e2e][reconcile][amazon]") {
-  ::setenv("STOCKD_E2E_AMAZON_TOKEN", "Atza|stocksim", 1);
   emulated<simulator::amazon_emulator> a(simulator::amazon_options{});
   server_options opts;
   opts.config_toml = amazon_config(a.server.port(), "correct");
@@ -357,7 +341,6 @@ TEST_CASE("a reconciliation run against amazon reads each listing back, classifi
 TEST_CASE("a reconciliation run against a webhook channel reads through its read endpoint, "
           "classifies the drift and corrects it",
           "[e2e][reconcile][webhook]") {
-  ::setenv("STOCKD_E2E_HOOK_SECRET", "e2e-hook-secret", 1);
   webhook_channel w("e2e-hook-secret");
   server_options opts;
   opts.config_toml = webhook_config(w.server.port(), "correct");
@@ -368,7 +351,6 @@ TEST_CASE("a reconciliation run against a webhook channel reads through its read
 
 TEST_CASE("under the report policy a webhook channel's drift is recorded and left as it is",
           "[e2e][reconcile][webhook]") {
-  ::setenv("STOCKD_E2E_HOOK_SECRET", "e2e-hook-secret", 1);
   webhook_channel w("e2e-hook-secret");
   server_options opts;
   opts.config_toml = webhook_config(w.server.port(), "report");

@@ -2,6 +2,7 @@
 // reference/channels.md.
 #include <catch2/catch.hpp>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -254,6 +255,32 @@ TEST_CASE("shopify refuses more than 250 quantities in one input", "[simulator][
   CHECK(stats["items_per_call_max"].get_uint64().value() == 250);
 }
 
+TEST_CASE("shopify answers every request with its own X-Request-Id, errors and faults included",
+          "[simulator][shopify]") {
+  running<shopify_emulator> shop(shopify_options{});
+  REQUIRE_FALSE(shop.channel.set_quantity("A", 5));
+  std::set<std::string> ids;
+  auto id_of = [&](const client_response& res) {
+    const std::string id = res.header("X-Request-Id");
+    CHECK_FALSE(id.empty());
+    ids.insert(id);
+    return id;
+  };
+  CHECK(id_of(shop.send(shopify_post(set_body({{1, 7, "5"}}, "k1")))).starts_with("shopify-"));
+  id_of(shop.send(shopify_post(std::string(R"({"query":")") + read_query +
+                               R"(","variables":{"first":2,"after":null}})")));
+  auto wrong_token = shopify_post(set_body({{1, 8, "7"}}, "k2"));
+  wrong_token.headers = {{"X-Shopify-Access-Token", "nope"}};
+  auto refused = shop.send(wrong_token);
+  CHECK(refused.status == 401);
+  id_of(refused);
+  REQUIRE_FALSE(shop.channel.set_faults("5xx=next:1"));
+  auto failed = shop.send(shopify_post(set_body({{1, 8, "7"}}, "k3")));
+  CHECK(failed.status >= 500);
+  id_of(failed);
+  CHECK(ids.size() == 4);
+}
+
 TEST_CASE("shopify names the unknown item or location in userErrors and checks the request",
           "[simulator][shopify]") {
   shopify_options opts;
@@ -364,6 +391,22 @@ TEST_CASE("amazon answers 429 QuotaExceeded after a burst of 5 and refills at 5 
   json stats(amazon.channel.stats_json());
   CHECK(stats["throttled"].get_uint64().value() == 3);
   CHECK(stats["responses"]["429"].get_uint64().value() == 3);
+}
+
+TEST_CASE("amazon answers every call with its own x-amzn-RequestId, a throttled one included",
+          "[simulator][amazon]") {
+  running<amazon_emulator> amazon(amazon_options{});
+  REQUIRE_FALSE(amazon.channel.set_quantity("SKU-1", 5));
+  std::set<std::string> ids;
+  for (int i = 0; i < 6; ++i) {  // the 6th is past the burst of 5
+    auto res = amazon.send(amazon_patch("SKU-1", i));
+    CHECK(res.status == (i < 5 ? 200U : 429U));
+    ids.insert(res.header("x-amzn-RequestId"));
+  }
+  ids.insert(amazon.send(amazon_get("SKU-1")).header("x-amzn-RequestId"));
+  ids.insert(amazon.send(amazon_get("SKU-1")).header("x-amzn-RequestId"));
+  CHECK(ids.size() == 8);
+  CHECK(ids.count("") == 0);
 }
 
 namespace {
