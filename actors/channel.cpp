@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
+#include <unordered_set>
 
 #include <caf/send.hpp>
 
@@ -973,9 +974,21 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         }
         if (result.ok && st.shadow) {
           // Compared, never believed: the sync keeps what stockd would push, untouched.
-          for (const auto& [sku, qty] : result.quantities) {
+          std::unordered_set<engine::sku_id> listed;
+          listed.reserve(result.quantities.size());
+          auto target_of = [&st](const engine::sku_id& sku) {
             const connectors::sku_sync* r = st.sync->find(sku);
-            st.report->compared(sku, r != nullptr ? r->target() : 0, qty, now);
+            return r != nullptr ? r->target() : 0;
+          };
+          for (const auto& [sku, qty] : result.quantities) {
+            st.report->compared(sku, target_of(sku), qty, now);
+            listed.insert(sku);
+          }
+          // Asked and not listed (no listing, no inventory item): going live would push these.
+          for (const auto& sku : st.reading) {
+            if (listed.count(sku) == 0) {
+              st.report->missing(sku, target_of(sku), now);
+            }
           }
           st.reading.clear();
         } else if (result.ok) {

@@ -28,11 +28,20 @@ void shadow_report::close(record& r, sync_time now) {
 
 void shadow_report::compared(const engine::sku_id& sku, std::int64_t expected, std::int64_t shows,
                              sync_time now) {
+  seen(sku, expected, shows, now);
+}
+
+void shadow_report::missing(const engine::sku_id& sku, std::int64_t expected, sync_time now) {
+  seen(sku, expected, std::nullopt, now);
+}
+
+void shadow_report::seen(const engine::sku_id& sku, std::int64_t expected,
+                         std::optional<std::int64_t> shows, sync_time now) {
   ++comparisons_;
   record& r = records_[sku];
   r.expected = expected;
   r.channel = shows;
-  if (expected == shows) {
+  if (shows == expected) {
     close(r, now);
   } else if (!r.differs_since) {
     r.differs_since = now;
@@ -71,17 +80,20 @@ shadow_report::summary shadow_report::report(sync_time now) const {
       ++s.equal;
       continue;
     }
+    s.missing += r.channel ? 0 : 1;
     const std::int64_t age = ms_between(*r.differs_since, now);
     s.oldest_open_ms = std::max(s.oldest_open_ms, age);
     open.push_back({sku, r.expected, r.channel, age});
   }
   s.open = open.size();
-  s.share_equal =
-      s.compared == 0 ? 1.0 : static_cast<double>(s.equal) / static_cast<double>(s.compared);
-  // The largest first; ties by SKU so the list is stable from one report to the next.
+  if (s.compared > 0) {
+    s.share_equal = static_cast<double>(s.equal) / static_cast<double>(s.compared);
+  }
+  // The largest first (a SKU not listed as if it showed 0); ties by SKU so the list is stable
+  // from one report to the next.
   auto larger = [](const difference& a, const difference& b) {
-    const auto ga = gap(a.expected, a.channel);
-    const auto gb = gap(b.expected, b.channel);
+    const auto ga = gap(a.expected, a.channel.value_or(0));
+    const auto gb = gap(b.expected, b.channel.value_or(0));
     return ga != gb ? ga > gb : a.sku.str() < b.sku.str();
   };
   const std::size_t keep = std::min(open.size(), largest_max);

@@ -90,14 +90,26 @@ void write_shadow(json_writer& w, const actors::channel_status& c) {
   w.begin_object();
   w.field("skus_compared", static_cast<std::uint64_t>(s.compared));
   w.field("skus_equal", static_cast<std::uint64_t>(s.equal));
-  w.field("share_equal", s.share_equal);
+  w.field("skus_missing", static_cast<std::uint64_t>(s.missing));
+  w.key("share_equal");
+  if (s.share_equal) {
+    w.value(*s.share_equal);
+  } else {
+    w.null();
+  }
   w.field("differences_open", static_cast<std::uint64_t>(s.open));
   w.field("oldest_open_ms", s.oldest_open_ms);
   w.key("largest_differences").begin_array();
   for (const auto& d : s.largest) {
     w.begin_object();
-    w.field("sku", d.sku.str()).field("would_push", d.expected).field("channel_shows", d.channel);
-    w.field("difference", d.expected - d.channel).field("age_ms", d.age_ms);
+    w.field("sku", d.sku.str()).field("would_push", d.expected);
+    if (d.channel) {  // a SKU the channel does not list: null, and no difference to subtract
+      w.field("channel_shows", *d.channel).field("difference", d.expected - *d.channel);
+    } else {
+      w.key("channel_shows").null();
+      w.key("difference").null();
+    }
+    w.field("age_ms", d.age_ms);
     w.end_object();
   }
   w.end_array();

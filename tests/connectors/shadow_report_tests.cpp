@@ -12,11 +12,11 @@ sync_time at_ms(std::int64_t ms) {
 }
 } // namespace
 
-TEST_CASE("shadow_report with nothing compared says everything agrees", "[connectors][shadow]") {
+TEST_CASE("shadow_report with nothing compared claims no agreement", "[connectors][shadow]") {
   shadow_report r;
   auto s = r.report(at_ms(5));
   CHECK(s.compared == 0);
-  CHECK(s.share_equal == 1.0);
+  CHECK_FALSE(s.share_equal.has_value());  // not 1: every read may have failed
   CHECK(s.largest.empty());
   CHECK_FALSE(s.last_round_age_ms.has_value());
 }
@@ -81,4 +81,28 @@ TEST_CASE("shadow_report lists at most ten differences", "[connectors][shadow]")
   REQUIRE(s.largest.size() == shadow_report::largest_max);
   CHECK(s.largest[0].sku.str() == "S24");
   CHECK(s.largest[9].sku.str() == "S15");
+}
+
+TEST_CASE("shadow_report counts a SKU the channel does not list as a difference until it is listed",
+          "[connectors][shadow]") {
+  shadow_report r;
+  r.compared(sku_id("A"), 5, 5, at_ms(0));
+  r.missing(sku_id("B"), 7, at_ms(0));
+  r.missing(sku_id("Z"), 0, at_ms(0));  // stockd would push 0, and the channel lacks it still
+  auto s = r.report(at_ms(2'000));
+  CHECK(s.compared == 3);
+  CHECK(s.equal == 1);
+  CHECK(s.missing == 2);
+  REQUIRE(s.share_equal.has_value());
+  CHECK(*s.share_equal == Approx(1.0 / 3.0));
+  REQUIRE(s.largest.size() == 2);
+  CHECK(s.largest[0].sku.str() == "B");  // 7 apart, as if it showed 0
+  CHECK_FALSE(s.largest[0].channel.has_value());
+  CHECK(s.largest[0].age_ms == 2'000);
+  // Listed at last: the episode ends when the value agrees.
+  r.compared(sku_id("B"), 7, 7, at_ms(3'000));
+  s = r.report(at_ms(3'000));
+  CHECK(s.missing == 1);
+  CHECK(s.episodes_closed == 1);
+  CHECK(s.longest_closed_ms == 3'000);
 }

@@ -206,6 +206,25 @@ TEST_CASE("an amazon channel in shadow mode patches nothing, reads each listing 
   check_difference_ends(server, "amazon-us", a);
   CHECK(a.stat("rate_limit", "patches_accepted") == 0);
   CHECK(server.get_json("/v1/status")["channels"].at(0)["calls"].get_uint64().value() == 0);
+
+  // A SKU stockd has and the seller has no listing for (getListingsItem 404): going live would
+  // push it, so it is a difference of its own kind, not left out of the report.
+  post_accepted(server, {event_json("received", "r4", "SH-D", "\"qty\":4")});
+  const bool missing = report_has(server, "amazon-us", [](json_doc& doc) {
+    return doc["shadow"]["skus_missing"].get_uint64().value() == 1;
+  });
+  INFO(server.get("/v1/channels/amazon-us/shadow").body);
+  REQUIRE(missing);
+  json_doc doc = server.get_json("/v1/channels/amazon-us/shadow");
+  auto shadow = doc["shadow"];
+  CHECK(shadow["skus_compared"].get_uint64().value() == 4);
+  CHECK(shadow["share_equal"].get_double().value() == Approx(3.0 / 4.0));
+  auto largest = shadow["largest_differences"].at(0);
+  CHECK(str(largest["sku"]) == "SH-D");
+  CHECK(largest["would_push"].get_int64().value() == 4);
+  CHECK(largest["channel_shows"].is_null());
+  CHECK(largest["difference"].is_null());
+  CHECK(a.stat("rate_limit", "patches_accepted") == 0);
 }
 
 TEST_CASE("a webhook channel in shadow mode posts nothing, reads back through its endpoint and "
@@ -260,6 +279,7 @@ TEST_CASE("a webhook channel in shadow mode whose receiver answers no reads writ
   // stock, with nothing to read): the report says so rather than any agreement.
   CHECK(shadow["read_failures"].get_uint64().value() == shadow["reads"].get_uint64().value());
   CHECK(shadow["skus_compared"].get_uint64().value() == 0);
+  CHECK(shadow["share_equal"].is_null());  // no agreement claimed: nothing was compared
   CHECK(shadow["differences_open"].get_uint64().value() == 0);
   CHECK(shadow["rounds"].get_uint64().value() <= 1);
   CHECK(h.stat("responses", "4xx") >= 2);
