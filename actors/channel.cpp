@@ -246,16 +246,16 @@ void start_reads(self_pointer self, sync_time now) {
   if (h.read_in_flight || h.pending_reads.empty()) {
     return;
   }
-  const auto wait = h.limiter->wait(connectors::call_kind::read, now);
+  // At most a batch's worth per call (a read names its SKUs in the request); the rest wait for
+  // the next call. A read costs by the SKUs it names (Shopify).
+  const std::size_t n = std::min(h.pending_reads.size(), h.setup.client->batch_max());
+  const auto wait = h.limiter->wait(connectors::call_kind::read, now, n);
   if (wait != sync_time::duration::zero()) {
     schedule(self, now + wait, now);
     return;
   }
-  h.limiter->try_take(connectors::call_kind::read, now);
+  h.limiter->try_take(connectors::call_kind::read, now, n);
   h.read_in_flight = true;
-  // At most a batch's worth per call (a read names its SKUs in the request); the rest wait for
-  // the next call.
-  const std::size_t n = std::min(h.pending_reads.size(), h.setup.client->batch_max());
   h.reading.assign(std::make_move_iterator(h.pending_reads.begin()),
                    std::make_move_iterator(h.pending_reads.begin() +
                                            static_cast<std::ptrdiff_t>(n)));
@@ -466,7 +466,9 @@ void sweep(self_pointer self, sync_time now) {
       schedule(self, s.page_due(), now);
       return;
     }
-    const auto wait = h.limiter->wait(connectors::call_kind::read, now);
+    // A page names at most a batch's worth of SKUs: charged as a full one.
+    const std::size_t page_max = h.setup.client->batch_max();
+    const auto wait = h.limiter->wait(connectors::call_kind::read, now, page_max);
     connectors::sweep_gate gate;
     gate.read_in_flight = h.read_in_flight;
     gate.repair_reads_pending = h.pending_reads.size();
@@ -485,7 +487,7 @@ void sweep(self_pointer self, sync_time now) {
     if (page.empty()) {
       continue;  // every SKU of it was busy: the next page, or the end
     }
-    h.limiter->try_take(connectors::call_kind::read, now);
+    h.limiter->try_take(connectors::call_kind::read, now, page_max);
     h.read_in_flight = true;
     h.sweep_reading = true;
     auto handle = caf::actor_cast<channel_actor>(self);

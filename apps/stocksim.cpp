@@ -110,7 +110,7 @@ shopify:
   --access-token T       X-Shopify-Access-Token (default shpat_stocksim)
   --bucket-max N         cost bucket size (default 2000)
   --restore-rate N       points restored per second (default 100)
-  --sku-search on|off    honour the read-back's sku:"..." query, as Shopify does (default off)
+  --sku-search on|off    honour the read-back's sku:"..." query, as Shopify does (default on)
   --locations GID,GID    location GIDs (default gid://shopify/Location/1)
   --strict-from VERSION  API version from which changeFromQuantity and @idempotent are required
                          (default 2026-04)

@@ -30,7 +30,9 @@ std::string_view to_string(channel_mode mode) noexcept {
 
 call_limiter limiter_for(const channel_options& options, limiter_time now) {
   if (options.connector == connector_kind::shopify) {
-    return call_limiter(cost_bucket(throttle_status{}, now), shopify_push_cost, shopify_read_cost);
+    return call_limiter(cost_bucket(throttle_status{}, now), shopify_push_cost,
+                        shopify_read_cost_base, shopify_read_cost_per_sku,
+                        shopify_read_cost_max);
   }
   return call_limiter(token_bucket(options.requests_per_second * token_pace,
                                    static_cast<double>(options.burst), now));

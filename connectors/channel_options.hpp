@@ -83,9 +83,15 @@ struct channel_options {
 
 /// Shopify's bucket as stockd assumes it until the first answer reports the real one (the
 /// older guides' 1,000 points at 50/s: the smallest plan's, so a first burst cannot overdraw).
-/// A mutation costs about 10 points; a read asks for a page of 250 (2 + 250 points).
+/// A mutation costs about 10 points; a read of n SKUs asks for a page of n + 10 inventory items
+/// (`first`, shopify_items_body; at most 250): 2 + 10 + n points. Asking for a page of 250 whatever was read
+/// made a read of one SKU wait for 252 points: 2.5 s of a drained bucket at 100 points/s, while
+/// a flash sale went on (stocksim flash_sale --hot-stock 150: the shop at 110 for 3 s while
+/// stockd expected 0).
 inline constexpr double shopify_push_cost = 10;
-inline constexpr double shopify_read_cost = 252;
+inline constexpr double shopify_read_cost_base = 12;
+inline constexpr double shopify_read_cost_per_sku = 1;
+inline constexpr double shopify_read_cost_max = 252;
 
 /// A token-bucket channel is paced at this share of its rate. The API's bucket runs at the same
 /// rate, so at 100 % both sit near empty and any jitter in transit (two calls arriving closer

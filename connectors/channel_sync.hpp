@@ -105,7 +105,7 @@ struct sku_sync {
   /// the channel took its value at some moment from `observed_from` (the read sent) to
   /// `observed_at` (answered). A sale made before it is in that value, whether or not its order
   /// had arrived: its order must not lower the shadow again; one made after it must; one too
-  /// close to tell is read again (own_order_seen). A confirmed compare-and-set push keeps them
+  /// close to tell keeps the shadow high and is checked later (own_order_seen, verify_read). A confirmed compare-and-set push keeps them
   /// (the push changed the value, not which sales the base counted). Memory only.
   std::optional<sync_time> observed_from;
   std::optional<sync_time> observed_at;
@@ -113,6 +113,11 @@ struct sku_sync {
   /// them and the read asked since may show them gone. Up to this much of a lower value read is
   /// explained by them, not by a sale stockd has not seen (`unseen`). Memory only.
   std::int64_t sold_near_read = 0;
+  /// Such a sale was seen: once nothing is left to push (the shadow equals the target, which a
+  /// too-high shadow may fake), read the channel once to check. Until then pushes go on: a
+  /// compare-and-set push from the high shadow either applies (the shadow was right) or is
+  /// refused as stale (which reads). Memory only.
+  bool verify_read = false;
   std::optional<sync_time> out_of_sync_since;
   std::string reason;                        // "" when in sync; see reason_* below
   bool parked = false;                       // dead-lettered: not retried until expected changes
@@ -342,6 +347,7 @@ private:
   std::deque<split_group> splits_;  // halves of refused batches, sent before anything else
   std::deque<pinned_batch> pinned_;  // sent again verbatim, before anything else
   std::vector<engine::sku_id> reads_;
+  std::vector<engine::sku_id> verify_;  // records with verify_read set (next_batch checks them)
   /// A read that is out (read_sent): the SKU's `sends` then, whether a push was in flight, and
   /// when it was sent.
   struct read_out {

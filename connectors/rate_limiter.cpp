@@ -130,16 +130,16 @@ void cost_bucket::pause_until(limiter_time until, limiter_time now) {
   paused_until_ = std::max(paused_until_, until);
 }
 
-limiter_clock::duration call_limiter::wait(call_kind kind, limiter_time now) {
+limiter_clock::duration call_limiter::wait(call_kind kind, limiter_time now, std::size_t skus) {
   if (auto* cost = std::get_if<cost_bucket>(&bucket_)) {
-    return cost->wait(cost_of(kind), now);
+    return cost->wait(cost_of(kind, skus), now);
   }
   return std::get<token_bucket>(bucket_).wait(now);
 }
 
-bool call_limiter::try_take(call_kind kind, limiter_time now) {
+bool call_limiter::try_take(call_kind kind, limiter_time now, std::size_t skus) {
   if (auto* cost = std::get_if<cost_bucket>(&bucket_)) {
-    return cost->try_take(cost_of(kind), now);
+    return cost->try_take(cost_of(kind, skus), now);
   }
   return std::get<token_bucket>(bucket_).try_take(now);
 }

@@ -9,7 +9,9 @@
 //  - cost_bucket: Shopify GraphQL style (a bucket of query-cost points that restores at a rate),
 //    re-based on every response's extensions.cost.throttleStatus rather than a hard-coded rate;
 //  - both honour a pause (Retry-After, THROTTLED) before anything else.
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <variant>
@@ -88,7 +90,8 @@ private:
 };
 
 /// What a channel actor asks before every call: one of the two buckets above. For Shopify the
-/// cost bucket, charged each call's expected cost (a mutation, or a read's page of 250) and
+/// cost bucket, charged each call's expected cost (a mutation, or a read's page: a base and so
+/// much per SKU read) and
 /// re-based on the throttleStatus every answer reports; for the others the token bucket, one
 /// token a call, its rate from the answers' rate-limit header when they send one.
 enum class call_kind : std::uint8_t { push, read };
@@ -96,11 +99,15 @@ enum class call_kind : std::uint8_t { push, read };
 class call_limiter {
 public:
   explicit call_limiter(token_bucket bucket) : bucket_(bucket) {}
-  call_limiter(cost_bucket bucket, double push_cost, double read_cost)
-      : bucket_(bucket), push_cost_(push_cost), read_cost_(read_cost) {}
+  /// A read of n SKUs costs read_cost_base + n × read_cost_per_sku, at most read_cost_max.
+  call_limiter(cost_bucket bucket, double push_cost, double read_cost_base,
+               double read_cost_per_sku, double read_cost_max)
+      : bucket_(bucket), push_cost_(push_cost), read_cost_base_(read_cost_base),
+        read_cost_per_sku_(read_cost_per_sku), read_cost_max_(read_cost_max) {}
 
-  limiter_clock::duration wait(call_kind kind, limiter_time now);
-  bool try_take(call_kind kind, limiter_time now);
+  /// `skus`: how many SKUs a read names (at most that many; a push ignores it).
+  limiter_clock::duration wait(call_kind kind, limiter_time now, std::size_t skus = 1);
+  bool try_take(call_kind kind, limiter_time now, std::size_t skus = 1);
   void pause_until(limiter_time until, limiter_time now);
   /// What an answer said about pacing (either may be absent).
   void observe(std::optional<double> per_second, const std::optional<throttle_status>& status,
@@ -110,13 +117,20 @@ public:
   const cost_bucket* cost() const noexcept { return std::get_if<cost_bucket>(&bucket_); }
 
 private:
-  double cost_of(call_kind kind) const noexcept {
-    return kind == call_kind::push ? push_cost_ : read_cost_;
+  double cost_of(call_kind kind, std::size_t skus) const noexcept {
+    if (kind == call_kind::push) {
+      return push_cost_;
+    }
+    return std::min(read_cost_max_, read_cost_base_ + read_cost_per_sku_ *
+                                                          static_cast<double>(std::max<std::size_t>(
+                                                              skus, 1)));
   }
 
   std::variant<token_bucket, cost_bucket> bucket_;
   double push_cost_ = 1;
-  double read_cost_ = 1;
+  double read_cost_base_ = 1;
+  double read_cost_per_sku_ = 0;
+  double read_cost_max_ = 1;
 };
 
 } // namespace stockd::connectors

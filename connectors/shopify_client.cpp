@@ -578,7 +578,11 @@ std::string shopify_items_body(const std::vector<engine::sku_id>& skus,
                                const std::optional<std::string>& after) {
   json_writer w;
   w.begin_object().field("query", items_query).key("variables").begin_object();
-  w.field("first", static_cast<std::int64_t>(shopify_quantities_max)).key("after");
+  // A page about as large as the SKUs asked (the query's cost is 2 + first), with room for a few
+  // more matches (Shopify allows a SKU on several items, and its search may match more); past
+  // that the page turns and `after` follows.
+  const std::size_t first = std::min(skus.size() + shopify_read_slack, shopify_quantities_max);
+  w.field("first", static_cast<std::int64_t>(first)).key("after");
   if (after) {
     w.value(*after);
   } else {

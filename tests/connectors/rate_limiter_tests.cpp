@@ -91,10 +91,12 @@ TEST_CASE("a shopify channel paces on the cost bucket its answers report",
   CHECK(limiter.try_take(call_kind::push, t0));
   CHECK(limiter.cost()->status().currently_available == Approx(990));
   // An answer reports a nearly empty 2,000 bucket restoring 100/s: pushes wait for 10 points,
-  // reads for a page's 252.
+  // a read for 12 points and 1 a SKU (shopify_items_body): one SKU for 13, a page of 250 for
+  // 252 (Shopify's 2 + first, first at most 250).
   limiter.observe(std::nullopt, throttle_status{2000, 5, 100}, t0);
   CHECK(limiter.wait(call_kind::push, t0) == 50ms);
-  CHECK(limiter.wait(call_kind::read, t0) == 2470ms);
+  CHECK(limiter.wait(call_kind::read, t0, 250) == 2470ms);
+  CHECK(limiter.wait(call_kind::read, t0, 1) == 80ms);
   CHECK_FALSE(limiter.try_take(call_kind::push, t0 + 49ms));
   CHECK(limiter.try_take(call_kind::push, t0 + 50ms));
   // A rate header means nothing to it; a THROTTLED pause holds everything.

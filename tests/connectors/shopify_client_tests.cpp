@@ -85,7 +85,7 @@ TEST_CASE("a shopify mutation sets available with an explicit null or a compare 
                   location + R"(","quantity":7,"changeFromQuantity":5})") != std::string::npos);
   CHECK(body.find(R"("quantity":0,"changeFromQuantity":null})") != std::string::npos);
   const std::string read = shopify_items_body({sku_id("A"), sku_id("x\"y")}, std::nullopt);
-  CHECK(read.find(R"("first":250,"after":null,"query":"sku:\"A\" OR sku:\"x\\\"y\""})") !=
+  CHECK(read.find(R"("first":12,"after":null,"query":"sku:\"A\" OR sku:\"x\\\"y\""})") !=
         std::string::npos);
 }
 
@@ -226,12 +226,13 @@ TEST_CASE("a batch of 250 goes in one shopify mutation", "[connectors][shopify]"
 TEST_CASE("THROTTLED from shopify is throttled with the wait the bucket needs",
           "[connectors][shopify]") {
   shop_options small;
-  small.bucket_max = 262;  // a page of 250 items (252) and one mutation (10)
+  small.bucket_max = 14;  // a read of two SKUs (asks 2 + 12, costs 2 + 2) and one mutation (10)
   small.restore_per_second = 10;
   shop_fixture f(small);
   for (int i = 0; i < 250; ++i) {
     f.seed(sku_n(i), 1);
   }
+  REQUIRE(f.read({sku_id(sku_n(0)), sku_id(sku_n(1))}).ok);  // the lookups, cached
   REQUIRE(f.push({item(sku_n(0), 5)}).items.at(0).outcome == item_outcome::applied);
   auto r = f.push({item(sku_n(1), 5)});
   CHECK(r.outcome == call_outcome::throttled);
@@ -303,11 +304,12 @@ TEST_CASE("shopify read-back pages through inventoryItems for the asked SKUs",
   CHECK(r.quantities[0] == std::pair(sku_id(sku_n(299)), std::int64_t{299}));
   CHECK(r.quantities[1] == std::pair(sku_id(sku_n(3)), std::int64_t{3}));
   REQUIRE(r.throttle);
-  CHECK(r.throttle->currently_available == 2000 - 252 - 52);  // two pages: 250 + 50 items
+  // One page asked for 3 + 10 items (15 points), the search found 2: it cost 2 + 2.
+  CHECK(r.throttle->currently_available == 2000 - 4);
   // The read cached the GIDs: a push needs no lookup.
   auto pushed = f.push({item(sku_n(299), 1, 299)});
   CHECK(pushed.items.at(0).outcome == item_outcome::applied);
-  CHECK(pushed.throttle->currently_available == 2000 - 252 - 52 - 10);
+  CHECK(pushed.throttle->currently_available == 2000 - 4 - 10);
 }
 
 TEST_CASE("a shopify client is made from the channel config", "[connectors][shopify]") {

@@ -179,7 +179,8 @@ struct bucket_model {
   double capacity = 0;
   double per_second = 0;
   double push_cost = 1;
-  double read_cost = 1;
+  double read_cost = 1;          // a read: this, and so much a SKU it names
+  double read_cost_per_sku = 0;
   double level = 0;
   std::optional<sync_time> at;
   bool take(double cost, sync_time now) {
@@ -270,7 +271,8 @@ public:
     channels_[0].bucket.capacity = 1000;
     channels_[0].bucket.per_second = 50;
     channels_[0].bucket.push_cost = connectors::shopify_push_cost;
-    channels_[0].bucket.read_cost = connectors::shopify_read_cost;
+    channels_[0].bucket.read_cost = connectors::shopify_read_cost_base;
+    channels_[0].bucket.read_cost_per_sku = connectors::shopify_read_cost_per_sku;
     channels_[1].id = market;
     channels_[1].bucket.capacity = static_cast<double>(market_burst);
     channels_[1].bucket.per_second = market_rate;
@@ -333,7 +335,9 @@ public:
     if (ch.wait_until && now_ < *ch.wait_until) {
       bad_.add(ch.id.str() + ": a read while its Retry-After ran");
     }
-    if (!ch.bucket.take(ch.bucket.read_cost, now_)) {
+    const double cost =
+        ch.bucket.read_cost + ch.bucket.read_cost_per_sku * static_cast<double>(skus.size());
+    if (!ch.bucket.take(cost, now_)) {
       bad_.add(ch.id.str() + ": a read its rate limit had no room for");
     }
     if (!ch.reads.empty()) {
