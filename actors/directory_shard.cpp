@@ -1,5 +1,7 @@
 #include "actors/directory_shard.hpp"
 
+#include <algorithm>
+
 #include <caf/event_based_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -99,8 +101,12 @@ void start_round(self_pointer self) {
     // state it returns includes every event up to `watermark` for this key.
     self->request(s->actor, st.ctx->opts.request_timeout, snapshot_atom::value)
         .then(
-            [self, records, prog, k, watermark](std::string& bytes) {
-              records->push_back(store::checkpoint_record{*k, std::move(bytes)});
+            [self, records, prog, k, watermark, actor = s->actor](state_snapshot& snap) {
+              if (!snap.forgotten_lines.empty()) {
+                self->state.round_forgotten.emplace_back(actor, snap.forgotten_through);
+              }
+              records->push_back(store::checkpoint_record{*k, std::move(snap.bytes),
+                                                          std::move(snap.forgotten_lines)});
               if (--prog->remaining == 0) {
                 finish_round(self, records, watermark, prog->all_answered);
               }
@@ -120,6 +126,11 @@ void on_round_done(self_pointer self, std::uint64_t watermark, bool ok) {
   if (ok) {
     st.watermark_persisted = std::max(st.watermark_persisted, watermark);
     (*st.ctx->watermarks)[st.index].store(st.watermark_persisted, std::memory_order_relaxed);
+    // Their forgotten lines are in the index now: the actors may drop their copies. After a
+    // failure they keep them, and send them again with their next snapshot.
+    for (auto& [actor, through] : st.round_forgotten) {
+      self->send(actor, lines_stored_atom::value, through);
+    }
   } else {
     // Nothing of this round is known to be durable: its keys are dirty again.
     st.ctx->counters->checkpoint_failures.fetch_add(1, std::memory_order_relaxed);
@@ -128,6 +139,7 @@ void on_round_done(self_pointer self, std::uint64_t watermark, bool ok) {
     }
   }
   st.round_keys.clear();
+  st.round_forgotten.clear();
   if (!st.flush_waiters.empty()) {
     if (!ok) {
       for (auto& waiter : st.flush_waiters) {
@@ -253,6 +265,73 @@ void on_get(self_pointer self, const engine::sku_id& sku, sku_view_callback& rep
               [](const auto& a, const auto& b) { return a.key < b.key; });
     reply(std::move(view));
   });
+}
+
+/// The locations of `sku` whose index of forgotten closed lines holds line `hash`, in catalog
+/// order: those of the store (lines in stored checkpoints' index) and the live actors that
+/// forgot it since their last stored checkpoint. `reply` once; an actor that does not answer in
+/// time counts as not holding it, and so does a store that cannot be read.
+void on_find_line(self_pointer self, const engine::sku_id& sku, std::uint64_t hash,
+                  line_locations_callback& reply) {
+  auto& st = self->state;
+  struct search {
+    std::vector<engine::location_id> candidates;
+    std::vector<char> found;
+    std::size_t remaining = 0;
+    line_locations_callback reply;
+    void finish() {
+      std::vector<engine::location_id> out;
+      for (std::size_t i = 0; i < candidates.size(); ++i) {
+        if (found[i] != 0) {
+          out.push_back(candidates[i]);
+        }
+      }
+      reply(std::move(out));
+    }
+  };
+  auto sr = std::make_shared<search>();
+  sr->reply = std::move(reply);
+  for (const auto& info : catalog_of(st).locations()) {
+    sr->candidates.push_back(info.id);
+  }
+  sr->found.assign(sr->candidates.size(), 0);
+  if (st.ctx->db != nullptr) {
+    if (auto stored = st.ctx->db->closed_line_locations(sku, hash)) {
+      for (const auto& location : *stored) {
+        auto it = std::find(sr->candidates.begin(), sr->candidates.end(), location);
+        if (it != sr->candidates.end()) {
+          sr->found[static_cast<std::size_t>(it - sr->candidates.begin())] = 1;
+        }
+      }
+    }
+  }
+  std::vector<std::pair<std::size_t, sku_location_actor>> live;
+  for (std::size_t i = 0; i < sr->candidates.size(); ++i) {
+    auto it = st.slots.find(engine::sku_location_key{sku, sr->candidates[i]});
+    if (sr->found[i] == 0 && it != st.slots.end()) {
+      live.emplace_back(i, it->second.actor);
+    }
+  }
+  sr->remaining = live.size();
+  if (live.empty()) {
+    sr->finish();
+    return;
+  }
+  for (auto& [index, actor] : live) {
+    self->request(actor, st.ctx->opts.request_timeout, line_atom::value, hash)
+        .then(
+            [sr, i = index](bool held) {
+              sr->found[i] = held ? 1 : 0;
+              if (--sr->remaining == 0) {
+                sr->finish();
+              }
+            },
+            [sr](caf::error&) {
+              if (--sr->remaining == 0) {
+                sr->finish();
+              }
+            });
+  }
 }
 
 void on_get_states(self_pointer self, const key_list& keys, key_states_callback& reply) {
@@ -381,6 +460,9 @@ directory_shard(directory_shard_actor::stateful_pointer<directory_shard_state> s
       [self](get_atom, engine::sku_id& sku, sku_view_callback& reply) { on_get(self, sku, reply); },
       [self](get_atom, key_list& keys, key_states_callback& reply) {
         on_get_states(self, keys, reply);
+      },
+      [self](line_atom, engine::sku_id& sku, std::uint64_t hash, line_locations_callback& reply) {
+        on_find_line(self, sku, hash, reply);
       },
       [self](read_lapse_atom, std::uint64_t id) {
         auto it = self->state.reads_lapsing.find(id);

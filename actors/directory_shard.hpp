@@ -31,6 +31,9 @@ struct directory_shard_state {
   std::uint64_t watermark_persisted = 0;
   bool round_running = false;
   std::vector<std::pair<const engine::sku_location_key*, slot*>> round_keys;
+  /// The actors of this round whose snapshot carried forgotten closed lines, with the count to
+  /// acknowledge once the round is stored (state_snapshot::forgotten_through).
+  std::vector<std::pair<sku_location_actor, std::uint64_t>> round_forgotten;
   std::vector<caf::typed_response_promise<std::uint64_t>> flush_waiters;
   /// State reads waiting for live actors' answers, by id (directory_shard.cpp gather_states);
   /// each is answered when the last actor answers or at its lapse, whichever comes first.

@@ -43,6 +43,8 @@ using get_atom = caf::atom_constant<caf::atom("get")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using ckpt_done_atom = caf::atom_constant<caf::atom("ckpt_done")>;
+using lines_stored_atom = caf::atom_constant<caf::atom("lines_kept")>;
+using line_atom = caf::atom_constant<caf::atom("line")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
 using end_atom = caf::atom_constant<caf::atom("resv_end")>;
@@ -218,11 +220,29 @@ using key_states_callback = std::function<void(key_states)>;
 using key_list = std::vector<engine::sku_location_key>;
 using entry_batch = std::vector<engine::journal_entry>;
 
+/// The locations whose closed_lines index holds an order line (runtime::find_forgotten_line).
+using line_locations_callback = std::function<void(std::vector<engine::location_id>)>;
+
+/// A state for the checkpointer: its bytes, and the closed lines it pushed out since its last
+/// stored checkpoint (store::checkpoint_record::forgotten_lines). The actor keeps those lines
+/// until the checkpointer says a checkpoint carrying them is stored (lines_stored_atom with
+/// `forgotten_through`).
+struct state_snapshot {
+  std::string bytes;  // engine::encode(state)
+  std::vector<engine::closed_line> forgotten_lines;
+  std::uint64_t forgotten_through = 0;  // the actor's count of lines ever pushed out, up to these
+};
+
 /// One SKU at one location: applies events in journal order through engine::apply.
 using sku_location_actor = caf::typed_actor<
     caf::reacts_to<apply_atom, engine::journal_entry>,
     caf::replies_to<get_atom>::with<engine::sku_location_state>,
-    caf::replies_to<snapshot_atom>::with<std::string>,   // engine::encode(state)
+    caf::replies_to<snapshot_atom>::with<state_snapshot>,
+    // The checkpoint of a snapshot is stored: the lines pushed out up to this count are in the
+    // store's closed_lines index now.
+    caf::reacts_to<lines_stored_atom, std::uint64_t>,
+    // Whether this actor forgot order line `line_hash` since its last stored checkpoint.
+    caf::replies_to<line_atom, std::uint64_t>::with<bool>,
     // Reserve-if-available and end a reservation (actors/reservations.hpp); answered after the
     // journal commit and the apply.
     caf::replies_to<reserve_atom, reserve_request>::with<reservation_reply>,
@@ -274,6 +294,8 @@ using directory_shard_actor = caf::typed_actor<
     caf::reacts_to<head_atom, std::uint64_t>,               // journal head after a commit
     caf::reacts_to<get_atom, engine::sku_id, sku_view_callback>,
     caf::reacts_to<get_atom, key_list, key_states_callback>,  // the keys all in this range
+    // The locations of a SKU whose index of forgotten closed lines holds a line hash.
+    caf::reacts_to<line_atom, engine::sku_id, std::uint64_t, line_locations_callback>,
     caf::reacts_to<read_lapse_atom, std::uint64_t>,  // a read's time is up: answer what came
     caf::reacts_to<tick_atom>,                              // checkpoint timer
     caf::reacts_to<ckpt_done_atom, std::uint64_t, bool>,    // round persisted (watermark, ok)
@@ -296,6 +318,8 @@ using directory_shard_actor = caf::typed_actor<
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::journal_entry)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::entry_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_location_state)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::state_snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::actors::line_locations_callback)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_id)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::sku_location_key)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockd::engine::location_id)

@@ -133,6 +133,7 @@ struct metrics {
   counter apply_parked{0};
   counter apply_stale{0};
   counter apply_skipped{0};    // already applied before a restart
+  counter closed_lines_recalled{0};  // forgotten closed lines put back for a late line event
   counter oversold_units{0};
   /// The hook for reconciliation (issue 6, not built yet): bump it once per SKU × channel pair a
   /// read-back finds showing something other than its expected value. Nothing feeds it today,

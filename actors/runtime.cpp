@@ -411,6 +411,12 @@ void runtime::query_sku(const engine::sku_id& sku, sku_view_callback reply) {
   caf::anon_send(shard, get_atom::value, sku, std::move(reply));
 }
 
+void runtime::find_forgotten_line(const engine::sku_id& sku, std::uint64_t line_hash,
+                                  line_locations_callback reply) {
+  auto& shard = shards_[shard_of(sku, static_cast<std::uint32_t>(shards_.size()))];
+  caf::anon_send(shard, line_atom::value, sku, line_hash, std::move(reply));
+}
+
 void runtime::read_states(key_list keys, key_states_callback reply) {
   assert(keys.size() <= read_states_keys_max);
   if (keys.empty()) {

@@ -68,6 +68,11 @@ public:
   std::optional<std::uint64_t> recover(std::chrono::milliseconds timeout);
   /// Answers asynchronously on a shard's thread: the callback must only post elsewhere.
   void query_sku(const engine::sku_id& sku, sku_view_callback reply);
+  /// The locations of `sku` whose index of forgotten closed lines holds order line `line_hash`
+  /// (engine::line_hash), in config order: a line no state holds any longer (placement of a late
+  /// event that names no location). Answers on a shard's thread: the callback must only post.
+  void find_forgotten_line(const engine::sku_id& sku, std::uint64_t line_hash,
+                           line_locations_callback reply);
   /// The states of `keys` (at most read_states_keys_max), each as its actor or checkpoint has
   /// it now: one request per shard concerned, and `reply` once, with an entry per key in order
   /// (actors/interfaces.hpp key_states), on a shard's thread: it must only post. Events

@@ -40,6 +40,78 @@ engine::sku_location_state load(const engine::sku_location_key& key, const conte
   return std::move(*decoded);
 }
 
+// ---- forgotten closed lines ---------------------------------------------------------------
+//
+// A state keeps only its closed_lines_max newest closed lines; the engine reports each one it
+// pushes out (outcome::forgotten_lines, recall_closed_line) and this actor indexes it: first in
+// `forgotten` (in memory), then, with the next stored checkpoint of the state, in the store's
+// closed_lines index, in the SAME transaction as the state bytes that no longer hold it. Before
+// an event whose line the state does not hold, the actor looks the line up (`forgotten`, newest
+// first, then the store) and recalls it into the state, so the engine sees every line ever
+// closed here.
+//
+// Crash recovery. The index only ever holds lines pushed out by events at or before the stored
+// checkpoint's last_seq (written with it), each with its returnable quantity at its last push.
+// Recovery loads that checkpoint and replays the journal after it through this same code: every
+// push-out after the checkpoint happens again, in the same order, into `forgotten`, which is
+// looked up before the store, so a lookup during replay finds what it found live. A line the
+// state holds is never looked up (its own record is newer than the index); a line pushed out
+// again overwrites its index entry with its current quantity. A skipped event (seq <= last_seq)
+// recalls nothing (engine::line_to_recall), so replay never changes a state it does not apply.
+
+/// The forgotten record of the line `entry` names, when the state does not hold it: from
+/// `forgotten`, else from the store. A store that cannot be read is fatal, as for a checkpoint:
+/// going on without the line would park or accept what a replay of the journal rejects.
+std::optional<engine::closed_line> forgotten_line(const sku_location_holder& h,
+                                                  const engine::sku_location_state& state,
+                                                  const engine::journal_entry& entry) {
+  const auto hash = engine::line_to_recall(state, entry);
+  if (!hash) {
+    return std::nullopt;
+  }
+  for (auto it = h.forgotten.rbegin(); it != h.forgotten.rend(); ++it) {
+    if (it->line_hash == *hash) {
+      return *it;
+    }
+  }
+  if (h.ctx->db == nullptr) {
+    return std::nullopt;
+  }
+  auto stored = h.ctx->db->find_closed_line(state.key, *hash);
+  if (!stored) {
+    std::fprintf(stderr, "stockd: fatal: closed line index of %s@%s could not be read: %s\n",
+                 state.key.sku.str().c_str(), state.key.location.str().c_str(),
+                 stored.error().message.c_str());
+    std::abort();
+  }
+  if (!stored->has_value()) {
+    return std::nullopt;
+  }
+  return engine::closed_line{*hash, **stored};
+}
+
+void keep_forgotten(sku_location_holder& h, const std::vector<engine::closed_line>& lines) {
+  h.forgotten.insert(h.forgotten.end(), lines.begin(), lines.end());
+}
+
+/// Puts the line `entry` names back into the state when it was forgotten (before apply).
+void recall_for(sku_location_holder& h, const engine::journal_entry& entry) {
+  if (auto line = forgotten_line(h, h.state, entry)) {
+    keep_forgotten(h, engine::recall_closed_line(h.state, *line));
+    h.ctx->counters->closed_lines_recalled.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+/// A checkpoint carrying the lines pushed out up to count `through` is stored: drop them.
+void on_lines_stored(sku_location_holder& h, std::uint64_t through) {
+  if (through <= h.forgotten_dropped) {
+    return;
+  }
+  const auto n = std::min<std::uint64_t>(through - h.forgotten_dropped, h.forgotten.size());
+  h.forgotten.erase(h.forgotten.begin(), h.forgotten.begin() + static_cast<std::ptrdiff_t>(n));
+  h.forgotten_dropped += n;
+}
+
 void count(metrics& m, const engine::outcome& out, const engine::event& ev) {
   switch (out.kind) {
     case engine::outcome_kind::applied: m.apply_applied.fetch_add(1, std::memory_order_relaxed); break;
@@ -441,6 +513,9 @@ caf::typed_response_promise<reservation_reply> on_reserve(self_pointer self,
 std::optional<std::string> refusal(const sku_location_holder& h, engine::journal_entry entry) {
   engine::sku_location_state trial = h.state;
   entry.seq = trial.last_seq + 1;
+  if (auto line = forgotten_line(h, trial, entry)) {
+    engine::recall_closed_line(trial, *line);
+  }
   const engine::outcome out = engine::apply(trial, entry, entry.received_at);
   if (out.kind == engine::outcome_kind::applied) {
     return std::nullopt;
@@ -763,7 +838,15 @@ prepare_reply prepare_end(self_pointer self, const prepare_request& req, prepare
   out.entry.ev.line_id = req.line_id;
   if (commit) {
     // Refused at apply, this component would stay reserved while its siblings commit.
-    if (std::string refusal = engine::reservation_commit_refusal(h.state, out.entry.ev);
+    // On a copy with the line recalled when this state forgot it: an order line closed long
+    // ago is still known.
+    engine::sku_location_state trial = h.state;
+    engine::journal_entry probe = out.entry;
+    probe.seq = trial.last_seq + 1;
+    if (auto line = forgotten_line(h, trial, probe)) {
+      engine::recall_closed_line(trial, *line);
+    }
+    if (std::string refusal = engine::reservation_commit_refusal(trial, out.entry.ev);
         !refusal.empty()) {
       out.reply = error_reply(reservation_status::refused, std::move(refusal));
       return out;
@@ -855,7 +938,9 @@ sku_location(sku_location_actor::stateful_pointer<sku_location_holder> self,
       [self, ctx](apply_atom, const engine::journal_entry& entry) {
         // The engine's clock is the journal's: replay gives the same state (DESIGN §2).
         const engine::buckets before = self->state.state.qty;
+        recall_for(self->state, entry);
         engine::outcome out = engine::apply(self->state.state, entry, entry.received_at);
+        keep_forgotten(self->state, out.forgotten_lines);
         count(*ctx->counters, out, entry.ev);
         tell_channels(self->state, before, entry, out);
         ctx->counters->in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -869,9 +954,18 @@ sku_location(sku_location_actor::stateful_pointer<sku_location_holder> self,
       },
       [self](get_atom) { return self->state.state; },
       [self](snapshot_atom) {
-        std::string bytes;
-        engine::encode(self->state.state, bytes);
-        return bytes;
+        auto& h = self->state;
+        state_snapshot snap;
+        engine::encode(h.state, snap.bytes);
+        snap.forgotten_lines = h.forgotten;
+        snap.forgotten_through = h.forgotten_dropped + h.forgotten.size();
+        return snap;
+      },
+      [self](lines_stored_atom, std::uint64_t through) { on_lines_stored(self->state, through); },
+      [self](line_atom, std::uint64_t hash) {
+        const auto& lines = self->state.forgotten;
+        return std::any_of(lines.begin(), lines.end(),
+                           [hash](const engine::closed_line& l) { return l.line_hash == hash; });
       },
       [self](reserve_atom, const reserve_request& req) { return on_reserve(self, req); },
       [self](end_atom, const end_request& req) { return on_end(self, req); },

@@ -40,6 +40,12 @@ struct sku_location_holder {
   std::int64_t held = 0;                                // sum of `hold` over pending
   std::uint64_t kit_serial_last = 0;                    // the last prepared op's serial
   std::optional<engine::timestamp> expiry_timer_at;     // the earliest expiry timer in flight
+  /// Closed lines the state pushed out that no stored checkpoint has indexed yet, oldest first
+  /// (see "forgotten closed lines" in sku_location.cpp). Bounded by what one checkpoint
+  /// interval's events push out; a failing checkpointer keeps them (and the state dirty).
+  std::vector<engine::closed_line> forgotten;
+  std::uint64_t forgotten_dropped = 0;  // lines ever pushed out and since indexed: forgotten[0]'s
+                                        // count
   sku_location_holder() = default;
   sku_location_holder(const sku_location_holder&) = delete;
   sku_location_holder& operator=(const sku_location_holder&) = delete;

@@ -112,8 +112,14 @@ bool write_states(store::database& to, const store::replay_report& report) {
   std::vector<store::checkpoint_record> records;
   records.reserve(report.states.size());
   for (const auto& [key, state] : report.states) {
-    store::checkpoint_record record{key, {}};
+    store::checkpoint_record record{key, {}, {}};
     engine::encode(state, record.state_bytes);
+    // The replay's index of the lines each state forgot goes with it, as stockd stores it.
+    if (auto index = report.forgotten_lines.find(key); index != report.forgotten_lines.end()) {
+      for (const auto& [hash, returnable] : index->second) {
+        record.forgotten_lines.push_back({hash, returnable});
+      }
+    }
     records.push_back(std::move(record));
   }
   if (auto r = to.write_checkpoints(records, 0, report.through); !r) {

@@ -151,16 +151,24 @@ bool line_known(const sku_location_state& s, std::string_view order_id, std::str
 
 // A line with nothing left committed shrinks to a closed record (a return may still come); the
 // oldest closed record is forgotten past closed_lines_max (see docs/semantics.md).
-void close_line_if_done(sku_location_state& s, std::size_t index) {
+// The forgotten record goes to `forgotten` so the caller can index it (outcome.forgotten_lines).
+void push_closed(sku_location_state& s, const closed_line& line,
+                 std::vector<closed_line>& forgotten) {
+  // Make room first, so the vector's capacity never grows past the limit.
+  if (s.closed_lines.size() >= limits::closed_lines_max) {
+    forgotten.push_back(s.closed_lines.front());
+    s.closed_lines.erase(s.closed_lines.begin());
+  }
+  s.closed_lines.push_back(line);
+}
+
+void close_line_if_done(sku_location_state& s, std::size_t index,
+                        std::vector<closed_line>& forgotten) {
   const order_line& line = s.open_lines[index];
   if (line.open() > 0) {
     return;
   }
-  // Make room first, so the vector's capacity never grows past the limit.
-  if (s.closed_lines.size() >= limits::closed_lines_max) {
-    s.closed_lines.erase(s.closed_lines.begin());
-  }
-  s.closed_lines.push_back({line_hash(line.order_id, line.line_id), line.returnable()});
+  push_closed(s, {line_hash(line.order_id, line.line_id), line.returnable()}, forgotten);
   s.open_lines.erase(s.open_lines.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
@@ -300,6 +308,8 @@ void unpark(sku_location_state& s, std::string_view order_id, std::string_view l
   s.parked = std::move(waiting);
   for (const auto& entry : ready) {
     outcome inner = apply_line_event(s, entry);
+    o.forgotten_lines.insert(o.forgotten_lines.end(), inner.forgotten_lines.begin(),
+                             inner.forgotten_lines.end());
     if (inner.kind == outcome_kind::applied) {
       ++o.unparked_applied;
     } else {
@@ -401,7 +411,7 @@ outcome apply_line_event(sku_location_state& s, const journal_entry& entry) {
   if (o.kind == outcome_kind::applied) {
     order_line& line = s.open_lines[*open_index];
     (fulfil ? line.fulfilled : line.cancelled) += ev.qty;
-    close_line_if_done(s, *open_index);
+    close_line_if_done(s, *open_index, o.forgotten_lines);
   }
   return o;
 }
@@ -577,6 +587,48 @@ outcome apply(sku_location_state& state, const journal_entry& entry, timestamp n
   // Assertions stay on in production (STYLE): a broken invariant is a bug in this file.
   assert(check_invariants(state).empty());
   return o;
+}
+
+std::optional<std::uint64_t> line_to_recall(const sku_location_state& state,
+                                            const journal_entry& entry) {
+  const event& ev = entry.ev;
+  if (entry.seq <= state.last_seq || state.closed_lines.size() < limits::closed_lines_max ||
+      ev.sku != state.key.sku || ev.location != state.key.location || ev.order_id.empty()) {
+    return std::nullopt;
+  }
+  std::string_view line_id = ev.line_id;
+  switch (ev.type) {
+  case event_type::order_created:
+  case event_type::order_cancelled:
+  case event_type::payment_failed:
+  case event_type::order_fulfilled:
+  case event_type::return_received: break;
+  case event_type::reservation_committed:
+    if (line_id.empty()) {
+      line_id = ev.reservation_id;  // as reservation_ended names the line
+    }
+    break;
+  default: return std::nullopt;
+  }
+  if (line_id.empty() || line_known(state, ev.order_id, line_id)) {
+    return std::nullopt;
+  }
+  return line_hash(ev.order_id, line_id);
+}
+
+std::vector<closed_line> recall_closed_line(sku_location_state& state, const closed_line& line) {
+  std::vector<closed_line> forgotten;
+  if (line.returnable < 0 || line.returnable > limits::bucket_abs_max ||
+      find_closed_line(state, line.line_hash)) {
+    return forgotten;
+  }
+  for (const auto& open : state.open_lines) {
+    if (line_hash(open.order_id, open.line_id) == line.line_hash) {
+      return forgotten;  // reopened under the same ids? the state's own line wins
+    }
+  }
+  push_closed(state, line, forgotten);
+  return forgotten;
 }
 
 std::string reservation_commit_refusal(const sku_location_state& state, const event& ev) {

@@ -2,6 +2,7 @@
 // The heart of stockd: applying one event to one SKU × location. Pure: no I/O, no clock, no
 // exceptions; deterministic for the same (state, entry, now).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ struct outcome {
   /// (their reasons are appended to `reason`).
   std::uint32_t unparked_applied = 0;
   std::uint32_t unparked_rejected = 0;
+  /// The closed lines this event pushed out of `state.closed_lines` (past closed_lines_max),
+  /// oldest first. The state no longer knows them: the caller keeps them in a durable index
+  /// (store: closed_lines) and puts one back with recall_closed_line when a late event names it.
+  std::vector<closed_line> forgotten_lines;
 };
 
 /// True when the event also touches (sku, to_location): a transfer to another location.
@@ -40,6 +45,23 @@ std::vector<sku_location_key> touched_keys(const event& ev);
 /// invariants hold afterwards, or `state` is left exactly as it was (no half-applied event).
 /// Always advances `state.last_seq` to `entry.seq` unless the outcome is `skipped`.
 outcome apply(sku_location_state& state, const journal_entry& entry, timestamp now);
+
+/// The line_hash of the order line `entry` would look up in `state` when the state does not
+/// hold it (neither open nor closed) but may once have forgotten it; nullopt otherwise. Only for
+/// an entry apply() would apply here (seq past last_seq, at the state's own key) and only once
+/// the state has forgotten something: closed_lines never shrinks, so a list that is not full has
+/// never pushed a line out. The caller looks the hash up in its index of forgotten lines and,
+/// when found, calls recall_closed_line before apply(); apply() itself reads no storage.
+std::optional<std::uint64_t> line_to_recall(const sku_location_state& state,
+                                            const journal_entry& entry);
+
+/// Puts a forgotten closed line back into `state.closed_lines`, as its newest record, so the
+/// next apply() sees it (a late return checks its returnable quantity; a late cancel is
+/// inconsistent rather than parked). Returns the records pushed out to make room (at most one,
+/// to be indexed like outcome::forgotten_lines). Nothing changes when the state already holds
+/// the line (its own record is newer than any index) or when `line.returnable` is out of range
+/// (a damaged index entry is not trusted).
+std::vector<closed_line> recall_closed_line(sku_location_state& state, const closed_line& line);
 
 /// Why apply() would refuse a reservation_committed `ev` for its order line — the line (line_id,
 /// or the reservation id without one) is already known, or there is no room for another open

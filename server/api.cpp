@@ -991,6 +991,7 @@ json_writer api::status_open() {
   w.field("parked", load(m.apply_parked));
   w.field("stale", load(m.apply_stale));
   w.field("skipped", load(m.apply_skipped));
+  w.field("closed_lines_recalled", load(m.closed_lines_recalled));
   w.field("oversold_units", load(m.oversold_units));
   w.field("live_actors", load(m.live_actors));
   w.field("in_flight", m.in_flight.load(std::memory_order_relaxed));
@@ -1083,6 +1084,9 @@ response api::get_metrics(const request& req) {
   out += "stockd_apply_total{outcome=\"parked\"} " + std::to_string(m.apply_parked.load()) + "\n";
   out += "stockd_apply_total{outcome=\"stale\"} " + std::to_string(m.apply_stale.load()) + "\n";
   out += "stockd_apply_total{outcome=\"skipped\"} " + std::to_string(m.apply_skipped.load()) + "\n";
+  metric("closed_lines_recalled_total", "counter",
+         "Forgotten closed order lines read back from the index for a late line event.", "",
+         c(m.closed_lines_recalled));
   metric("oversold_units_total", "counter", "Units sold beyond available stock.", "",
          c(m.oversold_units));
   out += "# HELP stockd_channel_oversold_units_total Units oversold by each channel's orders.\n"

@@ -29,10 +29,37 @@ std::vector<engine::event*> journaled(decoded_event& r) {
   return out;
 }
 
+/// Where the index of forgotten closed lines holds a line: by (sku, line_hash), the first
+/// location in config order that holds it.
+using indexed_lines = std::map<std::pair<std::string, std::uint64_t>, engine::location_id>;
+
+/// Whether some state in `views` holds the line of `ev` (open, or closed and still kept).
+bool held_by_views(const std::vector<engine::sku_location_state>& views,
+                   const engine::event& ev) {
+  const std::uint64_t hash = engine::line_hash(ev.order_id, ev.line_id);
+  for (const auto& state : views) {
+    if (state.key.sku != ev.sku) {
+      continue;
+    }
+    for (const auto& line : state.open_lines) {
+      if (line.order_id == ev.order_id && line.line_id == ev.line_id) {
+        return true;
+      }
+    }
+    for (const auto& line : state.closed_lines) {
+      if (line.line_hash == hash) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 class placer {
 public:
-  placer(const engine::catalog& catalog, std::vector<engine::sku_location_state> views)
-      : catalog_(catalog) {
+  placer(const engine::catalog& catalog, std::vector<engine::sku_location_state> views,
+         indexed_lines indexed)
+      : catalog_(catalog), indexed_(std::move(indexed)) {
     for (auto& state : views) {
       auto key = std::make_pair(state.key.sku.str(), state.key.location.str());
       states_.emplace(std::move(key), std::move(state));
@@ -133,6 +160,10 @@ private:
         }
       }
     }
+    // Closed long ago and pushed out of its state: the index still knows where.
+    if (auto it = indexed_.find({ev.sku.str(), hash}); it != indexed_.end()) {
+      return it->second;
+    }
     return std::nullopt;
   }
 
@@ -145,6 +176,7 @@ private:
   }
 
   const engine::catalog& catalog_;
+  indexed_lines indexed_;
   std::map<std::pair<std::string, std::string>, engine::sku_location_state> states_;
   std::map<std::pair<std::string, std::string>, std::int64_t> taken_;
   std::map<line_key, engine::location_id> lines_;
@@ -152,12 +184,59 @@ private:
 
 /// The decision itself: `views` holds the states of every SKU the unplaced events name.
 void place_with(std::vector<decoded_event>& decoded, const engine::catalog& catalog,
-                std::vector<engine::sku_location_state> views) {
-  placer p(catalog, std::move(views));
+                std::vector<engine::sku_location_state> views, indexed_lines indexed) {
+  placer p(catalog, std::move(views), std::move(indexed));
   for (auto& r : decoded) {
     if (r.ev) {
       p.place(r);
     }
+  }
+}
+
+/// The second step: the later line events whose line no state holds any longer are looked up
+/// in the index of forgotten closed lines (runtime::find_forgotten_line), then the body is
+/// placed. Runs on a shard's thread, as `done` does.
+void find_forgotten(std::shared_ptr<std::vector<decoded_event>> decoded,
+                    const engine::catalog& catalog, actors::runtime& runtime,
+                    std::vector<engine::sku_location_state> views, std::function<void()> done) {
+  std::set<std::pair<std::string, std::uint64_t>> wanted;
+  for (auto& r : *decoded) {
+    if (!unplaced(r) || r.ev->type == engine::event_type::order_created) {
+      continue;
+    }
+    for (const engine::event* ev : journaled(r)) {
+      if (!held_by_views(views, *ev)) {
+        wanted.emplace(ev->sku.str(), engine::line_hash(ev->order_id, ev->line_id));
+      }
+    }
+  }
+  if (wanted.empty()) {
+    place_with(*decoded, catalog, std::move(views), {});
+    done();
+    return;
+  }
+  struct lookup {
+    std::mutex mutex;
+    std::vector<engine::sku_location_state> views;
+    indexed_lines indexed;
+    std::atomic<std::size_t> remaining{0};
+  };
+  auto l = std::make_shared<lookup>();
+  l->views = std::move(views);
+  l->remaining = wanted.size();
+  for (const auto& [sku, hash] : wanted) {
+    runtime.find_forgotten_line(
+        engine::sku_id(sku), hash,
+        [l, decoded, &catalog, done, sku, hash](std::vector<engine::location_id> locations) {
+          if (!locations.empty()) {
+            std::lock_guard lock(l->mutex);
+            l->indexed.emplace(std::make_pair(sku, hash), locations.front());
+          }
+          if (l->remaining.fetch_sub(1) == 1) {
+            place_with(*decoded, catalog, std::move(l->views), std::move(l->indexed));
+            done();
+          }
+        });
   }
 }
 
@@ -192,7 +271,8 @@ void place_lines(std::shared_ptr<std::vector<decoded_event>> decoded,
   auto g = std::make_shared<gather>();
   g->remaining = skus.size();
   for (const auto& sku : skus) {
-    engine.query_sku(engine::sku_id(sku), [g, decoded, &catalog, done](actors::sku_view view) {
+    engine.query_sku(engine::sku_id(sku), [g, decoded, &catalog, &engine,
+                                           done](actors::sku_view view) {
       {
         std::lock_guard lock(g->mutex);
         for (auto& state : view.locations) {
@@ -200,8 +280,7 @@ void place_lines(std::shared_ptr<std::vector<decoded_event>> decoded,
         }
       }
       if (g->remaining.fetch_sub(1) == 1) {
-        place_with(*decoded, catalog, std::move(g->views));
-        done();
+        find_forgotten(decoded, catalog, engine, std::move(g->views), done);
       }
     });
   }

@@ -5,8 +5,10 @@
 // channel's priority order whose available covers the line (a kit line: every component), or,
 // when none can, to the first one, which records the oversell. A later cancel, fulfilment or
 // return of the line that names no location follows the line to where it was placed: the
-// location whose state holds it. The choice is written into the event before it is journaled,
-// so replay never chooses again and the journal shows where every line went.
+// location whose state holds it, or, for a line closed so long ago that its state pushed it
+// out, the location whose index of forgotten closed lines holds it. The choice is written into
+// the event before it is journaled, so replay never chooses again and the journal shows where
+// every line went.
 //
 // The choice reads the SKU's states as the engine has applied them, plus the lines placed
 // earlier in the same body. Events journaled by other requests but not yet applied are not seen:

@@ -56,10 +56,10 @@ std::optional<scenario> scenario_preset(const std::string& name) {
   if (name == "returns_wave") {
     // A post-holiday week compressed: a quarter of what ships comes back 0.3-0.6 s later, 30 %
     // of that damaged; 5 % cancelled by the customer and 3 % failed payments before shipping.
-    // The returns name no location: they follow their order line, which stockd remembers once
-    // closed only among the 16 most recent closed lines of its SKU × location
-    // (engine/state.hpp closed_lines_max). A later return is rejected ("no location holds order
-    // line"): --return-delay-ms 1000 shows it on the hottest SKU. The store's till sells too,
+    // The returns name no location: they follow their order line, which stockd finds however
+    // long ago it closed (a state keeps its 16 newest closed lines, and stockd indexes the ones
+    // it pushes out: docs/semantics.md "Memory"), so a longer --return-delay-ms is taken as
+    // well. The store's till sells too,
     // and takes back the whole pack it sold, reporting the return in its own SKU id and unit
     // (as it reported the sale).
     s.cancel_probability = 0.05;

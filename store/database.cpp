@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cassert>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <charconv>
 #include <limits>
@@ -37,7 +38,7 @@ std::string_view to_string(errc code) noexcept {
 
 namespace {
 
-constexpr unsigned named_dbs_max = 16;  // seven tables today, slack so a new one needs no migration
+constexpr unsigned named_dbs_max = 16;  // nine tables today, slack so a new one needs no migration
 // Only another process can resize the map under us; a handful of retries covers it, more means
 // something is badly wrong and we give up rather than spin.
 constexpr int map_resized_retries_max = 8;
@@ -171,6 +172,22 @@ std::string checkpoint_key(const engine::sku_location_key& key) {
   return composite_key(key.sku.str(), key.location.str());
 }
 
+// The closed_lines index: sku `\0` line_hash as 16 hex digits `\0` location. The hash before
+// the location makes both reads cheap: one point read for a state's line, and one short prefix
+// scan for "which locations hold this line of this SKU" (placement), however many lines the SKU
+// has closed.
+std::string closed_line_prefix(const engine::sku_id& sku, std::uint64_t line_hash) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(line_hash));
+  std::string key = composite_key(sku.str(), std::string_view(hex, 16));
+  key.push_back('\0');
+  return key;
+}
+
+std::string closed_line_key(const engine::sku_location_key& key, std::uint64_t line_hash) {
+  return closed_line_prefix(key.sku, line_hash) + key.location.str();
+}
+
 std::string watermark_key(std::uint32_t shard) {
   return "wm/" + std::to_string(shard);
 }
@@ -259,6 +276,10 @@ struct database::impl {
   MDB_dbi outbox = 0;
   MDB_dbi runs = 0;
   MDB_dbi config_versions = 0;
+  MDB_dbi closed_lines = 0;
+  // False only read-only on a data dir no stockd with the index has opened yet: no line is
+  // indexed there.
+  bool has_closed_lines = true;
   options opts;
   std::size_t key_bytes_max = 0;
   int lock_fd = -1;
@@ -449,6 +470,7 @@ struct database::impl {
           {"checkpoints", &checkpoints}, {"meta", &meta},     {"outbox", &outbox},
           {"reconcile_runs", &runs},
           {"config_versions", &config_versions},
+          {"closed_lines", &closed_lines},
       };
       for (const auto& [name, dbi] : tables) {
         if (const int rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi); rc != 0) {
@@ -477,6 +499,13 @@ struct database::impl {
                 "): not a stockd data dir, or one no stockd has opened since an upgrade"));
       }
     }
+    // Added after the others: a data dir from before it simply has no line indexed.
+    if (const int rc = mdb_dbi_open(txn.get(), "closed_lines", 0, &closed_lines); rc != 0) {
+      if (rc != MDB_NOTFOUND) {
+        return unexpected(lmdb_error(rc, "open table closed_lines"));
+      }
+      has_closed_lines = false;
+    }
     if (const int rc = txn.commit(); rc != 0) {
       return unexpected(lmdb_error(rc, "mdb_txn_commit"));
     }
@@ -491,6 +520,21 @@ struct database::impl {
       MDB_val v = as_val(record.state_bytes);
       if (const int rc = mdb_put(txn, checkpoints, &k, &v, 0); rc != 0) {
         return rc;
+      }
+      for (const auto& line : record.forgotten_lines) {
+        const std::string lk = closed_line_key(record.key, line.line_hash);
+        if (lk.size() > key_bytes_max) {
+          // sku and location together within 18 bytes of LMDB's key limit: such a state works
+          // as before the index existed (a forgotten line is unknown), rather than never
+          // checkpointing again.
+          continue;
+        }
+        const be64 returnable = to_be64(static_cast<std::uint64_t>(line.returnable));
+        MDB_val lkv = as_val(lk);
+        MDB_val lv = as_val(returnable);
+        if (const int rc = mdb_put(txn, closed_lines, &lkv, &lv, 0); rc != 0) {
+          return rc;
+        }
       }
     }
     if (watermark == 0) {
@@ -1072,7 +1116,7 @@ result<std::vector<checkpoint_record>> database::read_checkpoints(
       records.push_back(checkpoint_record{
           engine::sku_location_key{engine::sku_id(key.substr(0, nul)),
                                    engine::location_id(key.substr(nul + 1))},
-          std::string(as_view(v))});
+          std::string(as_view(v)), {}});
     }
     rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
   }
@@ -1182,7 +1226,7 @@ result<std::vector<outbox_record>> database::read_outbox(const engine::channel_i
     }
     if (!after || key != start) {
       records.push_back(outbox_record{channel, engine::sku_id(key.substr(prefix.size())),
-                                      std::string(as_view(v))});
+                                      std::string(as_view(v)), {}});
     }
     rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
   }
@@ -1303,6 +1347,71 @@ result<std::optional<std::string>> database::read_run(const engine::channel_id& 
     return unexpected(lmdb_error(rc, "read reconciliation run"));
   }
   return std::optional<std::string>(std::string(as_view(v)));
+}
+
+result<std::optional<std::int64_t>> database::find_closed_line(
+    const engine::sku_location_key& key, std::uint64_t line_hash) const {
+  const impl& d = *impl_;
+  if (auto r = d.check_checkpoint(key); !r) {
+    return unexpected(r.error());
+  }
+  if (!d.has_closed_lines) {
+    return std::optional<std::int64_t>{};
+  }
+  const std::string lk = closed_line_key(key, line_hash);
+  if (lk.size() > d.key_bytes_max) {
+    return std::optional<std::int64_t>{};  // never stored (put_checkpoints)
+  }
+  std::shared_lock lock(d.remap_mutex);
+  txn_guard txn;
+  if (const int rc = d.begin_read(txn); rc != 0) {
+    return unexpected(lmdb_error(rc, "mdb_txn_begin"));
+  }
+  std::uint64_t returnable = 0;
+  const int rc = d.get_u64(txn.get(), d.closed_lines, lk, returnable);
+  if (rc == MDB_NOTFOUND) {
+    return std::optional<std::int64_t>{};
+  }
+  if (rc != 0) {
+    return unexpected(lmdb_error(rc, "read closed line"));
+  }
+  return std::optional<std::int64_t>{static_cast<std::int64_t>(returnable)};
+}
+
+result<std::vector<engine::location_id>> database::closed_line_locations(
+    const engine::sku_id& sku, std::uint64_t line_hash) const {
+  const impl& d = *impl_;
+  if (has_nul(sku.str())) {
+    return unexpected(make_error(errc::invalid, "sku contains a NUL byte"));
+  }
+  const std::string prefix = closed_line_prefix(sku, line_hash);
+  if (auto r = d.check_key(prefix, "closed line"); !r) {
+    return unexpected(r.error());
+  }
+  std::vector<engine::location_id> locations;
+  if (!d.has_closed_lines) {
+    return locations;
+  }
+  read_cursor reader(d.remap_mutex);
+  if (auto opened = d.open_cursor(reader, d.closed_lines); !opened) {
+    return unexpected(opened.error());
+  }
+  MDB_cursor* const cursor = reader.cursor.get();
+  MDB_val k = as_val(prefix);
+  MDB_val v{};
+  int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  while (rc == 0) {
+    const std::string_view key = as_view(k);
+    if (!key.starts_with(prefix)) {
+      break;
+    }
+    locations.emplace_back(key.substr(prefix.size()));
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return unexpected(lmdb_error(rc, "read closed lines"));
+  }
+  return locations;
 }
 
 result<std::vector<engine::location_id>> database::checkpointed_locations(

@@ -13,10 +13,12 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/event.hpp"
 #include "engine/ids.hpp"
+#include "engine/state.hpp"
 #include "engine/result.hpp"
 
 namespace stockd::store {
@@ -55,8 +57,18 @@ struct append_status {
 };
 
 struct checkpoint_record {
+  checkpoint_record() = default;
+  checkpoint_record(engine::sku_location_key k, std::string bytes,
+                    std::vector<engine::closed_line> forgotten = {})
+      : key(std::move(k)), state_bytes(std::move(bytes)), forgotten_lines(std::move(forgotten)) {}
+
   engine::sku_location_key key;
   std::string state_bytes;  // engine::encode(sku_location_state)
+  /// Closed order lines the state pushed out (engine::outcome::forgotten_lines) since its last
+  /// stored checkpoint, oldest first: stored in the closed_lines index in the same transaction
+  /// as `state_bytes`, so the index and the checkpoint never disagree about which lines the
+  /// state no longer holds. A later record of the same line overwrites an earlier one.
+  std::vector<engine::closed_line> forgotten_lines;
 };
 
 /// Which table a channel's record goes to: its outbox, or its reconciliation runs.
@@ -189,6 +201,15 @@ public:
   /// One whole run; nullopt when there is none (or no longer: older runs are deleted).
   result<std::optional<std::string>> read_run(const engine::channel_id& channel,
                                               std::uint64_t seq) const;
+  /// The returnable quantity the closed_lines index holds for order line `line_hash` (see
+  /// engine::line_hash) of `key`: the line as its state last held it before pushing it out;
+  /// nullopt when the index has no such line. A state that holds the line itself is newer.
+  result<std::optional<std::int64_t>> find_closed_line(const engine::sku_location_key& key,
+                                                       std::uint64_t line_hash) const;
+  /// The locations whose closed_lines index holds order line `line_hash` of `sku` (placement of
+  /// a late event that names no location), in location order.
+  result<std::vector<engine::location_id>> closed_line_locations(const engine::sku_id& sku,
+                                                                 std::uint64_t line_hash) const;
   /// Every location for which `sku` has a checkpoint.
   result<std::vector<engine::location_id>> checkpointed_locations(const engine::sku_id& sku) const;
   stats read_stats() const;

@@ -164,7 +164,21 @@ result<replay_report> replay(const database& db, const replay_options& opts) {
                                      c->second.state.last_seq < entry.seq) {
           compare(report, key, it->second, c->second, opts.mismatches_max);
         }
+        auto& index = report.forgotten_lines[key];
+        const auto remember = [&index](const std::vector<engine::closed_line>& lines) {
+          for (const auto& line : lines) {
+            index[line.line_hash] = line.returnable;
+          }
+        };
+        // As the sku_location actor does (actors/sku_location.cpp): a line the state forgot is
+        // recalled before the event that names it.
+        if (auto hash = engine::line_to_recall(it->second, entry)) {
+          if (auto found = index.find(*hash); found != index.end()) {
+            remember(engine::recall_closed_line(it->second, {*hash, found->second}));
+          }
+        }
         const engine::outcome out = engine::apply(it->second, entry, entry.received_at);
+        remember(out.forgotten_lines);
         if (out.kind == engine::outcome_kind::rejected) {
           ++report.rejected;
         }

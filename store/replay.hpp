@@ -49,6 +49,10 @@ struct replay_report {
   std::size_t not_checkpointed = 0;
   /// The rebuilt states as of `through`, in key order.
   std::map<engine::sku_location_key, engine::sku_location_state> states;
+  /// The closed lines each state pushed out (engine::outcome::forgotten_lines), by line_hash,
+  /// with the returnable quantity at its last push: the replay's own closed_lines index, used
+  /// as stockd uses the store's, so a late event for an old line replays as it applied live.
+  std::map<engine::sku_location_key, std::map<std::uint64_t, std::int64_t>> forgotten_lines;
 
   bool agrees() const noexcept { return mismatched == 0; }
 };

@@ -287,3 +287,162 @@ TEST_CASE("the runtime recovers from the journal on the real scheduler", "[actor
   REQUIRE(rt.flush(10s));
   CHECK((*db)->replay_from(4) == 101);
 }
+
+// ---- the closed_lines index: order lines the state forgot -----------------------------------
+
+namespace {
+
+engine::journal_entry line_entry(std::uint64_t seq, engine::event_type type, int order,
+                                 std::int64_t qty) {
+  engine::journal_entry e = entry(seq, type, "A", qty);
+  e.ev.order_id = "o" + std::to_string(order);
+  e.ev.line_id = "1";
+  if (type == engine::event_type::return_received) {
+    e.ev.return_disposition = engine::disposition::restock;
+  }
+  return e;
+}
+
+/// Seq 1 receives 100 of A at main; then `orders` orders of 2, each fulfilled at once (seqs 2..),
+/// so every line closes with 2 returnable and all but the newest 16 are pushed out.
+std::vector<engine::journal_entry> closed_orders(int orders) {
+  std::vector<engine::journal_entry> out{entry(1, t::received, "A", 100)};
+  std::uint64_t seq = 2;
+  for (int i = 0; i < orders; ++i) {
+    out.push_back(line_entry(seq++, t::order_created, i, 2));
+    out.push_back(line_entry(seq++, t::order_fulfilled, i, 2));
+  }
+  return out;
+}
+
+constexpr int late_orders = 20;
+constexpr std::uint64_t after_orders = 2 + 2 * late_orders;  // the next seq
+
+/// Delivers the journal from where recovery starts (the stored watermark), as runtime::recover.
+void recover(shard_under_test& s, const std::vector<engine::journal_entry>& journal) {
+  const std::uint64_t from = s.db().replay_from(1);
+  std::vector<engine::journal_entry> suffix;
+  for (const auto& e : journal) {
+    if (e.seq >= from) {
+      suffix.push_back(e);
+    }
+  }
+  s.deliver(std::move(suffix));
+}
+
+engine::sku_location_state state_of_a(shard_under_test& s) {
+  auto view = s.query("A");
+  REQUIRE(view.locations.size() == 1);
+  return view.locations[0];
+}
+
+const engine::sku_location_key key_a{engine::sku_id("A"), engine::location_id("main")};
+
+} // namespace
+
+TEST_CASE("a return of an order line closed 20 orders ago applies at its location", "[actors]") {
+  temp_dir dir;
+  shard_under_test s(dir.path);
+  s.deliver(closed_orders(late_orders));
+  const auto before = state_of_a(s);
+  REQUIRE(before.closed_lines.size() == engine::state_limits::closed_lines_max);
+  s.deliver({line_entry(after_orders, t::return_received, 0, 2)});
+  const auto after = state_of_a(s);
+  CHECK(after.qty.available == before.qty.available + 2);
+  CHECK(after.parked.empty());
+  CHECK(s.counters().closed_lines_recalled.load() == 1);
+  // Its returnable quantity is remembered: a second return of it is rejected, not parked.
+  const auto rejected = s.counters().apply_rejected.load();
+  s.deliver({line_entry(after_orders + 1, t::return_received, 0, 1)});
+  CHECK(s.counters().apply_rejected.load() == rejected + 1);
+  CHECK(state_of_a(s).parked.empty());
+  // The lines pushed out reach the store's index with the next checkpoint.
+  s.checkpoint(after_orders + 1);
+  auto o1 = s.db().find_closed_line(key_a, engine::line_hash("o1", "1"));
+  REQUIRE(o1.has_value());
+  CHECK(*o1 == std::optional<std::int64_t>{2});
+  auto where = s.db().closed_line_locations(engine::sku_id("A"), engine::line_hash("o2", "1"));
+  REQUIRE(where.has_value());
+  REQUIRE(where->size() == 1);
+  CHECK((*where)[0].str() == "main");
+}
+
+TEST_CASE("a late cancel of an order line the state forgot is rejected, not parked",
+          "[actors]") {
+  temp_dir dir;
+  shard_under_test s(dir.path);
+  s.deliver(closed_orders(late_orders));
+  const auto rejected = s.counters().apply_rejected.load();
+  s.deliver({line_entry(after_orders, t::order_cancelled, 0, 1)});
+  CHECK(s.counters().apply_rejected.load() == rejected + 1);
+  CHECK(state_of_a(s).parked.empty());
+}
+
+TEST_CASE("a late return applies after a restart between the push-out and the return",
+          "[actors]") {
+  const auto journal = closed_orders(late_orders);
+  const auto ret = line_entry(after_orders, t::return_received, 0, 2);
+  std::int64_t expected_available = 0;
+  {
+    // The reference: no restart.
+    temp_dir dir;
+    shard_under_test s(dir.path);
+    s.deliver(journal);
+    s.deliver({ret});
+    expected_available = state_of_a(s).qty.available;
+  }
+  SECTION("checkpointed after the push-out: the line comes from the store's index") {
+    temp_dir dir;
+    shard_under_test s(dir.path);
+    s.deliver(journal);
+    s.checkpoint(after_orders - 1);
+    s.restart();
+    recover(s, journal);
+    s.deliver({ret});
+    CHECK(state_of_a(s).qty.available == expected_available);
+    CHECK(state_of_a(s).parked.empty());
+  }
+  SECTION("checkpointed before the push-out: replay pushes it out again") {
+    temp_dir dir;
+    shard_under_test s(dir.path);
+    // Through order 10: closed lines not full yet, nothing pushed out.
+    std::vector<engine::journal_entry> first(journal.begin(), journal.begin() + 21);
+    s.deliver(first);
+    s.checkpoint(first.back().seq);
+    s.deliver(std::vector<engine::journal_entry>(journal.begin() + 21, journal.end()));
+    s.restart();
+    recover(s, journal);
+    s.deliver({ret});
+    CHECK(state_of_a(s).qty.available == expected_available);
+    CHECK(state_of_a(s).parked.empty());
+  }
+  SECTION("a failed checkpoint keeps the lines, and the next one stores them") {
+    temp_dir dir;
+    shard_under_test s(dir.path);
+    s.deliver(journal);
+    s.fail_next_persist = true;
+    s.checkpoint(after_orders - 1);
+    s.checkpoint(after_orders - 1);
+    auto o0 = s.db().find_closed_line(key_a, engine::line_hash("o0", "1"));
+    REQUIRE(o0.has_value());
+    CHECK(o0->has_value());
+    s.restart();
+    recover(s, journal);
+    s.deliver({ret});
+    CHECK(state_of_a(s).qty.available == expected_available);
+  }
+  SECTION("recalled, then checkpointed and restarted: the state's own record wins") {
+    temp_dir dir;
+    shard_under_test s(dir.path);
+    s.deliver(journal);
+    s.checkpoint(after_orders - 1);
+    s.deliver({ret});  // o0 recalled, its returnable now 0; the index still says 2
+    s.checkpoint(after_orders);
+    s.restart();
+    recover(s, journal);
+    const auto rejected = s.counters().apply_rejected.load();
+    s.deliver({line_entry(after_orders + 1, t::return_received, 0, 1)});
+    CHECK(s.counters().apply_rejected.load() == rejected + 1);
+    CHECK(state_of_a(s).qty.available == expected_available);
+  }
+}

@@ -159,6 +159,59 @@ TEST_CASE("a later line event no location holds is rejected, naming the location
   CHECK(read_location(server, "TENT", "DC-EAST").available == 6);
 }
 
+TEST_CASE("a late return that names no location follows a line closed 20 orders ago",
+          "[e2e][placement]") {
+  server_process server(placement_options());
+  server.start();
+  stock(server, "TENT", 1, 100);
+  // 20 orders placed at DC-WEST and fulfilled there, so the first 4 lines are pushed out of the
+  // state (it keeps the 16 newest closed lines) into the index of forgotten lines.
+  std::vector<std::string> body;
+  for (int i = 0; i < 20; ++i) {
+    const std::string n = std::to_string(i);
+    body.push_back(order_json("o" + n, "TENT", 2, "L" + n));
+    body.push_back(line_json("order_fulfilled", "f" + n, "TENT", 2, "L" + n));
+  }
+  post_accepted(server, body);
+  auto before = read_location(server, "TENT", "DC-WEST");
+  CHECK(before.on_hand == 60);
+
+  // Most likely before the next checkpoint: found in the actor's own list of forgotten lines.
+  auto placed = post_accepted(
+      server, {line_json("return_received", "ret0", "TENT", 2, "L0",
+                         "\"disposition\":\"restock\"")});
+  CHECK(placed[0].location == "DC-WEST");
+  auto after = read_location(server, "TENT", "DC-WEST");
+  CHECK(after.available == before.available + 2);
+  CHECK(after.on_hand == before.on_hand + 2);
+  // Remembered as returned: another return of it is placed, then rejected by the engine.
+  post_accepted(server, {line_json("return_received", "ret0b", "TENT", 1, "L0",
+                                   "\"disposition\":\"restock\"")});
+  CHECK(read_location(server, "TENT", "DC-WEST").available == after.available);
+
+  // After an orderly restart: found in the store's index, checkpointed at the stop.
+  server.restart();
+  CHECK(read_location(server, "TENT", "DC-WEST").available == after.available);
+  placed = post_accepted(server, {line_json("return_received", "ret1", "TENT", 1, "L1",
+                                            "\"disposition\":\"damaged\"")});
+  CHECK(placed[0].location == "DC-WEST");
+  auto restarted = read_location(server, "TENT", "DC-WEST");
+  CHECK(restarted.available == after.available);
+  CHECK(restarted.on_hand == after.on_hand + 1);
+  // A late cancel of a forgotten line is placed too (then rejected as inconsistent, not parked).
+  placed = post_accepted(server, {line_json("order_cancelled", "c2", "TENT", 1, "L2")});
+  CHECK(placed[0].location == "DC-WEST");
+  CHECK(read_location(server, "TENT", "DC-WEST").committed == 0);
+  auto metrics = server.get("/metrics");
+  CHECK(metrics.body.find("stockd_closed_lines_recalled_total ") != std::string::npos);
+  // A line nobody ever had is still rejected at ingest.
+  auto never = post_events(server, json_array({line_json("return_received", "ret9", "TENT", 1,
+                                                         "NEVER", "\"disposition\":\"restock\"")}));
+  REQUIRE(never.size() == 1);
+  CHECK(never[0].status == "rejected");
+  CHECK(never[0].field == "location");
+}
+
 TEST_CASE("a kit order without a location goes where every component is covered",
           "[e2e][placement]") {
   server_process server(placement_options());

@@ -218,7 +218,8 @@ bool must_reject_at_ingest(const event& ev) {
 }
 
 /// Kit lines: a few orders per kit, one line each (so with the generator's twelve lines no SKU
-/// has more than the sixteen closed lines the engine remembers: the model does not forget).
+/// closes more than the sixteen lines a state keeps; lines pushed out to the index and recalled
+/// are tested against the model in tests/actors/random_engine_tests.cpp and tests/engine).
 event kit_event(std::mt19937& rng, std::uint32_t seed) {
   auto pick = [&rng](int n) { return static_cast<int>(rng() % static_cast<std::uint32_t>(n)); };
   event ev;

@@ -246,8 +246,108 @@ TEST_CASE("closed order lines are remembered up to closed_lines_max, oldest forg
   CHECK(h.state.closed_lines.size() == state_limits::closed_lines_max);
   // The newest closed line still takes its return...
   h.ok(return_of("O" + std::to_string(lines - 1), "1", 1));
-  // ...the oldest is forgotten, so its return waits like one for an unseen order.
+  // ...the oldest is forgotten, so its return waits like one for an unseen order (unless the
+  // caller recalls it from its index first: the tests below).
   CHECK(h.apply(return_of("O0", "1", 1)).kind == outcome_kind::parked);
+}
+
+namespace {
+
+/// A harness with closed_lines_max + `extra` lines of 2 units, each fulfilled 2, all closed
+/// (O0 first); returns every record pushed out of the state, in order.
+std::vector<closed_line> close_lines(harness& h, std::size_t extra) {
+  std::vector<closed_line> forgotten;
+  h.ok(receive(1000));
+  for (std::size_t i = 0; i < state_limits::closed_lines_max + extra; ++i) {
+    h.ok(order("O" + std::to_string(i), "1", 2));
+    const outcome o = h.ok(fulfil("O" + std::to_string(i), "1", 2));
+    forgotten.insert(forgotten.end(), o.forgotten_lines.begin(), o.forgotten_lines.end());
+  }
+  return forgotten;
+}
+
+journal_entry entry_of(const harness& h, event ev) {
+  return journal_entry{h.seq + 1, at("2026-11-27T12:00:00Z"), std::move(ev)};
+}
+
+} // namespace
+
+TEST_CASE("a closed line pushed out of the state is reported in forgotten_lines", "[engine]") {
+  harness h;
+  const auto forgotten = close_lines(h, 3);
+  REQUIRE(forgotten.size() == 3);
+  CHECK(forgotten[0] == closed_line{line_hash("O0", "1"), 2});
+  CHECK(forgotten[2] == closed_line{line_hash("O2", "1"), 2});
+  CHECK(h.state.closed_lines.front().line_hash == line_hash("O3", "1"));
+}
+
+TEST_CASE("a line closed by an unparked event is reported when it pushes one out", "[engine]") {
+  harness h;
+  close_lines(h, 0);
+  CHECK(h.apply(fulfil("LATE", "1", 1)).kind == outcome_kind::parked);
+  const outcome o = h.ok(order("LATE", "1", 1));  // the parked fulfilment closes it
+  CHECK(o.unparked_applied == 1);
+  REQUIRE(o.forgotten_lines.size() == 1);
+  CHECK(o.forgotten_lines[0].line_hash == line_hash("O0", "1"));
+}
+
+TEST_CASE("line_to_recall names only a line the state does not hold once it has forgotten some",
+          "[engine]") {
+  harness h;
+  h.ok(receive(10));
+  // Nothing forgotten yet (closed_lines not full): no lookup, an unseen line parks as before.
+  CHECK_FALSE(line_to_recall(h.state, entry_of(h, return_of("X", "1", 1))));
+  close_lines(h, 1);
+  CHECK(line_to_recall(h.state, entry_of(h, return_of("O0", "1", 1))) == line_hash("O0", "1"));
+  CHECK(line_to_recall(h.state, entry_of(h, order("O0", "1", 1))) == line_hash("O0", "1"));
+  CHECK_FALSE(line_to_recall(h.state, entry_of(h, return_of("O5", "1", 1))));  // held
+  CHECK_FALSE(line_to_recall(h.state, entry_of(h, receive(1))));                // no line
+  journal_entry old = entry_of(h, return_of("O0", "1", 1));
+  old.seq = h.seq;  // already applied: replay skips it, and must not recall either
+  CHECK_FALSE(line_to_recall(h.state, old));
+}
+
+TEST_CASE("a late return of a forgotten line applies once the line is recalled", "[engine]") {
+  harness h;
+  const auto forgotten = close_lines(h, 1);
+  REQUIRE(forgotten.size() == 1);
+  const auto pushed_out = recall_closed_line(h.state, forgotten[0]);
+  // Recalled as the newest record; the oldest goes (to be indexed in turn).
+  REQUIRE(pushed_out.size() == 1);
+  CHECK(pushed_out[0].line_hash == line_hash("O1", "1"));
+  CHECK(h.state.closed_lines.back() == forgotten[0]);
+  const auto before = h.q();
+  const outcome o = h.ok(return_of("O0", "1", 2));
+  CHECK(o.forgotten_lines.empty());
+  CHECK(h.q().available == before.available + 2);
+  CHECK(h.state.closed_lines.back().returnable == 0);
+  // Its returnable quantity is checked as for any closed line.
+  CHECK(h.apply(return_of("O0", "1", 1)).kind == outcome_kind::rejected);
+  // Recalling what the state holds changes nothing: its own record is the newer one.
+  const auto held = h.state;
+  CHECK(recall_closed_line(h.state, forgotten[0]).empty());
+  CHECK(h.state == held);
+}
+
+TEST_CASE("a late cancel of a recalled closed line is rejected as inconsistent, not parked",
+          "[engine]") {
+  harness h;
+  const auto forgotten = close_lines(h, 1);
+  recall_closed_line(h.state, forgotten.at(0));
+  const outcome o = h.apply(cancel("O0", "1", 1));
+  CHECK(o.kind == outcome_kind::rejected);
+  CHECK_THAT(o.reason, Catch::StartsWith("inconsistent"));
+  CHECK(h.state.parked.empty());
+  // And a second order for the line is refused as for any line the state holds.
+  CHECK(h.apply(order("O0", "1", 1)).kind == outcome_kind::rejected);
+}
+
+TEST_CASE("a damaged index record is not recalled", "[engine]") {
+  harness h;
+  close_lines(h, 1);
+  const auto held = h.state;
+  CHECK(recall_closed_line(h.state, {line_hash("O0", "1"), -1}).empty());
+  CHECK(h.state == held);
 }
 
 // ---- purchase orders, receipts, transfers, adjustments ------------------------------------------

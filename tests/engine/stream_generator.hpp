@@ -13,6 +13,10 @@ namespace stockd::engine::testing {
 class stream_generator {
 public:
   explicit stream_generator(std::uint32_t seed) : rng_(seed) {}
+  /// `orders` order ids instead of six, and line events of one unit, so that lines close often
+  /// and a state pushes closed lines out (more than closed_lines_max of them): the late events
+  /// of those lines test the caller's index of forgotten lines (engine::recall_closed_line).
+  stream_generator(std::uint32_t seed, int orders) : rng_(seed), orders_(orders) {}
 
   std::vector<journal_entry> make(std::size_t length) {
     std::vector<journal_entry> entries;
@@ -26,9 +30,10 @@ private:
   int pick(int n) { return static_cast<int>(rng_() % static_cast<std::uint32_t>(n)); }
   std::int64_t small() { return 1 + pick(6); }
   timestamp when() { return base_ + std::chrono::minutes{pick(120)}; }
-  // Six orders with two lines each and a few reservations: collisions (parking, duplicate
-  // lines, over-cancels) happen often, and the closed-line memory is never exceeded.
-  std::string order_id() { return "O" + std::to_string(pick(6)); }
+  // By default six orders with two lines each and a few reservations: collisions (parking,
+  // duplicate lines, over-cancels) happen often, and the closed-line memory is never exceeded.
+  std::string order_id() { return "O" + std::to_string(pick(orders_)); }
+  std::int64_t line_qty() { return orders_ > 6 ? 1 : small(); }
   std::string line_id() { return std::to_string(1 + pick(2)); }
   std::string reservation_id() { return "R" + std::to_string(pick(4)); }
   bucket held_bucket() {
@@ -42,14 +47,14 @@ private:
     switch (pick(22)) {
     case 0: case 1: case 2: {
       static constexpr const char* channels[] = {"web", "amazon", "pos"};
-      ev = order(order_id(), line_id(), small(), channels[pick(3)]);
+      ev = order(order_id(), line_id(), line_qty(), channels[pick(3)]);
       break;
     }
-    case 3: ev = cancel(order_id(), line_id(), small()); break;
-    case 4: ev = payment_failed(order_id(), line_id(), small()); break;
-    case 5: case 6: ev = fulfil(order_id(), line_id(), small()); break;
+    case 3: ev = cancel(order_id(), line_id(), line_qty()); break;
+    case 4: ev = payment_failed(order_id(), line_id(), line_qty()); break;
+    case 5: case 6: ev = fulfil(order_id(), line_id(), line_qty()); break;
     case 7:
-      ev = return_of(order_id(), line_id(), small(), static_cast<disposition>(pick(3)));
+      ev = return_of(order_id(), line_id(), line_qty(), static_cast<disposition>(pick(3)));
       break;
     case 8: ev = po(small() * 3); break;
     case 9: ev = po_cancel(small()); break;
@@ -79,6 +84,7 @@ private:
   }
 
   std::mt19937 rng_;
+  int orders_ = 6;
   timestamp base_ = at("2026-11-27T10:00:00Z");
 };
 

@@ -354,7 +354,7 @@ TEST_CASE("a short returns_wave run: returns restocked and damaged, cancellation
   scn.seed = 17;
   // Enough of each kind in 8 s (~200 orders): the preset's shares, returns doubled.
   scn.return_probability = 0.5;
-  scn.return_delay = 200ms;  // within stockd's memory of closed lines (scenario.cpp)
+  scn.return_delay = 200ms;  // the preset's; an older line is found in stockd's index too
   const run_summary s = run_against_stockd(scn, push_setting{}, 20s);
   REQUIRE(s.error.empty());
   CHECK(s.world.returned_restocked > 0);

@@ -648,3 +648,45 @@ TEST_CASE("store::database clears the reader slots of dead processes when it ope
     ::close(fd);
   }
 }
+
+TEST_CASE("forgotten closed lines are indexed with their checkpoint and found by key or by SKU",
+          "[store]") {
+  temp_dir dir;
+  const engine::sku_location_key a{sku("SKU-1"), location("wh1")};
+  const engine::sku_location_key b{sku("SKU-1"), location("wh2")};
+  const engine::sku_location_key other{sku("SKU-10"), location("wh1")};
+  const std::uint64_t line = engine::line_hash("O1", "1");
+  {
+    auto db = open_db(dir.path());
+    std::vector<store::checkpoint_record> records{
+        {a, "state-a", {{line, 3}}}, {b, "state-b", {{line, 1}, {engine::line_hash("O2", "1"), 2}}},
+        {other, "o", {{line, 5}}}};
+    REQUIRE(db->write_checkpoints(records, 0, 7));
+    // The same line pushed out again (recalled in between): the later record wins, and the
+    // commit path stores it as write_checkpoints does.
+    std::vector<store::checkpoint_record> again{{a, "state-a2", {{line, 2}, {line, 1}}}};
+    std::vector<engine::journal_entry> none;
+    std::vector<store::append_status> out;
+    const store::database::checkpoint_batch batch{again, 0, 9};
+    REQUIRE(db->commit(none, out, {&batch, 1}));
+  }
+  auto db = open_db(dir.path());
+  auto found = db->find_closed_line(a, line);
+  REQUIRE(found);
+  CHECK(*found == std::optional<std::int64_t>{1});
+  found = db->find_closed_line(b, engine::line_hash("O2", "1"));
+  REQUIRE(found);
+  CHECK(*found == std::optional<std::int64_t>{2});
+  found = db->find_closed_line(a, engine::line_hash("O2", "1"));
+  REQUIRE(found);
+  CHECK_FALSE(found->has_value());
+  // By SKU: wh1 and wh2 hold O1/1 of SKU-1; SKU-10's line of the same hash is another SKU's.
+  auto where = db->closed_line_locations(sku("SKU-1"), line);
+  REQUIRE(where);
+  REQUIRE(where->size() == 2);
+  CHECK((*where)[0] == location("wh1"));
+  CHECK((*where)[1] == location("wh2"));
+  where = db->closed_line_locations(sku("SKU-1"), engine::line_hash("O3", "1"));
+  REQUIRE(where);
+  CHECK(where->empty());
+}

@@ -152,3 +152,41 @@ TEST_CASE("replay names the key and field of a checkpoint that disagrees with th
   CHECK(report->mismatches[0].what == "available: replayed 5 vs live 50");
   CHECK(report->mismatches[1].key.sku == sku("GHOST"));
 }
+
+TEST_CASE("replay recalls an order line its state forgot, as stockd does, and keeps the index",
+          "[store][replay]") {
+  temp_dir dir;
+  auto db = open_db(dir.path());
+  const engine::sku_location_key key{sku("A"), location("wh1")};
+  std::vector<engine::journal_entry> entries;
+  auto line_event = [&entries](std::string id, engine::event_type type, int order,
+                               std::int64_t qty) {
+    engine::journal_entry e = make_entry("oms", std::move(id), "A");
+    e.ev.type = type;
+    e.ev.qty = qty;
+    e.ev.delta = 0;
+    e.ev.order_id = "O" + std::to_string(order);
+    e.ev.line_id = "1";
+    entries.push_back(std::move(e));
+  };
+  entries.push_back(make_entry("oms", "stock", "A", "wh1", 100));
+  for (int i = 0; i < 20; ++i) {
+    line_event("o" + std::to_string(i), engine::event_type::order_created, i, 2);
+    line_event("f" + std::to_string(i), engine::event_type::order_fulfilled, i, 2);
+  }
+  line_event("ret", engine::event_type::return_received, 0, 2);
+  entries = append(*db, std::move(entries));
+
+  store::replay_options opts;
+  opts.compare = false;
+  auto report = store::replay(*db, opts);
+  REQUIRE(report);
+  const auto& state = report->states.at(key);
+  CHECK(state.qty.available == 100 - 40 + 2);
+  CHECK(state.parked.empty());
+  // O0 is back in the state; the index holds the lines pushed out, O0's record included.
+  CHECK(state.closed_lines.back().line_hash == engine::line_hash("O0", "1"));
+  const auto& index = report->forgotten_lines.at(key);
+  CHECK(index.size() == 5);  // O0..O3, then O4 to make room for O0
+  CHECK(index.at(engine::line_hash("O4", "1")) == 2);
+}
