@@ -67,6 +67,22 @@ run_summary run_against_stockd(const scenario& scn, const push_setting& push,
   return s;
 }
 
+/// Kits (on in steady and chaos): sold on the channels, and every channel showing stockd's
+/// expected value for each kit at the end.
+void check_kits(const run_summary& s, std::size_t defined) {
+  REQUIRE(s.kits.size() == defined);
+  CHECK(s.kit_units_sold > 0);
+  CHECK(s.kit_oversold_units <= s.kit_units_sold);
+  std::uint64_t sold = 0;
+  for (const kit_summary& k : s.kits) {
+    INFO(k.sku);
+    CHECK(k.components.size() >= 2);
+    CHECK(k.out_of_sync_channels == 0);
+    sold += k.units_sold;
+  }
+  CHECK(sold == s.kit_units_sold);
+}
+
 } // namespace
 
 TEST_CASE("the world counts a sale no shelf can cover as an oversold unit of its channel",
@@ -370,6 +386,7 @@ TEST_CASE("a short steady run against stockd loses no event and every channel co
   CHECK(s.unanswered == 0);
   CHECK(s.unreflected_skus == 0);
   CHECK(s.lost == 0);
+  check_kits(s, 2);
   CHECK(s.units_sold > 50);
   for (const auto& c : s.channels) {
     if (c.reserves) {
@@ -434,6 +451,7 @@ TEST_CASE("a short chaos run (duplicates, heavy reordering, channel faults) lose
   for (const auto& c : s.channels) {
     faulted += c.responses_429;
   }
+  check_kits(s, 2);
   CHECK(faulted > 0);  // the faults did happen
   CHECK(s.converged);
 }
@@ -563,6 +581,7 @@ TEST_CASE("a short steady run with 2 selling locations: the WMS ships every line
   CHECK(s.world.shipped > 0);
   CHECK(s.world.counts > 0);
   CHECK(s.world.transfers > 0);
+  check_kits(s, 2);
   CHECK(s.world.rebalancing_transfers > 0);
   CHECK(kind("transfer_received") == s.world.transfers);
   CHECK(s.unanswered == 0);
@@ -575,7 +594,7 @@ TEST_CASE("a short steady run with 2 selling locations: the WMS ships every line
 }
 
 TEST_CASE("a short steady run with the whole world: POS packs through reservations and a SKU "
-          "mapping, late cycle counts and transfers from the DC, nothing lost and converged",
+          "mapping, kits, late cycle counts and transfers from the DC, nothing lost and converged",
           "[simulator][run][world]") {
   scenario scn = *scenario_preset("steady");
   scn.duration = 10s;
@@ -604,6 +623,7 @@ TEST_CASE("a short steady run with the whole world: POS packs through reservatio
   CHECK(kind("counted") == s.world.counts);
   CHECK(s.world.counts_late > 0);
   CHECK(s.world.counts_behind > 0);  // sent after movements that followed their as_of
+  check_kits(s, 2);
   CHECK(s.world.transfers > 0);
   CHECK(kind("transfer_shipped") == s.world.transfers);
   CHECK(kind("transfer_received") == s.world.transfers);  // every transfer arrived
