@@ -71,6 +71,9 @@ run, demo and config:
                          (steady/chaos 200, 0.3)
   --dc-stock N           units of every SKU at a DC no channel sells from, refilling a low
                          selling location by transfers (0: no DC; steady/chaos 60)
+  --kits N --kit-share P   kits of 2-3 catalog SKUs (stockd's [[skus]] components) sold on
+                         every emulated channel, and the share of customers wanting one
+                         (0: none; steady/chaos 2, 0.1)
   --outage CHANNEL       channel_outage: the channel whose API fails (default amazon)
   --outage-window F:U    from F to U, shares of the traffic duration (default 0.25:0.65)
   --outage-faults SPEC   what it answers meanwhile (default 5xx=0.8,hang-before=0.2,hang-ms=1500)
@@ -308,6 +311,10 @@ sim_command parse_sim(const std::vector<std::string>& args) {
       cmd.scn.count_late_share = to_double(flag, v);
     } else if (flag == "--dc-stock") {
       cmd.scn.dc_stock = to_int(flag, v);
+    } else if (flag == "--kits") {
+      cmd.scn.kits = static_cast<std::size_t>(to_int(flag, v));
+    } else if (flag == "--kit-share") {
+      cmd.scn.kit_share = to_double(flag, v);
     } else if (flag == "--outage") {
       const auto& ids = channel_ids();
       const auto it = std::find(ids.begin(), ids.end(), v);

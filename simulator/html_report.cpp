@@ -460,14 +460,17 @@ std::string world_table(const run_summary& s, const std::string& who) {
   const auto& w = s.world;
   return "<table><tr><th>shipped</th><th>cancelled (oversold)</th><th>cancelled by the "
          "customer</th><th>payment failed</th><th>returned, restocked</th><th>returned, "
-         "damaged</th><th>of them at the till</th><th>purchase orders</th></tr><tr>" +
+         "damaged</th><th>of them at the till</th><th>purchase orders</th><th>kits sold</th>"
+         "<th>kits oversold</th></tr><tr>" +
          cell(k + "shipped", num(w.shipped)) + cell(k + "cancelled_oversold", num(w.cancelled_oversold)) +
          cell(k + "cancelled_by_customer", num(w.cancelled_by_customer)) +
          cell(k + "payment_failed", num(w.payment_failed)) +
          cell(k + "returned_restocked", num(w.returned_restocked)) +
          cell(k + "returned_damaged", num(w.returned_damaged)) +
          cell(k + "returned_at_till", num(w.returned_at_till)) +
-         cell(k + "purchase_orders", num(w.purchase_orders)) + "</tr></table>\n";
+         cell(k + "purchase_orders", num(w.purchase_orders)) +
+         cell(who + ".kits.units_sold", num(s.kit_units_sold)) +
+         cell(who + ".kits.oversold_units", num(s.kit_oversold_units)) + "</tr></table>\n";
 }
 
 std::string process_section(const run_summary& s, const std::string& who) {

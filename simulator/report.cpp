@@ -228,6 +228,21 @@ void write_json(connectors::json_writer& out, const run_summary& s) {
     out.end_object();
   }
   out.end_object();
+  out.key("kits").begin_object();
+  out.field("defined", static_cast<std::uint64_t>(s.kits.size()));
+  out.field("units_sold", s.kit_units_sold).field("oversold_units", s.kit_oversold_units);
+  out.key("by_kit").begin_array();
+  for (const kit_summary& k : s.kits) {
+    out.begin_object().field("sku", k.sku);
+    out.key("components").begin_array();
+    for (const auto& [sku, qty] : k.components) {
+      out.begin_object().field("sku", sku).field("qty", qty).end_object();
+    }
+    out.end_array();
+    out.field("units_sold", k.units_sold).field("oversold_units", k.oversold_units);
+    out.field("out_of_sync_channels", k.out_of_sync_channels).end_object();
+  }
+  out.end_array().end_object();
   out.key("world").begin_object();
   out.field("shipped", s.world.shipped).field("cancelled_oversold", s.world.cancelled_oversold);
   out.field("cancelled_by_customer", s.world.cancelled_by_customer);
@@ -359,6 +374,21 @@ void text_one(std::string& t, const run_summary& s) {
                 : std::string()) +
            ")\n";
     }
+  }
+  if (!s.kits.empty()) {
+    t += "   kits: " + std::to_string(s.kit_units_sold) + " sold, " +
+         std::to_string(s.kit_oversold_units) + " oversold (";
+    for (std::size_t i = 0; i < s.kits.size(); ++i) {
+      const kit_summary& k = s.kits[i];
+      t += (i > 0 ? "; " : "") + k.sku + " =";
+      for (std::size_t c = 0; c < k.components.size(); ++c) {
+        t += (c > 0 ? " +" : "") + std::string(" ") + std::to_string(k.components[c].second) +
+             " x " + k.components[c].first;
+      }
+      t += ": " + std::to_string(k.units_sold) + " sold, " + std::to_string(k.oversold_units) +
+           " oversold";
+    }
+    t += ")\n";
   }
   if (s.world.counts + s.world.transfers > 0) {
     t += "   WMS: " + std::to_string(s.world.counts) + " counts (" +

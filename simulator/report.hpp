@@ -172,6 +172,17 @@ struct world_counts {
   std::uint64_t rebalancing_transfers = 0;  // of the transfers: between selling locations
 };
 
+/// A kit's sales as the world judged them (world.hpp: covered only when every component had
+/// the units), in kits; also counted under their channels. At the end, how many channels did
+/// not show stockd's expected value for it.
+struct kit_summary {
+  std::string sku;
+  std::vector<std::pair<std::string, std::int64_t>> components;  // SKU, units per kit
+  std::uint64_t units_sold = 0;
+  std::uint64_t oversold_units = 0;
+  std::uint64_t out_of_sync_channels = 0;
+};
+
 struct run_summary {
   std::string scenario;
   std::string label;  // "stockd (push = event)" or the baseline's setting
@@ -189,6 +200,9 @@ struct run_summary {
   std::uint64_t units_sold = 0;
   std::uint64_t oversold_units = 0;
   std::vector<channel_summary> channels;
+  std::vector<kit_summary> kits;
+  std::uint64_t kit_units_sold = 0;      // Σ over kits
+  std::uint64_t kit_oversold_units = 0;  // Σ over kits
   bool converged = false;
   double convergence_s = 0;          // after traffic and the WMS stopped
   double convergence_timeout_s = 0;

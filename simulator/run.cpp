@@ -100,7 +100,7 @@ struct staleness {
 /// brought back to the store's till (which reports it in its own words, as it sold it).
 struct open_return {
   steady::time_point due;
-  std::size_t sku;
+  std::string sku;  // a catalog SKU or a kit (every component comes back)
   std::size_t location;
   std::string order_id;
   std::int64_t qty;  // base units
@@ -180,7 +180,8 @@ struct session {
 
   session(const run_options& o, channel_set& c)
       : opts(o), scn(o.scn), channels(c),
-        truth(location_names(o.scn), initial_stock(o.scn), o.scn.locations) {}
+        truth(location_names(o.scn), initial_stock(o.scn), o.scn.locations,
+              kit_definitions(o.scn)) {}
 
   std::optional<std::size_t> selling_index(std::string_view name) const {
     return truth.selling_index(name);
@@ -273,10 +274,9 @@ struct session {
                                                                       scn.return_delay.count())));
           const bool damaged = uniform(rng) < scn.damaged_share;
           std::lock_guard lock(mu);
-          const auto index = static_cast<std::size_t>(
-              std::find(truth.skus().begin(), truth.skus().end(), line.sku) - truth.skus().begin());
-          // A web order comes back one unit at a time; the till takes back the whole pack.
-          returns.push_back({now + wait, index, line.location, line.order_id,
+          // A web order comes back one unit (or kit) at a time; the till takes back the whole
+          // pack.
+          returns.push_back({now + wait, line.sku, line.location, line.order_id,
                              at_till ? line.qty : 1, damaged, at_till});
         }
       }
@@ -288,7 +288,7 @@ struct session {
         auto back = std::stable_partition(returns.begin(), returns.end(),
                                           [now](const open_return& r) { return r.due > now; });
         for (auto it = back; it != returns.end(); ++it) {
-          const std::string& sku = truth.skus()[it->sku];
+          const std::string& sku = it->sku;
           truth.returned(sku, it->location, it->damaged, it->qty);
           ++(it->damaged ? counts.returned_damaged : counts.returned_restocked);
           const char* disposition = it->damaged ? "damaged" : "restock";
@@ -900,6 +900,16 @@ std::string stockd_config(const scenario& s, channel_ports ports, const push_set
     t += "credentials = \"env:" + std::string(webhook_secret_env) + "\"\n";
     t += "requests_per_second = 10\nburst = 10\nbatch_size = 100\n";  // the emulator's limits
   }
+  // Kits: a [[skus]] entry with components each (docs/semantics.md, "Units, SKU mapping and
+  // kits"). stockd computes and pushes every kit to every channel, as the emulators list them.
+  for (const kit_definition& kit : kit_definitions(s)) {
+    t += "\n[[skus]]\nid = \"" + kit.sku + "\"\ncomponents = [";
+    for (std::size_t c = 0; c < kit.components.size(); ++c) {
+      t += std::string(c > 0 ? ", " : "") + "{ sku = \"" + kit.components[c].first +
+           "\", qty = " + std::to_string(kit.components[c].second) + " }";
+    }
+    t += "]\n";
+  }
   if (s.pos_buys_per_second > 0) {
     // The store till: nothing to push to (connector "none"), stockd still computes its expected
     // value; its customers reserve through stockd (simulator/pos.hpp). It speaks its own SKU ids
@@ -962,6 +972,16 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
       }
     }
   }
+  // The kits on every channel too, showing what their components make (stockd has no stock of
+  // a kit: it computes the kit's quantity from its components' and pushes it).
+  for (const kit_definition& kit : truth.kits()) {
+    for (std::size_t c = 0; c < channel_ids().size(); ++c) {
+      if (auto error = channels.at(c).set_quantity(kit.sku, truth.kit_sellable(kit.sku))) {
+        out.error = channel_ids()[c] + ": " + *error;
+        return out;
+      }
+    }
+  }
   {
     wms_sender sender(run.host, run.port, opts.token, run.ledger);
     if (!sender.send(opening)) {
@@ -979,6 +999,7 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     }
   }
   const sku_chooser chooser(scn);
+  const sku_chooser till_chooser(scn, false);  // the till sells no kits
   std::vector<std::unique_ptr<buyer>> buyers;
   for (std::size_t c = 0; c < channel_ids().size(); ++c) {
     if (scn.buys_per_second[c] <= 0) {
@@ -1024,7 +1045,7 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
     p.stockd_url = opts.stockd_url;
     p.token = opts.token;
     p.seed = scn.seed * 1'000 + 999;
-    p.choose_sku = [&chooser](std::mt19937_64& rng) { return chooser(rng); };
+    p.choose_sku = [&till_chooser](std::mt19937_64& rng) { return till_chooser(rng); };
     world* w = &truth;
     session* self = &run;
     p.on_sale = [w, self](std::string_view sku, std::string_view order_id, std::int64_t qty,
@@ -1148,26 +1169,35 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
 
   // Convergence: every channel shows stockd's expected value; stockd's on-hand is the world's,
   // per SKU × location (the WMS ships each line from where stockd placed it), and nothing is
-  // left committed (every order was shipped or cancelled).
+  // left committed (every order was shipped or cancelled). A kit has no stock of its own: only
+  // its channels are checked (stockd's expected value is computed from its components').
+  std::vector<std::string> checked = skus;
+  for (const kit_definition& kit : truth.kits()) {
+    checked.push_back(kit.sku);
+  }
   http_client reader(run.host, run.port);
   simdjson::dom::parser parser;
   const auto converge_start = steady::now();
   std::vector<std::uint64_t> out_of_sync(channel_ids().size(), 0);
+  std::map<std::string, std::uint64_t> kit_out_of_sync;  // kit → channels not showing it right
   for (;;) {
     out.mismatches.clear();
     out.unreflected_skus = 0;
     std::fill(out_of_sync.begin(), out_of_sync.end(), 0);
+    kit_out_of_sync.clear();
     std::size_t mismatching = 0;
-    for (const std::string& sku : skus) {
+    for (const std::string& sku : checked) {
       const sku_record r = read_sku(reader, opts.token, sku, parser);
       std::vector<std::string> problems;
+      const std::optional<sku_truth> stock = truth.truth(sku);  // nothing for a kit
       if (!r.ok) {
         problems.push_back(sku + ": GET /v1/skus failed");
       } else {
-        const sku_truth t = *truth.truth(sku);
+        const sku_truth t = stock.value_or(sku_truth{});
         // Per location: the first location whose on-hand differs from the world's.
         std::optional<std::string> location_problem;
-        for (std::size_t l = 0; l < truth.locations().size() && !location_problem; ++l) {
+        for (std::size_t l = 0; stock && l < truth.locations().size() && !location_problem;
+             ++l) {
           const std::string& name = truth.locations()[l];
           const auto it = r.on_hand_at.find(name);
           const std::int64_t got = it == r.on_hand_at.end() ? 0 : it->second;
@@ -1195,6 +1225,9 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
           const auto shown = channels.at(c).quantity(sku);
           if (e == r.channels.end() || shown != std::optional<std::int64_t>(e->second.expected)) {
             ++out_of_sync[c];
+            if (!stock) {
+              ++kit_out_of_sync[sku];
+            }
             std::string p = sku + ": " + channel_ids()[c] + " shows " +
                             (shown ? std::to_string(*shown) : "nothing") + ", stockd expects ";
             if (e == r.channels.end()) {
@@ -1304,6 +1337,21 @@ run_summary run_scenario(const run_options& opts, channel_set& channels) {
       }
     }
     out.channels.push_back(std::move(cs));
+  }
+  for (const auto& [kit, sold] : truth.kit_sales()) {
+    kit_summary k;
+    k.sku = kit;
+    for (const kit_definition& d : truth.kits()) {
+      if (d.sku == kit) {
+        k.components = d.components;
+      }
+    }
+    k.units_sold = sold.units_sold;
+    k.oversold_units = sold.oversold_units;
+    k.out_of_sync_channels = kit_out_of_sync[kit];
+    out.kit_units_sold += k.units_sold;
+    out.kit_oversold_units += k.oversold_units;
+    out.kits.push_back(std::move(k));
   }
   if (till) {
     // The till: its sales as the world judged them, and its calls to stockd's reservations.

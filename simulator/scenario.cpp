@@ -17,6 +17,7 @@ std::optional<scenario> scenario_preset(const std::string& name) {
     w.pos_buys_per_second = 4;
     w.count_period = std::chrono::milliseconds{200};
     w.dc_stock = 60;
+    w.kits = 2;
   };
   if (name == "steady") {
     full_world(s);
@@ -179,6 +180,9 @@ std::optional<std::string> validate(const scenario& s) {
   if (s.count_late_delay.count() < 0 || s.count_late_delay > std::chrono::seconds{10}) {
     return "late-count delay must be 0 .. 10 s";
   }
+  if (s.kits > 16 || (s.kits > 0 && s.skus < 3) || !(s.kit_share >= 0) || s.kit_share > 1) {
+    return "kits must be 0..16 (with at least 3 SKUs), the kit share in [0, 1]";
+  }
   if (s.dc_stock < 0 || s.transfer_qty < 1 || s.transfer_period.count() < 20 ||
       s.transfer_lead_time.count() < 0 || s.transfer_lead_time > std::chrono::minutes{10}) {
     return "DC stock >= 0, transfer quantity >= 1, transfer period >= 20 ms, lead time 0 .. 10 min";
@@ -222,6 +226,30 @@ std::vector<std::string> location_names(const scenario& s) {
   }
   if (s.dc_stock > 0) {
     out.push_back(dc_location_id);
+  }
+  return out;
+}
+
+std::string kit_name(const scenario& s, std::size_t k) {
+  return s.sku_prefix + "KIT-" + std::to_string(k + 1);
+}
+
+std::vector<kit_definition> kit_definitions(const scenario& s) {
+  std::vector<kit_definition> out;
+  std::mt19937_64 rng(s.seed * 6'271 + 3);
+  std::uniform_int_distribution<std::size_t> pick(0, s.skus - 1);
+  for (std::size_t k = 0; k < s.kits; ++k) {
+    kit_definition kit{kit_name(s, k), {}};
+    const std::size_t n = std::min<std::size_t>(2 + k % 2, s.skus);
+    std::vector<std::size_t> chosen;
+    while (chosen.size() < n) {
+      const std::size_t i = pick(rng);
+      if (std::find(chosen.begin(), chosen.end(), i) == chosen.end()) {
+        chosen.push_back(i);
+        kit.components.emplace_back(sku_name(s, i), 1 + static_cast<std::int64_t>(rng() % 2));
+      }
+    }
+    out.push_back(std::move(kit));
   }
   return out;
 }
@@ -270,8 +298,14 @@ std::size_t zipf_ranks::operator()(std::mt19937_64& rng) const {
       it - cdf_.begin(), static_cast<std::ptrdiff_t>(cdf_.size()) - 1));
 }
 
-sku_chooser::sku_chooser(const scenario& s)
+sku_chooser::sku_chooser(const scenario& s, bool with_kits)
     : prefix_(s.sku_prefix), hot_(s.hot_skus), hot_share_(s.hot_share) {
+  if (with_kits) {
+    for (std::size_t k = 0; k < s.kits; ++k) {
+      kits_.push_back(kit_name(s, k));
+    }
+    kit_share_ = kits_.empty() ? 0 : s.kit_share;
+  }
   if (hot_ == 0) {
     hot_share_ = 0;
   }
@@ -285,6 +319,10 @@ sku_chooser::sku_chooser(const scenario& s)
 
 std::string sku_chooser::operator()(std::mt19937_64& rng) const {
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  if (kit_share_ > 0 && uniform(rng) < kit_share_) {
+    std::uniform_int_distribution<std::size_t> pick(0, kits_.size() - 1);
+    return kits_[pick(rng)];
+  }
   if (hot_share_ > 0 && uniform(rng) < hot_share_) {
     std::uniform_int_distribution<std::size_t> pick(0, hot_ - 1);
     return numbered(prefix_, pick(rng));

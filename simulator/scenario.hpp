@@ -33,6 +33,11 @@
 //               after a delay), or, once the DC has none, rebalances it from the selling
 //               location with the most free units.
 //   2 selling locations (steady, chaos): shopify and webhook prefer L1, amazon and the POS L2.
+//   kits        (steady, chaos: 2) kit SKUs <prefix>KIT-<k> of 2-3 catalog SKUs, 1-2 of each,
+//               in stockd's config ([[skus]] components) and on every emulated channel; a share
+//               of the channels' customers want a kit and buy it like any SKU (stockd expands
+//               the order; the world judges it on its components, world.hpp). The till sells
+//               no kits.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -128,6 +133,10 @@ struct scenario {
   std::int64_t transfer_point = 10;
   std::int64_t transfer_qty = 12;
   std::chrono::milliseconds transfer_lead_time{1'000};
+  // Kits: how many (0: none), drawn from the catalog by the seed (kit_definitions), and the
+  // share of the emulated channels' customers who want one (uniformly among the kits).
+  std::size_t kits = 0;
+  double kit_share = 0.1;
 };
 
 /// Every preset's name, for help texts and errors.
@@ -150,6 +159,11 @@ inline constexpr std::int64_t probe_stock = 1'000'000;  // never runs out
 std::vector<sku_stock> initial_stock(const scenario& s);
 /// The selling locations L1..LM, then the DC when there is one.
 std::vector<std::string> location_names(const scenario& s);
+/// Kit k's SKU: <prefix>KIT-<k>.
+std::string kit_name(const scenario& s, std::size_t k);
+/// The kits of the run: kit k has 2 or 3 distinct catalog SKUs (drawn by the seed; hot SKUs
+/// included), 1 or 2 units of each.
+std::vector<kit_definition> kit_definitions(const scenario& s);
 /// The POS's own id for a SKU (stockd maps it back through [[mappings]] source "pos").
 std::string pos_sku_name(const std::string& sku);
 /// The POS's pack unit as the config names it ("pack6"; "each" for packs of 1).
@@ -169,13 +183,17 @@ private:
   std::vector<double> cdf_;
 };
 
+/// With `with_kits` (the emulated channels), a share kit_share of the customers want a kit
+/// (uniformly among them); the till's customers want catalog SKUs only.
 class sku_chooser {
 public:
-  explicit sku_chooser(const scenario& s);
+  explicit sku_chooser(const scenario& s, bool with_kits = true);
   std::string operator()(std::mt19937_64& rng) const;
 
 private:
   std::string prefix_;
+  std::vector<std::string> kits_;
+  double kit_share_ = 0;
   std::size_t hot_ = 0;
   double hot_share_ = 0;
   std::optional<zipf_ranks> cold_;  // over SKUs hot_ .. skus-1

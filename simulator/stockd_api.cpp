@@ -178,10 +178,17 @@ std::size_t learn_placements(world& truth, http_client& client, simdjson::dom::p
                              const std::string& token) {
   constexpr std::size_t lookups_max = 50;  // per call
   std::size_t learnt = 0;
-  for (const auto& [order_id, channel] : truth.unplaced_acknowledged(lookups_max)) {
-    // Ids are ours: letters, digits, '-' and ':', all path-safe.
-    const client_response res =
-        get_from_stockd(client, token, "/v1/trace/" + channel + "/" + order_id + ":1");
+  for (const auto& [order_id, channel, sku] : truth.unplaced_acknowledged(lookups_max)) {
+    // Ids are ours: letters, digits, '-' and ':', all path-safe. A kit line is journaled as
+    // its components' events, `<id>#<component>` (docs/semantics.md, "Kit expansion"), all
+    // placed together: the first one's placement is the line's ('#' escaped in the path).
+    std::string id = order_id + ":1";
+    for (const kit_definition& kit : truth.kits()) {
+      if (kit.sku == sku) {
+        id += "%23" + kit.components.front().first;
+      }
+    }
+    const client_response res = get_from_stockd(client, token, "/v1/trace/" + channel + "/" + id);
     simdjson::dom::element root;
     std::string_view where;
     if (res.status != 200 || parser.parse(res.body).get(root) ||

@@ -94,7 +94,8 @@ sku_record read_sku(http_client& client, const std::string& token, const std::st
 
 /// For a WMS: orders stockd acknowledged whose placement it has not learnt (their channel saw
 /// only `duplicate` answers, the first answer lost) are looked up in stockd, GET
-/// /v1/trace/{source}/{order id}:1 (its "location" is the journaled placement), and told to the
+/// /v1/trace/{source}/{order id}:1 (a kit's: its first component's event, `...:1#<component>`;
+/// its "location" is the journaled placement), and told to the
 /// world. Not found yet or no answer: asked again next time; never guessed. At most 50 a call.
 /// How many placements were learnt.
 std::size_t learn_placements(world& truth, http_client& client, simdjson::dom::parser& parser,

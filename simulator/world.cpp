@@ -2,15 +2,17 @@
 
 #include <algorithm>
 #include <cassert>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 
 namespace stockd::simulator {
 
 world::world(std::vector<std::string> locations, std::vector<sku_stock> initial,
-             std::size_t selling_locations)
+             std::size_t selling_locations, std::vector<kit_definition> kits)
     : locations_(std::move(locations)),
-      selling_(selling_locations == 0 ? locations_.size() : selling_locations) {
+      selling_(selling_locations == 0 ? locations_.size() : selling_locations),
+      kits_(std::move(kits)) {
   assert(!locations_.empty());
   assert(selling_ <= locations_.size());
   skus_.reserve(initial.size());
@@ -22,11 +24,32 @@ world::world(std::vector<std::string> locations, std::vector<sku_stock> initial,
     if (!inserted) {
       throw std::invalid_argument("world: SKU " + s.sku + " twice in the catalog");
     }
+    products_.push_back(product{s.sku, {part{skus_.size(), 1}}, false});
     skus_.push_back(s.sku);
     initial_.push_back(s.on_hand);
     const std::size_t n = s.on_hand.size();
     state_.push_back(sku_state{std::move(s.on_hand), std::vector<std::int64_t>(n, 0),
                                std::vector<std::int64_t>(n, 0), 0, 0, 0});
+  }
+  for (const kit_definition& k : kits_) {
+    product kit{k.sku, {}, true};
+    for (const auto& [sku, qty] : k.components) {
+      auto it = index_.find(sku);
+      if (it == index_.end() || it->second >= skus_.size() || qty < 1) {
+        throw std::invalid_argument("world: kit " + k.sku + ": component " + sku +
+                                    " is not a catalog SKU with a quantity of at least 1");
+      }
+      for (const part& earlier : kit.parts) {
+        if (earlier.sku == it->second) {
+          throw std::invalid_argument("world: kit " + k.sku + " names " + sku + " twice");
+        }
+      }
+      kit.parts.push_back(part{it->second, qty});
+    }
+    if (kit.parts.empty() || !index_.emplace(k.sku, products_.size()).second) {
+      throw std::invalid_argument("world: kit " + k.sku + " is empty or named like another");
+    }
+    products_.push_back(std::move(kit));
   }
 }
 
@@ -34,10 +57,41 @@ std::int64_t world::initial_on_hand(std::size_t sku_index, std::size_t location)
   return initial_.at(sku_index).at(location);
 }
 
-std::size_t world::index_of(std::string_view sku) const {
+std::size_t world::product_of(std::string_view sku) const {
   auto it = index_.find(std::string(sku));
-  assert(it != index_.end() && "a SKU outside the catalog");
+  assert(it != index_.end() && "a SKU outside the catalog and the kits");
   return it->second;
+}
+
+std::size_t world::index_of(std::string_view sku) const {
+  const std::size_t i = product_of(sku);
+  assert(i < skus_.size() && "a kit has no stock of its own");
+  return i;
+}
+
+bool world::covers_locked(const product& p, std::int64_t qty) const {
+  return std::all_of(p.parts.begin(), p.parts.end(), [&](const part& c) {
+    return sellable_locked(state_[c.sku]) >= qty * c.qty;
+  });
+}
+
+std::int64_t world::units_of_locked(const order& o, std::size_t sku) const {
+  for (const part& c : products_[o.product].parts) {
+    if (c.sku == sku) {
+      return o.qty * c.qty;
+    }
+  }
+  return 0;
+}
+
+std::int64_t world::kit_sellable(std::string_view kit) const {
+  std::lock_guard lock(mu_);
+  const product& p = products_[product_of(kit)];
+  std::int64_t kits = std::numeric_limits<std::int64_t>::max();
+  for (const part& c : p.parts) {
+    kits = std::min(kits, std::max<std::int64_t>(0, sellable_locked(state_[c.sku])) / c.qty);
+  }
+  return kits;
 }
 
 std::int64_t world::free_locked(const sku_state& s, std::size_t location) const {
@@ -57,6 +111,9 @@ void world::oversell_locked(order& o) {
   channel_sales& c = sales_[o.channel];
   c.oversold_units += static_cast<std::uint64_t>(o.qty);
   oversold_total_ += static_cast<std::uint64_t>(o.qty);
+  if (const product& p = products_[o.product]; p.kit) {
+    kit_sales_[p.name].oversold_units += static_cast<std::uint64_t>(o.qty);
+  }
 }
 
 void world::place_locked(order& o, std::size_t location) {
@@ -65,10 +122,18 @@ void world::place_locked(order& o, std::size_t location) {
   if (!o.covered) {
     return;
   }
-  sku_state& s = state_[o.sku];
-  s.unplaced -= o.qty;
-  if (free_locked(s, location) >= o.qty) {
-    s.owed[location] += o.qty;
+  // A kit line is placed whole: every component at this one location (server/placement.cpp).
+  const product& p = products_[o.product];
+  bool fits = true;
+  for (const part& c : p.parts) {
+    sku_state& s = state_[c.sku];
+    s.unplaced -= o.qty * c.qty;
+    fits = fits && free_locked(s, location) >= o.qty * c.qty;
+  }
+  if (fits) {
+    for (const part& c : p.parts) {
+      state_[c.sku].owed[location] += o.qty * c.qty;
+    }
   } else {
     // Placed where no free unit is (world.hpp, step 2): oversold there, as stockd records it.
     oversell_locked(o);
@@ -76,24 +141,24 @@ void world::place_locked(order& o, std::size_t location) {
   }
 }
 
-bool world::record_sale(std::string_view channel, std::size_t sku, std::string_view order_id,
-                        std::int64_t qty, bool covered, bool reserved,
+bool world::record_sale(std::string_view channel, std::size_t product_index,
+                        std::string_view order_id, std::int64_t qty, bool covered, bool reserved,
                         std::optional<std::size_t> location) {
   assert(qty > 0);
-  channel_sales& c = sales_[std::string(channel)];
-  c.units_sold += static_cast<std::uint64_t>(qty);
+  const product& p = products_[product_index];
+  sales_[std::string(channel)].units_sold += static_cast<std::uint64_t>(qty);
+  if (p.kit) {
+    kit_sales_[p.name].units_sold += static_cast<std::uint64_t>(qty);
+  }
+  order o{product_index, std::string(channel), covered, false, location, {}, qty, reserved,
+          ++sale_number_};
   if (covered) {
-    if (location) {
-      state_[sku].owed[*location] += qty;
-    } else {
-      state_[sku].unplaced += qty;
+    for (const part& c : p.parts) {
+      (location ? state_[c.sku].owed[*location] : state_[c.sku].unplaced) += qty * c.qty;
     }
   } else {
-    c.oversold_units += static_cast<std::uint64_t>(qty);
-    oversold_total_ += static_cast<std::uint64_t>(qty);
+    oversell_locked(o);
   }
-  order o{sku, std::string(channel), covered, false, location, {}, qty, reserved,
-          ++sale_number_};
   const bool fresh = orders_.emplace(std::string(order_id), std::move(o)).second;
   assert(fresh && "order ids are unique per run");
   (void)fresh;
@@ -103,8 +168,8 @@ bool world::record_sale(std::string_view channel, std::size_t sku, std::string_v
 bool world::sell(std::string_view channel, std::string_view sku, std::string_view order_id,
                  std::int64_t qty) {
   std::lock_guard lock(mu_);
-  const std::size_t i = index_of(sku);
-  return record_sale(channel, i, order_id, qty, sellable_locked(state_[i]) >= qty, false,
+  const std::size_t p = product_of(sku);
+  return record_sale(channel, p, order_id, qty, covers_locked(products_[p], qty), false,
                      std::nullopt);
 }
 
@@ -120,10 +185,13 @@ bool world::reserved_sale(std::string_view channel, std::string_view sku,
   }
   std::int64_t missing = qty - std::max<std::int64_t>(0, sellable_locked(state_[i]));
   if (missing > 0) {
-    // Covered orders of blind channels stockd has not acknowledged, the most recent first.
+    // Covered orders of blind channels stockd has not acknowledged that hold units of this
+    // SKU (itself, or a kit it is a component of), the most recent first; a kit taken over
+    // gives back every component.
     std::vector<std::pair<std::uint64_t, order*>> candidates;
     for (auto& [id, o] : orders_) {
-      if (o.sku == i && o.covered && !o.acknowledged && !o.reserved && !o.location) {
+      if (o.covered && !o.acknowledged && !o.reserved && !o.location &&
+          units_of_locked(o, i) > 0) {
         candidates.emplace_back(o.number, &o);
       }
     }
@@ -132,14 +200,16 @@ bool world::reserved_sale(std::string_view channel, std::string_view sku,
     std::int64_t can = 0;
     std::size_t take = 0;
     while (take < candidates.size() && can < missing) {
-      can += candidates[take++].second->qty;
+      can += units_of_locked(*candidates[take++].second, i);
     }
     if (can < missing) {
       return record_sale(channel, i, order_id, qty, false, true, location);
     }
     for (std::size_t k = 0; k < take; ++k) {
       order& o = *candidates[k].second;
-      state_[i].unplaced -= o.qty;
+      for (const part& c : products_[o.product].parts) {
+        state_[c.sku].unplaced -= o.qty * c.qty;
+      }
       oversell_locked(o);
       ++taken_over_;
     }
@@ -176,15 +246,15 @@ void world::order_acknowledged(std::string_view order_id, world_clock::time_poin
   }
 }
 
-std::vector<std::pair<std::string, std::string>> world::unplaced_acknowledged(
-    std::size_t max) const {
+std::vector<unplaced_order> world::unplaced_acknowledged(std::size_t max) const {
   std::lock_guard lock(mu_);
-  std::vector<std::pair<std::string, std::string>> out;
+  std::vector<unplaced_order> out;
   for (const auto& id : awaiting_placement_) {
     if (out.size() == max) {
       break;
     }
-    out.emplace_back(id, orders_.at(id).channel);
+    const order& o = orders_.at(id);
+    out.push_back({id, o.channel, products_[o.product].name});
   }
   return out;
 }
@@ -198,20 +268,23 @@ std::vector<order_line> world::settle_due(world_clock::time_point until, std::si
     acknowledged_.pop_front();
     assert(!node.empty());
     order& o = node.mapped();
-    sku_state& s = state_[o.sku];
+    const product& p = products_[o.product];
     assert(o.location && "only placed orders are due");
     const std::size_t at = *o.location;
-    order_line line{node.key(), o.channel, skus_[o.sku], o.covered, settlement::cancelled, at,
-                    o.qty};
+    order_line line{node.key(), o.channel, p.name, o.covered, settlement::cancelled, at, o.qty};
     if (o.covered) {
       line.how = decide ? decide(line) : settlement::shipped;
-      if (line.how == settlement::shipped) {
-        // The units leave the shelf stockd placed the line at; they were promised (owed) there
-        // at placement, so they are there. Damaged units stay: never shipped.
-        assert(s.on_hand[at] - s.damaged[at] >= o.qty && "a covered line ships what is there");
-        s.on_hand[at] -= o.qty;
+      for (const part& c : p.parts) {
+        sku_state& s = state_[c.sku];
+        const std::int64_t units = o.qty * c.qty;
+        if (line.how == settlement::shipped) {
+          // The units leave the shelf stockd placed the line at; they were promised (owed)
+          // there at placement, so they are there. Damaged units stay: never shipped.
+          assert(s.on_hand[at] - s.damaged[at] >= units && "a covered line ships what is there");
+          s.on_hand[at] -= units;
+        }
+        s.owed[at] -= units;
       }
-      s.owed[at] -= o.qty;
     }
     out.push_back(std::move(line));
   }
@@ -221,10 +294,12 @@ std::vector<order_line> world::settle_due(world_clock::time_point until, std::si
 void world::returned(std::string_view sku, std::size_t location, bool damaged,
                      std::int64_t qty) {
   std::lock_guard lock(mu_);
-  sku_state& s = state_[index_of(sku)];
-  s.on_hand.at(location) += qty;
-  if (damaged) {
-    s.damaged.at(location) += qty;
+  for (const part& c : products_[product_of(sku)].parts) {
+    sku_state& s = state_[c.sku];
+    s.on_hand.at(location) += qty * c.qty;
+    if (damaged) {
+      s.damaged.at(location) += qty * c.qty;
+    }
   }
 }
 
@@ -288,8 +363,8 @@ std::int64_t world::free_at(std::string_view sku, std::size_t location) const {
 std::optional<sku_truth> world::truth(std::string_view sku) const {
   std::lock_guard lock(mu_);
   auto it = index_.find(std::string(sku));
-  if (it == index_.end()) {
-    return std::nullopt;
+  if (it == index_.end() || it->second >= skus_.size()) {
+    return std::nullopt;  // not in the catalog, or a kit (no stock of its own)
   }
   const sku_state& s = state_[it->second];
   const auto selling_end = s.on_hand.begin() + static_cast<std::ptrdiff_t>(selling_);
@@ -308,6 +383,16 @@ std::uint64_t world::taken_over() const {
 std::uint64_t world::misplaced() const {
   std::lock_guard lock(mu_);
   return misplaced_;
+}
+
+std::map<std::string, channel_sales> world::kit_sales() const {
+  std::lock_guard lock(mu_);
+  std::map<std::string, channel_sales> out;
+  for (const kit_definition& k : kits_) {
+    auto it = kit_sales_.find(k.sku);
+    out[k.sku] = it == kit_sales_.end() ? channel_sales{} : it->second;
+  }
+  return out;
 }
 
 std::map<std::string, channel_sales> world::sales() const {

@@ -55,6 +55,16 @@
 // it (POST /v1/reservations answers its location): the sale is owed there at once and needs a
 // free unit there; the commit opens the line at the same location.
 //
+// Kits (DESIGN §2-§3, docs/semantics.md "Kit expansion"): a kit is a product whose stock is its
+// components'. Every SKU of the catalog is a product of one part (itself × 1); a kit is a
+// product of its components × their quantities, and every step above goes over a product's
+// parts: a kit sale is covered only when every component's sellable stock has the units for
+// it (then all of them are promised), else it is one oversold unit per kit of its channel; at
+// placement every component must have its free units at the one location stockd placed the
+// line at (stockd places a kit line's components together), else the line is oversold there;
+// it ships, is cancelled or comes back as a whole, every component to or from that shelf. The
+// physical state (receipts, counts, transfers) stays per SKU: a kit has no shelf of its own.
+//
 // Thread-safe: one mutex owns everything. The buyers call sell() under their emulator's lock
 // (simulator/buyer.hpp), so the lock order is emulator → world; nothing here calls out.
 #include <chrono>
@@ -80,6 +90,12 @@ struct sku_stock {
   std::vector<std::int64_t> on_hand;  // per location, in the catalog's location order
 };
 
+/// A kit: its SKU and its components (catalog SKUs, each once) with their units per kit.
+struct kit_definition {
+  std::string sku;
+  std::vector<std::pair<std::string, std::int64_t>> components;
+};
+
 /// How the WMS settles an order line. An oversold line is always `cancelled` (the merchant
 /// refunds the customer); a covered one ships, or (returns_wave) the customer cancels it or its
 /// payment fails before it ships: then its unit was never moved and is sellable again.
@@ -89,11 +105,18 @@ enum class settlement : std::uint8_t { shipped, cancelled, payment_failed };
 struct order_line {
   std::string order_id;
   std::string channel;
-  std::string sku;
+  std::string sku;  // a catalog SKU or a kit
   bool covered = true;
   settlement how = settlement::shipped;
   std::size_t location = 0;  // where stockd placed the line: the shelf it ships from
-  std::int64_t qty = 1;      // base units
+  std::int64_t qty = 1;      // base units (kits for a kit)
+};
+
+/// An acknowledged order whose placement the WMS has not learnt.
+struct unplaced_order {
+  std::string order_id;
+  std::string channel;
+  std::string sku;  // a catalog SKU or a kit
 };
 
 struct channel_sales {
@@ -115,17 +138,24 @@ struct sku_truth {
 class world {
 public:
   /// `selling_locations`: how many of `locations` (the first ones) channels sell from; 0: all.
+  /// `kits`: products made of catalog SKUs (a component outside the catalog, a kit named like
+  /// a SKU, or a component twice in a kit is an invalid_argument).
   world(std::vector<std::string> locations, std::vector<sku_stock> initial,
-        std::size_t selling_locations = 0);
+        std::size_t selling_locations = 0, std::vector<kit_definition> kits = {});
   world(const world&) = delete;
   world& operator=(const world&) = delete;
 
   const std::vector<std::string>& locations() const noexcept { return locations_; }
+  /// The catalog's SKUs (what is on shelves), without the kits.
   const std::vector<std::string>& skus() const noexcept { return skus_; }
+  const std::vector<kit_definition>& kits() const noexcept { return kits_; }
+  /// The kits a customer could be given now: min over components of ⌊sellable / qty⌋.
+  std::int64_t kit_sellable(std::string_view kit) const;
   std::int64_t initial_on_hand(std::size_t sku_index, std::size_t location) const;
 
-  /// A channel sold one unit of `sku` as order `order_id`. True when physical stock covered it;
-  /// false: an oversold unit. A SKU outside the catalog is a programmer error.
+  /// A channel sold `qty` of `sku` (a catalog SKU or a kit) as order `order_id`. True when
+  /// physical stock covered it (for a kit: every component); false: oversold units. A SKU
+  /// outside the catalog and the kits is a programmer error.
   bool sell(std::string_view channel, std::string_view sku, std::string_view order_id,
             std::int64_t qty = 1);
   /// A channel that reserves through stockd sold `qty` units stockd had granted a hold on. True
@@ -133,7 +163,8 @@ public:
   /// orders of channels that sell blind which stockd has not acknowledged yet (those become
   /// oversold units of their channels). False, an oversold unit of this channel, when neither
   /// can: stockd granted a hold on stock that was not there.
-  /// `location`: where stockd placed the hold (the sale needs a free unit there).
+  /// `location`: where stockd placed the hold (the sale needs a free unit there). A catalog
+  /// SKU only (the till sells no kits); a blind kit order holding units of it may be taken over.
   bool reserved_sale(std::string_view channel, std::string_view sku, std::string_view order_id,
                      std::int64_t qty, std::size_t location = 0);
   /// stockd acknowledged the order's order_created at `at`, placing it at `location` (its
@@ -146,7 +177,7 @@ public:
   /// Acknowledged orders whose placement the WMS has not learnt (only `duplicate` answers
   /// seen): order id and channel, for the WMS to look up (GET /v1/trace/{channel}/{event id}).
   /// At most `max` of them, without looking at the other open orders.
-  std::vector<std::pair<std::string, std::string>> unplaced_acknowledged(std::size_t max) const;
+  std::vector<unplaced_order> unplaced_acknowledged(std::size_t max) const;
   /// Settles every placed order acknowledged at or before `until` (at most `max`): a
   /// covered one leaves the placed location's shelf now unless
   /// `decide` says the customer cancelled or the payment failed (then its promise is released);
@@ -160,8 +191,8 @@ public:
 
   void purchase_ordered(std::string_view sku, std::int64_t qty);
   void received(std::string_view sku, std::size_t location, std::int64_t qty, bool from_po);
-  /// A shipped unit came back to `location`: sellable again, or damaged (on hand, not sellable).
-  /// `qty` units of a shipped line back on the shelf at `location` (damaged: never sellable).
+  /// `qty` units of a shipped line back on the shelf at `location` (damaged: never sellable);
+  /// for a kit, every component of `qty` kits.
   void returned(std::string_view sku, std::size_t location, bool damaged, std::int64_t qty = 1);
   /// A physical adjustment (found, shrink); on_hand at the location may not go below 0.
   void adjusted(std::string_view sku, std::size_t location, std::int64_t delta);
@@ -184,6 +215,7 @@ public:
     return std::nullopt;
   }
 
+  /// Nothing for a SKU outside the catalog, or a kit.
   std::optional<sku_truth> truth(std::string_view sku) const;
   std::map<std::string, channel_sales> sales() const;
   std::uint64_t oversold_units() const;
@@ -191,9 +223,23 @@ public:
   std::uint64_t taken_over() const;
   /// Covered sales oversold at placement: stockd placed them where no free unit was.
   std::uint64_t misplaced() const;
+  /// Per kit SKU: kits sold and oversold (also in sales(), under their channels).
+  std::map<std::string, channel_sales> kit_sales() const;
 
 private:
+  /// A catalog SKU's index (asserts it is not a kit).
   std::size_t index_of(std::string_view sku) const;
+  std::size_t product_of(std::string_view sku) const;
+  /// What an order takes: catalog SKU indices and units per product unit.
+  struct part {
+    std::size_t sku = 0;
+    std::int64_t qty = 1;
+  };
+  struct product {
+    std::string name;
+    std::vector<part> parts;
+    bool kit = false;
+  };
   struct sku_state {
     std::vector<std::int64_t> on_hand;
     std::vector<std::int64_t> damaged;
@@ -203,7 +249,7 @@ private:
     std::int64_t in_transit = 0;
   };
   struct order {
-    std::size_t sku = 0;
+    std::size_t product = 0;  // index into products_
     std::string channel;
     bool covered = true;
     bool acknowledged = false;
@@ -215,7 +261,10 @@ private:
   };
   std::int64_t sellable_locked(const sku_state& s) const;
   std::int64_t free_locked(const sku_state& s, std::size_t location) const;
-  bool record_sale(std::string_view channel, std::size_t sku, std::string_view order_id,
+  bool covers_locked(const product& p, std::int64_t qty) const;
+  /// Units of catalog SKU `sku` an order holds (0 when its product has none).
+  std::int64_t units_of_locked(const order& o, std::size_t sku) const;
+  bool record_sale(std::string_view channel, std::size_t product, std::string_view order_id,
                    std::int64_t qty, bool covered, bool reserved,
                    std::optional<std::size_t> location);
   void oversell_locked(order& o);
@@ -226,13 +275,16 @@ private:
   std::uint64_t sale_number_ = 0;
   std::vector<std::string> skus_;
   std::vector<std::vector<std::int64_t>> initial_;
-  std::unordered_map<std::string, std::size_t> index_;
+  std::vector<kit_definition> kits_;
+  std::vector<product> products_;  // the catalog's SKUs in order, then the kits
+  std::unordered_map<std::string, std::size_t> index_;  // product name → index
   mutable std::mutex mu_;
   std::vector<sku_state> state_;
   std::unordered_map<std::string, order> orders_;  // open (unsettled) orders
   std::set<std::string> awaiting_placement_;        // acknowledged, placement not known yet
   std::deque<std::pair<world_clock::time_point, std::string>> acknowledged_;  // in ack order
   std::map<std::string, channel_sales> sales_;
+  std::map<std::string, channel_sales> kit_sales_;
   std::uint64_t oversold_total_ = 0;
   std::uint64_t taken_over_ = 0;
   std::uint64_t misplaced_ = 0;

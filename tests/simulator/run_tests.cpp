@@ -67,6 +67,22 @@ run_summary run_against_stockd(const scenario& scn, const push_setting& push,
   return s;
 }
 
+/// Kits (on in steady and chaos): sold on the channels, and every channel showing stockd's
+/// expected value for each kit at the end.
+void check_kits(const run_summary& s, std::size_t defined) {
+  REQUIRE(s.kits.size() == defined);
+  CHECK(s.kit_units_sold > 0);
+  CHECK(s.kit_oversold_units <= s.kit_units_sold);
+  std::uint64_t sold = 0;
+  for (const kit_summary& k : s.kits) {
+    INFO(k.sku);
+    CHECK(k.components.size() >= 2);
+    CHECK(k.out_of_sync_channels == 0);
+    sold += k.units_sold;
+  }
+  CHECK(sold == s.kit_units_sold);
+}
+
 } // namespace
 
 TEST_CASE("the world counts a sale no shelf can cover as an oversold unit of its channel",
@@ -134,8 +150,9 @@ TEST_CASE("the WMS ships a line from the location stockd placed it at, keeps the
   w.order_acknowledged("o2", t0);
   const auto unplaced = w.unplaced_acknowledged(10);
   REQUIRE(unplaced.size() == 1);
-  CHECK(unplaced[0].first == "o2");
-  CHECK(unplaced[0].second == "amazon");
+  CHECK(unplaced[0].order_id == "o2");
+  CHECK(unplaced[0].channel == "amazon");
+  CHECK(unplaced[0].sku == "A");
   auto lines = w.settle_due(t0 + 1h, 10);
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].order_id == "o1");
@@ -200,6 +217,98 @@ TEST_CASE("a sale through a stockd reservation takes over the units of a blind c
   CHECK(shipped == 2);
   CHECK(cancelled == 2);
   CHECK(w.truth("A")->on_hand == 0);
+}
+
+TEST_CASE("the world judges a kit sale on its components: covered only when every component "
+          "has the units, promising all of them, else an oversold kit of its channel",
+          "[simulator][world][kits]") {
+  // K = 2 × A + 1 × B. A: 2 at L1; B: 1 at L1, 1 at L2.
+  world w({"L1", "L2"}, {{"A", {2, 0}}, {"B", {1, 1}}, {"C", {3, 3}}}, 0,
+          {{"K", {{"A", 2}, {"B", 1}}}});
+  REQUIRE(w.kits().size() == 1);
+  CHECK(w.skus().size() == 3);  // a kit is no catalog SKU: no stock of its own
+  CHECK_FALSE(w.truth("K"));
+  CHECK(w.kit_sellable("K") == 1);  // min(⌊2/2⌋, ⌊2/1⌋)
+  CHECK(w.sell("shopify", "K", "k1"));
+  // Every component promised for the kit's quantities.
+  CHECK(w.truth("A")->owed == 2);
+  CHECK(w.truth("A")->sellable() == 0);
+  CHECK(w.truth("B")->owed == 1);
+  CHECK(w.truth("B")->sellable() == 1);
+  CHECK(w.kit_sellable("K") == 0);
+  // A is short (B is not): the kit is oversold, and nothing of B is promised for it.
+  CHECK_FALSE(w.sell("amazon", "K", "k2"));
+  CHECK(w.truth("B")->owed == 1);
+  CHECK(w.sell("webhook", "B", "o1"));  // B's last free unit is still there
+  CHECK(w.oversold_units() == 1);
+  auto sales = w.sales();
+  CHECK(sales.at("amazon").units_sold == 1);
+  CHECK(sales.at("amazon").oversold_units == 1);  // an oversold unit of the kit's channel
+  CHECK(sales.at("shopify").oversold_units == 0);
+  auto kits = w.kit_sales();
+  CHECK(kits.at("K").units_sold == 2);
+  CHECK(kits.at("K").oversold_units == 1);
+  // stockd places the kit line whole at L1: both components owed there, shipped from there.
+  const auto t0 = world_clock::now();
+  w.order_acknowledged("k1", t0, 0);
+  w.order_acknowledged("k2", t0, 0);
+  w.order_acknowledged("o1", t0, 1);
+  CHECK(w.free_at("A", 0) == 0);
+  CHECK(w.free_at("B", 0) == 0);
+  auto lines = w.settle_due(t0 + 1h, 10);
+  REQUIRE(lines.size() == 3);
+  int shipped = 0;
+  for (const auto& line : lines) {
+    if (line.sku == "K" && line.covered) {
+      ++shipped;
+      CHECK(line.qty == 1);  // in kits: stockd expands it
+      CHECK(line.location == 0);
+    }
+  }
+  CHECK(shipped == 1);
+  CHECK(w.on_hand_at("A", 0) == 0);
+  CHECK(w.on_hand_at("B", 0) == 0);
+  CHECK(w.on_hand_at("B", 1) == 0);  // o1's unit
+  CHECK(w.truth("A")->owed == 0);
+  CHECK(w.truth("B")->owed == 0);
+  // The kit comes back: every component, to the shelf it left.
+  w.returned("K", 0, false, 1);
+  CHECK(w.on_hand_at("A", 0) == 2);
+  CHECK(w.on_hand_at("B", 0) == 1);
+  CHECK(w.kit_sellable("K") == 1);
+}
+
+TEST_CASE("the world oversells a kit placed where one component has no free unit, and a "
+          "reservation takes over an unacknowledged kit order whole",
+          "[simulator][world][kits]") {
+  // K = 1 × A + 1 × B; A at L1 only, B at L2 only: covered at the sale (each has a unit)...
+  world w({"L1", "L2"}, {{"A", {1, 0}}, {"B", {0, 1}}}, 0, {{"K", {{"A", 1}, {"B", 1}}}});
+  const auto t0 = world_clock::now();
+  CHECK(w.sell("shopify", "K", "k1"));
+  // ... but stockd places a kit line at one location: no free B at L1, oversold there.
+  w.order_acknowledged("k1", t0, 0);
+  CHECK(w.misplaced() == 1);
+  CHECK(w.kit_sales().at("K").oversold_units == 1);
+  CHECK(w.truth("A")->owed == 0);
+  CHECK(w.truth("B")->owed == 0);
+  auto lines = w.settle_due(t0 + 1h, 10);
+  REQUIRE(lines.size() == 1);
+  CHECK_FALSE(lines[0].covered);  // cancelled: nothing moves
+  CHECK(w.on_hand_at("A", 0) == 1);
+  CHECK(w.on_hand_at("B", 1) == 1);
+  // A blind kit order stockd has not acknowledged holds B; stockd grants the till B (it has
+  // not seen the kit): the kit is the oversold one, and gives back A as well.
+  CHECK(w.sell("amazon", "K", "k2"));
+  CHECK(w.reserved_sale("pos", "B", "p1", 1, 1));
+  CHECK(w.taken_over() == 1);
+  CHECK(w.kit_sales().at("K").oversold_units == 2);
+  CHECK(w.sales().at("amazon").oversold_units == 1);
+  CHECK(w.sales().at("pos").oversold_units == 0);
+  CHECK(w.truth("A")->owed == 0);
+  CHECK(w.truth("A")->sellable() == 1);
+  CHECK(w.truth("B")->owed == 1);  // p1
+  // A kit of an unknown component is refused.
+  CHECK_THROWS_AS(world({"L1"}, {{"A", {1}}}, 0, {{"K", {{"Z", 1}}}}), std::invalid_argument);
 }
 
 TEST_CASE("the world ships packs from selling shelves only, and a DC's stock is not sellable "
@@ -277,6 +386,7 @@ TEST_CASE("a short steady run against stockd loses no event and every channel co
   CHECK(s.unanswered == 0);
   CHECK(s.unreflected_skus == 0);
   CHECK(s.lost == 0);
+  check_kits(s, 2);
   CHECK(s.units_sold > 50);
   for (const auto& c : s.channels) {
     if (c.reserves) {
@@ -341,6 +451,7 @@ TEST_CASE("a short chaos run (duplicates, heavy reordering, channel faults) lose
   for (const auto& c : s.channels) {
     faulted += c.responses_429;
   }
+  check_kits(s, 2);
   CHECK(faulted > 0);  // the faults did happen
   CHECK(s.converged);
 }
@@ -470,6 +581,7 @@ TEST_CASE("a short steady run with 2 selling locations: the WMS ships every line
   CHECK(s.world.shipped > 0);
   CHECK(s.world.counts > 0);
   CHECK(s.world.transfers > 0);
+  check_kits(s, 2);
   CHECK(s.world.rebalancing_transfers > 0);
   CHECK(kind("transfer_received") == s.world.transfers);
   CHECK(s.unanswered == 0);
@@ -482,7 +594,7 @@ TEST_CASE("a short steady run with 2 selling locations: the WMS ships every line
 }
 
 TEST_CASE("a short steady run with the whole world: POS packs through reservations and a SKU "
-          "mapping, late cycle counts and transfers from the DC, nothing lost and converged",
+          "mapping, kits, late cycle counts and transfers from the DC, nothing lost and converged",
           "[simulator][run][world]") {
   scenario scn = *scenario_preset("steady");
   scn.duration = 10s;
@@ -511,6 +623,7 @@ TEST_CASE("a short steady run with the whole world: POS packs through reservatio
   CHECK(kind("counted") == s.world.counts);
   CHECK(s.world.counts_late > 0);
   CHECK(s.world.counts_behind > 0);  // sent after movements that followed their as_of
+  check_kits(s, 2);
   CHECK(s.world.transfers > 0);
   CHECK(kind("transfer_shipped") == s.world.transfers);
   CHECK(kind("transfer_received") == s.world.transfers);  // every transfer arrived
