@@ -443,6 +443,33 @@ struct database::impl {
     return {};
   }
 
+  /// The last part of every key of `dbi` that starts with `prefix` (a composite key ending in
+  /// a location): the locations a SKU has a record at.
+  result<std::vector<engine::location_id>> locations_under(MDB_dbi dbi, std::string_view prefix,
+                                                           const char* what) const {
+    std::vector<engine::location_id> locations;
+    read_cursor reader(remap_mutex);
+    if (auto opened = open_cursor(reader, dbi); !opened) {
+      return unexpected(opened.error());
+    }
+    MDB_cursor* const cursor = reader.cursor.get();
+    MDB_val k = as_val(prefix);
+    MDB_val v{};
+    int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    while (rc == 0) {
+      const std::string_view key = as_view(k);
+      if (!key.starts_with(prefix)) {
+        break;
+      }
+      locations.emplace_back(key.substr(prefix.size()));
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+      return unexpected(lmdb_error(rc, what));
+    }
+    return locations;
+  }
+
   // Reads and decodes the journal entry `seq` inside `txn`.
   int get_entry(MDB_txn* txn, std::uint64_t seq, engine::journal_entry& out) const {
     const be64 b = to_be64(seq);
@@ -1392,26 +1419,7 @@ result<std::vector<engine::location_id>> database::closed_line_locations(
   if (!d.has_closed_lines) {
     return locations;
   }
-  read_cursor reader(d.remap_mutex);
-  if (auto opened = d.open_cursor(reader, d.closed_lines); !opened) {
-    return unexpected(opened.error());
-  }
-  MDB_cursor* const cursor = reader.cursor.get();
-  MDB_val k = as_val(prefix);
-  MDB_val v{};
-  int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-  while (rc == 0) {
-    const std::string_view key = as_view(k);
-    if (!key.starts_with(prefix)) {
-      break;
-    }
-    locations.emplace_back(key.substr(prefix.size()));
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) {
-    return unexpected(lmdb_error(rc, "read closed lines"));
-  }
-  return locations;
+  return d.locations_under(d.closed_lines, prefix, "read closed lines");
 }
 
 result<std::vector<engine::location_id>> database::checkpointed_locations(
@@ -1424,28 +1432,7 @@ result<std::vector<engine::location_id>> database::checkpointed_locations(
   if (auto r = d.check_key(prefix, "checkpoint"); !r) {
     return unexpected(r.error());
   }
-  std::vector<engine::location_id> locations;
-  read_cursor reader(d.remap_mutex);
-  if (auto opened = d.open_cursor(reader, d.checkpoints); !opened) {
-    return unexpected(opened.error());
-  }
-  MDB_cursor* const cursor = reader.cursor.get();
-  int rc = 0;
-  MDB_val k = as_val(prefix);
-  MDB_val v{};
-  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-  while (rc == 0) {
-    const std::string_view key = as_view(k);
-    if (!key.starts_with(prefix)) {
-      break;
-    }
-    locations.emplace_back(key.substr(prefix.size()));
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) {
-    return unexpected(lmdb_error(rc, "read checkpoints"));
-  }
-  return locations;
+  return d.locations_under(d.checkpoints, prefix, "read checkpoints");
 }
 
 stats database::read_stats() const {
