@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <limits>
+#include <string_view>
 
 namespace stockd::engine {
 
@@ -46,6 +47,15 @@ std::vector<event> expand_kit_event(const event& kit_event,
     ev.line_id += component.sku.str();
   }
   return out;
+}
+
+bool is_kit_component_event(const event& ev) noexcept {
+  const std::string& sku = ev.sku.str();
+  auto ends_with = [&sku](std::string_view text, char separator) {
+    return text.size() > sku.size() && text.ends_with(sku) &&
+           text[text.size() - sku.size() - 1] == separator;
+  };
+  return ends_with(ev.id, '#') && ends_with(ev.line_id, '/');
 }
 
 } // namespace stockd::engine

@@ -39,4 +39,9 @@ bool kit_accepts(event_type type) noexcept;
 std::vector<event> expand_kit_event(const event& kit_event,
                                     std::span<const kit_component> components);
 
+/// Whether `ev` reads as one of expand_kit_event's component events: its id ends in
+/// "#<sku>" and its line id in "/<sku>". A channel that sold the kit lowered the kit's listing,
+/// not the component's: such an order is not the channel's own order of the component.
+bool is_kit_component_event(const event& ev) noexcept;
+
 } // namespace stockd::engine

@@ -152,5 +152,13 @@ TEST_CASE("a kit order becomes one order per component with suffixed ids and lin
     CHECK(part.channel == ev.channel);
     CHECK(part.type == ev.type);
     CHECK(part.occurred_at == ev.occurred_at);
+    CHECK(is_kit_component_event(part));  // not the channel's own order of the component
   }
+  CHECK_FALSE(is_kit_component_event(ev));
+  event plain = parts[0];
+  plain.id = "o-2";  // a sender's own order of the component, even on a line like a kit's
+  CHECK_FALSE(is_kit_component_event(plain));
+  plain = parts[0];
+  plain.line_id = "TSHIRT-RED-M";
+  CHECK_FALSE(is_kit_component_event(plain));
 }
