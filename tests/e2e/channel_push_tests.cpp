@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "engine/time.hpp"
 #include "simulator/amazon.hpp"
 #include "simulator/buyer.hpp"
 #include "simulator/listener.hpp"
@@ -410,6 +411,60 @@ TEST_CASE("stockd pushes to a shopify channel through stale answers and errors u
   CHECK(channel["stale"].get_uint64().value() >= 1);
   CHECK(channel["failures"].get_uint64().value() >= 1);
   CHECK(channel["out_of_sync"].get_uint64().value() == 0);
+}
+
+TEST_CASE("a kit sold on a shopify channel lowers the kit's listing there, not its components', so "
+          "stockd pushes the components down",
+          "[e2e][channels][push][shopify][kits]") {
+  emulated<simulator::shopify_emulator> s(simulator::shopify_options{});
+  for (const char* sku : {"KA", "KB", "BOX"}) {
+    REQUIRE_FALSE(s.channel.set_quantity(sku, 0));
+  }
+  server_options opts;
+  opts.config_toml = std::string(main_location_toml) +
+                     shopify_channel_toml("shop", s.server.port()) +
+                     "\n[[skus]]\nid = \"BOX\"\n"
+                     "components = [{ sku = \"KA\", qty = 1 }, { sku = \"KB\", qty = 1 }]\n";
+  server_process server(opts);
+  server.start();
+  post_accepted(server, {received_json("r1", "KA", 5), received_json("r2", "KB", 5)});
+  REQUIRE(s.shows("KA", 5));
+  REQUIRE(s.shows("KB", 5));
+  REQUIRE(s.shows("BOX", 5));
+
+  // A customer buys the kit on the shop, well after stockd's last read of it (a sale within
+  // a second of a read keeps the shadow high anyway): the shop lowers BOX, and KA and KB stay
+  // at 5 there. The order says when, as a storefront's does.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'500));
+  bool sold = false;
+  REQUIRE(s.channel.buy("BOX", [&sold](std::string_view) { sold = true; }));
+  CHECK(sold);
+  std::string order = event_json("order_created", "o1", "BOX",
+                                 "\"qty\":1,\"order_id\":\"O-1\",\"line_id\":\"1\","
+                                 "\"channel\":\"shop\"");
+  order.replace(order.find(test_occurred_at), test_occurred_at.size(),
+                engine::format_rfc3339(std::chrono::time_point_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now())));
+  post_accepted(server, {order});
+  // The components' listings must come down to 4 (before the fix stockd believed the order had
+  // lowered them, and pushed nothing: the shop kept showing 5 of each, in sync).
+  CHECK(s.shows("KA", 4));
+  CHECK(s.shows("KB", 4));
+  // The kit's own listing never shows more than 4. (Known gap: the kit's order is not credited
+  // to the kit's shadow either, so a read finds the shop's 4 below the believed 5 and holds a
+  // phantom unit back as unseen: the shop may show 3 until the hold ends. Safe side.)
+  const auto box = s.channel.quantity("BOX");
+  REQUIRE(box.has_value());
+  CHECK(*box <= 4);
+  const bool in_sync = eventually(
+      [&] {
+        json_doc sku = server.get_json("/v1/skus/KA");
+        auto record = sku["channels"]["shop"];
+        return record["in_sync"].get_bool().value() &&
+               record["believed_shows"].get_int64().value() == 4;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50));
+  CHECK(in_sync);
 }
 
 TEST_CASE("customers buying on a shopify channel while stockd restocks it, with stale answers and "
