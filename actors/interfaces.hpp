@@ -86,6 +86,9 @@ struct stock_update {
   engine::channel_id order_channel;  // set when the event was an order of that channel
   std::int64_t order_qty = 0;
   engine::timestamp order_occurred_at{};  // the order's occurred_at: when the channel sold it
+  /// The order was a kit's component order (engine::is_kit_component_event): the channel sold a
+  /// kit holding this component, and lowered the kit's listing, not the component's.
+  bool kit_component = false;
   /// The journal seq of the last event the location applied (the checkpoint's at start-up):
   /// what a push of this stock reflects (GET /v1/trace).
   std::uint64_t seq = 0;

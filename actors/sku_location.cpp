@@ -146,13 +146,8 @@ void tell_channels(const sku_location_holder& h, const engine::buckets& before,
     return;
   }
   const auto& now = h.state.qty;
-  // A kit's component order is not the channel's own order of the component: the channel sold
-  // the kit's listing, and lowering the component's shadow would believe the component's
-  // listing one lower than it is, in sync (stocksim's steady run with kits, under ASan: shopify
-  // showed 10 where stockd believed 9 for two components of one kit).
   const bool own_order = ev.type == engine::event_type::order_created &&
-                         out.kind == engine::outcome_kind::applied && !ev.channel.empty() &&
-                         !engine::is_kit_component_event(ev);
+                         out.kind == engine::outcome_kind::applied && !ev.channel.empty();
   if (!own_order && now.available == before.available && now.incoming == before.incoming) {
     return;
   }
@@ -165,6 +160,7 @@ void tell_channels(const sku_location_holder& h, const engine::buckets& before,
     u.order_channel = ev.channel;
     u.order_qty = ev.qty;
     u.order_occurred_at = ev.occurred_at;
+    u.kit_component = engine::is_kit_component_event(ev);
   }
   u.accepted_at = entry.received_at;
   for (const auto& channel : it->second) {

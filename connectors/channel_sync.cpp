@@ -1036,6 +1036,18 @@ void channel_sync::on_bulk_result(const outgoing_batch& batch, const push_result
   }
 }
 
+void channel_sync::own_sale_of_unknown_size(const engine::sku_id& sku, sync_time now) {
+  auto rec = records_.find(sku);
+  if (rec == records_.end()) {
+    return;  // never heard of: nothing believed about it
+  }
+  sku_sync& r = rec->second;
+  if (!r.in_flight && !r.pinned) {
+    r.shadow.reset();
+  }
+  reconsider(sku, r, now);
+}
+
 std::vector<engine::sku_id> channel_sync::take_reads() {
   std::vector<engine::sku_id> out;
   std::vector<engine::sku_id> later;

@@ -257,6 +257,10 @@ public:
   std::optional<sync_time> next_due(sync_time now) const;
   /// SKUs whose stale answer carried no value: read them back, then channel_reported().
   std::vector<engine::sku_id> take_reads();
+  /// The channel sold some of `sku`, how much unknown (a kit, from one of its components'
+  /// orders): what it shows is unknown, so unless a push of it is on its way the shadow is
+  /// dropped: a compare-and-set channel is read first, another gets the target whatever it is.
+  void own_sale_of_unknown_size(const engine::sku_id& sku, sync_time now);
 
   /// Entries changed since they were last stored, at most `max` (the rest on the next call).
   std::vector<outbox_write> take_unstored(std::size_t max);

@@ -934,3 +934,30 @@ TEST_CASE("orders that keep arriving close to a compare-and-set channel's read d
   CHECK(shop <= expected);
   CHECK(shop < 80 - 40);
 }
+
+TEST_CASE("a sale of unknown size (a kit, from a component's order) drops the shadow: a "
+          "compare-and-set channel is read first, another gets the target",
+          "[connectors][sync]") {
+  // Compare-and-set: the shop shows 80 after the push; a kit of it sold there. No push on the
+  // old shadow: a read, then the target from what the read found.
+  channel_sync shop = shop_after_first_push();
+  shop.set_expected(sku("A"), 79, t0 + 5s);
+  shop.own_sale_of_unknown_size(sku("A"), t0 + 5s);
+  CHECK_FALSE(shop.next_batch(t0 + 5s).has_value());
+  read_a(shop, 79, t0 + 5s);
+  CHECK(shop.find(sku("A"))->in_sync());
+  CHECK(shop.find(sku("A"))->unseen == 0);  // no phantom unit held back
+
+  // Without compare-and-set: the target goes out whatever the channel was believed to show.
+  channel_sync market(channel_id("market"), sync_options{}, 1, 1);
+  settle_at(market, "A", 10, t0);
+  market.own_sale_of_unknown_size(sku("A"), t0 + 1s);
+  auto b = market.next_batch(t0 + 1s);
+  REQUIRE(b);
+  CHECK(b->items[0].quantity == 10);
+  market.on_result(*b, all_applied(*b), t0 + 1s);
+  CHECK(market.find(sku("A"))->in_sync());
+  // An unknown SKU is left alone.
+  market.own_sale_of_unknown_size(sku("Z"), t0 + 2s);
+  CHECK(market.find(sku("Z")) == nullptr);
+}
