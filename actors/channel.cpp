@@ -731,7 +731,8 @@ void absorb(channel_holder& h, const stock_update& u, bool live) {
   auto& seqs = h.seqs[u.key.sku.str()];
   seqs.resize(locations.size());
   seqs[index] = std::max(seqs[index], u.seq);
-  if (u.order_channel == h.setup.info->id && u.order_qty > 0 && u.kit_component) {
+  const bool own_order = u.order_channel == h.setup.info->id && u.order_qty > 0;
+  if (own_order && u.kit_component) {
     // The channel sold a kit holding this component: it lowered that kit's listing, not the
     // component's (lowering the component's shadow believed it one lower than the shop showed,
     // in sync: stocksim's steady run with kits). Which kit, and so by how much, this update
@@ -739,7 +740,7 @@ void absorb(channel_holder& h, const stock_update& u, bool live) {
     for (const auto& kit : h.catalog->kits_containing(u.key.sku)) {
       h.sync->own_sale_of_unknown_size(kit, now);
     }
-  } else if (u.order_channel == h.setup.info->id && u.order_qty > 0) {
+  } else if (own_order) {
     // When the channel sold it, on this clock: the sale's age by the wall clock (the channel's
     // occurred_at against ours), taken from now; a time in the future counts as now.
     std::optional<sync_time> sold_at;

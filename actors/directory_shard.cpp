@@ -5,6 +5,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/log.hpp"
 #include "actors/sku_location.hpp"
 #include "engine/apply.hpp"
 #include "engine/codec.hpp"
@@ -270,7 +271,8 @@ void on_get(self_pointer self, const engine::sku_id& sku, sku_view_callback& rep
 /// The locations of `sku` whose index of forgotten closed lines holds line `hash`, in catalog
 /// order: those of the store (lines in stored checkpoints' index) and the live actors that
 /// forgot it since their last stored checkpoint. `reply` once; an actor that does not answer in
-/// time counts as not holding it, and so does a store that cannot be read.
+/// time counts as not holding it, and so does a store that cannot be read: both are logged (the
+/// event is then refused for want of a location, and the sender can name it).
 void on_find_line(self_pointer self, const engine::sku_id& sku, std::uint64_t hash,
                   line_locations_callback& reply) {
   auto& st = self->state;
@@ -303,6 +305,9 @@ void on_find_line(self_pointer self, const engine::sku_id& sku, std::uint64_t ha
           sr->found[static_cast<std::size_t>(it - sr->candidates.begin())] = 1;
         }
       }
+    } else {
+      log_json(log_level::error, "closed line index could not be read",
+               {{"sku", sku.str()}, {"error", stored.error().message}});
     }
   }
   std::vector<std::pair<std::size_t, sku_location_actor>> live;
@@ -326,7 +331,11 @@ void on_find_line(self_pointer self, const engine::sku_id& sku, std::uint64_t ha
                 sr->finish();
               }
             },
-            [sr](caf::error&) {
+            [sr, sku, i = index](caf::error& err) {
+              log_json(log_level::warn, "forgotten line lookup unanswered",
+                       {{"sku", sku.str()},
+                        {"location", sr->candidates[i].str()},
+                        {"error", caf::to_string(err)}});
               if (--sr->remaining == 0) {
                 sr->finish();
               }

@@ -103,6 +103,17 @@ void recall_for(sku_location_holder& h, const engine::journal_entry& entry) {
   }
 }
 
+/// `h.state` as apply() would see `entry` next (its seq past the state's): a copy, with the line
+/// `entry` names recalled when the state forgot it. For checks made before journaling.
+engine::sku_location_state trial_for(const sku_location_holder& h,
+                                     const engine::journal_entry& entry) {
+  engine::sku_location_state trial = h.state;
+  if (auto line = forgotten_line(h, trial, entry)) {
+    engine::recall_closed_line(trial, *line);
+  }
+  return trial;
+}
+
 /// A checkpoint carrying the lines pushed out up to count `through` is stored: drop them.
 void on_lines_stored(sku_location_holder& h, std::uint64_t through) {
   if (through <= h.forgotten_dropped) {
@@ -513,11 +524,8 @@ caf::typed_response_promise<reservation_reply> on_reserve(self_pointer self,
 /// would apply it. Holds and ends still in flight are not in the state: the journaled entry may
 /// still be refused, and fresh_answer() says so then.
 std::optional<std::string> refusal(const sku_location_holder& h, engine::journal_entry entry) {
-  engine::sku_location_state trial = h.state;
-  entry.seq = trial.last_seq + 1;
-  if (auto line = forgotten_line(h, trial, entry)) {
-    engine::recall_closed_line(trial, *line);
-  }
+  entry.seq = h.state.last_seq + 1;
+  engine::sku_location_state trial = trial_for(h, entry);
   const engine::outcome out = engine::apply(trial, entry, entry.received_at);
   if (out.kind == engine::outcome_kind::applied) {
     return std::nullopt;
@@ -842,13 +850,10 @@ prepare_reply prepare_end(self_pointer self, const prepare_request& req, prepare
     // Refused at apply, this component would stay reserved while its siblings commit.
     // On a copy with the line recalled when this state forgot it: an order line closed long
     // ago is still known.
-    engine::sku_location_state trial = h.state;
     engine::journal_entry probe = out.entry;
-    probe.seq = trial.last_seq + 1;
-    if (auto line = forgotten_line(h, trial, probe)) {
-      engine::recall_closed_line(trial, *line);
-    }
-    if (std::string refusal = engine::reservation_commit_refusal(trial, out.entry.ev);
+    probe.seq = h.state.last_seq + 1;
+    if (std::string refusal =
+            engine::reservation_commit_refusal(trial_for(h, probe), out.entry.ev);
         !refusal.empty()) {
       out.reply = error_reply(reservation_status::refused, std::move(refusal));
       return out;

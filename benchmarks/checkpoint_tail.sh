@@ -12,9 +12,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-24}
 rate=${2:-50000}
 port=${STOCKD_BENCH_PORT:-18130}
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+bench_workdir
 export STOCKD_TOKEN=bench
 
 for interval in 1000 3000 5000 600000; do

@@ -19,3 +19,11 @@ wait_ready() {
 field() {
   echo "$2" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"
 }
+
+# bench_workdir: a fresh temporary directory in $work, and an EXIT trap that stops the stockd
+# whose pid the script keeps in $pid (empty until it starts one) and removes the directory.
+bench_workdir() {
+  work=$(mktemp -d)
+  pid=
+  trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+}

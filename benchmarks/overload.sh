@@ -28,9 +28,7 @@ port=${STOCKD_BENCH_PORT:-18097}
 batch=${STOCKD_BENCH_BATCH:-100}
 in_flight_max=${STOCKD_BENCH_IN_FLIGHT:-20000}
 flood_connections=${STOCKD_BENCH_FLOOD_CONNECTIONS:-1024}
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+bench_workdir
 export STOCKD_TOKEN=bench
 pin=${STOCKD_BENCH_PIN:-auto}
 if [ "$pin" = auto ]; then

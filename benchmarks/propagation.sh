@@ -19,9 +19,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 fraction=${2:-0.5}
 port=${STOCKD_BENCH_PORT:-18120}
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+bench_workdir
 export STOCKD_TOKEN=bench STOCKSIM_SHOPIFY_TOKEN=shpat_stocksim STOCKSIM_AMAZON_TOKEN='Atza|stocksim'
 export STOCKSIM_WEBHOOK_SECRET=stocksim-webhook-secret
 

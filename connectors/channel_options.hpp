@@ -3,6 +3,7 @@
 // is, which secret it uses and how fast and in what batches it may push. The engine's half of a
 // channel (its locations and rules) is engine::channel_info; config/ builds both from one table.
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -81,17 +82,21 @@ struct channel_options {
   std::chrono::milliseconds shadow_read_interval{60'000};
 };
 
+/// channels.md: at most 250 items in one input array; also the largest page of a connection.
+inline constexpr std::size_t shopify_quantities_max = 250;
+/// A read of n SKUs asks for a page of n + this many items (shopify_items_body).
+inline constexpr std::size_t shopify_read_slack = 10;
+
 /// Shopify's bucket as stockd assumes it until the first answer reports the real one (the
 /// older guides' 1,000 points at 50/s: the smallest plan's, so a first burst cannot overdraw).
-/// A mutation costs about 10 points; a read of n SKUs asks for a page of n + 10 inventory items
-/// (`first`, shopify_items_body; at most 250): 2 + 10 + n points. Asking for a page of 250 whatever was read
-/// made a read of one SKU wait for 252 points: 2.5 s of a drained bucket at 100 points/s, while
-/// a flash sale went on (stocksim flash_sale --hot-stock 150: the shop at 110 for 3 s while
-/// stockd expected 0).
+/// A mutation costs about 10 points; a query asks 2 + `first` points, and a read of n SKUs asks
+/// for a page of n + shopify_read_slack items (at most 250). Asking for a page of 250 whatever
+/// was read made a read of one SKU wait for 252 points: 2.5 s of a drained bucket at 100
+/// points/s, while a flash sale went on (stocksim flash_sale --hot-stock 150).
 inline constexpr double shopify_push_cost = 10;
-inline constexpr double shopify_read_cost_base = 12;
+inline constexpr double shopify_read_cost_base = 2.0 + static_cast<double>(shopify_read_slack);
 inline constexpr double shopify_read_cost_per_sku = 1;
-inline constexpr double shopify_read_cost_max = 252;
+inline constexpr double shopify_read_cost_max = 2.0 + static_cast<double>(shopify_quantities_max);
 
 /// A token-bucket channel is paced at this share of its rate. The API's bucket runs at the same
 /// rate, so at 100 % both sit near empty and any jitter in transit (two calls arriving closer

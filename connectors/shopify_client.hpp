@@ -63,11 +63,6 @@
 
 namespace stockd::connectors {
 
-/// channels.md: at most 250 items in one input array; also the largest page of a connection.
-inline constexpr std::size_t shopify_quantities_max = 250;
-/// A read of n SKUs asks for a page of n + this many items (shopify_items_body).
-inline constexpr std::size_t shopify_read_slack = 10;
-
 struct shopify_options {
   std::string endpoint;
   std::string access_token;  // resolved from the credentials reference; never logged

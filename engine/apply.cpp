@@ -144,10 +144,6 @@ std::optional<std::size_t> find_closed_line(const sku_location_state& s, std::ui
   return std::nullopt;
 }
 
-bool line_known(const sku_location_state& s, std::string_view order_id, std::string_view line_id) {
-  return find_open_line(s, order_id, line_id) ||
-         find_closed_line(s, line_hash(order_id, line_id));
-}
 
 // A line with nothing left committed shrinks to a closed record (a return may still come); the
 // oldest closed record is forgotten past closed_lines_max (see docs/semantics.md).
@@ -551,6 +547,11 @@ outcome apply_origin(sku_location_state& s, const journal_entry& entry) {
 }
 
 } // namespace
+
+bool line_known(const sku_location_state& s, std::string_view order_id, std::string_view line_id) {
+  return find_open_line(s, order_id, line_id) ||
+         find_closed_line(s, line_hash(order_id, line_id));
+}
 
 outcome apply(sku_location_state& state, const journal_entry& entry, timestamp now) {
   // `now` is deliberately unused: replay must give the same state whatever the clock says, so

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/event.hpp"
@@ -45,6 +46,10 @@ std::vector<sku_location_key> touched_keys(const event& ev);
 /// invariants hold afterwards, or `state` is left exactly as it was (no half-applied event).
 /// Always advances `state.last_seq` to `entry.seq` unless the outcome is `skipped`.
 outcome apply(sku_location_state& state, const journal_entry& entry, timestamp now);
+
+/// Whether `state` holds order line (order_id, line_id): open, or closed and still kept.
+bool line_known(const sku_location_state& state, std::string_view order_id,
+                std::string_view line_id);
 
 /// The line_hash of the order line `entry` would look up in `state` when the state does not
 /// hold it (neither open nor closed) but may once have forgotten it; nullopt otherwise. Only for

@@ -1,5 +1,6 @@
 #include "server/placement.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -7,6 +8,7 @@
 #include <string>
 #include <tuple>
 
+#include "engine/apply.hpp"
 #include "engine/state.hpp"
 
 namespace stockd::server {
@@ -36,23 +38,9 @@ using indexed_lines = std::map<std::pair<std::string, std::uint64_t>, engine::lo
 /// Whether some state in `views` holds the line of `ev` (open, or closed and still kept).
 bool held_by_views(const std::vector<engine::sku_location_state>& views,
                    const engine::event& ev) {
-  const std::uint64_t hash = engine::line_hash(ev.order_id, ev.line_id);
-  for (const auto& state : views) {
-    if (state.key.sku != ev.sku) {
-      continue;
-    }
-    for (const auto& line : state.open_lines) {
-      if (line.order_id == ev.order_id && line.line_id == ev.line_id) {
-        return true;
-      }
-    }
-    for (const auto& line : state.closed_lines) {
-      if (line.line_hash == hash) {
-        return true;
-      }
-    }
-  }
-  return false;
+  return std::any_of(views.begin(), views.end(), [&ev](const engine::sku_location_state& state) {
+    return state.key.sku == ev.sku && engine::line_known(state, ev.order_id, ev.line_id);
+  });
 }
 
 class placer {
@@ -144,23 +132,13 @@ private:
     if (auto it = lines_.find(line_key{ev.sku.str(), ev.order_id, ev.line_id}); it != lines_.end()) {
       return it->second;
     }
-    const std::uint64_t hash = engine::line_hash(ev.order_id, ev.line_id);
     for (const auto& [key, state] : states_) {
-      if (key.first != ev.sku.str()) {
-        continue;
-      }
-      for (const auto& line : state.open_lines) {
-        if (line.order_id == ev.order_id && line.line_id == ev.line_id) {
-          return state.key.location;
-        }
-      }
-      for (const auto& line : state.closed_lines) {
-        if (line.line_hash == hash) {
-          return state.key.location;
-        }
+      if (key.first == ev.sku.str() && engine::line_known(state, ev.order_id, ev.line_id)) {
+        return state.key.location;
       }
     }
     // Closed long ago and pushed out of its state: the index still knows where.
+    const std::uint64_t hash = engine::line_hash(ev.order_id, ev.line_id);
     if (auto it = indexed_.find({ev.sku.str(), hash}); it != indexed_.end()) {
       return it->second;
     }

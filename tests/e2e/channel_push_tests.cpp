@@ -43,6 +43,20 @@ bool channel_shows(hook& h, std::string_view sku, std::int64_t want) {
       std::chrono::seconds(15), std::chrono::milliseconds(20));
 }
 
+/// Waits up to 10 s for stockd's record of `sku` on `channel` to be in sync and, when `field`
+/// is given, to hold `value` there (e.g. "last_pushed", 5).
+bool record_settles(const server_process& server, std::string_view sku, std::string_view channel,
+                    std::string_view field = {}, std::int64_t value = 0) {
+  return eventually(
+      [&] {
+        json_doc doc = server.get_json("/v1/skus/" + std::string(sku));
+        auto record = doc["channels"][channel];
+        return record["in_sync"].get_bool().value() &&
+               (field.empty() || record[field].get_int64().value() == value);
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50));
+}
+
 } // namespace
 
 TEST_CASE("stockd pushes each stock change to a webhook channel until it converges",
@@ -67,16 +81,9 @@ TEST_CASE("stockd pushes each stock change to a webhook channel until it converg
   CHECK(channel_shows(h, "HOOK-A", 5));
 
   // The record says so, and nothing is out of sync.
-  const bool in_sync = eventually(
-      [&] {
-        json_doc sku = server.get_json("/v1/skus/HOOK-A");
-        auto record = sku["channels"]["wholesale"];
-        return record["in_sync"].get_bool().value() &&
-               record["last_pushed"].get_int64().value() == 5 &&
-               record["expected"].get_int64().value() == 5;
-      },
-      std::chrono::seconds(10), std::chrono::milliseconds(50));
-  CHECK(in_sync);
+  CHECK(record_settles(server, "HOOK-A", "wholesale", "last_pushed", 5));
+  json_doc hook_a = server.get_json("/v1/skus/HOOK-A");
+  CHECK(hook_a["channels"]["wholesale"]["expected"].get_int64().value() == 5);
   json_doc status = server.get_json("/v1/status");
   auto channel = status["channels"].at(0);
   CHECK(std::string_view(channel["connector"].get_string().value()) == "webhook");
@@ -171,13 +178,7 @@ TEST_CASE("a push pending at kill -9 goes again with its key after the restart, 
       std::chrono::seconds(15), std::chrono::milliseconds(50));
   CHECK(replayed);
   CHECK(emulator_count(h, "rate_limit", "items_applied") == applied_before);
-  const bool in_sync = eventually(
-      [&] {
-        json_doc sku = server.get_json("/v1/skus/HOOK-R");
-        return sku["channels"]["wholesale"]["in_sync"].get_bool().value();
-      },
-      std::chrono::seconds(10), std::chrono::milliseconds(50));
-  CHECK(in_sync);
+  CHECK(record_settles(server, "HOOK-R", "wholesale"));
 
   // An orderly restart with everything confirmed sends nothing (the dead letter stays parked).
   const std::uint64_t calls = emulator_count(h, "", "calls");
@@ -396,15 +397,7 @@ TEST_CASE("stockd pushes to a shopify channel through stale answers and errors u
   post_accepted(server, {event_json("adjusted", "a2", "SHOP-A", "\"delta\":-3,\"reason\":\"shrink\"")});
   CHECK(s.shows("SHOP-A", 5));
 
-  const bool in_sync = eventually(
-      [&] {
-        json_doc sku = server.get_json("/v1/skus/SHOP-A");
-        auto record = sku["channels"]["shop"];
-        return record["in_sync"].get_bool().value() &&
-               record["last_pushed"].get_int64().value() == 5;
-      },
-      std::chrono::seconds(10), std::chrono::milliseconds(50));
-  CHECK(in_sync);
+  CHECK(record_settles(server, "SHOP-A", "shop", "last_pushed", 5));
   json_doc status = server.get_json("/v1/status");
   auto channel = status["channels"].at(0);
   CHECK(std::string_view(channel["connector"].get_string().value()) == "shopify");
@@ -453,15 +446,7 @@ TEST_CASE("a kit sold on a shopify channel lowers the kit's listing there, not i
   // The kit's listing: read again (its value moved by a sale stockd cannot size from a
   // component's order), then exactly 4, with no phantom unit held back.
   CHECK(s.shows("BOX", 4));
-  const bool in_sync = eventually(
-      [&] {
-        json_doc sku = server.get_json("/v1/skus/KA");
-        auto record = sku["channels"]["shop"];
-        return record["in_sync"].get_bool().value() &&
-               record["believed_shows"].get_int64().value() == 4;
-      },
-      std::chrono::seconds(10), std::chrono::milliseconds(50));
-  CHECK(in_sync);
+  CHECK(record_settles(server, "KA", "shop", "believed_shows", 4));
 }
 
 TEST_CASE("customers buying on a shopify channel while stockd restocks it, with stale answers and "

@@ -33,6 +33,26 @@ void post_traffic(server_process& server) {
                          event_json("counted", "c1", "CTL-C", "\"counted\":5,\"as_of\":\"2026-11-27T10:15:00Z\"")});
 }
 
+/// `stockctl replay` beside the running server (the store opened read-only; lagging checkpoints
+/// compare at their seq), then `replay --json` once it is stopped: both must say the live state
+/// agrees with the journal. The live run's text and the stopped run's report.
+struct replays {
+  std::string live;
+  std::string stopped;
+};
+replays replay_live_then_stopped(server_process& server) {
+  const std::string data = " --data " + server.data_dir();
+  auto live = stockctl_offline("replay" + data);
+  CHECK(live.exit_code == 0);
+  CHECK(live.output.find("live state agrees with the journal") != std::string::npos);
+  REQUIRE(server.stop() == 0);
+  auto stopped = stockctl_offline("replay --json" + data);
+  CHECK(stopped.exit_code == 0);
+  json_doc report(stopped.output);
+  CHECK(report["agrees"].get_bool().value() == true);
+  return {live.output, stopped.output};
+}
+
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -49,17 +69,9 @@ TEST_CASE("stockctl replay agrees with a running stockd and with its checkpoints
   post_traffic(server);
   const std::string data = " --data " + server.data_dir();
 
-  // Beside the running server: the store opens read-only; lagging checkpoints compare at their seq.
-  auto live = stockctl_offline("replay" + data);
-  CHECK(live.exit_code == 0);
-  CHECK(live.output.find("replayed 6 events") != std::string::npos);
-  CHECK(live.output.find("live state agrees with the journal") != std::string::npos);
-
-  REQUIRE(server.stop() == 0);
-  auto stopped = stockctl_offline("replay --json" + data);
-  CHECK(stopped.exit_code == 0);
-  json_doc report(stopped.output);
-  CHECK(report["agrees"].get_bool().value() == true);
+  const replays replayed = replay_live_then_stopped(server);
+  CHECK(replayed.live.find("replayed 6 events") != std::string::npos);
+  json_doc report(replayed.stopped);
   CHECK(report["events"].get_uint64().value() == 6);
   CHECK(report["mismatched"].get_uint64().value() == 0);
   CHECK(report["checkpoints_compared"].get_uint64().value() == 3);  // A, B, C at main
@@ -100,15 +112,7 @@ TEST_CASE("stockctl replay agrees after a late return of an order line the state
   post_accepted(server, {return_json("ret0", 0)});
   CHECK(read_location(server, "CTL-L", "main").available == 100 - 40 + 2);
   const std::string data = " --data " + server.data_dir();
-  auto live = stockctl_offline("replay" + data);
-  CHECK(live.exit_code == 0);
-  CHECK(live.output.find("live state agrees with the journal") != std::string::npos);
-
-  REQUIRE(server.stop() == 0);
-  auto stopped = stockctl_offline("replay --json" + data);
-  CHECK(stopped.exit_code == 0);
-  json_doc report(stopped.output);
-  CHECK(report["agrees"].get_bool().value() == true);
+  replay_live_then_stopped(server);
 
   // The rebuilt store carries the replay's index: a late return of another forgotten line
   // applies there as on the original.

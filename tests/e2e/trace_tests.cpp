@@ -8,6 +8,8 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -124,6 +126,35 @@ void check_log_and_stockctl(const server_process& server, const std::string& id,
   CHECK(as_json.output.find("\"request_id\":\"" + c.request_id + "\"") != std::string::npos);
 }
 
+/// Two changes of `sku` (received 10, then adjusted by -3), each traced to its own call's
+/// answer on `channel_id`, which carries a request id the emulator gave (`id_prefix`); the log
+/// names neither the token nor the channel's `credential`. `shows`: the channel's quantity.
+void check_two_changes_traced(const server_process& server, std::string_view sku,
+                              std::string_view channel_id, std::string_view connector,
+                              std::string_view id_prefix, std::string_view credential,
+                              const std::function<std::optional<std::int64_t>()>& shows) {
+  const std::string first_id = std::string(sku) + "-1";
+  auto first = post_accepted(server, {event_json("received", first_id, sku, "\"qty\":10")});
+  REQUIRE(first.size() == 1);
+  const carried c =
+      traced_to_answer(server, first_id, first[0].seq, sku, channel_id, connector, 10);
+  CHECK(c.request_id.starts_with(id_prefix));  // the emulator's, not one of stockd's
+  CHECK(shows() == std::optional<std::int64_t>{10});
+  check_log_and_stockctl(server, first_id, first[0].seq, channel_id, connector, c);
+  CHECK(server.log().find(credential) == std::string::npos);
+
+  // The next change goes in a call of its own, answered with a request id of its own.
+  const std::string second_id = std::string(sku) + "-2";
+  auto second = post_accepted(
+      server, {event_json("adjusted", second_id, sku, "\"delta\":-3,\"reason\":\"shrink\"")});
+  REQUIRE(second.size() == 1);
+  const carried next =
+      traced_to_answer(server, second_id, second[0].seq, sku, channel_id, connector, 7);
+  CHECK(next.push_id != c.push_id);
+  CHECK(next.request_id.starts_with(id_prefix));
+  CHECK(next.request_id != c.request_id);
+}
+
 } // namespace
 
 TEST_CASE("a traced event reaches the webhook channel's answer with its request id",
@@ -161,24 +192,8 @@ TEST_CASE("a traced event reaches the shopify channel's answer with the shop's X
   server_process server(opts);
   server.start();
 
-  auto first = post_accepted(server, {event_json("received", "ts-1", "TRACE-S", "\"qty\":10")});
-  REQUIRE(first.size() == 1);
-  const carried c = traced_to_answer(server, "ts-1", first[0].seq, "TRACE-S", "shop", "shopify",
-                                     10);
-  CHECK(c.request_id.starts_with("shopify-request-"));  // the emulator's, not one of stockd's
-  CHECK(s.channel.quantity("TRACE-S") == std::optional<std::int64_t>{10});
-  check_log_and_stockctl(server, "ts-1", first[0].seq, "shop", "shopify", c);
-  CHECK(server.log().find("shpat_stocksim") == std::string::npos);
-
-  // The next change goes in a call of its own, answered with a request id of its own.
-  auto second = post_accepted(
-      server, {event_json("adjusted", "ts-2", "TRACE-S", "\"delta\":-3,\"reason\":\"shrink\"")});
-  REQUIRE(second.size() == 1);
-  const carried next = traced_to_answer(server, "ts-2", second[0].seq, "TRACE-S", "shop",
-                                        "shopify", 7);
-  CHECK(next.push_id != c.push_id);
-  CHECK(next.request_id.starts_with("shopify-request-"));
-  CHECK(next.request_id != c.request_id);
+  check_two_changes_traced(server, "TRACE-S", "shop", "shopify", "shopify-request-",
+                           "shpat_stocksim", [&s] { return s.channel.quantity("TRACE-S"); });
 }
 
 TEST_CASE("a traced event reaches the amazon listing's answer with its x-amzn-RequestId",
@@ -192,23 +207,8 @@ TEST_CASE("a traced event reaches the amazon listing's answer with its x-amzn-Re
   server.start();
 
   // One SKU per patchListingsItem call: the push carries this event's SKU alone.
-  auto first = post_accepted(server, {event_json("received", "tz-1", "TRACE-Z", "\"qty\":10")});
-  REQUIRE(first.size() == 1);
-  const carried c = traced_to_answer(server, "tz-1", first[0].seq, "TRACE-Z", "amazon-us",
-                                     "amazon", 10);
-  CHECK(c.request_id.starts_with("amzn-request-"));
-  CHECK(a.channel.quantity("TRACE-Z") == std::optional<std::int64_t>{10});
-  check_log_and_stockctl(server, "tz-1", first[0].seq, "amazon-us", "amazon", c);
-  CHECK(server.log().find("Atza|stocksim") == std::string::npos);
-
-  auto second = post_accepted(
-      server, {event_json("adjusted", "tz-2", "TRACE-Z", "\"delta\":-4,\"reason\":\"shrink\"")});
-  REQUIRE(second.size() == 1);
-  const carried next = traced_to_answer(server, "tz-2", second[0].seq, "TRACE-Z", "amazon-us",
-                                        "amazon", 6);
-  CHECK(next.push_id != c.push_id);
-  CHECK(next.request_id.starts_with("amzn-request-"));
-  CHECK(next.request_id != c.request_id);
+  check_two_changes_traced(server, "TRACE-Z", "amazon-us", "amazon", "amzn-request-",
+                           "Atza|stocksim", [&a] { return a.channel.quantity("TRACE-Z"); });
 }
 
 TEST_CASE("a trace says which channel did not need the event and refuses a malformed path",
