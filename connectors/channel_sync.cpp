@@ -527,33 +527,103 @@ push_item channel_sync::item_for(const engine::sku_id& sku, sku_sync& r) {
   return item;
 }
 
+bool channel_sync::drop_queued(lane l, const engine::sku_id& sku) {
+  auto rec = records_.find(sku);
+  if (rec == records_.end() || rec->second.queued != l || rec->second.in_flight) {
+    return true;  // moved lanes, sent or settled since it was queued
+  }
+  if (rec->second.needs_read) {
+    // A read became due after it was queued (held units used up, a stale answer without a
+    // value): its intent was computed on a shadow the read may correct, and could now be
+    // above the target (found by the deterministic simulation, seed 85786724: an intent of 6
+    // sent for a target of 5). The read's answer decides what is pushed, with a new intent.
+    rec->second.queued.reset();
+    rec->second.intent.reset();
+    touch(rec->first, rec->second);
+    return true;
+  }
+  return false;
+}
+
 void channel_sync::take_from(lane l, std::vector<engine::sku_id>& picked, std::size_t room,
                              sync_time now) {
   auto& q = lanes_[static_cast<std::size_t>(l)];
+  if (l == lane::urgent && picked.size() + q.size() > room) {
+    take_riskiest(picked, room, now);
+    return;
+  }
   for (auto it = q.begin(); it != q.end() && picked.size() < room;) {
-    auto rec = records_.find(*it);
-    if (rec == records_.end() || rec->second.queued != l || rec->second.in_flight) {
-      it = q.erase(it);  // moved lanes, sent or settled since it was queued
-      continue;
-    }
-    if (rec->second.needs_read) {
-      // A read became due after it was queued (held units used up, a stale answer without a
-      // value): its intent was computed on a shadow the read may correct, and could now be
-      // above the target (found by the deterministic simulation, seed 85786724: an intent of 6
-      // sent for a target of 5). The read's answer decides what is pushed, with a new intent.
-      rec->second.queued.reset();
-      rec->second.intent.reset();
-      touch(rec->first, rec->second);
+    if (drop_queued(l, *it)) {
       it = q.erase(it);
       continue;
     }
-    if (now < release_at(rec->second, l) || !key_stored(rec->second) ||
-        (l == lane::bulk && rec->second.in_bulk)) {
+    const sku_sync& r = records_.at(*it);
+    if (now < release_at(r, l) || !key_stored(r) || (l == lane::bulk && r.in_bulk)) {
       ++it;  // not yet, or its key is not stored yet (the outbox write pumps again)
       continue;
     }
+    records_.at(*it).queued.reset();  // taken: a second entry of it in the lane is dropped
     picked.push_back(*it);
     it = q.erase(it);
+  }
+}
+
+void channel_sync::take_riskiest(std::vector<engine::sku_id>& picked, std::size_t room,
+                                 sync_time now) {
+  // An API that takes few SKUs a call (Amazon: one, 5 calls/s) cannot send every decrease of a
+  // flash sale at once; in queue order a sold-out SKU still shown waits behind 100 → 99s of
+  // SKUs nobody will oversell. The share of what the channel shows that stock no longer backs
+  // orders the lane instead: 1 for a SKU to go to 0, 0.01 for 100 → 99.
+  auto& q = lanes_[static_cast<std::size_t>(lane::urgent)];
+  struct candidate {
+    bool aged;
+    double risk;
+    std::size_t pos;  // in `window`
+  };
+  std::vector<engine::sku_id> window;
+  std::vector<candidate> candidates;
+  while (!q.empty() && window.size() < opts_.urgent_window) {
+    engine::sku_id sku = std::move(q.front());
+    q.pop_front();
+    if (drop_queued(lane::urgent, sku)) {
+      continue;
+    }
+    const sku_sync& r = records_.at(sku);
+    if (now >= release_at(r, lane::urgent) && key_stored(r)) {
+      const std::int64_t to = r.intent.value_or(r.target());
+      const double risk = r.shadow && *r.shadow > 0
+                              ? static_cast<double>(*r.shadow - to) / static_cast<double>(*r.shadow)
+                              : 1.0;
+      candidates.push_back({r.queued_at + opts_.urgent_age_max <= now, risk, window.size()});
+    }
+    window.push_back(std::move(sku));
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const candidate& a, const candidate& b) {
+    if (a.aged != b.aged) {
+      return a.aged;  // waited too long: first, oldest first
+    }
+    if (!a.aged && a.risk != b.risk) {
+      return a.risk > b.risk;
+    }
+    return a.pos < b.pos;
+  });
+  std::vector<bool> chosen(window.size(), false);
+  for (const candidate& c : candidates) {
+    if (picked.size() >= room) {
+      break;
+    }
+    sku_sync& r = records_.at(window[c.pos]);
+    if (!r.queued) {
+      continue;  // a second entry of a SKU taken just now
+    }
+    r.queued.reset();
+    chosen[c.pos] = true;
+    picked.push_back(window[c.pos]);
+  }
+  for (std::size_t i = window.size(); i-- > 0;) {  // the rest back in front, in queue order
+    if (!chosen[i]) {
+      q.push_front(std::move(window[i]));
+    }
   }
 }
 

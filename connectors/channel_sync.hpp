@@ -57,6 +57,12 @@ struct sync_options {
   /// released (the slowest a channel's order webhook is expected to be).
   std::chrono::milliseconds unseen_hold{15 * 60'000};
   std::size_t calls_in_flight_max = 1;
+  /// When the urgent lane holds more than a call takes (Amazon: one SKU a call), the SKUs the
+  /// channel over-shows the most, relative to what it shows, go first (a sold-out SKU still
+  /// shown before a 100 → 99), among the first `urgent_window` queued; one queued longer than
+  /// `urgent_age_max` goes before any of them, oldest first, so none waits forever.
+  std::chrono::milliseconds urgent_age_max{5'000};
+  std::size_t urgent_window = 1'024;
   /// 0: push as soon as a change is due (event mode). Otherwise the periodic batch sync most
   /// merchants run today (the simulator's baseline): a change goes out only at the first
   /// multiple of this interval (on the steady clock) after it was queued, with everything else
@@ -325,6 +331,12 @@ private:
   /// The picked SKUs as one call (bulk: one bulk job), each marked as sent.
   outgoing_batch take_batch(const std::vector<engine::sku_id>& picked, bool bulk);
   void take_from(lane l, std::vector<engine::sku_id>& picked, std::size_t room, sync_time now);
+  /// take_from(urgent) when the lane holds more than the call takes: riskiest first (the
+  /// `urgent_age_max` option).
+  void take_riskiest(std::vector<engine::sku_id>& picked, std::size_t room, sync_time now);
+  /// A queued entry that is no longer valid or must wait for a read instead: dropped from its
+  /// lane (take_from's housekeeping).
+  bool drop_queued(lane l, const engine::sku_id& sku);
   void retry_later(const engine::sku_id& sku, sku_sync& r, std::string_view reason,
                    std::optional<std::chrono::milliseconds> at_least, sync_time now);
   void systemic_failure(sync_time now);

@@ -152,6 +152,46 @@ TEST_CASE("a bulk re-push never delays an urgent change", "[connectors][sync]") 
   CHECK(s.queued(lane::bulk) >= 3);
 }
 
+TEST_CASE("a call that takes one SKU sends the one the channel over-shows most first, and none "
+          "waits past urgent_age_max", "[connectors][sync]") {
+  sync_options opts;
+  opts.batch_max = 1;  // Amazon: one SKU a call
+  opts.urgent_age_max = 5s;
+  channel_sync s(channel_id("amazon"), opts, 1, 1);
+  settle_at(s, "COLD", 100, t0);
+  settle_at(s, "WARM", 40, t0);
+  settle_at(s, "HOT", 10, t0);
+  for (int i = 0; i < 30; ++i) {
+    settle_at(s, "H" + std::to_string(i), 10, t0);
+  }
+  s.set_expected(sku("COLD"), 99, t0 + 1s);  // 1 % of what it shows is no longer there
+  s.set_expected(sku("WARM"), 20, t0 + 1s);  // 50 %
+  s.set_expected(sku("HOT"), 0, t0 + 1s);    // sold out, still shown: every sale oversells
+  std::vector<std::string> order;
+  for (auto now = t0 + 1s; auto b = s.next_batch(now); now += 200ms) {
+    REQUIRE(b->items.size() == 1);
+    order.push_back(b->items[0].sku.str());
+    s.on_result(*b, all_applied(*b), now);
+  }
+  CHECK(order == std::vector<std::string>{"HOT", "WARM", "COLD"});
+
+  // Riskier changes that keep coming do not hold a small one back for ever.
+  s.set_expected(sku("COLD"), 98, t0 + 10s);
+  auto now = t0 + 10s;
+  for (int i = 0; i < 30; ++i, now += 200ms) {
+    s.set_expected(sku("H" + std::to_string(i)), 0, now);
+    auto b = s.next_batch(now);
+    REQUIRE(b);
+    s.on_result(*b, all_applied(*b), now);
+    if (b->items[0].sku == sku("COLD")) {
+      break;
+    }
+  }
+  CHECK(s.find(sku("COLD"))->shadow == std::optional<std::int64_t>{98});
+  CHECK(now >= t0 + 15s);
+  CHECK(now <= t0 + 15s + 200ms);
+}
+
 TEST_CASE("a failed call retries with the same key after a capped, jittered backoff",
           "[connectors][sync]") {
   channel_sync s(channel_id("shop"), {}, 7, 1);
