@@ -745,7 +745,7 @@ void absorb(channel_holder& h, const stock_update& u, bool live) {
     // occurred_at against ours), taken from now; a time in the future counts as now.
     std::optional<sync_time> sold_at;
     if (u.order_occurred_at != engine::timestamp{}) {
-      const auto age = std::chrono::system_clock::now() - u.order_occurred_at;
+      const auto age = h.setup.wall_clock() - u.order_occurred_at;
       sold_at = now - std::max<std::chrono::system_clock::duration>(age, {});
     }
     h.sync->own_order_seen(u.key.sku, u.order_qty, now, u.key.location, u.seq, sold_at);
@@ -854,6 +854,12 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
   h.catalog = catalog;
   if (!h.setup.clock) {
     h.setup.clock = [] { return connectors::sync_clock::now(); };
+  }
+  if (!h.setup.wall_clock) {
+    h.setup.wall_clock = [] {
+      return std::chrono::time_point_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now());
+    };
   }
   const auto& o = h.setup.options;
   connectors::sync_options sync_opts;

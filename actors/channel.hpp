@@ -42,6 +42,9 @@ struct channel_setup {
   std::shared_ptr<connectors::channel_client> client;
   /// The clock of every decision; steady_clock in production, a fake in tests.
   std::function<connectors::sync_time()> clock;
+  /// The wall clock an order's occurred_at is read against (when the channel sold it);
+  /// system_clock in production, the simulation's virtual one in tests.
+  std::function<engine::timestamp()> wall_clock;
   std::uint64_t boot = 0;  // makes idempotency keys unique across restarts
   /// The outbox (connectors/outbox.hpp): `db` gives back the stored entries at spawn, `persist`
   /// commits changed ones (store::writer::submit_outbox). Unset: nothing survives a restart

@@ -31,7 +31,8 @@
 //    may have absorbed a sale). Lost in a restart, the shadow was trusted unchecked (found by
 //    the deterministic simulation, seed 85786688: two phantom units took a real order, the
 //    restart forgot the read that would have caught it, and the shop showed less than stockd
-//    believed, in sync).
+//    believed, in sync). A check read still to come (a sale too close to a read, whose units
+//    live in memory only) is stored as one too (seed 1836).
 #include <cstdint>
 #include <optional>
 #include <string>
