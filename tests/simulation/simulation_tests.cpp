@@ -99,7 +99,14 @@ struct regression_seed {
 // Seeds with open findings, not triaged yet: skipped by the sweep (STOCKD_SIM_SEED=n still runs
 // one alone, STOCKD_SIM_SKIP_NONE=1 runs them all). Triage, fix, then move them to
 // regression_seeds. None open in the default sweep.
-const std::set<std::uint32_t> open_seeds = {};
+//  - 3056, 3126, 3286, 4973 (found in session 10 by a sweep of 6,000 seeds from 1000; 3056,
+//    3126 fail at d0c6407 too): a shop's own order journaled in the same step as a restart
+//    never lowers its shadow (3056: shop 16, stockd believes 20, in sync; 4973: sale-121 at
+//    25,601 ms, shop 0, believed 2). The safe side (the shop under-shows), but never
+//    converging. Suspected: the locations' checkpoint took the order (its watermark moved
+//    past it) while the channel's outbox write of its effect failed or had not run, so
+//    recovery replays it to no channel: the watermark does not wait for the outbox.
+const std::set<std::uint32_t> open_seeds = {3056, 3126, 3286, 4973};
 // A channel left showing a value other than its expected one while its record said in sync: a
 // push that may have applied (its answer lost to a timeout, or its confirmation to a restart) was
 // forgotten once the target came back to the shadow (connectors/channel_sync.hpp, in_sync()).
@@ -140,7 +147,10 @@ const std::vector<regression_seed> regression_seeds = {
     {1097, "an own order's sale time was read against the real clock"},
     // A check read due after a sale too close to a read (verify_read) was memory only: after a
     // restart the kept-high shadow went on as if nothing were missing (`needs_read`).
-    {1836, "a check read due before a restart was forgotten"}};
+    {1836, "a check read due before a restart was forgotten"},
+    // An injected outbox write error stayed in the channel's status after every record was
+    // stored again (nothing left to write cleared nothing), so the run never looked settled.
+    {4180, "an outbox write error outlived the write"}};
 
 // The world's size: small, so that collisions (the same SKU in flight, stale compare-and-set,
 // parked lines) are frequent.
@@ -1157,7 +1167,9 @@ private:
       why += status.channel.str() + ": queued " +
              std::to_string(status.queued_urgent + status.queued_normal + status.queued_bulk) +
              ", out of sync " + std::to_string(status.out_of_sync) + ", dead letters " +
-             std::to_string(status.dead_letters) + "; ";
+             std::to_string(status.dead_letters) + ", outbox pending " +
+             std::to_string(status.outbox_pending) +
+             (status.outbox_error.empty() ? "" : ", outbox error " + status.outbox_error) + "; ";
     }
     for (std::size_t c = 0; c < channels_.size(); ++c) {
       auto& ch = channels_[c];
