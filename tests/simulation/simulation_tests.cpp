@@ -103,9 +103,10 @@ struct regression_seed {
 //    3126 fail at d0c6407 too): a shop's own order journaled in the same step as a restart
 //    never lowers its shadow (3056: shop 16, stockd believes 20, in sync; 4973: sale-121,
 //    journaled as seq 72 just after the restart at 25,601 ms: shop 0, believed 2). The safe
-//    side (the shop under-shows), but never converging. Cause not found yet; candidates: the
-//    restored entry's `unseen` or `order_seqs` taking the order, or the locations' checkpoint
-//    passing it before the outbox stored its effect.
+//    side (the shop under-shows), but never converging. A debug print (4973) showed two
+//    restarts, each before the channel's outbox stored the order's effect; by the second the
+//    locations' checkpoint had passed the order, so nothing replays it: the checkpoint
+//    watermark does not wait for the channels' outbox writes.
 const std::set<std::uint32_t> open_seeds = {3056, 3126, 3286, 4973};
 // A channel left showing a value other than its expected one while its record said in sync: a
 // push that may have applied (its answer lost to a timeout, or its confirmation to a restart) was
