@@ -286,10 +286,8 @@ void store_outbox(self_pointer self, sync_time now) {
     // Nothing differs from what is stored: a write that failed has left nothing behind (its
     // records settled back to their stored entries), so its error no longer describes the
     // outbox. Found by the deterministic simulation, seed 4180: an injected write error stayed
-    // in /v1/status with every record stored. A restore error stays: it is about start-up.
-    if (!h.outbox_error.starts_with("restore: ")) {
-      h.outbox_error.clear();
-    }
+    // in /v1/status with every record stored.
+    h.outbox_write_error.clear();
     return;
   }
   std::vector<store::outbox_record> records;
@@ -617,12 +615,13 @@ void outbox_stored(self_pointer self, bool ok, std::string why) {
   h.store_in_flight = false;
   if (ok) {
     h.outbox_writes += h.storing.size();
-    h.outbox_error.clear();
+    h.outbox_write_error.clear();
+    h.outbox_restore_error.clear();
     h.sync->stored(h.storing);
   } else {
     // Nothing of it is stored: the keys it carried are not sent until a write succeeds.
     ++h.outbox_failures;
-    h.outbox_error = std::move(why);
+    h.outbox_write_error = std::move(why);
     h.sync->store_failed(h.storing);
     h.store_not_before = h.setup.clock() + outbox_retry;
   }
@@ -645,7 +644,7 @@ void restore_outbox(channel_holder& h) {
     if (!page) {
       std::fprintf(stderr, "stockd: channel %s: reading the outbox: %s\n",
                    h.setup.info->id.str().c_str(), page.error().message.c_str());
-      h.outbox_error = "restore: " + page.error().message;
+      h.outbox_restore_error = "restore: " + page.error().message;
       break;
     }
     for (const auto& record : *page) {
@@ -1112,7 +1111,8 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         s.dead_letters = st.sync->parked_count();
         s.outbox_writes = st.outbox_writes;
         s.outbox_failures = st.outbox_failures;
-        s.outbox_error = st.outbox_error;
+        s.outbox_error =
+            st.outbox_write_error.empty() ? st.outbox_restore_error : st.outbox_write_error;
         s.outbox_pending = st.storing.size() + st.sync->unstored();
         s.rate_limit_use = rate_limit_use(*st.limiter, now);
         s.reconcile_policy = std::string(connectors::to_string(st.setup.options.reconcile));

@@ -92,7 +92,10 @@ struct channel_holder {
   connectors::sync_time store_not_before{};  // after a failure, the next try
   std::uint64_t outbox_writes = 0;
   std::uint64_t outbox_failures = 0;
-  std::string outbox_error;
+  // The last failure of each kind until a commit succeeds (status `outbox_error`: the write's,
+  // else the restore's). A write failure is also over once nothing is left to store.
+  std::string outbox_write_error;
+  std::string outbox_restore_error;
   // Reconciliation (connectors/reconcile.hpp): the sweep, when the channel has a connector to
   // read with; the read in flight is the sweep's when sweep_reading.
   std::unique_ptr<connectors::reconcile_sweep> sweep;

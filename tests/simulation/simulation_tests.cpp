@@ -1177,8 +1177,8 @@ private:
       for (const auto& [sku, m] : models_) {
         why += ch.id.str() + " " + sku + " shows " + std::to_string(ch.shows[sku]) +
                " expected " + std::to_string(expected_of(m));
-        const auto v = view(c, sku);
         if (ch.shows[sku] != expected_of(m)) {
+          const auto v = view(c, sku);
           why += " (stockd: expected " + std::to_string(v.expected) + ", believes it shows " +
                  (v.shows ? std::to_string(*v.shows) : "?") + ", held back " +
                  std::to_string(v.held_back) + (v.in_sync ? ", in sync" : "") + ")";
