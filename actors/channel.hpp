@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "actors/alert_policy.hpp"
@@ -96,6 +97,13 @@ struct channel_holder {
   // else the restore's). A write failure is also over once nothing is left to store.
   std::string outbox_write_error;
   std::string outbox_restore_error;
+  // Checkpoint rounds waiting for the outbox (flush_atom), by ticket: a ticket is done once a
+  // write stored every change made before it. `write_covers`: the tickets the write in flight
+  // completes (it took everything unstored when it started); `flushed`: the tickets done.
+  std::vector<std::pair<std::uint64_t, caf::typed_response_promise<bool>>> flush_waiters;
+  std::uint64_t flush_tickets = 0;
+  std::uint64_t write_covers = 0;
+  std::uint64_t flushed = 0;
   // Reconciliation (connectors/reconcile.hpp): the sweep, when the channel has a connector to
   // read with; the read in flight is the sweep's when sweep_reading.
   std::unique_ptr<connectors::reconcile_sweep> sweep;

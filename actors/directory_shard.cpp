@@ -1,6 +1,7 @@
 #include "actors/directory_shard.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -46,6 +47,9 @@ void mark_dirty(directory_shard_state& st, const engine::sku_location_key& key, 
 }
 
 void start_round(self_pointer self);
+void confirm_channels(self_pointer self,
+                      std::shared_ptr<std::vector<store::checkpoint_record>> records,
+                      std::uint64_t watermark, bool all_answered);
 
 void finish_round(self_pointer self, std::shared_ptr<std::vector<store::checkpoint_record>> records,
                   std::uint64_t watermark, bool all_answered) {
@@ -109,15 +113,73 @@ void start_round(self_pointer self) {
               records->push_back(store::checkpoint_record{*k, std::move(snap.bytes),
                                                           std::move(snap.forgotten_lines)});
               if (--prog->remaining == 0) {
-                finish_round(self, records, watermark, prog->all_answered);
+                confirm_channels(self, records, watermark, prog->all_answered);
               }
             },
             [self, records, prog, watermark](caf::error&) {
               prog->all_answered = false;
               if (--prog->remaining == 0) {
-                finish_round(self, records, watermark, false);
+                confirm_channels(self, records, watermark, false);
               }
             });
+  }
+}
+
+void on_round_done(self_pointer self, std::uint64_t watermark, bool ok);
+
+/// Stores a round's checkpoints once every channel has stored the stock updates it took (its
+/// outbox): a checkpoint that passed an own order a channel took but had not stored would leave
+/// nothing to replay it after a restart, and the shop's shadow would never drop (the
+/// deterministic simulation's seeds 3056, 3126, 3286, 4973). Each actor sent its updates before
+/// answering the snapshot request, so they are in the channels' mailboxes before this request.
+/// A channel that does not answer in time fails the round (its keys are dirty again); one that
+/// is gone (removed by a reload) has nothing left to store.
+void confirm_channels(self_pointer self,
+                      std::shared_ptr<std::vector<store::checkpoint_record>> records,
+                      std::uint64_t watermark, bool all_answered) {
+  auto& st = self->state;
+  std::vector<channel_actor> channels;
+  if (const channel_routes* routes = st.ctx->channels_by_location.load(std::memory_order_acquire);
+      routes != nullptr && !records->empty()) {
+    std::set<caf::actor_addr> seen;
+    for (const auto& [location, actors] : *routes) {
+      for (const auto& actor : actors) {
+        if (seen.insert(actor.address()).second) {
+          channels.push_back(actor);
+        }
+      }
+    }
+  }
+  if (channels.empty()) {
+    finish_round(self, std::move(records), watermark, all_answered);
+    return;
+  }
+  struct progress {
+    std::size_t remaining;
+    bool stored = true;
+  };
+  auto prog = std::make_shared<progress>(progress{channels.size()});
+  auto answered = [self, records, prog, watermark, all_answered] {
+    if (--prog->remaining != 0) {
+      return;
+    }
+    if (prog->stored) {
+      finish_round(self, records, watermark, all_answered);
+    } else {
+      on_round_done(self, watermark, false);
+    }
+  };
+  for (const auto& channel : channels) {
+    self->request(channel, st.ctx->opts.request_timeout, flush_atom::value)
+        .then([answered](bool) { answered(); },
+              [answered, prog, shard = st.index](caf::error& err) {
+                if (err != caf::sec::request_receiver_down) {
+                  prog->stored = false;
+                  log_json(log_level::warn, "checkpoint round waits for a channel's outbox",
+                           {{"shard", std::to_string(shard)}, {"error", caf::to_string(err)}});
+                }
+                answered();
+              });
   }
 }
 

@@ -289,7 +289,10 @@ using channel_actor = caf::typed_actor<
     // Removed by a reload: take nothing new, finish what is in flight (bounded), then stop.
     caf::reacts_to<drain_atom>,
     // Seeding from the checkpoints is over: stop remembering which stock came live.
-    caf::reacts_to<seeded_atom>>;
+    caf::reacts_to<seeded_atom>,
+    // A checkpoint round is about to be stored: replies once every stock update this channel
+    // took before the request is in its stored outbox (true at once when it keeps none).
+    caf::replies_to<flush_atom>::with<bool>>;
 
 /// The directory for one range of SKUs, and that range's checkpointer.
 using directory_shard_actor = caf::typed_actor<

@@ -19,8 +19,10 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
 
+#include "actors/channel.hpp"
 #include "actors/directory_shard.hpp"
 #include "actors/kit_reservation.hpp"
+#include "connectors/channel_client.hpp"
 #include "engine/catalog.hpp"
 #include "engine/time.hpp"
 #include "store/database.hpp"
@@ -78,13 +80,37 @@ inline void use_test_coordinator(caf::actor_system_config& cfg) {
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
 }
 
+/// A channel client that takes every push and read and never answers: the tests that use it
+/// look at the outbox, not at the calls.
+class silent_client : public connectors::channel_client {
+public:
+  std::size_t batch_max() const override { return 50; }
+  void push(std::vector<connectors::push_item>, std::function<void(connectors::push_result)>)
+      override {}
+  void read(std::vector<engine::sku_id>, std::function<void(connectors::read_result)>) override {}
+};
+
+/// An outbox write the test completes by hand (shard_under_test::complete_outbox).
+struct outbox_job {
+  std::vector<store::outbox_record> records;
+  store::outbox_completion done;
+};
+
 /// One directory shard on the test coordinator; `restart()` drops the actor system and builds a
-/// new one over the same LMDB, as a process restart would.
+/// new one over the same LMDB, as a process restart would. With `with_channel`, a channel "shop"
+/// sells from the first location, and its outbox writes wait in `outbox_jobs` for the test.
 class shard_under_test {
 public:
   explicit shard_under_test(const std::filesystem::path& dir,
-                            std::vector<std::string> locations = {"main", "east"})
-      : catalog_(test_locations(locations)), db_(open_test_database(dir)), watermarks_(1) {
+                            std::vector<std::string> locations = {"main", "east"},
+                            bool with_channel = false)
+      : catalog_(test_locations(locations), {}, {},
+                 with_channel ? std::vector<engine::channel_info>{{engine::channel_id("shop"),
+                                                              {engine::location_id(
+                                                                  locations.front())},
+                                                              {}}}
+                         : std::vector<engine::channel_info>{}),
+        with_channel_(with_channel), db_(open_test_database(dir)), watermarks_(1) {
     start();
   }
   ~shard_under_test() { stop(); }
@@ -113,7 +139,47 @@ public:
     use_test_coordinator(*cfg_);
     system_ = std::make_unique<caf::actor_system>(*cfg_);
     sched_ = &dynamic_cast<caf::scheduler::test_coordinator&>(system_->scheduler());
+    if (with_channel_) {
+      actors::channel_setup setup;
+      setup.info = catalog_.find_channel(engine::channel_id("shop"));
+      setup.options.id = engine::channel_id("shop");
+      setup.client = std::make_shared<silent_client>();
+      setup.clock = [this] { return channel_now; };
+      setup.wall_clock = [] { return engine::timestamp{}; };
+      setup.db = db_.get();
+      setup.persist = [this](std::vector<store::outbox_record> records,
+                             store::outbox_completion done) {
+        outbox_jobs.push_back({std::move(records), std::move(done)});
+        return true;
+      };
+      channel = system_->spawn(actors::channel, std::move(setup), &catalog_);
+      routes_[catalog_.locations().front().id.str()].push_back(channel);
+      ctx_.channels_by_location.store(&routes_, std::memory_order_release);
+    }
     shard = system_->spawn(actors::directory_shard, 0u, &ctx_, &catalog_);
+    run();
+  }
+
+  /// Completes the outbox writes waiting (stored when `ok`), oldest first.
+  void complete_outbox(bool ok = true) {
+    while (!outbox_jobs.empty()) {
+      auto job = std::move(outbox_jobs.front());
+      outbox_jobs.pop_front();
+      if (ok) {
+        std::vector<store::append_status> none;
+        REQUIRE(db_->commit({}, none, {}, job.records).has_value());
+        job.done(nullptr);
+      } else {
+        store::error failure{store::errc::io_error, "injected"};
+        job.done(&failure);
+      }
+      run();
+    }
+  }
+
+  /// Fires every timer due (request timeouts included), then runs what they sent.
+  void fire_timers() {
+    sched_->trigger_timeouts();
     run();
   }
 
@@ -122,8 +188,15 @@ public:
       return;
     }
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+    if (channel) {
+      caf::anon_send_exit(channel, caf::exit_reason::user_shutdown);
+    }
     run();
     shard = nullptr;
+    channel = nullptr;
+    ctx_.channels_by_location.store(nullptr);
+    routes_.clear();
+    outbox_jobs.clear();
     system_.reset();
     cfg_.reset();
   }
@@ -180,15 +253,20 @@ public:
   actors::metrics& counters() { return counters_; }
 
   actors::directory_shard_actor shard;
+  actors::channel_actor channel;  // with `channel` only
+  std::deque<outbox_job> outbox_jobs;
+  connectors::sync_time channel_now{};  // the channel's clock; the test moves it
   int persist_calls = 0;
   bool fail_next_persist = false;
 
 private:
   engine::catalog catalog_;
+  bool with_channel_ = false;
   std::unique_ptr<store::database> db_;
   actors::metrics counters_;
   std::vector<std::atomic<std::uint64_t>> watermarks_;
   actors::context ctx_;
+  actors::channel_routes routes_;
   std::unique_ptr<caf::actor_system_config> cfg_;
   std::unique_ptr<caf::actor_system> system_;
   caf::scheduler::test_coordinator* sched_ = nullptr;

@@ -98,16 +98,8 @@ struct regression_seed {
 };
 // Seeds with open findings, not triaged yet: skipped by the sweep (STOCKD_SIM_SEED=n still runs
 // one alone, STOCKD_SIM_SKIP_NONE=1 runs them all). Triage, fix, then move them to
-// regression_seeds. None open in the default sweep.
-//  - 3056, 3126, 3286, 4973 (found in session 10 by a sweep of 6,000 seeds from 1000; 3056,
-//    3126 fail at d0c6407 too): a shop's own order journaled in the same step as a restart
-//    never lowers its shadow (3056: shop 16, stockd believes 20, in sync; 4973: sale-121,
-//    journaled as seq 72 just after the restart at 25,601 ms: shop 0, believed 2). The safe
-//    side (the shop under-shows), but never converging. A debug print (4973) showed two
-//    restarts, each before the channel's outbox stored the order's effect; by the second the
-//    locations' checkpoint had passed the order, so nothing replays it: the checkpoint
-//    watermark does not wait for the channels' outbox writes.
-const std::set<std::uint32_t> open_seeds = {3056, 3126, 3286, 4973};
+// regression_seeds. None open now.
+const std::set<std::uint32_t> open_seeds = {};
 // A channel left showing a value other than its expected one while its record said in sync: a
 // push that may have applied (its answer lost to a timeout, or its confirmation to a restart) was
 // forgotten once the target came back to the shadow (connectors/channel_sync.hpp, in_sync()).
@@ -117,6 +109,8 @@ constexpr const char* found_maybe_applied =
 // in a restart, and their orders were taken off the shadow a second time (connectors/outbox.hpp,
 // `unseen`).
 constexpr const char* found_unseen_restart = "unseen units were not kept across a restart";
+constexpr const char* found_checkpoint_passed_outbox =
+    "a checkpoint passed an own order a channel had not stored";
 const std::vector<regression_seed> regression_seeds = {
     {85786634, found_maybe_applied}, {85786640, found_maybe_applied},
     {85786647, found_maybe_applied}, {85786667, found_maybe_applied},
@@ -151,7 +145,15 @@ const std::vector<regression_seed> regression_seeds = {
     {1836, "a check read due before a restart was forgotten"},
     // An injected outbox write error stayed in the channel's status after every record was
     // stored again (nothing left to write cleared nothing), so the run never looked settled.
-    {4180, "an outbox write error outlived the write"}};
+    {4180, "an outbox write error outlived the write"},
+    // Found by sweeps of 6,000 seeds from 1000 and from 10000 (session 10). A shop's own order
+    // taken by the channel, then a restart before its outbox stored it; replayed, taken again,
+    // a second restart before the store, and by then the locations' checkpoint had passed the
+    // order: nothing replayed it and the shadow never dropped (the shop under-showed, believed
+    // in sync). A checkpoint round now waits for every channel's outbox (flush_atom).
+    {3056, found_checkpoint_passed_outbox}, {3126, found_checkpoint_passed_outbox},
+    {3286, found_checkpoint_passed_outbox}, {4973, found_checkpoint_passed_outbox},
+    {11405, found_checkpoint_passed_outbox}};
 
 // The world's size: small, so that collisions (the same SKU in flight, stale compare-and-set,
 // parked lines) are frequent.
