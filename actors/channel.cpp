@@ -271,6 +271,7 @@ void start_reads(self_pointer self, sync_time now) {
 }
 
 void outbox_stored(self_pointer self, bool ok, std::string why);
+void answer_flushes(channel_holder& h);
 
 /// Stores the outbox entries that changed, one write at a time. A change is first sent only
 /// once its key is stored (sync_options::durable_keys), so this runs before anything is sent.
@@ -288,11 +289,13 @@ void store_outbox(self_pointer self, sync_time now) {
     // outbox. Found by the deterministic simulation, seed 4180: an injected write error stayed
     // in /v1/status with every record stored.
     h.outbox_write_error.clear();
+    // What was handed out equals what is stored, and no write is in flight: every position
+    // taken is stored (or went back to the end after a failure).
+    h.stored_through = std::max(h.stored_through, h.sync->taken_through());
+    answer_flushes(h);
     return;
   }
-  // A write that leaves nothing unstored holds every change made so far: it completes every
-  // checkpoint round waiting (flush_atom). One that leaves some behind completes none.
-  h.write_covers = h.sync->has_unstored() ? h.flushed : h.flush_tickets;
+  h.storing_through = h.sync->taken_through();
   std::vector<store::outbox_record> records;
   records.reserve(h.storing.size());
   for (const auto& w : h.storing) {
@@ -613,16 +616,24 @@ void pump(self_pointer self) {
   }
 }
 
-/// Answers the checkpoint rounds whose ticket is done (`flushed`).
+/// Answers the checkpoint rounds whose changes are all stored (`stored_through`).
 void answer_flushes(channel_holder& h) {
   auto done = [&h](auto& waiter) {
-    if (waiter.first > h.flushed) {
+    if (waiter.first > h.stored_through) {
       return false;
     }
     waiter.second.deliver(true);
     return true;
   };
   std::erase_if(h.flush_waiters, done);
+}
+
+/// Changes went back to the end of the order to store (a failed write, or a record stored()
+/// must store again): the rounds waiting wait for everything touched so far.
+void flushes_wait_longer(channel_holder& h) {
+  for (auto& waiter : h.flush_waiters) {
+    waiter.first = std::max(waiter.first, h.sync->touched_through());
+  }
 }
 
 /// Whether the channel stores an outbox: a channel that pushes, not in shadow mode (see
@@ -638,14 +649,19 @@ void outbox_stored(self_pointer self, bool ok, std::string why) {
     h.outbox_writes += h.storing.size();
     h.outbox_write_error.clear();
     h.outbox_restore_error.clear();
+    const std::uint64_t touched = h.sync->touched_through();
     h.sync->stored(h.storing);
-    h.flushed = std::max(h.flushed, h.write_covers);
+    if (h.sync->touched_through() != touched) {
+      flushes_wait_longer(h);
+    }
+    h.stored_through = std::max(h.stored_through, h.storing_through);
     answer_flushes(h);
   } else {
     // Nothing of it is stored: the keys it carried are not sent until a write succeeds.
     ++h.outbox_failures;
     h.outbox_write_error = std::move(why);
     h.sync->store_failed(h.storing);
+    flushes_wait_longer(h);
     h.store_not_before = h.setup.clock() + outbox_retry;
   }
   h.storing.clear();
@@ -970,19 +986,15 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         // after a restart nothing would replay it (the deterministic simulation's seeds 3056,
         // 3126, 3286, 4973: the shop under-showed, believed in sync). Every update taken so far
         // was sent before the snapshots the round holds, so it is in the mailbox before this.
+        // It waits for the changes made so far only: under a steady stream of changes the
+        // outbox is never empty, and the round must not wait for that.
         auto& st = self->state;
-        const std::uint64_t ticket = ++st.flush_tickets;
-        const bool unstored = st.sync->has_unstored();
-        if (!keeps_outbox(st) || (!st.store_in_flight && !unstored)) {
-          st.flushed = ticket;
-          answer_flushes(st);
+        const std::uint64_t through = st.sync->touched_through();
+        if (!keeps_outbox(st) || through <= st.stored_through) {
           return true;
         }
-        if (st.store_in_flight && !unstored) {
-          st.write_covers = ticket;  // nothing changed since the write in flight started
-        }
         auto promise = self->make_response_promise<bool>();
-        st.flush_waiters.emplace_back(ticket, promise);
+        st.flush_waiters.emplace_back(through, promise);
         store_outbox(self, st.setup.clock());
         return promise;
       },

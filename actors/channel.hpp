@@ -97,13 +97,12 @@ struct channel_holder {
   // else the restore's). A write failure is also over once nothing is left to store.
   std::string outbox_write_error;
   std::string outbox_restore_error;
-  // Checkpoint rounds waiting for the outbox (flush_atom), by ticket: a ticket is done once a
-  // write stored every change made before it. `write_covers`: the tickets the write in flight
-  // completes (it took everything unstored when it started); `flushed`: the tickets done.
+  // Checkpoint rounds waiting for the outbox (flush_atom), each with the position its changes
+  // end at (channel_sync::touched_through): done once the positions below it are stored.
+  // `storing_through`: where the write in flight ends; `stored_through`: below it, all stored.
   std::vector<std::pair<std::uint64_t, caf::typed_response_promise<bool>>> flush_waiters;
-  std::uint64_t flush_tickets = 0;
-  std::uint64_t write_covers = 0;
-  std::uint64_t flushed = 0;
+  std::uint64_t storing_through = 0;
+  std::uint64_t stored_through = 0;
   // Reconciliation (connectors/reconcile.hpp): the sweep, when the channel has a connector to
   // read with; the read in flight is the sweep's when sweep_reading.
   std::unique_ptr<connectors::reconcile_sweep> sweep;

@@ -125,6 +125,7 @@ std::vector<outbox_write> channel_sync::take_unstored(std::size_t max) {
     out.push_back({rec->first, std::move(bytes), hash, r.intent ? hash_of(r.key) : 0});
   }
   touched_.erase(touched_.begin(), touched_.begin() + static_cast<std::ptrdiff_t>(taken));
+  taken_total_ += taken;
   return out;
 }
 

@@ -273,6 +273,14 @@ public:
   bool has_unstored() const noexcept { return !touched_.empty(); }
   /// Records that may differ from their stored entry (an upper bound: some changed back).
   std::size_t unstored() const noexcept { return touched_.size(); }
+  /// Positions in the order changes are handed out for the store: every change made so far
+  /// is at a position below touched_through(); take_unstored() hands out the positions up to
+  /// taken_through(). Once a write holding the positions below P is stored, so is every change
+  /// made before touched_through() was P (a checkpoint round waits for that: flush_atom),
+  /// unless a write failed or stored() found a record to store again in between: those go
+  /// back at the end (the caller then asks touched_through() again).
+  std::uint64_t touched_through() const noexcept { return taken_total_ + touched_.size(); }
+  std::uint64_t taken_through() const noexcept { return taken_total_; }
   /// The store committed `writes`: their keys may be sent now.
   void stored(const std::vector<outbox_write>& writes);
   /// The store failed `writes`: they are handed out again by the next take_unstored().
@@ -373,6 +381,7 @@ private:
   };
   std::unordered_map<engine::sku_id, read_out> reads_out_;
   std::vector<engine::sku_id> touched_;  // records whose entry may differ from the stored one
+  std::uint64_t taken_total_ = 0;         // positions of touched_ ever handed out
   std::map<engine::sku_id, sync_time> unseen_skus_;  // SKUs holding units back, since when
   void release_unseen(sync_time now);
   void request_recheck(const engine::sku_id& sku, sku_sync& r, sync_time now);

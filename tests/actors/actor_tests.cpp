@@ -483,6 +483,21 @@ TEST_CASE("a checkpoint round is stored only once the channels have stored their
   }
 }
 
+TEST_CASE("a checkpoint round waits for the changes a channel took before it, not after",
+          "[actors]") {
+  temp_dir dir;
+  shard_under_test s(dir.path, {"main", "east"}, /*channel=*/true);
+  s.deliver({entry(1, t::received, "A", 10), entry(2, t::order_created, "A", 4)});
+  REQUIRE(s.outbox_jobs.size() == 1);  // A's record, in flight
+  s.checkpoint(2);                     // waits for it
+  CHECK(s.persist_calls == 0);
+  s.deliver({entry(3, t::received, "B", 5)});  // B's record waits for the write in flight
+  s.complete_outbox(true, 1);                  // A's is stored; B's write starts
+  CHECK(s.outbox_jobs.size() == 1);
+  CHECK(s.persist_calls == 1);  // the round did not wait for B
+  CHECK(s.db().replay_from(1) == 3);
+}
+
 TEST_CASE("with nothing left to store a channel lets the round go at once", "[actors]") {
   temp_dir dir;
   shard_under_test s(dir.path, {"main", "east"}, /*channel=*/true);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
@@ -160,9 +161,10 @@ public:
     run();
   }
 
-  /// Completes the outbox writes waiting (stored when `ok`), oldest first.
-  void complete_outbox(bool ok = true) {
-    while (!outbox_jobs.empty()) {
+  /// Completes the outbox writes waiting (stored when `ok`), oldest first; at most `max`,
+  /// counting those the completions start.
+  void complete_outbox(bool ok = true, std::size_t max = SIZE_MAX) {
+    for (std::size_t done = 0; done < max && !outbox_jobs.empty(); ++done) {
       auto job = std::move(outbox_jobs.front());
       outbox_jobs.pop_front();
       if (ok) {

@@ -469,3 +469,29 @@ TEST_CASE("a read that raced a push of the SKU is not believed, and a needed rea
   CHECK(s.read_answered(a, 37, t0 + 5s));
   CHECK(s.find(a)->unseen == 2);
 }
+
+TEST_CASE("changes are handed out for the store in the order they were made, by position",
+          "[connectors][outbox]") {
+  channel_sync s(channel_id("shop"), durable(), 1, 1);
+  CHECK(s.touched_through() == 0);
+  s.set_expected(sku_id("A"), 5, t0);
+  s.set_expected(sku_id("B"), 3, t0);
+  CHECK(s.touched_through() == 2);
+  s.set_expected(sku_id("A"), 4, t0);  // A again: still at its first position
+  CHECK(s.touched_through() == 2);
+  auto first = s.take_unstored(1);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].sku == sku_id("A"));
+  CHECK(s.taken_through() == 1);
+  s.set_expected(sku_id("A"), 2, t0);  // changed while its write is out: at the end again
+  CHECK(s.touched_through() == 3);
+  // A failed write goes back to the end as well: a round waiting for position 2 must now wait
+  // for everything touched (the channel actor's flushes_wait_longer).
+  s.store_failed(first);
+  CHECK(s.touched_through() == 3);  // A is already waiting at position 3
+  auto rest = s.take_unstored(100);
+  CHECK(rest.size() == 2);          // B, then A
+  CHECK(s.taken_through() == 3);
+  s.stored(rest);
+  CHECK_FALSE(s.has_unstored());
+}
