@@ -289,13 +289,10 @@ void store_outbox(self_pointer self, sync_time now) {
     // outbox. Found by the deterministic simulation, seed 4180: an injected write error stayed
     // in /v1/status with every record stored.
     h.outbox_write_error.clear();
-    // What was handed out equals what is stored, and no write is in flight: every position
-    // taken is stored (or went back to the end after a failure).
-    h.stored_through = std::max(h.stored_through, h.sync->taken_through());
+    // What was handed out equals what is stored, and no write is in flight.
     answer_flushes(h);
     return;
   }
-  h.storing_through = h.sync->taken_through();
   std::vector<store::outbox_record> records;
   records.reserve(h.storing.size());
   for (const auto& w : h.storing) {
@@ -616,8 +613,10 @@ void pump(self_pointer self) {
   }
 }
 
-/// Answers the checkpoint rounds whose changes are all stored (`stored_through`).
+/// With no write in flight, every position handed out is stored (a failed write's went back to
+/// the end): answers the checkpoint rounds whose changes are all below it.
 void answer_flushes(channel_holder& h) {
+  h.stored_through = std::max(h.stored_through, h.sync->taken_through());
   auto done = [&h](auto& waiter) {
     if (waiter.first > h.stored_through) {
       return false;
@@ -654,7 +653,6 @@ void outbox_stored(self_pointer self, bool ok, std::string why) {
     if (h.sync->touched_through() != touched) {
       flushes_wait_longer(h);
     }
-    h.stored_through = std::max(h.stored_through, h.storing_through);
     answer_flushes(h);
   } else {
     // Nothing of it is stored: the keys it carried are not sent until a write succeeds.
@@ -992,6 +990,12 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_hol
         const std::uint64_t through = st.sync->touched_through();
         if (!keeps_outbox(st) || through <= st.stored_through) {
           return true;
+        }
+        if (st.flush_waiters.size() >= channel_holder::flush_waiters_max) {
+          // Rounds that waited this long have timed out on their side (a shard asks again
+          // each round while the outbox cannot be stored): the oldest answer goes nowhere.
+          st.flush_waiters.front().second.deliver(caf::make_error(caf::sec::request_timeout));
+          st.flush_waiters.erase(st.flush_waiters.begin());
         }
         auto promise = self->make_response_promise<bool>();
         st.flush_waiters.emplace_back(through, promise);

@@ -98,10 +98,11 @@ struct channel_holder {
   std::string outbox_write_error;
   std::string outbox_restore_error;
   // Checkpoint rounds waiting for the outbox (flush_atom), each with the position its changes
-  // end at (channel_sync::touched_through): done once the positions below it are stored.
-  // `storing_through`: where the write in flight ends; `stored_through`: below it, all stored.
+  // end at (channel_sync::touched_through): done once the positions below it are stored, that
+  // is below `stored_through`. At most flush_waiters_max (a few per shard); past it the oldest
+  // is answered with an error.
+  static constexpr std::size_t flush_waiters_max = 256;
   std::vector<std::pair<std::uint64_t, caf::typed_response_promise<bool>>> flush_waiters;
-  std::uint64_t storing_through = 0;
   std::uint64_t stored_through = 0;
   // Reconciliation (connectors/reconcile.hpp): the sweep, when the channel has a connector to
   // read with; the read in flight is the sweep's when sweep_reading.

@@ -255,7 +255,7 @@ public:
   actors::metrics& counters() { return counters_; }
 
   actors::directory_shard_actor shard;
-  actors::channel_actor channel;  // with `channel` only
+  actors::channel_actor channel;  // with `with_channel` only
   std::deque<outbox_job> outbox_jobs;
   connectors::sync_time channel_now{};  // the channel's clock; the test moves it
   int persist_calls = 0;
